@@ -1,0 +1,70 @@
+# Medkarta: `make run` serves the portal with demo data; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= $(or $(PORTAL_HOST),127.0.0.1)
+PORT ?= $(or $(PORTAL_PORT),5000)
+WORKERS ?= 2
+PLUGIN_CATALOGS := $(wildcard plugins/*/translations)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test test-unit test-e2e test-pg install install-test translations compile-translations db lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed compile-translations
+install-test: $(VENV)/.installed-test compile-translations
+
+## The database: create or migrate instance/medkarta.db, then load demo data when it is new.
+db: install
+	@new=0; [ -n "$$PORTAL_DATABASE_URL" ] || [ -f instance/medkarta.db ] || new=1; \
+	$(BIN)/flask --app portal db upgrade; \
+	if [ $$new = 1 ]; then $(BIN)/flask --app portal seed-demo; fi
+
+run: db
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+
+## Every test: unit and HTTP tests (again on PostgreSQL when PORTAL_TEST_DATABASE_URL is set),
+## then the browser tests in Chromium. Fails if Chromium cannot be found.
+test: install-test
+	$(BIN)/python e2e/find_chromium.py
+	$(BIN)/pytest tests -q -p no:cacheprovider --junitxml=reports/unit-sqlite.xml
+	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
+	  echo "== unit and HTTP tests on PostgreSQL"; \
+	  PORTAL_TEST_DB=postgresql $(BIN)/pytest tests -q -p no:cacheprovider --junitxml=reports/unit-postgresql.xml; \
+	fi
+	$(BIN)/pytest e2e -q -p no:cacheprovider --junitxml=reports/e2e.xml
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
+	@for dir in $(PLUGIN_CATALOGS); do \
+	  plugin=$$(basename $$(dirname $$dir)); \
+	  $(BIN)/pybabel extract -F plugins/$$plugin/babel.cfg --no-location --sort-output -o $$dir/$$plugin.pot plugins/$$plugin; \
+	  $(BIN)/pybabel update -i $$dir/$$plugin.pot -d $$dir -D $$plugin --no-fuzzy-matching; \
+	done
+	$(MAKE) compile-translations
+
+compile-translations: $(VENV)/.installed
+	@$(BIN)/pybabel compile -d translations --statistics 2>&1 | grep -v '^$$' || true
+	@for dir in $(PLUGIN_CATALOGS); do \
+	  plugin=$$(basename $$(dirname $$dir)); \
+	  $(BIN)/pybabel compile -d $$dir -D $$plugin >/dev/null; \
+	done
+
+lint: install-test
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache

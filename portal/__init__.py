@@ -1,0 +1,60 @@
+"""Medkarta: an accessibility-first electronic medical record portal for citizens."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal import assets, config, errors, formatting, plugins, security
+from portal.database import configure_engine
+from portal.extensions import babel, compress, csrf, db, htmx, limiter, migrate
+from portal.rendering import current_page, render_card, select_locale
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the portal. Settings: defaults < TOML file < PORTAL_* env < ``config_overrides``."""
+    values = config.load(config_overrides)
+    instance_path = Path(values.get("INSTANCE_PATH") or config.ROOT / "instance")
+    app = Flask(__name__, instance_path=str(instance_path), static_folder=None)
+    app.config.update(values)
+    app.config.update(config.flask_settings(values, instance_path))
+    app.config.setdefault("PLUGINS_RAISE_ERRORS", app.debug)
+    logging.basicConfig(level=values["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if values["PROXY_COUNT"]:
+        n = values["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    compress.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine, values["SQLITE_BUSY_TIMEOUT_MS"])
+
+    plugins.init_app(app)
+    assets.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    formatting.init_app(app)
+
+    from portal import cli, models  # noqa: F401  (models: register the tables)
+
+    cli.init_app(app)
+
+    @app.context_processor
+    def _page() -> dict[str, Any]:
+        return {"page": current_page()}
+
+    app.add_template_global(render_card)
+
+    return app

@@ -1,0 +1,1 @@
+"""Organisations, practitioners, slots and bookings. Now: the directory of medical organisations."""

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SearchField, SelectField
+from wtforms.validators import Length, NumberRange, Optional
+
+
+class ClinicSearchForm(FlaskForm):
+    """The directory's filters. A GET form: it changes nothing, so it carries no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField(
+        _l("Name or address"),
+        validators=[Optional(), Length(max=100, message=_l("Enter at most 100 characters"))],
+    )
+    region = SelectField(_l("Region"), validators=[Optional()])
+    after = IntegerField(validators=[Optional(), NumberRange(min=1)])

@@ -1,0 +1,35 @@
+"""The directory of medical organisations, contributed through the plugin hooks."""
+
+from __future__ import annotations
+
+from flask import url_for
+from flask_babel import gettext as _
+
+from portal.plugin_api import Blueprint, DashboardCard, NavItem, Page, hookimpl
+
+
+@hookimpl
+def register_blueprints() -> list[Blueprint]:
+    from portal.appointments.views import bp
+
+    return [bp]
+
+
+@hookimpl
+def navigation_items(page: Page) -> list[NavItem]:
+    return [NavItem(_("Clinics"), url_for("appointments.clinics"), 30, "appointments.clinics")]
+
+
+@hookimpl
+def dashboard_cards(page: Page) -> list[DashboardCard]:
+    from portal.appointments import service
+
+    return [
+        DashboardCard(
+            key="clinics",
+            title=_("Find a clinic"),
+            template="appointments/card_clinics.html",
+            context={"count": service.count_organisations()},
+            order=20,
+        )
+    ]

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from flask import Blueprint, request
+from flask_babel import gettext as _
+
+from portal.access import public
+from portal.appointments import service
+from portal.appointments.forms import ClinicSearchForm
+from portal.appointments.regions import KINDS, REGIONS
+from portal.rendering import render
+
+bp = Blueprint("appointments", __name__, template_folder="templates")
+
+
+@bp.get("/clinics")
+@public
+def clinics():
+    form = ClinicSearchForm(request.args)
+    form.region.choices = [("", _("All regions"))] + [
+        (code, str(REGIONS.get(code, code))) for code in service.regions_present()
+    ]
+    if form.validate():
+        result = service.search(form.q.data or "", form.region.data or "", form.after.data)
+        status = 200
+    else:
+        result, status = None, 400
+    return render(
+        "appointments/clinics.html",
+        fragment="results",
+        form=form,
+        result=result,
+        kinds=KINDS,
+        regions=REGIONS,
+        status=status,
+    )

@@ -1,0 +1,1 @@
+"""Registration, sign-in, second factor, recovery, sessions and identity verification."""

@@ -1,0 +1,33 @@
+"""``flask --app portal ...`` commands: seed-demo and plugins (``db`` comes from Flask-Migrate)."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Load the demo organisations and patients; running it again adds nothing."""
+    from portal.demo import seed_demo
+
+    added = seed_demo()
+    click.echo(", ".join(f"{name}: {count} added" for name, count in added.items()))
+
+
+@click.command("plugins")
+@with_appcontext
+def plugins_command() -> None:
+    """List plugins: name, version, hooks and status."""
+    rows = current_app.extensions["portal.plugins"].describe()
+    width = max(len(r.name) for r in rows)
+    for row in rows:
+        hooks = ", ".join(row.hooks) or "-"
+        click.echo(f"{row.name:<{width}}  {row.version:<8}  {row.status:<22}  {hooks}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(plugins_command)

@@ -1,0 +1,181 @@
+"""Settings: defaults, then a TOML file, then ``PORTAL_*`` environment variables, then the
+mapping passed to ``create_app`` (tests).
+
+Every setting is declared once in ``SETTINGS`` with its type and a one-line description; the
+README's table of settings is checked against this list by a test.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Values that must never be accepted as a production secret.
+KNOWN_WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "development", "test"}
+MIN_SECRET_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    kind: type
+    doc: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "ENV", "development", str,
+        "`development` or `production`; production refuses weak secrets and sets Secure cookies",
+    ),
+    Setting(
+        "SECRET_KEY", "", str,
+        "signs sessions and tokens; 32+ characters in production, generated into `instance/` in development",
+    ),
+    Setting("DATABASE_URL", "", str, "SQLAlchemy URL; empty means SQLite at `instance/medkarta.db`"),
+    Setting(
+        "PLUGINS", ("hotline",), tuple,
+        "enabled plugins, comma-separated names from the `portal.plugins` entry points",
+    ),
+    Setting(
+        "PLUGIN_CONFIG", {}, dict,
+        "per-plugin settings (TOML table `[PLUGIN_CONFIG.<name>]`); unknown keys stop start-up",
+    ),
+    Setting("LANGUAGES", ("ru", "en"), tuple, "interface languages; the first is the default"),
+    Setting("TIMEZONE", "Europe/Moscow", str, "time zone dates are shown in"),
+    Setting("DEFAULT_THEME", "default", str, "theme for visitors who have not chosen one"),
+    Setting(
+        "RATELIMIT_STORAGE_URI", "memory://", str,
+        "Flask-Limiter storage; `redis://127.0.0.1:6379/0` when several app servers run",
+    ),
+    Setting("MAX_UPLOAD_MB", 6, int, "largest request body in megabytes (uploads are limited to 5 MB each)"),
+    Setting("PROXY_COUNT", 0, int, "number of trusted reverse proxies in front of the app (X-Forwarded-* headers)"),
+    Setting("LOG_LEVEL", "INFO", str, "Python logging level"),
+    Setting("SQLITE_BUSY_TIMEOUT_MS", 5000, int, "how long a SQLite writer waits for the lock before failing"),
+)
+
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; start-up stops with this message."""
+
+
+def _coerce(setting: Setting, raw: Any) -> Any:
+    if not isinstance(raw, str):
+        if setting.kind is tuple and isinstance(raw, list):
+            return tuple(raw)
+        return raw
+    if setting.kind is int:
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"PORTAL_{setting.name} must be a whole number, got {raw!r}") from exc
+    if setting.kind is tuple:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if setting.kind is dict:
+        raise ConfigError(f"PORTAL_{setting.name} can only be set in the TOML config file")
+    return raw
+
+
+def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Return the merged settings as a plain dict of upper-case names."""
+    environ = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+
+    config_file = environ.get("PORTAL_CONFIG_FILE")
+    if config_file:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"PORTAL_CONFIG_FILE points to {path}, which does not exist")
+        with path.open("rb") as fh:
+            for key, raw in tomllib.load(fh).items():
+                name = key.upper()
+                if name not in SETTINGS_BY_NAME:
+                    raise ConfigError(f"{path}: unknown setting {key!r}")
+                values[name] = _coerce(SETTINGS_BY_NAME[name], raw)
+
+    for setting in SETTINGS:
+        raw = environ.get(f"PORTAL_{setting.name}")
+        if raw is not None:
+            values[setting.name] = _coerce(setting, raw)
+
+    extra: dict[str, Any] = {}
+    for key, raw in (overrides or {}).items():
+        if key in SETTINGS_BY_NAME:
+            values[key] = _coerce(SETTINGS_BY_NAME[key], raw)
+        else:
+            extra[key] = raw  # Flask or extension settings used by tests (TESTING, ...)
+    values.update(extra)
+
+    if values["ENV"] not in ("development", "production"):
+        raise ConfigError(f"PORTAL_ENV must be 'development' or 'production', got {values['ENV']!r}")
+    return values
+
+
+def ensure_secret_key(values: dict[str, Any], instance_path: Path) -> str:
+    """Production: refuse a missing or weak key. Development: create one in ``instance/``."""
+    key = values.get("SECRET_KEY") or ""
+    if values["ENV"] == "production":
+        if key.lower() in KNOWN_WEAK_SECRETS or len(key) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                "PORTAL_SECRET_KEY is missing or weak: production needs a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters, for example the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        return key
+    if key:
+        return key
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def flask_settings(values: dict[str, Any], instance_path: Path) -> dict[str, Any]:
+    """Translate portal settings into the keys Flask and its extensions read."""
+    production = values["ENV"] == "production"
+    database_url = values["DATABASE_URL"] or f"sqlite:///{instance_path / 'medkarta.db'}"
+    return {
+        "SECRET_KEY": ensure_secret_key(values, instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAX_CONTENT_LENGTH": values["MAX_UPLOAD_MB"] * 1024 * 1024,
+        "BABEL_DEFAULT_LOCALE": values["LANGUAGES"][0],
+        "BABEL_DEFAULT_TIMEZONE": values["TIMEZONE"],
+        "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
+        "BABEL_DOMAIN": "messages",
+        # Session cookie: check 21 of SECURITY.md. __Host- needs Secure, so only in production.
+        "SESSION_COOKIE_NAME": "__Host-session" if production else "session",
+        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_PATH": "/",
+        "REMEMBER_COOKIE_SECURE": production,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        # The token lives as long as the session, so a page left open does not break htmx posts.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_STORAGE_URI": values["RATELIMIT_STORAGE_URI"],
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "COMPRESS_ALGORITHM": ["br", "gzip"],
+        "COMPRESS_MIMETYPES": [
+            "text/html",
+            "text/css",
+            "text/javascript",
+            "application/javascript",
+            "application/json",
+            "image/svg+xml",
+        ],
+        "COMPRESS_MIN_SIZE": 256,
+        "COMPRESS_BR_LEVEL": 5,
+        "SEND_FILE_MAX_AGE_DEFAULT": 0,
+    }

@@ -1,0 +1,82 @@
+"""The database: the declarative base, SQLite tuning and the one way to write.
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout. Reads use ordinary (deferred)
+transactions; every write goes through ``write_transaction()``, which ends any read snapshot and
+starts ``BEGIN IMMEDIATE``. A deferred transaction that later writes can fail at once with
+"database is locked" when another writer got in first (the busy timeout does not apply to a lock
+upgrade), so taking the write lock up front is what keeps concurrent writers from deadlocking.
+On PostgreSQL the same function is an ordinary transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData, String, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+_write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
+
+
+def name_column(length: int = 200) -> String:
+    """A string column for people's and organisations' names: Russian collation on PostgreSQL
+    (its default C.UTF-8 collation sorts «Ёлка» before «азбука»)."""
+    return String(length).with_variant(String(length, collation="ru-x-icu"), "postgresql")
+
+
+def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy, not the driver, emit BEGIN, so we can choose IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+@contextmanager
+def write_transaction(session: Session | None = None) -> Iterator[Session]:
+    """Run the block in one write transaction: commit on success, roll back on any error.
+
+    Nothing half-written is kept: either every change in the block lands or none does.
+    """
+    session = session or db.session()  # the request's Session behind the scoped proxy
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("changes were made outside write_transaction()")
+        session.commit()  # end the read snapshot so the write lock is taken fresh
+    token = _write_intent.set(True)
+    try:
+        with session.begin():
+            yield session
+    finally:
+        _write_intent.reset(token)

@@ -1,0 +1,21 @@
+"""Template filters and globals for values shown to people: phones, dates, numbers."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import format_date, format_datetime, format_decimal
+
+
+def format_phone(digits: str) -> str:
+    """+74951234567 → +7 (495) 123-45-67; anything else is shown as it is."""
+    bare = "".join(c for c in digits if c.isdigit())
+    if len(bare) == 11 and bare[0] in "78":
+        return f"+7 ({bare[1:4]}) {bare[4:7]}-{bare[7:9]}-{bare[9:11]}"
+    return digits
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(format_phone, "phone")
+    app.add_template_global(format_date)
+    app.add_template_global(format_datetime)
+    app.add_template_global(format_decimal, "format_number")

@@ -1,0 +1,64 @@
+"""THE plugin contract. Every hook a plugin may implement is listed here with its signature and
+a one-line docstring; docs/plugin_hooks.md documents each one with an example.
+
+Rules that keep the contract stable:
+- hooks are named after what they return, and return the data classes of ``portal.plugin_api``;
+- an implementation may accept any subset of a hook's arguments, so a hook can gain arguments
+  without breaking plugins;
+- presentation hooks (navigation, cards, links) are called plugin by plugin: one that raises is
+  logged and left out while the page renders.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from portal.plugin_api import (
+        Blueprint,
+        Command,
+        DashboardCard,
+        Link,
+        NavItem,
+        Page,
+        Theme,
+    )
+
+hookspec = pluggy.HookspecMarker("portal")
+
+
+@hookspec
+def plugin_settings() -> dict[str, Any]:
+    """Declare this plugin's settings and their defaults; unknown keys in the config stop start-up."""
+
+
+@hookspec
+def register_blueprints() -> list[Blueprint]:
+    """Return blueprints (from ``plugin_api.Blueprint``) whose routes the portal serves."""
+
+
+@hookspec
+def register_commands() -> list[Command]:
+    """Return ``plugin_api.command`` objects to add to ``flask --app portal``."""
+
+
+@hookspec
+def register_themes() -> list[Theme]:
+    """Return themes (a name, a label and a stylesheet) that visitors can choose."""
+
+
+@hookspec
+def navigation_items(page: Page) -> list[NavItem]:
+    """Return links for the main navigation of the page being rendered."""
+
+
+@hookspec
+def dashboard_cards(page: Page) -> list[DashboardCard]:
+    """Return cards for the dashboard: each a heading, a template and its context."""
+
+
+@hookspec
+def footer_links(page: Page) -> list[Link]:
+    """Return links for the footer (contacts, regional services, legal pages)."""

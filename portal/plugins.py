@@ -1,0 +1,171 @@
+"""The plugin host: discovery, loading, validation and safe calling of hooks.
+
+Built inside ``create_app`` and kept in ``app.extensions["portal.plugins"]``; nothing is loaded
+at import time. Core features that are plugins register from ``CORE_PLUGINS``; others come from
+the entry-point group ``portal.plugins``, and only those named in ``PLUGINS`` are enabled.
+Test-only plugins come from ``TESTING_PLUGINS`` (import paths), which is refused unless the app
+is in testing mode, so they never reach production.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, replace
+from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+from flask import Flask
+
+from portal import hookspecs
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "portal.plugins"
+CORE_PLUGINS: tuple[str, ...] = ("portal.web.hooks", "portal.appointments.hooks")
+
+
+class PluginError(RuntimeError):
+    """An enabled plugin cannot be used; start-up stops with this message."""
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    version: str
+    hooks: tuple[str, ...]
+    status: str  # "core", "enabled", "installed, not enabled", "testing"
+
+
+class PluginHost:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.pm = pluggy.PluginManager("portal")
+        self.pm.add_hookspecs(hookspecs)
+        self._versions: dict[str, str] = {}
+        self._status: dict[str, str] = {}
+        self._settings: dict[str, dict[str, Any]] = {}
+        self._installed = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+        for module_name in CORE_PLUGINS:
+            self._register(importlib.import_module(module_name), module_name, "core", "core")
+        for name in app.config["PLUGINS"]:
+            self._register(self._load_entry_point(name), name, "enabled", self._version_of(name))
+        testing = app.config.get("TESTING_PLUGINS", ())
+        if testing and not app.testing:
+            raise PluginError("TESTING_PLUGINS is only allowed when TESTING is on")
+        for path in testing:
+            self._register(importlib.import_module(path), path, "testing", "test")
+
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            name = self.pm.get_name(exc.plugin)
+            raise PluginError(f"plugin {name!r} implements an unknown hook: {exc}") from exc
+        self._validate_settings(app.config.get("PLUGIN_CONFIG") or {})
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _load_entry_point(self, name: str) -> ModuleType:
+        ep: EntryPoint | None = self._installed.get(name)
+        if ep is None:
+            raise PluginError(
+                f"plugin {name!r} is enabled in PLUGINS but not installed "
+                f"(no entry point {name!r} in group {ENTRY_POINT_GROUP!r})"
+            )
+        try:
+            return ep.load()
+        except Exception as exc:  # any import-time failure of a plugin stops start-up
+            raise PluginError(f"plugin {name!r} failed to load: {exc!r}") from exc
+
+    def _version_of(self, name: str) -> str:
+        ep = self._installed.get(name)
+        dist = getattr(ep, "dist", None)
+        return dist.version if dist is not None else "unknown"
+
+    def _register(self, module: ModuleType, name: str, status: str, version: str) -> None:
+        try:
+            self.pm.register(module, name=name)
+        except Exception as exc:
+            raise PluginError(f"plugin {name!r} failed to register: {exc}") from exc
+        self._status[name] = status
+        self._versions[name] = version
+
+    def _validate_settings(self, configured: dict[str, Any]) -> None:
+        for name, plugin in self.pm.list_name_plugin():
+            impl = getattr(plugin, "plugin_settings", None)
+            self._settings[name] = dict(impl() if impl else {})
+        for name, values in configured.items():
+            if name not in self._settings:
+                raise PluginError(f"PLUGIN_CONFIG has settings for {name!r}, which is not enabled")
+            unknown = set(values) - set(self._settings[name])
+            if unknown:
+                raise PluginError(f"plugin {name!r} has no settings named {sorted(unknown)}")
+            self._settings[name].update(values)
+
+    # -- calling ---------------------------------------------------------------------------
+
+    def settings_for(self, name: str) -> dict[str, Any]:
+        return dict(self._settings[name])
+
+    def translations_of(self, name: str) -> Any:
+        """The plugin's ``translations`` object (``plugin_api.Translations``), if it has one."""
+        from portal.plugin_api import Translations
+
+        found = getattr(self.pm.get_plugin(name), "translations", None) if name else None
+        return found if isinstance(found, Translations) else None
+
+    def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Call a presentation hook plugin by plugin and flatten the lists they return.
+
+        One plugin that raises is logged and its contribution dropped, so the page still renders
+        with everyone else's (re-raised when PLUGINS_RAISE_ERRORS is on, as in development).
+        """
+        hook = getattr(self.pm.hook, hook_name)
+        results: list[Any] = []
+        for impl in hook.get_hookimpls():  # registration order
+            args = {name: kwargs[name] for name in impl.argnames}
+            try:
+                returned = impl.function(**args)
+            except Exception:
+                if self.app.config.get("PLUGINS_RAISE_ERRORS"):
+                    raise
+                log.exception("plugin %r failed in hook %s; its part is left out", impl.plugin_name, hook_name)
+                continue
+            for item in returned or ():
+                if hook_name == "dashboard_cards":
+                    item = replace(item, plugin=impl.plugin_name)
+                results.append(item)
+        return results
+
+    def describe(self) -> list[PluginInfo]:
+        rows = []
+        for name, plugin in self.pm.list_name_plugin():
+            hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
+            rows.append(PluginInfo(name, self._versions[name], hooks, self._status[name]))
+        for name in sorted(set(self._installed) - set(self._status)):
+            rows.append(PluginInfo(name, self._version_of(name), (), "installed, not enabled"))
+        return rows
+
+
+def init_app(app: Flask) -> PluginHost:
+    host = PluginHost(app)
+    app.extensions["portal.plugins"] = host
+    for blueprints in host.pm.hook.register_blueprints():
+        for blueprint in blueprints:
+            app.register_blueprint(blueprint)
+    for commands in host.pm.hook.register_commands():
+        for command in commands:
+            app.cli.add_command(command)
+    themes = {}
+    for registered in host.pm.hook.register_themes():
+        for theme in registered:
+            if not theme.stylesheet.is_file():
+                raise PluginError(f"theme {theme.name!r}: stylesheet {theme.stylesheet} not found")
+            themes[theme.name] = theme
+    if app.config["DEFAULT_THEME"] not in themes:
+        raise PluginError(f"DEFAULT_THEME {app.config['DEFAULT_THEME']!r} is not a registered theme")
+    app.extensions["portal.themes"] = themes
+    return host

@@ -1,0 +1,128 @@
+"""One way to render: the ``Page`` object templates get, locale and theme choice, and ``render``,
+which returns the whole page or, for an htmx request, one block of the same template."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from flask import current_app, g, make_response, render_template, request
+from jinja2_fragments.flask import render_block
+from markupsafe import Markup
+
+if TYPE_CHECKING:
+    from flask import Response
+
+    from portal.plugin_api import DashboardCard, Link, NavItem, Theme
+
+LANGUAGE_COOKIE = "lang"
+THEME_COOKIE = "theme"
+PREFERENCE_MAX_AGE = 365 * 24 * 3600
+
+
+@dataclass
+class Page:
+    """What every template (core or plugin) gets as ``page``: one object, no loose variables."""
+
+    locale: str
+    languages: tuple[str, ...]
+    theme: Theme
+    themes: list[Theme]
+    path: str
+    endpoint: str | None
+    user: Any = None  # the signed-in account; filled in by the identity feature
+    _nav: list[NavItem] | None = field(default=None, repr=False)
+    _footer: list[Link] | None = field(default=None, repr=False)
+
+    @property
+    def navigation(self) -> list[NavItem]:
+        if self._nav is None:
+            items = current_app.extensions["portal.plugins"].collect("navigation_items", page=self)
+            self._nav = sorted(items, key=lambda i: (i.order, i.label))
+        return self._nav
+
+    @property
+    def footer_links(self) -> list[Link]:
+        if self._footer is None:
+            links = current_app.extensions["portal.plugins"].collect("footer_links", page=self)
+            self._footer = sorted(links, key=lambda i: (i.order, i.label))
+        return self._footer
+
+    @property
+    def other_language(self) -> str:
+        return next(lang for lang in self.languages if lang != self.locale)
+
+
+def select_locale() -> str:
+    """The user's choice (a cookie now, the profile later), then Accept-Language, then Russian."""
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or languages[0]
+
+
+def select_theme() -> Theme:
+    themes = current_app.extensions["portal.themes"]
+    chosen = request.cookies.get(THEME_COOKIE)
+    return themes.get(chosen) or themes[current_app.config["DEFAULT_THEME"]]
+
+
+def current_page() -> Page:
+    if "page" not in g:
+        from flask_babel import get_locale
+
+        g.page = Page(
+            locale=str(get_locale()),
+            languages=tuple(current_app.config["LANGUAGES"]),
+            theme=select_theme(),
+            themes=list(current_app.extensions["portal.themes"].values()),
+            path=request.full_path.rstrip("?") if request else "/",
+            endpoint=request.endpoint,
+        )
+    return g.page
+
+
+def wants_fragment() -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request
+
+
+def render(template: str, *, fragment: str | None = None, status: int = 200, **context: Any) -> Response:
+    """Render ``template`` in full, or only its block ``fragment`` when htmx asked for it."""
+    if fragment and wants_fragment():
+        body = render_block(template, fragment, **context)
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def render_card(card: DashboardCard) -> Markup:
+    """Render a dashboard card's template on its own, in its plugin's translation domain."""
+    from flask_babel import get_domain
+
+    translations = current_app.extensions["portal.plugins"].translations_of(card.plugin)
+    previous = get_domain()  # Flask-Babel keeps the request's domain on g
+    if translations is not None:
+        g.babel_domain = translations.domain
+    try:
+        # render_template escapes what it interpolates; the result is HTML we produced.
+        return Markup(render_template(card.template, card=card, **card.context))  # noqa: S704
+    finally:
+        g.babel_domain = previous
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a relative path on this site: never another host, scheme or protocol-relative URL."""
+    if not target:
+        return default
+    target = target.strip()
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target

@@ -1,0 +1,71 @@
+/* Medkarta: the one script. It only enhances pages that already work without it.
+   - sends the CSRF token with every htmx request;
+   - after a swap, moves focus where it belongs and tells screen readers what changed;
+   - when a request fails, says so instead of failing silently. */
+(function () {
+  "use strict";
+  var live = function () { return document.getElementById("live-region"); };
+
+  function announce(text) {
+    var region = live();
+    if (!region || !text) { return; }
+    region.textContent = "";
+    // A fresh text node after a tick makes screen readers announce repeated messages too.
+    window.setTimeout(function () { region.textContent = text.trim().replace(/\s+/g, " "); }, 50);
+  }
+
+  function focusElement(el) {
+    if (!el) { return; }
+    if (!el.hasAttribute("tabindex") && !/^(A|BUTTON|INPUT|SELECT|TEXTAREA)$/.test(el.tagName)) {
+      el.setAttribute("tabindex", "-1");
+    }
+    el.focus();
+  }
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta) { event.detail.headers["X-CSRFToken"] = meta.content; }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || !target.isConnected) {
+      target = document.getElementById(event.detail.target && event.detail.target.id) || document.body;
+    }
+    var scope = document.getElementById(target.id) || target;
+    var message = scope.querySelector("[data-announce]");
+    if (message) { announce(message.textContent); }
+    // Errors take focus; otherwise focus stays with what the user was typing into, or, when
+    // the user followed a link in the swapped area (now gone), moves to the new content.
+    var focusTarget = scope.querySelector("[data-focus]");
+    var active = document.activeElement;
+    if (focusTarget) {
+      focusElement(focusTarget);
+    } else if (!active || active === document.body || !active.isConnected) {
+      focusElement(scope);
+    }
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    // Pages answer a bad request with 400 and the form with its errors: swap that in too.
+    if (event.detail.xhr.status === 400 || event.detail.xhr.status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  function failed(text) {
+    announce(text);
+    var region = live();
+    if (region) { region.classList.remove("visually-hidden"); region.classList.add("notice", "notice-error"); }
+  }
+
+  document.addEventListener("htmx:responseError", function () {
+    var region = live();
+    failed(region && region.dataset.errorText);
+  });
+  document.addEventListener("htmx:sendError", function () {
+    var region = live();
+    failed(region && region.dataset.offlineText);
+  });
+})();

@@ -1,0 +1,147 @@
+"""Fixtures: an app on a clean database per test, a client, and a CSRF-aware form poster.
+
+The database is SQLite by default. With ``PORTAL_TEST_DB=postgresql`` the same tests run on the
+PostgreSQL at ``PORTAL_TEST_DATABASE_URL``: a fresh database is created for the session,
+migrated once, and emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from portal import create_app
+from portal.database import db
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
+ON_POSTGRES = os.environ.get("PORTAL_TEST_DB") == "postgresql"
+
+
+def migrate(url: str, instance: Path) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": TEST_SECRET, "INSTANCE_PATH": str(instance)})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory) -> Iterator[str]:
+    """SQLite: the path of a migrated database file to copy. PostgreSQL: the test database URL."""
+    base = tmp_path_factory.mktemp("db")
+    if not ON_POSTGRES:
+        path = base / "template.db"
+        migrate(f"sqlite:///{path}", base)
+        yield str(path)
+        return
+    server_url = os.environ.get("PORTAL_TEST_DATABASE_URL")
+    if not server_url:
+        pytest.exit("PORTAL_TEST_DB=postgresql needs PORTAL_TEST_DATABASE_URL", returncode=2)
+    name = f"medkarta_test_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url, base)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(database_template: str, tmp_path: Path) -> str:
+    if ON_POSTGRES:
+        return database_template
+    path = tmp_path / "medkarta.db"
+    shutil.copyfile(database_template, path)
+    return f"sqlite:///{path}"
+
+
+def make_app(database_url: str, tmp_path: Path, **overrides) -> Flask:
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TEST_SECRET,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "RATELIMIT_ENABLED": False,
+        "PLUGINS_RAISE_ERRORS": True,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+def empty_all_tables(app: Flask) -> None:
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if ON_POSTGRES:
+                conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))  # noqa: S608
+            else:
+                for table in tables:
+                    conn.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 (names from our metadata)
+
+
+@pytest.fixture
+def app_factory(database_url: str, tmp_path: Path) -> Iterator:
+    """Build apps with config overrides; every one of them is cleaned up after the test."""
+    made: list[Flask] = []
+
+    def factory(**overrides) -> Flask:
+        app = make_app(database_url, tmp_path, **overrides)
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    if ON_POSTGRES and made:
+        empty_all_tables(make_app(database_url, tmp_path))
+
+
+@pytest.fixture
+def app(app_factory) -> Flask:
+    return app_factory()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/") -> str:
+    """The CSRF token of this client's session, read from a page as a browser would."""
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_META.search(html)
+    assert match, f"no csrf-token meta on {path}"
+    return match.group(1)
+
+
+@pytest.fixture
+def post_form(client: FlaskClient):
+    """POST a form the way a browser does: with the session's CSRF token in the body."""
+
+    def post(path: str, data: dict | None = None, **kwargs):
+        body = dict(data or {})
+        body.setdefault("csrf_token", csrf_token(client))
+        return client.post(path, data=body, **kwargs)
+
+    return post

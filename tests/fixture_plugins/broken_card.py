@@ -1,0 +1,8 @@
+"""A test-only plugin whose dashboard card raises: the page must still render."""
+
+from portal.plugin_api import DashboardCard, Page, hookimpl
+
+
+@hookimpl
+def dashboard_cards(page: Page) -> list[DashboardCard]:
+    raise RuntimeError("this plugin is broken")

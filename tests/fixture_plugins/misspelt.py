@@ -1,0 +1,8 @@
+"""A test-only plugin with a misspelt hook name: start-up must refuse it."""
+
+from portal.plugin_api import hookimpl
+
+
+@hookimpl
+def dashbord_cards(page):
+    return []
