@@ -14,7 +14,13 @@ def format_phone(digits: str) -> str:
     return digits
 
 
+def is_link_cell(value: object) -> bool:
+    """A table cell given as (text, url) or (text, url, lang) rather than plain text."""
+    return isinstance(value, tuple)
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_test(is_link_cell, "link_cell")
     app.add_template_filter(format_phone, "phone")
     app.add_template_global(format_date)
     app.add_template_global(format_datetime)

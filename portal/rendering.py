@@ -105,14 +105,14 @@ def render_card(card: DashboardCard) -> Markup:
     from flask_babel import get_domain
 
     translations = current_app.extensions["portal.plugins"].translations_of(card.plugin)
-    previous = get_domain()  # Flask-Babel keeps the request's domain on g
+    previous = get_domain()
     if translations is not None:
-        g.babel_domain = translations.domain
+        translations.domain.as_default()
     try:
         # render_template escapes what it interpolates; the result is HTML we produced.
         return Markup(render_template(card.template, card=card, **card.context))  # noqa: S704
     finally:
-        g.babel_domain = previous
+        previous.as_default()
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

@@ -171,7 +171,10 @@ def test_plugin_pages_and_cards_use_the_plugins_own_catalog(client):
     assert "Единая справочная служба" in page and "Скорая помощь" in page
     assert "Перейти к основному содержанию" in page  # the core layout is still translated
     home = client.get("/").get_data(as_text=True)
-    assert "Единая справочная служба" in home
+    card = home[home.index('id="card-hotline"'):]
+    card = card[: card.index("</li>")]
+    assert "Единая справочная служба" in card and "Call " not in card and "позвоните" in card
+    assert "Медицинские организации" in home  # core strings after the card are still Russian
     client.set_cookie("lang", "en")
     assert "Ambulance" in client.get("/hotline/").get_data(as_text=True)
 

@@ -5,6 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SearchField, SelectField
 from wtforms.validators import Length, NumberRange, Optional
 
+from portal.forms import ValidChoice
+
 
 class ClinicSearchForm(FlaskForm):
     """The directory's filters. A GET form: it changes nothing, so it carries no CSRF token."""
@@ -16,5 +18,9 @@ class ClinicSearchForm(FlaskForm):
         _l("Name or address"),
         validators=[Optional(), Length(max=100, message=_l("Enter at most 100 characters"))],
     )
-    region = SelectField(_l("Region"), validators=[Optional()])
+    region = SelectField(
+        _l("Region"),
+        validators=[Optional(), ValidChoice(_l("Choose a region from the list"))],
+        validate_choice=False,
+    )
     after = IntegerField(validators=[Optional(), NumberRange(min=1)])

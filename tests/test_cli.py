@@ -1,0 +1,51 @@
+"""Commands: seed-demo is idempotent; db upgrade works from an empty database."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from portal.appointments.models import Organisation
+from portal.database import db
+from portal.record.models import Patient
+
+
+def counts(app) -> tuple[int, int]:
+    with app.app_context():
+        return (
+            db.session.scalar(sa.select(sa.func.count()).select_from(Organisation)),
+            db.session.scalar(sa.select(sa.func.count()).select_from(Patient)),
+        )
+
+
+def test_seed_demo_is_idempotent(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0, first.output
+    assert "organisations: 41 added" in first.output and "patients: 20 added" in first.output
+    assert counts(app) == (41, 20)
+    second = runner.invoke(args=["seed-demo"])
+    assert "organisations: 0 added, patients: 0 added" in second.output
+    assert counts(app) == (41, 20)
+
+
+def test_db_upgrade_creates_the_schema_from_nothing(tmp_path):
+    from portal import create_app
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path)})
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        tables = set(sa.inspect(db.engine).get_table_names())
+        db.engine.dispose()
+    assert {"organisation", "patient", "alembic_version"} <= tables
+
+
+def test_bench_generator_loads_n_patients(app):
+    from bench.generate import load
+    from portal.database import write_transaction
+
+    with app.app_context(), write_transaction() as session:
+        added = load(session, n_patients=500)
+    assert counts(app) == (41, 500)
+    assert added

@@ -1,0 +1,92 @@
+"""Settings: defaults, a TOML file, PORTAL_* variables, and the production secret rule."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from portal import create_app
+from portal.config import ConfigError, load
+
+
+def test_defaults():
+    values = load(environ={})
+    assert values["ENV"] == "development"
+    assert values["PLUGINS"] == ("hotline",)
+    assert values["LANGUAGES"] == ("ru", "en")
+    assert values["MAX_UPLOAD_MB"] == 6
+
+
+def test_environment_overrides_with_types():
+    values = load(environ={"PORTAL_PLUGINS": "hotline, telemedicine", "PORTAL_MAX_UPLOAD_MB": "10",
+                           "PORTAL_DEFAULT_THEME": "large-text"})
+    assert values["PLUGINS"] == ("hotline", "telemedicine")
+    assert values["MAX_UPLOAD_MB"] == 10
+    assert values["DEFAULT_THEME"] == "large-text"
+
+
+def test_a_bad_number_is_a_clear_error():
+    with pytest.raises(ConfigError, match="PORTAL_MAX_UPLOAD_MB must be a whole number"):
+        load(environ={"PORTAL_MAX_UPLOAD_MB": "ten"})
+
+
+def test_toml_file_then_environment_then_overrides(tmp_path):
+    toml = tmp_path / "portal.toml"
+    toml.write_text(
+        'default_theme = "high-contrast"\nMAX_UPLOAD_MB = 8\nPLUGINS = ["hotline"]\n'
+        '[PLUGIN_CONFIG.hotline]\nphone = "8-800-555-35-35"\n'
+    )
+    values = load(environ={"PORTAL_CONFIG_FILE": str(toml), "PORTAL_MAX_UPLOAD_MB": "9"})
+    assert values["DEFAULT_THEME"] == "high-contrast"  # from the file
+    assert values["MAX_UPLOAD_MB"] == 9  # the environment wins over the file
+    assert values["PLUGIN_CONFIG"] == {"hotline": {"phone": "8-800-555-35-35"}}
+    assert load({"MAX_UPLOAD_MB": 3}, environ={"PORTAL_CONFIG_FILE": str(toml)})["MAX_UPLOAD_MB"] == 3
+
+
+def test_unknown_toml_setting_stops_start_up(tmp_path):
+    toml = tmp_path / "portal.toml"
+    toml.write_text('DATABSE_URL = "sqlite://"\n')
+    with pytest.raises(ConfigError, match="unknown setting 'DATABSE_URL'"):
+        load(environ={"PORTAL_CONFIG_FILE": str(toml)})
+
+
+def test_missing_config_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load(environ={"PORTAL_CONFIG_FILE": str(tmp_path / "nope.toml")})
+
+
+def test_bad_env_value_is_refused():
+    with pytest.raises(ConfigError, match="PORTAL_ENV must be"):
+        load(environ={"PORTAL_ENV": "staging"})
+
+
+@pytest.mark.parametrize("secret", [None, "", "changeme", "short-but-not-empty"])
+def test_production_refuses_a_missing_or_weak_secret(tmp_path, secret):
+    config = {"ENV": "production", "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    if secret is not None:
+        config["SECRET_KEY"] = secret
+    with pytest.raises(ConfigError, match="PORTAL_SECRET_KEY is missing or weak"):
+        create_app(config)
+    assert not (tmp_path / "secret_key").exists()  # production never invents a key
+
+
+def test_production_starts_with_a_strong_secret(tmp_path):
+    app = create_app({"ENV": "production", "SECRET_KEY": "x" * 48, "INSTANCE_PATH": str(tmp_path),
+                      "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    assert app.config["SESSION_COOKIE_NAME"] == "__Host-session"
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_development_generates_a_private_secret_and_keeps_it(tmp_path):
+    config = {"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    first = create_app(config).config["SECRET_KEY"]
+    path = tmp_path / "secret_key"
+    assert len(first) >= 32 and path.read_text().strip() == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert create_app(config).config["SECRET_KEY"] == first
+
+
+def test_default_database_is_sqlite_in_the_instance_folder(tmp_path):
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'medkarta.db'}"

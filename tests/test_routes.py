@@ -1,0 +1,50 @@
+"""Route inventory: every endpoint has a reviewed access decision. A new route without one fails
+the build (SECURITY.md check 22); the medical-data requirement arrives with the access policy."""
+
+from __future__ import annotations
+
+from portal.access import is_public
+
+# Reviewed: these show no personal or medical data. Adding a line here is a security review.
+PUBLIC_ENDPOINTS = {
+    "assets.serve",
+    "appointments.clinics",
+    "auth.sign_in",
+    "hotline.contacts",
+    "web.accessibility",
+    "web.csp_report",
+    "web.display_settings",
+    "web.healthz",
+    "web.home",
+    "web.privacy",
+    "web.set_language",
+}
+
+
+def undecided(app) -> set[str]:
+    return {endpoint for endpoint, view in app.view_functions.items() if not is_public(view)}
+
+
+def test_every_endpoint_has_an_access_decision(app):
+    assert undecided(app) == set()
+
+
+def test_public_endpoints_are_exactly_the_reviewed_list(app):
+    public = {endpoint for endpoint, view in app.view_functions.items() if is_public(view)}
+    assert public == PUBLIC_ENDPOINTS
+
+
+def test_a_route_without_a_decision_is_caught(app_factory):
+    app = app_factory()
+    app.add_url_rule("/forgotten", "forgotten", lambda: "medical data")
+    assert undecided(app) == {"forgotten"}
+
+
+def test_plugin_routes_are_in_the_inventory(app_factory):
+    app = app_factory(TESTING_PLUGINS=["tests.fixture_plugins.everything"])
+    assert {"everything.index", "everything.boom"} <= set(app.view_functions)
+    assert undecided(app) == set()
+
+
+def test_no_flask_default_static_route(app):
+    assert "static" not in app.view_functions
