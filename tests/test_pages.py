@@ -156,3 +156,13 @@ def test_500_page_has_a_correlation_id_and_no_traceback(app_factory, caplog):
     assert f"reference: {request_id}" in html
     assert "Traceback" not in html and "secret internal detail" not in html
     assert request_id in caplog.text and "secret internal detail 7f3a" in caplog.text
+
+
+def test_403_page_in_the_layout(app_factory):
+    app = app_factory(TESTING_PLUGINS=["tests.fixture_plugins.everything"])
+    client = app.test_client()
+    client.set_cookie("lang", "ru")
+    response = client.get("/everything/forbidden")
+    assert response.status_code == 403
+    html = response.get_data(as_text=True)
+    assert "<h1>Это действие вам недоступно</h1>" in html and 'class="skip-link"' in html

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import click
+from flask import abort
 
 from portal.plugin_api import (
     Blueprint,
@@ -31,6 +32,12 @@ def index():
 @public
 def boom():
     raise RuntimeError("secret internal detail 7f3a")
+
+
+@bp.get("/forbidden")
+@public
+def forbidden():
+    abort(403)
 
 
 @hookimpl
