@@ -94,9 +94,9 @@ class PluginHost:
         self._versions[name] = version
 
     def _validate_settings(self, configured: dict[str, Any]) -> None:
-        for name, plugin in self.pm.list_name_plugin():
-            impl = getattr(plugin, "plugin_settings", None)
-            self._settings[name] = dict(impl() if impl else {})
+        self._settings = {name: {} for name, _plugin in self.pm.list_name_plugin()}
+        for name, declared in self.startup("plugin_settings"):
+            self._settings[name] = dict(declared or {})
         for name, values in configured.items():
             if name not in self._settings:
                 raise PluginError(f"PLUGIN_CONFIG has settings for {name!r}, which is not enabled")
@@ -109,6 +109,16 @@ class PluginHost:
 
     def settings_for(self, name: str) -> dict[str, Any]:
         return dict(self._settings[name])
+
+    def startup(self, hook_name: str) -> list[tuple[str, Any]]:
+        """Call a start-up hook plugin by plugin; an error stops start-up naming the plugin."""
+        results = []
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            try:
+                results.append((impl.plugin_name, impl.function()))
+            except Exception as exc:
+                raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook_name}: {exc!r}") from exc
+        return results
 
     def translations_of(self, name: str) -> Any:
         """The plugin's ``translations`` object (``plugin_api.Translations``), if it has one."""
@@ -153,14 +163,14 @@ class PluginHost:
 def init_app(app: Flask) -> PluginHost:
     host = PluginHost(app)
     app.extensions["portal.plugins"] = host
-    for blueprints in host.pm.hook.register_blueprints():
+    for _name, blueprints in host.startup("register_blueprints"):
         for blueprint in blueprints:
             app.register_blueprint(blueprint)
-    for commands in host.pm.hook.register_commands():
+    for _name, commands in host.startup("register_commands"):
         for command in commands:
             app.cli.add_command(command)
     themes = {}
-    for registered in host.pm.hook.register_themes():
+    for _name, registered in host.startup("register_themes"):
         for theme in registered:
             if not theme.stylesheet.is_file():
                 raise PluginError(f"theme {theme.name!r}: stylesheet {theme.stylesheet} not found")

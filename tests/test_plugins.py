@@ -206,3 +206,8 @@ def test_the_import_check_catches_a_forbidden_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from portal.database import db\nimport portal.rendering\n")
     assert _portal_imports(bad) == {"portal.database", "portal.rendering"}
+
+
+def test_an_error_in_a_start_up_hook_stops_start_up_naming_the_plugin(app_factory):
+    with pytest.raises(PluginError, match="'tests.fixture_plugins.broken_startup' failed in register_blueprints"):
+        app_factory(TESTING_PLUGINS=["tests.fixture_plugins.broken_startup"])
