@@ -1,4 +1,4 @@
-"""``flask --app portal ...`` commands: seed-demo and plugins (``db`` comes from Flask-Migrate)."""
+"""``flask --app portal ...`` commands: seed-demo, plugins, verify-audit (``db`` is Flask-Migrate's)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,21 @@ def plugins_command() -> None:
         click.echo(f"{row.name:<{width}}  {row.version:<8}  {row.status:<22}  {hooks}")
 
 
+@click.command("verify-audit")
+@with_appcontext
+def verify_audit_command() -> None:
+    """Recompute the audit chain: print OK, or the first broken link and exit with status 1."""
+    from portal.audit.service import verify
+
+    verdict = verify()
+    if verdict.ok:
+        click.echo(f"OK: {verdict.checked} events, the chain is intact")
+        return
+    click.echo(f"BROKEN at event {verdict.broken_at}: {verdict.problem} ({verdict.checked} events before it verify)")
+    raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(plugins_command)
+    app.cli.add_command(verify_audit_command)

@@ -1,0 +1,1 @@
+"""Consent to the processing of personal data (152-FZ): give, read, revoke, history."""

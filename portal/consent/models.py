@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.database import Base
+
+
+class ConsentEvent(Base):
+    """Consent given or revoked: when, by which account, from where, for which text version.
+    Rows are only ever added; the latest one for a patient is the current state."""
+
+    __tablename__ = "consent_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    action: Mapped[str] = mapped_column(String(8))  # given, revoked
+    text_version: Mapped[str] = mapped_column(String(16))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("action IN ('given', 'revoked')", name="action"),
+        Index("ix_consent_event_patient_id_id", "patient_id", "id"),
+    )
