@@ -123,26 +123,18 @@ _CITIES: dict[str, _City] = {
 _TEMPLATES: tuple[_Template, ...] = (
     # Москва
     _Template("Москва", "polyclinic", "ГБУЗ «Городская поликлиника № {n} ДЗМ»", 3, 220),
-    _Template(
-        "Москва", "children_polyclinic", "ГБУЗ «Детская городская поликлиника № {n} ДЗМ»", 2, 150
-    ),
+    _Template("Москва", "children_polyclinic", "ГБУЗ «Детская городская поликлиника № {n} ДЗМ»", 2, 150),
     _Template("Москва", "hospital", "ГБУЗ «Городская клиническая больница № {n} ДЗМ»", 1, 80),
-    _Template(
-        "Москва", "hospital", "ГБУЗ «Городская клиническая больница имени С. П. Боткина ДЗМ»"
-    ),
+    _Template("Москва", "hospital", "ГБУЗ «Городская клиническая больница имени С. П. Боткина ДЗМ»"),
     _Template("Москва", "dental", "ГАУЗ «Стоматологическая поликлиника № {n} ДЗМ»", 1, 67),
-    _Template(
-        "Москва", "laboratory", "ГБУЗ «Клинико-диагностическая лаборатория № {n} ДЗМ»", 1, 30
-    ),
+    _Template("Москва", "laboratory", "ГБУЗ «Клинико-диагностическая лаборатория № {n} ДЗМ»", 1, 30),
     # A name that starts with Ё, so sorting by name shows whether the collation is Russian.
     _Template("Москва", "dental", "«Ёлочка», детская стоматологическая клиника"),
     # Московская область
     _Template("Балашиха", "hospital", "ГБУЗ МО «Балашихинская больница»"),
     _Template("Подольск", "hospital", "ГБУЗ МО «Подольская областная клиническая больница»"),
     _Template("Химки", "polyclinic", "ГБУЗ МО «Химкинская городская поликлиника № {n}»", 1, 5),
-    _Template(
-        "Мытищи", "children_polyclinic", "ГБУЗ МО «Мытищинская детская поликлиника № {n}»", 1, 4
-    ),
+    _Template("Мытищи", "children_polyclinic", "ГБУЗ МО «Мытищинская детская поликлиника № {n}»", 1, 4),
     _Template("Королёв", "polyclinic", "ГБУЗ МО «Королёвская городская поликлиника № {n}»", 1, 4),
     _Template("Люберцы", "hospital", "ГБУЗ МО «Люберецкая областная больница»"),
     _Template("Красногорск", "dental", "ГАУЗ МО «Красногорская стоматологическая поликлиника»"),
@@ -176,12 +168,8 @@ _TEMPLATES: tuple[_Template, ...] = (
     _Template("Альметьевск", "hospital", "ГАУЗ «Альметьевская центральная районная больница»"),
     _Template("Казань", "laboratory", "ГАУЗ «Республиканский центр лабораторной диагностики»"),
     # Новосибирская область
-    _Template(
-        "Новосибирск", "polyclinic", "ГБУЗ НСО «Городская клиническая поликлиника № {n}»", 2, 29
-    ),
-    _Template(
-        "Новосибирск", "children_polyclinic", "ГБУЗ НСО «Детская городская поликлиника № {n}»", 1, 9
-    ),
+    _Template("Новосибирск", "polyclinic", "ГБУЗ НСО «Городская клиническая поликлиника № {n}»", 2, 29),
+    _Template("Новосибирск", "children_polyclinic", "ГБУЗ НСО «Детская городская поликлиника № {n}»", 1, 9),
     _Template(
         "Новосибирск",
         "hospital",
@@ -282,10 +270,7 @@ def organisations(seed: int = DEFAULT_SEED) -> list[dict[str, Any]]:
         per_region[region] = per_region.get(region, 0) + template.count
     # Sampling without replacement keeps OIDs unique; the region in the OID keeps them unique
     # across regions.
-    oid_numbers = {
-        region: iter(rng.sample(range(1000, 10000), count))
-        for region, count in sorted(per_region.items())
-    }
+    oid_numbers = {region: iter(rng.sample(range(1000, 10000), count)) for region, count in sorted(per_region.items())}
 
     result: list[dict[str, Any]] = []
     for template in _TEMPLATES:
@@ -337,9 +322,7 @@ def patients(n: int, seed: int = DEFAULT_SEED) -> Iterator[dict[str, Any]]:
         yield {
             "surname": surname if male else feminine_surname(surname),
             "name": name,
-            "patronymic": None
-            if without_patronymic
-            else (masculine_patronymic if male else feminine_patronymic),
+            "patronymic": None if without_patronymic else (masculine_patronymic if male else feminine_patronymic),
             "birth_date": REFERENCE_DATE - timedelta(days=age_days),
             "sex": "M" if male else "F",
             "snils": make_snils(f"{account:09d}"),
@@ -364,9 +347,7 @@ def _existing(session: Session, column: InstrumentedAttribute[str], values: list
     return found
 
 
-def load(
-    session: Session, n_patients: int, seed: int = DEFAULT_SEED, batch: int = 5000
-) -> dict[str, int]:
+def load(session: Session, n_patients: int, seed: int = DEFAULT_SEED, batch: int = 5000) -> dict[str, int]:
     """Insert the organisations and ``n_patients`` patients for ``seed`` that are not there yet.
 
     Organisations already present (by oid) and patients already present (by SNILS) are
@@ -429,10 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     with app.app_context(), write_transaction() as session:
         counts = load(session, args.patients, seed=args.seed, batch=args.batch)
     elapsed = time.perf_counter() - started
-    print(
-        f"inserted {counts['organisations']} organisations and {counts['patients']} patients "
-        f"in {elapsed:.2f} s"
-    )
+    print(f"inserted {counts['organisations']} organisations and {counts['patients']} patients in {elapsed:.2f} s")
     return 0
 
 

@@ -31,33 +31,68 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
-        "ENV", "development", str,
+        "ENV",
+        "development",
+        str,
         "`development` or `production`; production refuses weak secrets and sets Secure cookies",
     ),
     Setting(
-        "SECRET_KEY", "", str,
+        "SECRET_KEY",
+        "",
+        str,
         "signs sessions and tokens; 32+ characters in production, generated into `instance/` in development",
     ),
     Setting("DATABASE_URL", "", str, "SQLAlchemy URL; empty means SQLite at `instance/medkarta.db`"),
     Setting(
-        "PLUGINS", ("hotline",), tuple,
+        "PLUGINS",
+        ("hotline",),
+        tuple,
         "enabled plugins, comma-separated names from the `portal.plugins` entry points",
     ),
     Setting(
-        "PLUGIN_CONFIG", {}, dict,
+        "PLUGIN_CONFIG",
+        {},
+        dict,
         "per-plugin settings (TOML table `[PLUGIN_CONFIG.<name>]`); unknown keys stop start-up",
     ),
     Setting("LANGUAGES", ("ru", "en"), tuple, "interface languages; the first is the default"),
     Setting("TIMEZONE", "Europe/Moscow", str, "time zone dates are shown in"),
     Setting("DEFAULT_THEME", "default", str, "theme for visitors who have not chosen one"),
     Setting(
-        "RATELIMIT_STORAGE_URI", "memory://", str,
+        "RATELIMIT_STORAGE_URI",
+        "memory://",
+        str,
         "Flask-Limiter storage; `redis://127.0.0.1:6379/0` when several app servers run",
     ),
     Setting("MAX_UPLOAD_MB", 6, int, "largest request body in megabytes (uploads are limited to 5 MB each)"),
     Setting("PROXY_COUNT", 0, int, "number of trusted reverse proxies in front of the app (X-Forwarded-* headers)"),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level"),
     Setting("SQLITE_BUSY_TIMEOUT_MS", 5000, int, "how long a SQLite writer waits for the lock before failing"),
+    Setting(
+        "DATA_KEY",
+        "",
+        str,
+        "AES-256 key for data at rest (base64 of 32 bytes); required in production, generated in development",
+    ),
+    Setting(
+        "DEMO_MODE",
+        False,
+        bool,
+        "one-click demo sign-in and an on-screen outbox; refused in production",
+    ),
+    Setting("BASE_URL", "http://127.0.0.1:5000", str, "the portal's public address, used in links sent by e-mail"),
+    Setting("SMTP_HOST", "", str, "mail server; empty means e-mail is not sent (kept in the outbox)"),
+    Setting("SMTP_PORT", 25, int, "mail server port"),
+    Setting("SMTP_USERNAME", "", str, "mail server user, if it needs one"),
+    Setting("SMTP_PASSWORD", "", str, "mail server password"),
+    Setting("SMTP_STARTTLS", False, bool, "upgrade the mail connection with STARTTLS"),
+    Setting("MAIL_FROM", "Медкарта <noreply@medkarta.local>", str, "sender of the portal's e-mail"),
+    Setting("GUARDIAN_AGE_LIMIT", 15, int, "a guardian's access to a child's card ends on this birthday"),
+    Setting("IDLE_MINUTES_CITIZEN", 30, int, "a citizen's session ends after this many idle minutes"),
+    Setting("IDLE_MINUTES_STAFF", 15, int, "a staff member's session ends after this many idle minutes"),
+    Setting("SESSION_MAX_HOURS", 12, int, "any session ends this many hours after sign-in"),
+    Setting("EMERGENCY_ACCESS_MINUTES", 60, int, "how long break-glass access to a card lasts"),
+    Setting("UPLOAD_DIR", "", str, "where encrypted uploads are stored; empty means `instance/uploads`"),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -72,6 +107,12 @@ def _coerce(setting: Setting, raw: Any) -> Any:
         if setting.kind is tuple and isinstance(raw, list):
             return tuple(raw)
         return raw
+    if setting.kind is bool:
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"PORTAL_{setting.name} must be true or false, got {raw!r}")
     if setting.kind is int:
         try:
             return int(raw)
@@ -116,6 +157,8 @@ def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None
 
     if values["ENV"] not in ("development", "production"):
         raise ConfigError(f"PORTAL_ENV must be 'development' or 'production', got {values['ENV']!r}")
+    if values["ENV"] == "production" and values["DEMO_MODE"]:
+        raise ConfigError("PORTAL_DEMO_MODE cannot be on in production: it signs anyone in as a demo account")
     return values
 
 
@@ -132,13 +175,43 @@ def ensure_secret_key(values: dict[str, Any], instance_path: Path) -> str:
         return key
     if key:
         return key
-    path = instance_path / "secret_key"
+    return _instance_secret(instance_path, "secret_key", lambda: secrets.token_urlsafe(48))
+
+
+def _instance_secret(instance_path: Path, filename: str, make) -> str:
+    path = instance_path / filename
     if not path.exists():
         instance_path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()  # another worker created it first
         with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
+            fh.write(make())
     return path.read_text().strip()
+
+
+def ensure_data_key(values: dict[str, Any], instance_path: Path) -> str:
+    import base64
+    import binascii
+
+    key = values.get("DATA_KEY") or ""
+    if not key:
+        if values["ENV"] == "production":
+            raise ConfigError(
+                "PORTAL_DATA_KEY is missing: production needs a random 32-byte key in base64, for example "
+                "`python -c 'import base64, secrets; "
+                "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'`."
+            )
+        key = _instance_secret(
+            instance_path, "data_key", lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        )
+    try:
+        if len(base64.urlsafe_b64decode(key)) != 32:
+            raise ValueError
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigError("PORTAL_DATA_KEY must be 32 bytes encoded in base64") from exc
+    return key
 
 
 def flask_settings(values: dict[str, Any], instance_path: Path) -> dict[str, Any]:
@@ -147,6 +220,8 @@ def flask_settings(values: dict[str, Any], instance_path: Path) -> dict[str, Any
     database_url = values["DATABASE_URL"] or f"sqlite:///{instance_path / 'medkarta.db'}"
     return {
         "SECRET_KEY": ensure_secret_key(values, instance_path),
+        "DATA_KEY": ensure_data_key(values, instance_path),
+        "UPLOAD_DIR": values["UPLOAD_DIR"] or str(instance_path / "uploads"),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MAX_CONTENT_LENGTH": values["MAX_UPLOAD_MB"] * 1024 * 1024,

@@ -78,5 +78,21 @@ def write_transaction(session: Session | None = None) -> Iterator[Session]:
     try:
         with session.begin():
             yield session
+    except BaseException:
+        session.info.pop(AFTER_COMMIT, None)
+        raise
     finally:
         _write_intent.reset(token)
+    for callback in session.info.pop(AFTER_COMMIT, []):
+        callback()
+
+
+AFTER_COMMIT = "portal.after_commit"
+
+
+def after_commit(callback) -> None:
+    """Run ``callback`` once the current write transaction has committed (never if it rolls
+    back): for work that must not happen for an action that did not, such as sending e-mail."""
+    callbacks = db.session().info.setdefault(AFTER_COMMIT, [])
+    if callback not in callbacks:
+        callbacks.append(callback)

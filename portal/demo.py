@@ -1,22 +1,380 @@
-"""Demo data: the synthetic organisation directory and a handful of patients.
+"""Demo data: the synthetic organisation directory, a handful of patients, and the demo accounts
+(a patient, a guardian with two children, a trusted person, clinicians in two clinics, a
+registrar, an org admin and an auditor), each with a second factor set up.
 
-Safe to run on every start: rows are matched by their natural keys (oid, SNILS), so a second run
-adds nothing and rows someone has edited are left alone.
+Safe to run on every start: rows are matched by their natural keys (oid, SNILS, e-mail), so a
+second run adds nothing and rows someone has edited are left alone. Everyone here is made up.
 """
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pyotp
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
 from bench.generate import load
-from portal.database import write_transaction
+from portal import crypto, uploads
+from portal.access.models import CareRelationship
+from portal.appointments.models import Organisation
+from portal.auth import passwords
+from portal.auth.models import Account, IdentityDocument, StaffMembership, VerificationRequest
+from portal.consent.models import ConsentEvent
+from portal.database import db, write_transaction
+from portal.identifiers import enp_check_digit, make_snils
+from portal.record.models import Patient
+from portal.sharing.models import AccessGrant, Guardianship
 
 DEMO_PATIENTS = 20
+DEMO_PASSWORD = "Zelenyi-Sad-2026!"  # noqa: S105 - shown in the README; demo accounts only
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    key: str
+    surname: str
+    name: str
+    patronymic: str
+    sex: str
+    age_days: int
+    snils9: str
+    role_label: object
+    factor: str = "sms"
+    staff: tuple[tuple[str, str], ...] = ()  # (role, organisation: "A" or "B")
+    verified: bool = True
+    consent: bool = True
+
+
+PEOPLE = (
+    DemoPerson("patient", "Смирнова", "Елена", "Викторовна", "F", 38 * 365 + 40, "002000011", _l("patient")),
+    DemoPerson(
+        "guardian",
+        "Кузнецов",
+        "Андрей",
+        "Игоревич",
+        "M",
+        41 * 365 + 100,
+        "002000012",
+        _l("parent of two children"),
+        factor="email",
+    ),
+    DemoPerson(
+        "trusted",
+        "Павлова",
+        "Ольга",
+        "Сергеевна",
+        "F",
+        63 * 365 + 7,
+        "002000013",
+        _l("trusted person of Elena Smirnova"),
+    ),
+    DemoPerson(
+        "doctor",
+        "Соколов",
+        "Дмитрий",
+        "Александрович",
+        "M",
+        45 * 365,
+        "002000014",
+        _l("doctor, clinic A"),
+        factor="totp",
+        staff=(("doctor", "A"),),
+    ),
+    DemoPerson(
+        "nurse",
+        "Морозова",
+        "Наталья",
+        "Павловна",
+        "F",
+        33 * 365,
+        "002000015",
+        _l("nurse, clinic A"),
+        factor="totp",
+        staff=(("nurse", "A"),),
+    ),
+    DemoPerson(
+        "doctor_b",
+        "Волков",
+        "Сергей",
+        "Николаевич",
+        "M",
+        52 * 365,
+        "002000016",
+        _l("doctor, clinic B"),
+        factor="totp",
+        staff=(("doctor", "B"),),
+    ),
+    DemoPerson(
+        "registrar",
+        "Лебедева",
+        "Ирина",
+        "Владимировна",
+        "F",
+        29 * 365,
+        "002000017",
+        _l("registrar"),
+        factor="totp",
+        staff=(("registrar", "A"),),
+    ),
+    DemoPerson(
+        "org_admin",
+        "Новиков",
+        "Павел",
+        "Олегович",
+        "M",
+        47 * 365,
+        "002000018",
+        _l("organisation admin"),
+        factor="totp",
+        staff=(("org_admin", "A"),),
+    ),
+    DemoPerson(
+        "auditor",
+        "Федорова",
+        "Светлана",
+        "Игоревна",
+        "F",
+        50 * 365,
+        "002000019",
+        _l("auditor"),
+        factor="totp",
+        staff=(("auditor", "A"),),
+    ),
+    DemoPerson(
+        "applicant",
+        "Орлов",
+        "Игорь",
+        "Денисович",
+        "M",
+        27 * 365,
+        "002000020",
+        _l("waiting for an identity check"),
+        verified=False,
+        consent=False,
+    ),
+)
+CHILDREN = (  # (key, name, patronymic, sex, age in days, SNILS nine digits)
+    ("child_9", "Дарья", "Андреевна", "F", 9 * 365 + 120, "002000021"),
+    ("child_16", "Максим", "Андреевич", "M", 16 * 365 + 60, "002000022"),
+)
+
+
+def email_of(person: DemoPerson) -> str:
+    return f"{person.key.replace('_', '-')}@example.ru"
+
+
+def _organisations() -> dict[str, Organisation]:
+    first = list(
+        db.session.scalars(
+            select(Organisation).where(Organisation.region_code == "77").order_by(Organisation.oid).limit(2)
+        )
+    )
+    return {"A": first[0], "B": first[1]}
+
+
+def _tiny_png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 28), (220, 220, 220)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _patient(surname: str, name: str, patronymic: str, sex: str, born: date, snils9: str) -> Patient:
+    snils = make_snils(snils9)
+    patient = db.session.scalar(select(Patient).where(Patient.snils == snils))
+    if patient is None:
+        patient = Patient(surname=surname, name=name, patronymic=patronymic, sex=sex, birth_date=born, snils=snils)
+        db.session.add(patient)
+        db.session.flush()
+    return patient
+
+
+def _accounts(today: date) -> int:
+    if db.session.scalar(select(func.count()).select_from(Account).where(Account.email == email_of(PEOPLE[0]))):
+        return 0
+    orgs = _organisations()
+    moment = datetime.now(UTC)
+    password_hash = passwords.hash_password(DEMO_PASSWORD)
+    accounts: dict[str, Account] = {}
+    for person in PEOPLE:
+        born = today - timedelta(days=person.age_days)
+        patient = (
+            _patient(person.surname, person.name, person.patronymic, person.sex, born, person.snils9)
+            if person.verified
+            else None
+        )
+        account = Account(
+            email=email_of(person),
+            email_confirmed_at=moment,
+            phone=f"+7900000{person.snils9[-4:]}",
+            phone_confirmed_at=moment,
+            password_hash=password_hash,
+            surname=person.surname,
+            name=person.name,
+            patronymic=person.patronymic,
+            birth_date=born,
+            sex=person.sex,
+            snils=make_snils(person.snils9),
+            patient_id=patient.id if patient else None,
+            verification_status="verified" if person.verified else "in_review",
+            is_active=True,
+            second_factor=person.factor,
+            failed_passwords=0,
+            failed_codes=0,
+            locale="ru",
+        )
+        db.session.add(account)
+        db.session.flush()
+        if person.factor == "totp":
+            account.totp_secret_encrypted = crypto.encrypt(pyotp.random_base32().encode(), f"totp:{account.id}")
+        for role, org in person.staff:
+            db.session.add(
+                StaffMembership(
+                    account_id=account.id,
+                    organisation_id=orgs[org].id,
+                    role=role,
+                    specialty="терапевт" if role == "doctor" else None,
+                )
+            )
+        if person.consent and patient is not None:
+            db.session.add(
+                ConsentEvent(
+                    patient_id=patient.id,
+                    account_id=account.id,
+                    action="given",
+                    text_version="v1",
+                    ip="127.0.0.1",
+                    created_at=moment,
+                )
+            )
+        accounts[person.key] = account
+    guardian = accounts["guardian"]
+    children = {}
+    for key, name, patronymic, sex, age_days, snils9 in CHILDREN:
+        child = _patient(
+            "Кузнецова" if sex == "F" else "Кузнецов", name, patronymic, sex, today - timedelta(days=age_days), snils9
+        )
+        children[key] = child
+        db.session.add(
+            Guardianship(
+                guardian_id=guardian.id,
+                child_id=child.id,
+                verified_at=moment,
+                verified_by_id=accounts["registrar"].id,
+                started_on=child.birth_date,
+                basis="Свидетельство о рождении (демо)",
+            )
+        )
+    db.session.add(
+        ConsentEvent(
+            patient_id=children["child_9"].id,
+            account_id=guardian.id,
+            action="given",
+            text_version="v1",
+            ip="127.0.0.1",
+            created_at=moment,
+        )
+    )
+    smirnova = accounts["patient"].patient_id
+    db.session.add(
+        AccessGrant(
+            patient_id=smirnova,
+            grantee_id=accounts["trusted"].id,
+            granted_by_id=accounts["patient"].id,
+            sections="results,vaccinations,prescriptions",
+            level="view",
+            expires_on=today + timedelta(days=180),
+        )
+    )
+    for patient_id in (smirnova, children["child_9"].id):
+        for key in ("doctor", "nurse"):
+            db.session.add(
+                CareRelationship(
+                    practitioner_id=accounts[key].id,
+                    patient_id=patient_id,
+                    organisation_id=orgs["A"].id,
+                    basis="attachment",
+                )
+            )
+    applicant = accounts["applicant"]
+    db.session.add(
+        VerificationRequest(
+            account_id=applicant.id,
+            passport_series="4512",
+            passport_number="345678",
+            passport_issued_on=today - timedelta(days=6 * 365),
+            passport_issued_by="ГУ МВД России по г. Москве",
+            passport_division_code="770001",
+            oms_number="775500000000001" + str(enp_check_digit("775500000000001")),
+        )
+    )
+    for kind in ("passport", "snils", "oms"):
+        data = _tiny_png()
+        key = uploads.store(data, f"identity:{applicant.id}")
+        db.session.add(
+            IdentityDocument(
+                account_id=applicant.id,
+                kind=kind,
+                filename=f"{kind}.png",
+                content_type="image/png",
+                size=len(data),
+                storage_key=key,
+            )
+        )
+    return len(PEOPLE)
 
 
 def seed_demo() -> dict[str, int]:
-    """Insert the demo organisations and patients that are missing; return how many were added.
-
-    Uses the generator's default seed, so the demo patients are the first ``DEMO_PATIENTS`` of
-    any benchmark load with that seed and the two never duplicate each other.
+    """Insert the demo organisations, patients and accounts that are missing; return how many
+    were added. Uses the generator's default seed, so the demo patients are the first
+    ``DEMO_PATIENTS`` of any benchmark load with that seed and the two never duplicate each other.
     """
     with write_transaction() as session:
-        return load(session, n_patients=DEMO_PATIENTS)
+        added = load(session, n_patients=DEMO_PATIENTS)
+        added["accounts"] = _accounts(datetime.now(UTC).date())
+        return added
+
+
+def _demo_accounts() -> list[Account]:
+    emails = [email_of(p) for p in PEOPLE]
+    found = {a.email: a for a in db.session.scalars(select(Account).where(Account.email.in_(emails)))}
+    return [found[e] for e in emails if e in found]
+
+
+def demo_sign_in_list() -> list[dict]:
+    labels = {email_of(p): p.role_label for p in PEOPLE}
+    return [
+        {"id": a.id, "label": f"{a.surname} {a.name[0]}. {a.patronymic[0]}. — {labels[a.email]}"}
+        for a in _demo_accounts()
+    ]
+
+
+def demo_session(account_id: int | None, ip: str | None, user_agent: str | None) -> str | None:
+    """One click instead of the password, for a demo account only; the second factor still applies
+    (its code is on the demo outbox page)."""
+    from portal.audit import service as audit
+    from portal.auth import service
+
+    with write_transaction():
+        account = db.session.get(Account, account_id) if account_id else None
+        if account is None or account.email not in {email_of(p) for p in PEOPLE}:
+            return None
+        stage = "enrol" if service.needs_enrolment(account) else "password"
+        token, row = service.start_session(account, stage, ip, user_agent)
+        if stage == "password" and account.second_factor in ("sms", "email"):
+            service.send_code(account, "sign_in", row.id, account.second_factor)
+        audit.record("auth.password_accepted", actor_id=account.id, actor_role="self", reason="demo sign-in")
+        return token
+
+
+def demo_totp_secrets() -> list[tuple[str, str]]:
+    out = []
+    for account in _demo_accounts():
+        if account.second_factor == "totp" and account.totp_secret_encrypted:
+            secret = crypto.decrypt(account.totp_secret_encrypted, f"totp:{account.id}").decode()
+            out.append((f"{account.surname} {account.name}", secret))
+    return out

@@ -7,6 +7,7 @@ import logging
 from flask import Flask
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from portal.access.policy import AccessDenied, record_denial
 from portal.rendering import render
 from portal.security import request_id
 
@@ -28,6 +29,16 @@ def handle_unexpected(error: Exception):
     return render("errors/500.html", error=InternalServerError(), request_id=request_id(), status=500)
 
 
+def handle_access_denied(denied: AccessDenied):
+    """A refused card answers exactly like a card that does not exist: 404, no data."""
+    from portal.database import db
+
+    db.session.rollback()
+    record_denial(denied)
+    return render("errors/404.html", error=None, request_id=request_id(), status=404)
+
+
 def init_app(app: Flask) -> None:
+    app.register_error_handler(AccessDenied, handle_access_denied)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import format_date, format_datetime, format_decimal
 
+from portal.identifiers import format_snils
+
 
 def format_phone(digits: str) -> str:
     """+74951234567 → +7 (495) 123-45-67; anything else is shown as it is."""
@@ -22,6 +24,7 @@ def is_link_cell(value: object) -> bool:
 def init_app(app: Flask) -> None:
     app.add_template_test(is_link_cell, "link_cell")
     app.add_template_filter(format_phone, "phone")
+    app.add_template_filter(format_snils, "snils")
     app.add_template_global(format_date)
     app.add_template_global(format_datetime)
     app.add_template_global(format_decimal, "format_number")

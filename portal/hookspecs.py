@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         DashboardCard,
         Link,
         NavItem,
+        NotificationChannel,
         Page,
         Theme,
     )
@@ -62,3 +63,13 @@ def dashboard_cards(page: Page) -> list[DashboardCard]:
 @hookspec
 def footer_links(page: Page) -> list[Link]:
     """Return links for the footer (contacts, regional services, legal pages)."""
+
+
+@hookspec
+def notification_channels() -> list[NotificationChannel]:
+    """Return channels (such as an SMS gateway) that deliver the portal's outbox messages."""
+
+
+@hookspec
+def access_denials(account_id: int, roles: frozenset[str], action: str, patient_id: int, section: str) -> str | None:
+    """Return a reason to deny this access, or None; a plugin can only take access away."""

@@ -113,3 +113,27 @@ def is_valid_enp(text: str | None) -> bool:
     if len(compact) != 16 or not _ASCII_DIGITS.fullmatch(compact):
         return False
     return int(compact[15]) == enp_check_digit(compact[:15])
+
+
+_MOBILE = re.compile(r"^\+79[0-9]{9}$")
+
+
+def normalise_phone(text: str | None) -> str | None:
+    """A Russian mobile number as ``+79XXXXXXXXX`` (DOMAIN.md 1.5), else ``None``.
+
+    Accepts ``8 916 123-45-67``, ``+7 (916) 123-45-67``, ``79161234567`` and ``9161234567``.
+    Only mobile (9xx) numbers: this number receives one-time codes.
+    """
+    if not text:
+        return None
+    digits = "".join(c for c in text if c in "0123456789")
+    if len(digits) == 11 and digits[0] in "78":
+        digits = digits[1:]
+    if len(digits) != 10:
+        return None
+    phone = "+7" + digits
+    return phone if _MOBILE.match(phone) else None
+
+
+def normalise_email(text: str | None) -> str:
+    return (text or "").strip().lower()

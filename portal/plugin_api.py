@@ -21,6 +21,8 @@ from flask_babel import Domain
 from portal import rendering
 from portal.access import public
 from portal.config import ROOT
+from portal.notify.channels import Channel as NotificationChannel
+from portal.notify.channels import Outgoing as OutgoingMessage
 from portal.rendering import Page
 
 __all__ = [
@@ -29,6 +31,8 @@ __all__ = [
     "DashboardCard",
     "Link",
     "NavItem",
+    "NotificationChannel",
+    "OutgoingMessage",
     "Page",
     "Theme",
     "Translations",
@@ -54,6 +58,7 @@ def command(name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., A
         return click.command(name, **kwargs)(with_appcontext(function))
 
     return decorator
+
 
 url_for = flask.url_for
 
@@ -124,9 +129,7 @@ class Blueprint(flask.Blueprint):
     """A Flask blueprint whose templates live beside the plugin's module; with ``translations``
     its pages are rendered in the plugin's translation domain."""
 
-    def __init__(
-        self, name: str, import_name: str, translations: Translations | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, name: str, import_name: str, translations: Translations | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("template_folder", "templates")
         super().__init__(name, import_name, **kwargs)
         if translations is not None:

@@ -57,7 +57,9 @@ class PluginHost:
         if testing and not app.testing:
             raise PluginError("TESTING_PLUGINS is only allowed when TESTING is on")
         for path in testing:
-            self._register(importlib.import_module(path), path, "testing", "test")
+            module_path, _, attribute = path.partition(":")
+            module = importlib.import_module(module_path)
+            self._register(getattr(module, attribute) if attribute else module, path, "testing", "test")
 
         try:
             self.pm.check_pending()

@@ -50,6 +50,12 @@ class Page:
         return self._footer
 
     @property
+    def idle_seconds(self) -> int:
+        config = current_app.config
+        minutes = config["IDLE_MINUTES_STAFF"] if self.user and self.user.is_staff else config["IDLE_MINUTES_CITIZEN"]
+        return minutes * 60
+
+    @property
     def other_language(self) -> str:
         return next(lang for lang in self.languages if lang != self.locale)
 
@@ -73,7 +79,10 @@ def current_page() -> Page:
     if "page" not in g:
         from flask_babel import get_locale
 
+        from portal.auth.sessions import account_if_signed_in
+
         g.page = Page(
+            user=account_if_signed_in(),
             locale=str(get_locale()),
             languages=tuple(current_app.config["LANGUAGES"]),
             theme=select_theme(),

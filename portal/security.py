@@ -49,5 +49,16 @@ def apply_headers(response: Response) -> Response:
     return response
 
 
+def htmx_redirects(response: Response) -> Response:
+    """htmx would follow a redirect and swap the next page into a fragment; tell it to load the
+    page instead. (Requests that need sign-in already answer 401 with HX-Redirect.)"""
+    if getattr(request, "htmx", False) and 300 <= response.status_code < 400 and response.location:
+        location = response.location
+        response = Response("", 200)
+        response.headers["HX-Redirect"] = location
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.after_request(apply_headers)
+    app.after_request(htmx_redirects)

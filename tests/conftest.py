@@ -147,3 +147,76 @@ def post_form(client: FlaskClient):
         return client.post(path, data=body, **kwargs)
 
     return post
+
+
+# -- people: the demo accounts, and clients signed in as them ------------------------------------
+
+
+@pytest.fixture
+def demo(app, demo_factory):
+    """Seed the demo data; return {key: account} plus the children's patients."""
+    return demo_factory(app)
+
+
+@pytest.fixture
+def demo_factory():
+    return seed_people
+
+
+def seed_people(app):
+    from portal.auth.models import Account
+    from portal.demo import CHILDREN, PEOPLE, email_of, seed_demo
+    from portal.identifiers import make_snils
+    from portal.record.models import Patient
+
+    with app.app_context():
+        seed_demo()
+        people = {p.key: db.session.scalar(sa.select(Account).where(Account.email == email_of(p))) for p in PEOPLE}
+        for key, *_rest, snils9 in CHILDREN:
+            people[key] = db.session.scalar(sa.select(Patient).where(Patient.snils == make_snils(snils9)))
+        db.session.expunge_all()
+    return people
+
+
+def session_for(app, client, account_id: int, stage: str = "complete") -> str:
+    """Give ``client`` a server session for the account, as the sign-in flow would at ``stage``."""
+    from portal.auth import service
+    from portal.auth.models import Account
+    from portal.database import write_transaction
+
+    with app.app_context(), write_transaction():
+        account = db.session.get(Account, account_id)
+        token, _row = service.start_session(account, stage, "127.0.0.1", "pytest")
+    with client.session_transaction() as cookie:
+        cookie.clear()
+        cookie["sid"] = token
+    return token
+
+
+@pytest.fixture
+def login(app):
+    """``login(key_or_account, stage="complete")`` → a new client signed in as that person."""
+
+    def make(account, stage: str = "complete"):
+        client = app.test_client()
+        session_for(app, client, account.id, stage)
+        return client
+
+    return make
+
+
+def outbox(app, recipient: str | None = None) -> list:
+    from portal.notify.models import OutboxMessage
+
+    with app.app_context():
+        query = sa.select(OutboxMessage).order_by(OutboxMessage.id)
+        if recipient:
+            query = query.where(OutboxMessage.recipient == recipient)
+        rows = list(db.session.scalars(query))
+        db.session.expunge_all()
+    return rows
+
+
+def last_code(app, recipient: str) -> str:
+    body = outbox(app, recipient)[-1].body
+    return re.search(r"\b(\d{6})\b", body).group(1)

@@ -24,8 +24,13 @@ def test_our_script_is_small_and_has_no_eval():
 def test_layout_configures_htmx_for_a_strict_csp():
     layout = (ROOT / "portal" / "templates" / "layout.html").read_text()
     config = re.search(r'name="htmx-config" content=\'([^\']+)\'', layout).group(1)
-    for setting in ('"includeIndicatorStyles":false', '"allowEval":false', '"allowScriptTags":false',
-                    '"selfRequestsOnly":true', '"historyCacheSize":0'):
+    for setting in (
+        '"includeIndicatorStyles":false',
+        '"allowEval":false',
+        '"allowScriptTags":false',
+        '"selfRequestsOnly":true',
+        '"historyCacheSize":0',
+    ):
         assert setting in config
 
 

@@ -50,10 +50,13 @@ def test_record_outside_a_write_transaction_is_refused(app):
         audit.record("test.nowhere")
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_event SET reason = 'edited' WHERE seq = 2",
-    "DELETE FROM audit_event WHERE seq = 2",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_event SET reason = 'edited' WHERE seq = 2",
+        "DELETE FROM audit_event WHERE seq = 2",
+    ],
+)
 def test_the_database_refuses_to_change_or_remove_events(app, statement):
     with app.app_context():
         write_events(3)
@@ -76,14 +79,23 @@ def tamper(app, *statements: str) -> None:
             conn.exec_driver_sql("ALTER TABLE audit_event ENABLE TRIGGER USER")
 
 
-@pytest.mark.parametrize("statements,broken_at", [
-    (["UPDATE audit_event SET reason = 'nothing to see' WHERE seq = 3"], 3),
-    (["UPDATE audit_event SET patient_id = NULL, actor_role = 'self' WHERE seq = 2"], 2),
-    (["DELETE FROM audit_event WHERE seq = 4"], 4),
-    (["UPDATE audit_event SET seq = -1 WHERE seq = 2", "UPDATE audit_event SET seq = 2 WHERE seq = 3",
-      "UPDATE audit_event SET seq = 3 WHERE seq = -1"], 2),
-    (["DELETE FROM audit_event WHERE seq = 6"], 6),
-])
+@pytest.mark.parametrize(
+    "statements,broken_at",
+    [
+        (["UPDATE audit_event SET reason = 'nothing to see' WHERE seq = 3"], 3),
+        (["UPDATE audit_event SET patient_id = NULL, actor_role = 'self' WHERE seq = 2"], 2),
+        (["DELETE FROM audit_event WHERE seq = 4"], 4),
+        (
+            [
+                "UPDATE audit_event SET seq = -1 WHERE seq = 2",
+                "UPDATE audit_event SET seq = 2 WHERE seq = 3",
+                "UPDATE audit_event SET seq = 3 WHERE seq = -1",
+            ],
+            2,
+        ),
+        (["DELETE FROM audit_event WHERE seq = 6"], 6),
+    ],
+)
 def test_verify_audit_names_the_first_broken_link(app, statements, broken_at):
     with app.app_context():
         write_events(6)
@@ -101,7 +113,7 @@ def test_a_recomputed_hash_does_not_hide_an_edit(app):
         event.reason = "forged"
         forged = audit.chain_hash(event.prev_hash, event)
         db.session.rollback()
-    tamper(app, f"UPDATE audit_event SET reason = 'forged', hash = '{forged}' WHERE seq = 2")
+    tamper(app, f"UPDATE audit_event SET reason = 'forged', hash = '{forged}' WHERE seq = 2")  # noqa: S608
     assert run_cli(app).output.startswith("BROKEN at event 3")
 
 

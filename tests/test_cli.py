@@ -22,10 +22,12 @@ def test_seed_demo_is_idempotent(app):
     first = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0, first.output
     assert "organisations: 41 added" in first.output and "patients: 20 added" in first.output
-    assert counts(app) == (41, 20)
+    assert "accounts: 10 added" in first.output
+    # 20 generated patients, 9 demo people with verified cards and the guardian's 2 children.
+    assert counts(app) == (41, 31)
     second = runner.invoke(args=["seed-demo"])
-    assert "organisations: 0 added, patients: 0 added" in second.output
-    assert counts(app) == (41, 20)
+    assert "organisations: 0 added, patients: 0 added, accounts: 0 added" in second.output
+    assert counts(app) == (41, 31)
 
 
 def test_db_upgrade_creates_the_schema_from_nothing(tmp_path):
@@ -47,5 +49,5 @@ def test_bench_generator_loads_n_patients(app):
 
     with app.app_context(), write_transaction() as session:
         added = load(session, n_patients=500)
-    assert counts(app) == (41, 500)
+    assert counts(app) == (41, 500)  # no demo accounts: load() is only the generator
     assert added

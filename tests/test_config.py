@@ -19,8 +19,13 @@ def test_defaults():
 
 
 def test_environment_overrides_with_types():
-    values = load(environ={"PORTAL_PLUGINS": "hotline, telemedicine", "PORTAL_MAX_UPLOAD_MB": "10",
-                           "PORTAL_DEFAULT_THEME": "large-text"})
+    values = load(
+        environ={
+            "PORTAL_PLUGINS": "hotline, telemedicine",
+            "PORTAL_MAX_UPLOAD_MB": "10",
+            "PORTAL_DEFAULT_THEME": "large-text",
+        }
+    )
     assert values["PLUGINS"] == ("hotline", "telemedicine")
     assert values["MAX_UPLOAD_MB"] == 10
     assert values["DEFAULT_THEME"] == "large-text"
@@ -71,9 +76,19 @@ def test_production_refuses_a_missing_or_weak_secret(tmp_path, secret):
     assert not (tmp_path / "secret_key").exists()  # production never invents a key
 
 
+DATA_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
+
 def test_production_starts_with_a_strong_secret(tmp_path):
-    app = create_app({"ENV": "production", "SECRET_KEY": "x" * 48, "INSTANCE_PATH": str(tmp_path),
-                      "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    app = create_app(
+        {
+            "ENV": "production",
+            "SECRET_KEY": "x" * 48,
+            "DATA_KEY": DATA_KEY,
+            "INSTANCE_PATH": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        }
+    )
     assert app.config["SESSION_COOKIE_NAME"] == "__Host-session"
     assert app.config["SESSION_COOKIE_SECURE"] is True
 
@@ -90,3 +105,36 @@ def test_development_generates_a_private_secret_and_keeps_it(tmp_path):
 def test_default_database_is_sqlite_in_the_instance_folder(tmp_path):
     app = create_app({"INSTANCE_PATH": str(tmp_path)})
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'medkarta.db'}"
+
+
+def test_production_needs_a_data_key(tmp_path):
+    with pytest.raises(ConfigError, match="PORTAL_DATA_KEY is missing"):
+        create_app({"ENV": "production", "SECRET_KEY": "x" * 48, "INSTANCE_PATH": str(tmp_path)})
+    assert not (tmp_path / "data_key").exists()
+
+
+@pytest.mark.parametrize("key", ["not base64!", "c2hvcnQ="])
+def test_a_malformed_data_key_is_refused(tmp_path, key):
+    with pytest.raises(ConfigError, match="32 bytes encoded in base64"):
+        create_app({"DATA_KEY": key, "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_development_generates_a_data_key(tmp_path):
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert app.config["DATA_KEY"] == (tmp_path / "data_key").read_text().strip()
+    assert stat.S_IMODE((tmp_path / "data_key").stat().st_mode) == 0o600
+
+
+def test_demo_mode_is_refused_in_production():
+    with pytest.raises(ConfigError, match="DEMO_MODE cannot be on in production"):
+        load(environ={"PORTAL_ENV": "production", "PORTAL_DEMO_MODE": "true"})
+
+
+@pytest.mark.parametrize("raw,expected", [("true", True), ("1", True), ("off", False), ("", False)])
+def test_booleans_from_the_environment(raw, expected):
+    assert load(environ={"PORTAL_DEMO_MODE": raw})["DEMO_MODE"] is expected
+
+
+def test_a_bad_boolean_is_a_clear_error():
+    with pytest.raises(ConfigError, match="PORTAL_DEMO_MODE must be true or false"):
+        load(environ={"PORTAL_DEMO_MODE": "maybe"})

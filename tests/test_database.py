@@ -43,8 +43,14 @@ def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(app):
 
 
 def patient(n: int, **overrides) -> Patient:
-    values = dict(surname="Иванова", name="Мария", patronymic="Петровна", birth_date=date(2017, 3, 1),
-                  sex="F", snils=make_snils(f"{200000000 + n:09d}"))
+    values = dict(
+        surname="Иванова",
+        name="Мария",
+        patronymic="Петровна",
+        birth_date=date(2017, 3, 1),
+        sex="F",
+        snils=make_snils(f"{200000000 + n:09d}"),
+    )
     values.update(overrides)
     return Patient(**values)
 

@@ -27,7 +27,7 @@ def test_full_page_without_htmx_and_the_results_block_with_it(app, client):
     assert part.lstrip().startswith('<section id="results"') and "<html" not in part and "<form" not in part
     assert "HX-Request" in fragment.headers["Vary"] and "HX-Request" in full.headers["Vary"]
     # The same template renders both: the fragment is exactly the section inside the page.
-    section = full_html[full_html.index('<section id="results"'):full_html.index("</section>") + len("</section>")]
+    section = full_html[full_html.index('<section id="results"') : full_html.index("</section>") + len("</section>")]
     assert part.strip() == section.strip()
     assert "data-announce" in part
 
@@ -67,9 +67,16 @@ def test_empty_state(app, client):
 
 def add_organisations(n: int, start: int = 0) -> None:
     rows = [
-        dict(oid=f"1.2.643.5.1.13.13.12.2.77.{9000 + i}", name=f"Поликлиника № {i:04d}", kind="polyclinic",
-             region_code="77", city="Москва", address=f"ул. Тестовая, д. {i}", phone="+74950000000",
-             search_text=search_text(f"Поликлиника № {i:04d}", "Москва", f"ул. Тестовая, д. {i}"))
+        dict(
+            oid=f"1.2.643.5.1.13.13.12.2.77.{9000 + i}",
+            name=f"Поликлиника № {i:04d}",
+            kind="polyclinic",
+            region_code="77",
+            city="Москва",
+            address=f"ул. Тестовая, д. {i}",
+            phone="+74950000000",
+            search_text=search_text(f"Поликлиника № {i:04d}", "Москва", f"ул. Тестовая, д. {i}"),
+        )
         for i in range(start, start + n)
     ]
     with write_transaction() as session:

@@ -10,8 +10,10 @@ from babel.messages.pofile import read_po
 
 from portal.config import ROOT
 
-CATALOGS = [ROOT / "translations" / "ru" / "LC_MESSAGES" / "messages.po",
-            *ROOT.glob("plugins/*/translations/ru/LC_MESSAGES/*.po")]
+CATALOGS = [
+    ROOT / "translations" / "ru" / "LC_MESSAGES" / "messages.po",
+    *ROOT.glob("plugins/*/translations/ru/LC_MESSAGES/*.po"),
+]
 
 
 def lang_of(response) -> str:
@@ -25,10 +27,16 @@ def test_russian_without_any_preference(client):
     assert "Перейти к основному содержанию" in page.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("header,expected", [
-    ("en-US,en;q=0.9", "en"), ("en-GB", "en"), ("ru-RU,ru;q=0.9,en;q=0.8", "ru"),
-    ("de-DE,de;q=0.9", "ru"), ("fr, en;q=0.5", "en"),
-])
+@pytest.mark.parametrize(
+    "header,expected",
+    [
+        ("en-US,en;q=0.9", "en"),
+        ("en-GB", "en"),
+        ("ru-RU,ru;q=0.9,en;q=0.8", "ru"),
+        ("de-DE,de;q=0.9", "ru"),
+        ("fr, en;q=0.5", "en"),
+    ],
+)
 def test_accept_language(client, header, expected):
     assert lang_of(client.get("/", headers={"Accept-Language": header})) == expected
 
@@ -71,8 +79,10 @@ def test_catalog_covers_every_message_in_the_templates_and_code():
     with open(ROOT / "babel.cfg") as fh:
         method_map, options_map = parse_mapping_cfg(fh)
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
-    found = {m[2] if isinstance(m[2], str) else m[2][0]
-             for m in extract_from_dir(str(ROOT), method_map, options_map, keywords=keywords)}
+    found = {
+        m[2] if isinstance(m[2], str) else m[2][0]
+        for m in extract_from_dir(str(ROOT), method_map, options_map, keywords=keywords)
+    }
     with open(CATALOGS[0], "rb") as fh:
         known = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(fh) if m.id}
     assert found - known == set()

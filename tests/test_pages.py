@@ -142,7 +142,11 @@ def test_429_page_after_too_many_sign_in_attempts(app_factory):
     assert statuses[:10] == [400] * 10
     assert statuses[10] == 429
     client.set_cookie("lang", "en")
-    assert "Too many attempts" in client.post("/auth/sign-in", data={"csrf_token": token}).get_data(as_text=True)
+    again = client.post("/auth/sign-in", data={"csrf_token": token, "login": "a@b.ru", "password": "x"})
+    assert "Too many attempts" in again.get_data(as_text=True)
+    # Another login from the same address is still allowed: the limit is per account too.
+    other = client.post("/auth/sign-in", data={"csrf_token": token, "login": "c@d.ru", "password": "x"})
+    assert other.status_code == 400
 
 
 def test_500_page_has_a_correlation_id_and_no_traceback(app_factory, caplog):

@@ -9,6 +9,7 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from portal import hookspecs
 from portal.config import ROOT
@@ -83,7 +84,7 @@ def test_hook_register_themes(everything_app):
 
 def test_hook_navigation_items(everything_app):
     html = everything_app.test_client().get("/everything/").get_data(as_text=True)
-    nav = html[html.index('<nav class="wrap main-nav"'): html.index("</nav>", html.index('class="wrap main-nav"'))]
+    nav = html[html.index('<nav class="wrap main-nav"') : html.index("</nav>", html.index('class="wrap main-nav"'))]
     assert '<a href="/everything/" aria-current="page">Everything nav</a>' in nav
     # Ordered by the items' order: core "Home" (10) before the plugin's (50) before "Sign in" (90).
     assert nav.index('href="/"') < nav.index("Everything nav") < nav.index("/auth/sign-in")
@@ -97,14 +98,12 @@ def test_hook_dashboard_cards(everything_app):
 
 def test_hook_footer_links(everything_app):
     html = everything_app.test_client().get("/").get_data(as_text=True)
-    footer = html[html.index("<footer"):]
+    footer = html[html.index("<footer") :]
     assert '<a href="/everything/">Everything footer</a>' in footer
 
 
 def test_a_raising_dashboard_card_leaves_the_page_with_the_other_cards(app_factory, caplog):
-    app = app_factory(
-        TESTING_PLUGINS=["tests.fixture_plugins.broken_card", EVERYTHING], PLUGINS_RAISE_ERRORS=False
-    )
+    app = app_factory(TESTING_PLUGINS=["tests.fixture_plugins.broken_card", EVERYTHING], PLUGINS_RAISE_ERRORS=False)
     response = app.test_client().get("/")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -171,7 +170,7 @@ def test_plugin_pages_and_cards_use_the_plugins_own_catalog(client):
     assert "Единая справочная служба" in page and "Скорая помощь" in page
     assert "Перейти к основному содержанию" in page  # the core layout is still translated
     home = client.get("/").get_data(as_text=True)
-    card = home[home.index('id="card-hotline"'):]
+    card = home[home.index('id="card-hotline"') :]
     card = card[: card.index("</li>")]
     assert "Единая справочная служба" in card and "Call " not in card and "позвоните" in card
     assert "Медицинские организации" in home  # core strings after the card are still Russian
@@ -211,3 +210,52 @@ def test_the_import_check_catches_a_forbidden_import(tmp_path):
 def test_an_error_in_a_start_up_hook_stops_start_up_naming_the_plugin(app_factory):
     with pytest.raises(PluginError, match="'tests.fixture_plugins.broken_startup' failed in register_blueprints"):
         app_factory(TESTING_PLUGINS=["tests.fixture_plugins.broken_startup"])
+
+
+def test_hook_notification_channels(app_factory, demo_factory):
+    from tests.fixture_plugins import sms_gateway
+
+    sms_gateway.SENT.clear()
+    app = app_factory(TESTING_PLUGINS=["tests.fixture_plugins.sms_gateway"])
+    people = demo_factory(app)
+    from tests.conftest import csrf_token, session_for
+
+    client = app.test_client()
+    session_for(app, client, people["patient"].id, stage="enrol")
+    token = csrf_token(client, "/auth/enrol")
+    assert client.post("/auth/enrol/phone/send", data={"csrf_token": token}).status_code == 303
+    assert len(sms_gateway.SENT) == 1
+    message = sms_gateway.SENT[0]
+    assert message.recipient == people["patient"].phone
+    assert re.search(r"\b\d{6}\b", message.body)
+    from tests.conftest import outbox
+
+    assert outbox(app, people["patient"].phone)[-1].sent_at is not None
+
+
+def test_hook_access_denials(app_factory, demo_factory):
+    app = app_factory(TESTING_PLUGINS=["tests.fixture_plugins.deny_rules:NoAccessLog"])
+    people = demo_factory(app)
+    from tests.conftest import session_for
+
+    client = app.test_client()
+    session_for(app, client, people["patient"].id)
+    patient_id = people["patient"].patient_id
+    assert client.get(f"/card/{patient_id}").status_code == 200
+    assert client.get(f"/card/{patient_id}/access-log").status_code == 404
+    from portal.audit.models import AuditEvent
+    from portal.database import db
+
+    with app.app_context():
+        event = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
+    assert event.outcome == "denied" and "the region hides the access log" in event.reason
+
+
+def test_a_failing_access_rule_denies(app_factory, demo_factory):
+    app = app_factory(TESTING_PLUGINS=["tests.fixture_plugins.deny_rules:Broken"])
+    people = demo_factory(app)
+    from tests.conftest import session_for
+
+    client = app.test_client()
+    session_for(app, client, people["patient"].id)
+    assert client.get(f"/card/{people['patient'].patient_id}").status_code == 404

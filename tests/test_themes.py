@@ -21,7 +21,8 @@ def test_switching_theme_without_javascript_is_remembered(post_form, client):
     response = post_form("/settings/display", {"theme": "high-contrast", "language": "ru", "next": "/clinics"})
     assert response.status_code == 303 and response.headers["Location"] == "/clinics"
     assert "max-age=31536000" in response.headers.get("Set-Cookie", "") or any(
-        "theme=high-contrast" in c and "Max-Age=31536000" in c for c in response.headers.getlist("Set-Cookie"))
+        "theme=high-contrast" in c and "Max-Age=31536000" in c for c in response.headers.getlist("Set-Cookie")
+    )
     for path in ("/", "/privacy", "/clinics"):
         assert theme_link(client.get(path).get_data(as_text=True)) == "high-contrast"
     settings = client.get("/settings/display").get_data(as_text=True)
@@ -66,7 +67,7 @@ def luminance(hex_colour: str) -> float:
         c = c / 255
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
 
-    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
 
 
@@ -76,17 +77,31 @@ def contrast(a: str, b: str) -> float:
 
 
 TEXT_PAIRS = [
-    ("text", "bg"), ("text-muted", "bg"), ("text", "panel"), ("text-muted", "panel"), ("link", "bg"),
-    ("link-visited", "bg"), ("link-hover", "bg"), ("link", "panel"), ("error", "bg"), ("brand-text", "brand-bg"),
-    ("button-text", "button-bg"), ("button-text", "button-hover"), ("focus-text", "focus-ring"), ("text", "input-bg"),
+    ("text", "bg"),
+    ("text-muted", "bg"),
+    ("text", "panel"),
+    ("text-muted", "panel"),
+    ("link", "bg"),
+    ("link-visited", "bg"),
+    ("link-hover", "bg"),
+    ("link", "panel"),
+    ("error", "bg"),
+    ("brand-text", "brand-bg"),
+    ("button-text", "button-bg"),
+    ("button-text", "button-hover"),
+    ("focus-text", "focus-ring"),
+    ("text", "input-bg"),
 ]
 
 
 @pytest.mark.parametrize("theme,minimum", [("default", 4.5), ("large-text", 4.5), ("high-contrast", 7.0)])
 def test_text_contrast(theme, minimum):
     colours = variables(theme)
-    low = {f"{fg} on {bg}": round(contrast(colours[fg], colours[bg]), 2)
-           for fg, bg in TEXT_PAIRS if contrast(colours[fg], colours[bg]) < minimum}
+    low = {
+        f"{fg} on {bg}": round(contrast(colours[fg], colours[bg]), 2)
+        for fg, bg in TEXT_PAIRS
+        if contrast(colours[fg], colours[bg]) < minimum
+    }
     assert low == {}
 
 

@@ -48,9 +48,14 @@ def search(query: str = "", region: str = "", after: int | None = None, size: in
         if anchor is not None:
             key = tuple_(Organisation.name, Organisation.id)
             stmt = stmt.where(key > tuple_(anchor.name, anchor.id))
-            position = db.session.scalar(
-                select(func.count()).select_from(Organisation).where(*conditions, key <= tuple_(anchor.name, anchor.id))
-            ) or 0
+            position = (
+                db.session.scalar(
+                    select(func.count())
+                    .select_from(Organisation)
+                    .where(*conditions, key <= tuple_(anchor.name, anchor.id))
+                )
+                or 0
+            )
     rows = list(db.session.scalars(stmt.order_by(Organisation.name, Organisation.id).limit(size + 1)))
     next_after = rows[size - 1].id if len(rows) > size else None
     return ClinicPage(rows[:size], total, next_after, position)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -23,7 +24,7 @@ VERIFICATION_STATUSES = ("unverified", "in_review", "verified", "rejected")
 STAFF_ROLES = ("registrar", "doctor", "nurse", "org_admin", "auditor", "accountant")
 
 
-class Account(Base):
+class Account(UserMixin, Base):
     """A sign-in identity. Linked to at most one Patient (its own card) once verified."""
 
     __tablename__ = "account"
@@ -95,9 +96,7 @@ class StaffMembership(Base):
     account: Mapped[Account] = relationship(back_populates="memberships")
 
     __table_args__ = (
-        CheckConstraint(
-            "role IN ('registrar', 'doctor', 'nurse', 'org_admin', 'auditor', 'accountant')", name="role"
-        ),
+        CheckConstraint("role IN ('registrar', 'doctor', 'nurse', 'org_admin', 'auditor', 'accountant')", name="role"),
         UniqueConstraint("account_id", "organisation_id", "role", name="uq_staff_membership_role"),
     )
 

@@ -60,6 +60,33 @@
     if (region) { region.classList.remove("visually-hidden"); region.classList.add("notice", "notice-error"); }
   }
 
+  // Idle timeout (WCAG 2.2.1): warn before the server ends an idle session, and let the person
+  // stay signed in with one button. The server decides; this only warns in time.
+  var idle = document.getElementById("idle-warning");
+  if (idle) {
+    var idleMs = parseInt(idle.dataset.idleSeconds, 10) * 1000;
+    var warnMs = parseInt(idle.dataset.warnSeconds, 10) * 1000;
+    var warnTimer, endTimer;
+    var arm = function () {
+      window.clearTimeout(warnTimer);
+      window.clearTimeout(endTimer);
+      idle.hidden = true;
+      warnTimer = window.setTimeout(function () {
+        idle.hidden = false;
+        focusElement(idle.querySelector("button"));
+        announce(idle.querySelector("p").textContent);
+      }, Math.max(idleMs - warnMs, 0));
+      endTimer = window.setTimeout(function () { window.location.reload(); }, idleMs + 1000);
+    };
+    idle.querySelector("form").addEventListener("htmx:afterRequest", function (event) {
+      if (event.detail.successful) { arm(); announce(idle.dataset.keptText || ""); }
+    });
+    document.addEventListener("htmx:afterRequest", function (event) {
+      if (!idle.contains(event.target)) { arm(); }
+    });
+    arm();
+  }
+
   document.addEventListener("htmx:responseError", function () {
     var region = live();
     failed(region && region.dataset.errorText);

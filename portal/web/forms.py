@@ -25,3 +25,7 @@ class DisplaySettingsForm(FlaskForm):
 class LanguageForm(FlaskForm):
     language = HiddenField(validators=[InputRequired()])
     next = HiddenField()
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something: only the CSRF token is checked."""

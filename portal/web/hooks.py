@@ -15,10 +15,15 @@ THEMES_DIR = ROOT / "themes"
 
 @hookimpl
 def register_blueprints() -> list[Blueprint]:
+    from portal.audit.views import bp as audit
     from portal.auth.views import bp as auth
+    from portal.clinic.views import bp as clinic
+    from portal.consent.views import bp as consent
+    from portal.notify.views import bp as notify
+    from portal.record.views import bp as record
     from portal.web.views import bp as web
 
-    return [web, auth]
+    return [web, auth, consent, record, audit, clinic, notify]
 
 
 @hookimpl
@@ -38,8 +43,16 @@ def register_themes() -> list[Theme]:
 @hookimpl
 def navigation_items(page: Page) -> list[NavItem]:
     items = [NavItem(_("Home"), url_for("web.home"), 10, "web.home")]
-    if page.user is None:
+    user = page.user
+    if user is None:
         items.append(NavItem(_("Sign in"), url_for("auth.sign_in"), 90, "auth.sign_in"))
+        return items
+    items.append(NavItem(_("My cards"), url_for("record.cards"), 20, "record.cards"))
+    if "registrar" in user.roles:
+        items.append(NavItem(_("Identity checks"), url_for("clinic.verifications"), 40, "clinic.verifications"))
+    if user.roles & {"doctor", "nurse"}:
+        items.append(NavItem(_("Emergency access"), url_for("clinic.emergency"), 45, "clinic.emergency"))
+    items.append(NavItem(_("Security"), url_for("auth.security"), 80, "auth.security"))
     return items
 
 

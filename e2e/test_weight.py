@@ -1,0 +1,165 @@
+"""Page weight budgets, measured as a browser transfers them (Chromium's own Accept-Encoding).
+
+First visit (empty cache): everything the page pulls in, compressed, ≤ 45 KiB.
+A later page (assets cached): only its HTML crosses the network, ≤ 12 KiB compressed; CSS and JS
+come from the cache (they are fingerprinted and served as immutable for a year).
+Slow 3G: the home page's first visit reaches ``load`` in under 4 s.
+
+The numbers are printed (``pytest -s``) and written to ``reports/page-weights.txt``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from e2e.conftest import new_context
+
+PUBLIC_PAGES = ["/", "/auth/sign-in", "/accessibility", "/privacy", "/clinics"]
+FIRST_VISIT_BUDGET = 45 * 1024
+LATER_HTML_BUDGET = 12 * 1024
+SLOW_3G = {"offline": False, "latency": 400, "downloadThroughput": 51200, "uploadThroughput": 51200}
+SLOW_3G_LOAD_BUDGET_S = 4.0
+REPORT = Path(__file__).resolve().parents[1] / "reports" / "page-weights.txt"
+
+MEASURED: dict[str, dict[str, int]] = {}
+
+
+@dataclass
+class Transfer:
+    url: str
+    resource_type: str
+    body_bytes: int = 0  # encoded (compressed) body received over the network
+    from_cache: bool = False
+    content_encoding: str | None = None
+
+
+@dataclass
+class Recorder:
+    """Every request of one page: Playwright gives the encoded body size, CDP says whether the
+    response came from the browser's cache (Playwright has no flag for that)."""
+
+    transfers: dict[str, Transfer] = field(default_factory=dict)
+    cached_ids: set[str] = field(default_factory=set)
+    cached_urls: set[str] = field(default_factory=set)
+
+    def attach(self, page) -> None:
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.on("Network.requestServedFromCache", lambda e: self.cached_ids.add(e["requestId"]))
+        cdp.on("Network.responseReceived", self._on_cdp_response)
+        page.on("requestfinished", self._on_finished)
+        self.cdp = cdp
+
+    def _on_cdp_response(self, event) -> None:
+        response = event["response"]
+        if (event["requestId"] in self.cached_ids or response.get("fromDiskCache")
+                or response.get("fromMemoryCache") or response.get("fromPrefetchCache")):
+            self.cached_urls.add(response["url"])
+
+    def _on_finished(self, request) -> None:
+        sizes = request.sizes()
+        response = request.response()
+        headers = response.all_headers() if response else {}
+        self.transfers[request.url] = Transfer(
+            url=request.url,
+            resource_type=request.resource_type,
+            body_bytes=max(sizes["responseBodySize"], 0),  # Playwright reports a cache hit as minus the headers
+            content_encoding=headers.get("content-encoding"),
+        )
+
+    def settle(self, page) -> None:
+        page.wait_for_load_state("networkidle")  # the favicon is fetched after load
+        for transfer in self.transfers.values():
+            transfer.from_cache = transfer.url in self.cached_urls or (
+                transfer.body_bytes == 0 and transfer.resource_type != "document")
+
+    def reset(self) -> None:
+        self.transfers.clear()
+        self.cached_ids.clear()
+        self.cached_urls.clear()
+
+    def network(self) -> list[Transfer]:
+        return [t for t in self.transfers.values() if not t.from_cache]
+
+    def describe(self) -> str:
+        return "\n".join(
+            f"  {t.resource_type:<10} {t.body_bytes:>7} B {'(cache)' if t.from_cache else '':<8}"
+            f"{t.content_encoding or '-':<5} {t.url}" for t in self.transfers.values())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def weights_report():
+    yield
+    if not MEASURED:
+        return
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{path} {m.get('first_visit_bytes', '-')} {m.get('html_bytes', '-')}"
+             for path, m in sorted(MEASURED.items(), key=lambda item: PUBLIC_PAGES.index(item[0]))]
+    REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"\npage weights (path first_visit_bytes html_bytes), written to {REPORT}:\n" + "\n".join(lines))
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES)
+def test_first_visit_and_a_later_page_within_budget(browser, base_url, path):
+    later = PUBLIC_PAGES[(PUBLIC_PAGES.index(path) + 1) % len(PUBLIC_PAGES)]
+    context = new_context(browser, base_url, lang="ru")
+    try:
+        page = context.new_page()
+        recorder = Recorder()
+        recorder.attach(page)
+
+        # First visit, empty cache.
+        response = page.goto(path)
+        assert response.status == 200
+        recorder.settle(page)
+        document = recorder.transfers[response.url]
+        total = sum(t.body_bytes for t in recorder.transfers.values())
+        print(f"\nfirst visit {path}: {total} B compressed in total\n{recorder.describe()}")
+        request_encoding = response.request.all_headers().get("accept-encoding", "")
+        assert document.content_encoding in ("br", "gzip", "zstd"), \
+            f"HTML sent uncompressed (browser asked for {request_encoding!r})"
+        assert all(t.content_encoding for t in recorder.transfers.values()
+                   if t.resource_type in ("stylesheet", "script")), "CSS/JS sent uncompressed:\n" + recorder.describe()
+        assert total <= FIRST_VISIT_BUDGET, f"first visit of {path}: {total} B > {FIRST_VISIT_BUDGET} B\n{recorder.describe()}"
+        MEASURED.setdefault(path, {})["first_visit_bytes"] = total
+
+        # A later page in the same context: assets must come from the cache.
+        recorder.reset()
+        response = page.goto(later)
+        assert response.status == 200
+        recorder.settle(page)
+        print(f"later page {later}:\n{recorder.describe()}")
+        refetched = [t for t in recorder.network() if t.resource_type in ("stylesheet", "script", "font", "image", "other")]
+        assert not refetched, "fetched again instead of taken from the cache:\n" + recorder.describe()
+        statics = [t for t in recorder.transfers.values() if t.resource_type in ("stylesheet", "script")]
+        assert statics, "the later page loaded no CSS/JS at all: the measurement is not seeing them"
+        html = recorder.transfers[response.url]
+        assert html.content_encoding in ("br", "gzip", "zstd")
+        assert html.body_bytes <= LATER_HTML_BUDGET, f"HTML of {later}: {html.body_bytes} B > {LATER_HTML_BUDGET} B"
+        MEASURED.setdefault(later, {})["html_bytes"] = html.body_bytes
+    finally:
+        context.close()
+
+
+def test_home_loads_within_4_seconds_on_slow_3g(browser, base_url):
+    context = new_context(browser, base_url, lang="ru")
+    try:
+        page = context.new_page()
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.emulateNetworkConditions", SLOW_3G)
+        started = time.monotonic()
+        response = page.goto("/", wait_until="load")
+        wall = time.monotonic() - started
+        assert response.status == 200
+        timing = page.evaluate("() => { const n = performance.getEntriesByType('navigation')[0];"
+                               " return {load: n.loadEventStart, bytes: n.encodedBodySize}; }")
+        load_s = timing["load"] / 1000
+        print(f"\nslow 3G home page: load event at {load_s:.2f} s after navigation start ({wall:.2f} s wall clock)")
+        assert load_s > 0.4, "the network emulation did not apply (no 400 ms latency)"
+        assert load_s < SLOW_3G_LOAD_BUDGET_S, f"home page on slow 3G: load at {load_s:.2f} s"
+    finally:
+        context.close()

@@ -1,0 +1,272 @@
+"""The access policy: "may this account do ACTION on this patient's SECTION, and why?"
+
+Deny by default. The bases that open a card, most specific first:
+- self: the account's own card, once its identity is verified;
+- guardian: a child below the guardian age limit (15 by default), on a verified basis; the access
+  ends by itself on the child's birthday;
+- trusted person: a grant naming sections, a level (view or add) and an end date;
+- clinician: a doctor or nurse with a care relationship in the same organisation;
+- emergency: break-glass access with a reason, time-boxed and flagged.
+Without the patient's consent to processing only the patient (and a guardian, who consents for
+the child) sees the card. Staff roles without clinical work (registrar, org_admin, auditor,
+accountant) never see medical data. Plugins may add deny rules only; an error in one denies.
+Every decision carries a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from portal.access.models import CareRelationship, EmergencyAccess
+from portal.auth.models import Account
+from portal.consent.service import has_consent
+from portal.database import db
+from portal.record.models import Patient
+from portal.sharing.models import AccessGrant, Guardianship
+
+log = logging.getLogger(__name__)
+
+SECTIONS = (
+    "summary",
+    "visits",
+    "diagnoses",
+    "results",
+    "vaccinations",
+    "prescriptions",
+    "checkups",
+    "referrals",
+    "allergies",
+    "insurance",
+    "documents",
+    "services",
+    "access_log",
+)
+ACTIONS = ("read", "add", "write", "export")
+CLINICAL_ROLES = {"doctor": {"read", "add", "write", "export"}, "nurse": {"read", "add"}}
+OWNER_ONLY_SECTIONS = {"access_log"}  # who opened the card: the patient and their guardian only
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    basis: str = "none"  # self, guardian, trusted, clinician, emergency
+    organisation_id: int | None = None
+    sections: frozenset[str] | None = None  # for a trusted person: what the grant names
+
+    @property
+    def role(self) -> str:
+        return self.basis
+
+
+class AccessDenied(Exception):
+    """Raised by ``require``; the app answers 404 (never 403) so a probe learns nothing."""
+
+    def __init__(self, decision: Decision, account_id: int | None, patient_id: int, action: str, section: str):
+        super().__init__(decision.reason)
+        self.decision, self.account_id, self.patient_id = decision, account_id, patient_id
+        self.action, self.section = action, section
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def birthday(born: date, years: int) -> date:
+    try:
+        return born.replace(year=born.year + years)
+    except ValueError:  # born on 29 February
+        return date(born.year + years, 3, 1)
+
+
+def guardian_age_limit() -> int:
+    return current_app.config["GUARDIAN_AGE_LIMIT"]
+
+
+def is_child(patient: Patient, on: date) -> bool:
+    return on < birthday(patient.birth_date, guardian_age_limit())
+
+
+def _plugin_denial(account: Account, action: str, patient: Patient, section: str) -> str | None:
+    host = current_app.extensions["portal.plugins"]
+    for impl in host.pm.hook.access_denials.get_hookimpls():
+        try:
+            reason = impl.function(
+                **{
+                    name: value
+                    for name, value in {
+                        "account_id": account.id,
+                        "roles": frozenset(account.roles),
+                        "action": action,
+                        "patient_id": patient.id,
+                        "section": section,
+                    }.items()
+                    if name in impl.argnames
+                }
+            )
+        except Exception:
+            log.exception("access rule of plugin %r failed; denying", impl.plugin_name)
+            return f"plugin {impl.plugin_name} failed, so access is denied"
+        if reason:
+            return f"plugin {impl.plugin_name}: {reason}"
+    return None
+
+
+def decide(account: Account | None, action: str, patient: Patient | None, section: str) -> Decision:
+    """The decision and its reason. Pure reads; the caller audits."""
+    if action not in ACTIONS or section not in SECTIONS:
+        return Decision(False, f"unknown action or section {action}/{section}")
+    if account is None or not account.is_active:
+        return Decision(False, "not signed in")
+    if patient is None:
+        return Decision(False, "no such card")
+    denial = _plugin_denial(account, action, patient, section)
+    if denial:
+        return Decision(False, denial)
+    on = today()
+
+    if account.patient_id == patient.id:
+        if account.verification_status != "verified":
+            return Decision(False, "identity not verified")
+        if action == "write":
+            return Decision(False, "citizens add entries; clinicians write the record")
+        return Decision(True, "the patient's own card", "self")
+
+    if account.verification_status != "verified":
+        return Decision(False, "identity not verified")
+
+    guardianship = db.session.scalar(
+        select(Guardianship).where(
+            Guardianship.guardian_id == account.id,
+            Guardianship.child_id == patient.id,
+            Guardianship.verified_at.is_not(None),
+            Guardianship.ended_at.is_(None),
+        )
+    )
+    if guardianship is not None:
+        if not is_child(patient, on):
+            return Decision(False, f"the child is {guardian_age_limit()} or older: the card is theirs now")
+        if action == "write":
+            return Decision(False, "guardians add entries; clinicians write the record")
+        return Decision(True, f"guardian of a child under {guardian_age_limit()} ({guardianship.basis})", "guardian")
+
+    if not has_consent(patient.id):
+        return Decision(False, "the patient has not given consent to processing")
+    if section in OWNER_ONLY_SECTIONS:
+        return Decision(False, "only the patient and their guardian see who opened the card")
+
+    grant = db.session.scalar(
+        select(AccessGrant)
+        .where(
+            AccessGrant.patient_id == patient.id,
+            AccessGrant.grantee_id == account.id,
+            AccessGrant.revoked_at.is_(None),
+            AccessGrant.expires_on >= on,
+        )
+        .order_by(AccessGrant.id.desc())
+    )
+    if grant is not None:
+        allowed = {"view": {"read"}, "add": {"read", "add"}}[grant.level]
+        if section != "summary" and section not in grant.section_set:
+            return Decision(False, f"the grant does not include {section}", "trusted", sections=grant.section_set)
+        if action not in allowed:
+            return Decision(False, f"the grant allows {grant.level} only", "trusted", sections=grant.section_set)
+        return Decision(
+            True, f"trusted person until {grant.expires_on.isoformat()}", "trusted", sections=grant.section_set
+        )
+
+    memberships = {
+        m.organisation_id: m.role for m in account.memberships if m.ended_at is None and m.role in CLINICAL_ROLES
+    }
+    if memberships:
+        care = db.session.scalar(
+            select(CareRelationship).where(
+                CareRelationship.practitioner_id == account.id,
+                CareRelationship.patient_id == patient.id,
+                CareRelationship.ended_at.is_(None),
+                CareRelationship.organisation_id.in_(memberships),
+            )
+        )
+        if care is not None:
+            role = memberships[care.organisation_id]
+            if action not in CLINICAL_ROLES[role]:
+                return Decision(False, f"a {role} may not {action}", "clinician", care.organisation_id)
+            return Decision(True, f"{role} treating the patient ({care.basis})", "clinician", care.organisation_id)
+        emergency = db.session.scalar(
+            select(EmergencyAccess)
+            .where(
+                EmergencyAccess.practitioner_id == account.id,
+                EmergencyAccess.patient_id == patient.id,
+                EmergencyAccess.expires_at > datetime.now(UTC),
+            )
+            .order_by(EmergencyAccess.id.desc())
+        )
+        if emergency is not None and emergency.organisation_id in memberships:
+            if action != "read":
+                return Decision(False, "emergency access is read-only", "emergency", emergency.organisation_id)
+            return Decision(True, f"emergency access: {emergency.reason}", "emergency", emergency.organisation_id)
+        return Decision(False, "no care relationship in this clinician's organisation")
+
+    if account.roles:
+        return Decision(False, "this staff role does not see medical data")
+    return Decision(False, "no relationship with this patient")
+
+
+def require(account: Account | None, action: str, patient_id: int, section: str) -> tuple[Decision, Patient]:
+    """Decide, or raise AccessDenied (answered with 404 and audited as a denial)."""
+    patient = db.session.get(Patient, patient_id)
+    decision = decide(account, action, patient, section)
+    if not decision.allowed:
+        raise AccessDenied(decision, account.id if account else None, patient_id, action, section)
+    return decision, patient
+
+
+def open_card(
+    account: Account | None,
+    action: str,
+    patient_id: int,
+    section: str,
+    object_type: str | None = None,
+    object_id: object = None,
+) -> tuple[Decision, Patient]:
+    """``require`` plus the audit event for the access, in the caller's write transaction."""
+    from portal.audit import service as audit
+
+    decision, patient = require(account, action, patient_id, section)
+    audit.record(
+        f"card.{action}",
+        actor_id=account.id,
+        actor_role=decision.basis,
+        patient_id=patient.id,
+        section=section,
+        organisation_id=decision.organisation_id,
+        object_type=object_type,
+        object_id=object_id,
+        reason=decision.reason,
+    )
+    return decision, patient
+
+
+def record_denial(denied: AccessDenied) -> None:
+    """Audit a refused access in its own transaction (the refused action's was rolled back)."""
+    from portal.audit import service as audit
+    from portal.database import write_transaction
+
+    with write_transaction():
+        exists = db.session.get(Patient, denied.patient_id) is not None
+        audit.record(
+            f"card.{denied.action}",
+            actor_id=denied.account_id,
+            actor_role=denied.decision.basis,
+            patient_id=denied.patient_id if exists else None,
+            section=denied.section,
+            object_type=None if exists else "patient",
+            object_id=None if exists else denied.patient_id,
+            outcome="denied",
+            reason=denied.decision.reason,
+        )

@@ -1,0 +1,127 @@
+"""Break-glass access and the list of cards an account can open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from portal.access.models import CareRelationship, EmergencyAccess
+from portal.access.policy import birthday, guardian_age_limit, today
+from portal.audit import service as audit
+from portal.auth import passwords
+from portal.auth.models import Account
+from portal.auth.service import locale_of, now, security_alert
+from portal.database import db, write_transaction
+from portal.identifiers import snils_digits
+from portal.record.models import Patient
+from portal.sharing.models import AccessGrant, Guardianship
+
+
+class EmergencyRefused(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+def start_emergency(account: Account, snils: str, reason: str, password: str) -> int:
+    """Open a card for a limited time with a reason; fresh authentication first. Returns the
+    patient id. The patient is told."""
+    if not passwords.verify_password(account.password_hash, password):
+        raise EmergencyRefused("password", _("The password is not right"))
+    organisations = [
+        m.organisation_id for m in account.memberships if m.ended_at is None and m.role in ("doctor", "nurse")
+    ]
+    if not organisations:
+        raise EmergencyRefused("snils", _("Only doctors and nurses can open a card in an emergency"))
+    with write_transaction():
+        patient = db.session.scalar(select(Patient).where(Patient.snils == snils_digits(snils)))
+        if patient is None:
+            raise EmergencyRefused("snils", _("No card with this SNILS"))
+        started = now()
+        minutes = current_app.config["EMERGENCY_ACCESS_MINUTES"]
+        db.session.add(
+            EmergencyAccess(
+                practitioner_id=account.id,
+                patient_id=patient.id,
+                organisation_id=organisations[0],
+                reason=reason.strip(),
+                started_at=started,
+                expires_at=started + timedelta(minutes=minutes),
+            )
+        )
+        audit.record(
+            "access.emergency",
+            actor_id=account.id,
+            actor_role="emergency",
+            patient_id=patient.id,
+            organisation_id=organisations[0],
+            reason=reason.strip(),
+        )
+        owner = db.session.scalar(select(Account).where(Account.patient_id == patient.id))
+        if owner is not None:
+            with force_locale(locale_of(owner)):
+                security_alert(
+                    owner,
+                    _(
+                        "A clinician opened your card in an emergency. See who and why on the "
+                        "page “Who opened my card”."
+                    ),
+                )
+        return patient.id
+
+
+@dataclass(frozen=True)
+class CardLink:
+    patient: Patient
+    basis: str  # self, guardian, trusted, clinician
+
+
+def cards_for(account: Account) -> list[CardLink]:
+    """The cards this account may open, in the order a switcher shows them: own, children, shared,
+    patients. Four queries whatever the number of cards."""
+    links: list[CardLink] = []
+    if account.patient_id and account.verification_status == "verified":
+        links.append(CardLink(db.session.get(Patient, account.patient_id), "self"))
+    if account.verification_status != "verified":
+        return links
+    limit = guardian_age_limit()
+    for patient in db.session.scalars(
+        select(Patient)
+        .join(Guardianship, Guardianship.child_id == Patient.id)
+        .where(
+            Guardianship.guardian_id == account.id,
+            Guardianship.verified_at.is_not(None),
+            Guardianship.ended_at.is_(None),
+        )
+        .order_by(Patient.birth_date)
+    ):
+        if today() < birthday(patient.birth_date, limit):
+            links.append(CardLink(patient, "guardian"))
+    for patient in db.session.scalars(
+        select(Patient)
+        .join(AccessGrant, AccessGrant.patient_id == Patient.id)
+        .where(
+            AccessGrant.grantee_id == account.id, AccessGrant.revoked_at.is_(None), AccessGrant.expires_on >= today()
+        )
+        .order_by(Patient.surname, Patient.name)
+    ):
+        links.append(CardLink(patient, "trusted"))
+    clinical = [m.organisation_id for m in account.memberships if m.ended_at is None and m.role in ("doctor", "nurse")]
+    if clinical:
+        for patient in db.session.scalars(
+            select(Patient)
+            .join(CareRelationship, CareRelationship.patient_id == Patient.id)
+            .where(
+                CareRelationship.practitioner_id == account.id,
+                CareRelationship.ended_at.is_(None),
+                CareRelationship.organisation_id.in_(clinical),
+            )
+            .order_by(Patient.surname, Patient.name)
+        ):
+            links.append(CardLink(patient, "clinician"))
+    return links

@@ -1,0 +1,51 @@
+"""Who is asking: the server-side session behind the cookie, loaded once per request.
+
+The cookie (Flask's signed session) carries only a random token; the session row decides. So
+signing out, "sign out everywhere", a password change or a disabled account end a copied cookie
+too. Flask-Login sees only fully signed-in accounts (password and second factor).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, session
+from flask_login import LoginManager
+
+from portal.auth import service
+
+SESSION_KEY = "sid"
+login_manager = LoginManager()
+
+
+def current() -> service.Current | None:
+    """The live session of this request (any stage), or None."""
+    if "portal_current" not in g:
+        g.portal_current = service.load_session(session.get(SESSION_KEY))
+        if g.portal_current is None and SESSION_KEY in session:
+            session.pop(SESSION_KEY)
+        elif g.portal_current is not None:
+            service.touch(g.portal_current)  # activity keeps the session alive
+    return g.portal_current
+
+
+def account_if_signed_in():
+    found = current()
+    return found.account if found and found.session.stage == "complete" else None
+
+
+def begin(token: str) -> None:
+    """Rotate the cookie at sign-in: nothing from before (CSRF token included) survives."""
+    session.clear()
+    session[SESSION_KEY] = token
+    g.pop("portal_current", None)
+
+
+def forget() -> None:
+    session.clear()
+    g.pop("portal_current", None)
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.request_loader(lambda _request: account_if_signed_in())
+    login_manager.user_loader(lambda _id: None)  # never from the cookie alone: see request_loader
+    login_manager.session_protection = None  # the server-side session is the protection

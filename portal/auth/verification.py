@@ -1,0 +1,164 @@
+"""Identity verification: the citizen submits passport and OMS details with scans; a registrar
+approves (linking the account to the Patient with the same SNILS) or rejects with a reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from portal import uploads
+from portal.audit import service as audit
+from portal.auth.models import Account, IdentityDocument, VerificationRequest
+from portal.auth.service import locale_of, now, tell
+from portal.database import db, write_transaction
+from portal.record.models import Patient
+
+DOCUMENT_KINDS = ("passport", "snils", "oms")
+
+
+@dataclass(frozen=True)
+class Submission:
+    passport_series: str
+    passport_number: str
+    issued_on: date
+    issued_by: str
+    division_code: str
+    oms_number: str
+    files: dict[str, uploads.CheckedFile]
+
+
+def submit(account_id: int, data: Submission) -> None:
+    keys: list[str] = []
+    try:
+        with write_transaction():
+            account = db.session.get(Account, account_id)
+            for kind, checked in data.files.items():
+                key = uploads.store(checked.data, f"identity:{account.id}")
+                keys.append(key)
+                db.session.add(
+                    IdentityDocument(
+                        account_id=account.id,
+                        kind=kind,
+                        filename=checked.filename,
+                        content_type=checked.content_type,
+                        size=len(checked.data),
+                        storage_key=key,
+                    )
+                )
+            db.session.add(
+                VerificationRequest(
+                    account_id=account.id,
+                    passport_series=data.passport_series,
+                    passport_number=data.passport_number,
+                    passport_issued_on=data.issued_on,
+                    passport_issued_by=data.issued_by.strip(),
+                    passport_division_code=data.division_code,
+                    oms_number=data.oms_number,
+                )
+            )
+            account.verification_status, account.verification_reason = "in_review", None
+            audit.record("verification.submitted", actor_id=account.id, actor_role="self")
+    except BaseException:
+        for key in keys:  # nothing half-written is kept: the files go with the rolled-back rows
+            uploads.remove(key)
+        raise
+
+
+def latest_request(account_id: int) -> VerificationRequest | None:
+    return db.session.scalar(
+        select(VerificationRequest)
+        .where(VerificationRequest.account_id == account_id)
+        .order_by(VerificationRequest.id.desc())
+        .limit(1)
+    )
+
+
+def queue(after_id: int | None = None, size: int = 20) -> list[tuple[VerificationRequest, Account]]:
+    query = (
+        select(VerificationRequest, Account)
+        .join(Account, Account.id == VerificationRequest.account_id)
+        .where(VerificationRequest.decided_at.is_(None))
+        .order_by(VerificationRequest.id)
+        .limit(size)
+    )
+    if after_id:
+        query = query.where(VerificationRequest.id > after_id)
+    return [(r, a) for r, a in db.session.execute(query)]
+
+
+def documents(account_id: int) -> list[IdentityDocument]:
+    return list(
+        db.session.scalars(
+            select(IdentityDocument)
+            .where(IdentityDocument.account_id == account_id)
+            .order_by(IdentityDocument.id.desc())
+        )
+    )
+
+
+class NotAllowed(Exception):
+    """Separation of duties: a registrar never decides their own verification."""
+
+
+def decide(request_id: int, registrar: Account, approve: bool, reason: str | None = None) -> VerificationRequest:
+    with write_transaction():
+        request = db.session.get(VerificationRequest, request_id)
+        if request is None or request.decided_at is not None:
+            raise LookupError(request_id)
+        if request.account_id == registrar.id:
+            raise NotAllowed
+        account = db.session.get(Account, request.account_id)
+        request.decided_at, request.decided_by_id = now(), registrar.id
+        request.decision, request.reason = ("approved" if approve else "rejected"), reason
+        if approve:
+            patient = db.session.scalar(select(Patient).where(Patient.snils == account.snils))
+            if patient is None:
+                patient = Patient(
+                    surname=account.surname,
+                    name=account.name,
+                    patronymic=account.patronymic,
+                    birth_date=account.birth_date,
+                    sex=account.sex,
+                    snils=account.snils,
+                )
+                db.session.add(patient)
+                db.session.flush()
+            account.patient_id = patient.id
+            account.verification_status, account.verification_reason = "verified", None
+        else:
+            account.verification_status, account.verification_reason = "rejected", reason
+        audit.record(
+            f"verification.{request.decision}",
+            actor_id=registrar.id,
+            actor_role="registrar",
+            patient_id=account.patient_id,
+            object_type="account",
+            object_id=account.id,
+            reason=reason,
+        )
+        with force_locale(locale_of(account)):
+            if approve:
+                tell(
+                    account,
+                    "verification",
+                    _("Your identity is confirmed"),
+                    _(
+                        "A registrar has confirmed your identity. Sign in to Medkarta and give your consent "
+                        "to open your medical card."
+                    ),
+                )
+            else:
+                tell(
+                    account,
+                    "verification",
+                    _("Your identity was not confirmed"),
+                    _(
+                        "A registrar could not confirm your identity. The reason is shown in Medkarta; "
+                        "correct the details and send them again."
+                    ),
+                )
+        return request

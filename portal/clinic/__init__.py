@@ -1,0 +1,2 @@
+"""Workspaces for staff: the registrar's verification queue, the clinician's patients and
+break-glass access. (The full clinicians' workspace comes later.)"""

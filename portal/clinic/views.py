@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from flask import Blueprint, abort, g, redirect, request, url_for
+
+from portal import uploads
+from portal.access import service as access
+from portal.access import staff
+from portal.audit import service as audit
+from portal.auth import verification as verifying
+from portal.auth.models import Account, IdentityDocument, VerificationRequest
+from portal.clinic.forms import EmergencyForm, RejectForm
+from portal.database import db, write_transaction
+from portal.rendering import render
+from portal.web.forms import ConfirmForm
+
+bp = Blueprint("clinic", __name__, url_prefix="/clinic", template_folder="templates")
+
+
+@bp.get("/verifications")
+@staff("registrar")
+def verifications():
+    after = request.args.get("after", type=int)
+    rows = verifying.queue(after)
+    return render("clinic/verifications.html", rows=rows, next_after=rows[-1][0].id if len(rows) == 20 else None)
+
+
+def _request_or_404(request_id: int) -> tuple[VerificationRequest, Account]:
+    found = db.session.get(VerificationRequest, request_id)
+    if found is None:
+        abort(404)
+    return found, db.session.get(Account, found.account_id)
+
+
+@bp.get("/verifications/<int:request_id>")
+@staff("registrar")
+def verification(request_id: int):
+    found, account = _request_or_404(request_id)
+    return render(
+        "clinic/verification.html",
+        item=found,
+        account=account,
+        documents=verifying.documents(account.id),
+        reject_form=RejectForm(),
+        approve_form=ConfirmForm(),
+        own=account.id == g.account.id,
+    )
+
+
+@bp.get("/verifications/<int:request_id>/documents/<int:document_id>")
+@staff("registrar")
+def verification_document(request_id: int, document_id: int):
+    found, account = _request_or_404(request_id)
+    document = db.session.get(IdentityDocument, document_id)
+    if document is None or document.account_id != account.id or account.id == g.account.id:
+        abort(404)
+    with write_transaction():
+        audit.record(
+            "verification.document_viewed",
+            actor_id=g.account.id,
+            actor_role="registrar",
+            object_type="identity_document",
+            object_id=document.id,
+        )
+    data = uploads.load(document.storage_key, f"identity:{account.id}")
+    return uploads.download(data, document.filename, document.content_type)
+
+
+@bp.post("/verifications/<int:request_id>/approve")
+@staff("registrar")
+def approve(request_id: int):
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        verifying.decide(request_id, g.account, approve=True)
+    except (LookupError, verifying.NotAllowed):
+        abort(404)
+    return redirect(url_for("clinic.verifications", done="approved"), code=303)
+
+
+@bp.post("/verifications/<int:request_id>/reject")
+@staff("registrar")
+def reject(request_id: int):
+    found, account = _request_or_404(request_id)
+    form = RejectForm()
+    if not form.validate_on_submit():
+        return render(
+            "clinic/verification.html",
+            item=found,
+            account=account,
+            documents=verifying.documents(account.id),
+            reject_form=form,
+            approve_form=ConfirmForm(),
+            own=account.id == g.account.id,
+            status=400,
+        )
+    try:
+        verifying.decide(request_id, g.account, approve=False, reason=form.reason.data.strip())
+    except (LookupError, verifying.NotAllowed):
+        abort(404)
+    return redirect(url_for("clinic.verifications", done="rejected"), code=303)
+
+
+@bp.route("/emergency", methods=["GET", "POST"])
+@staff("doctor", "nurse")
+def emergency():
+    form = EmergencyForm()
+    if form.validate_on_submit():
+        try:
+            patient_id = access.start_emergency(g.account, form.snils.data, form.reason.data, form.password.data)
+        except access.EmergencyRefused as refused:
+            getattr(form, refused.field).errors = [refused.message]
+        else:
+            return redirect(url_for("record.card", patient_id=patient_id), code=303)
+    form.password.data = ""
+    status = 400 if any(field.errors for field in form) else 200
+    return render("clinic/emergency.html", form=form, status=status)
