@@ -32,7 +32,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after a write commits (no refresh query per row when a page shows them).
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 
 _write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
 

@@ -111,7 +111,7 @@ def emergency():
         except access.EmergencyRefused as refused:
             getattr(form, refused.field).errors = [refused.message]
         else:
-            return redirect(url_for("record.card", patient_id=patient_id), code=303)
+            return redirect(url_for("record.card_overview", patient_id=patient_id), code=303)
     form.password.data = ""
     status = 400 if any(field.errors for field in form) else 200
     return render("clinic/emergency.html", form=form, status=status)

@@ -1,0 +1,288 @@
+"""The access policy in the situations the matrix cannot show with fixed data: time (a child
+turning 15, a grant expiring, emergency access running out), consent given and revoked, and
+the patient's page «Кто смотрел мою карту»."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from portal.access import policy
+from portal.audit.models import AuditEvent
+from portal.database import db, write_transaction
+from portal.sharing.models import AccessGrant
+from tests.conftest import csrf_token, outbox
+
+
+def card(client, patient_id: int, suffix: str = "") -> int:
+    return client.get(f"/card/{patient_id}{suffix}").status_code
+
+
+def post(client, path, data=None, page="/consent/"):
+    return client.post(path, data={"csrf_token": csrf_token(client, page), **(data or {})})
+
+
+# -- guardians and the 15th birthday ---------------------------------------------------------------
+
+
+def test_guardian_access_ends_on_the_15th_birthday(app, demo, login):
+    child = demo["child_9"]
+    born = child.birth_date
+    fifteenth = date(born.year + 15, born.month, born.day)
+    guardian = login(demo["guardian"])
+    eve = datetime.combine(fifteenth - timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=12)
+    with time_machine.travel(eve, tick=False):
+        guardian = login(demo["guardian"])
+        assert card(guardian, child.id) == 200
+        assert card(guardian, child.id, "/access-log") == 200
+    day = datetime.combine(fifteenth, datetime.min.time(), UTC) + timedelta(hours=12)
+    with time_machine.travel(day, tick=False):
+        guardian = login(demo["guardian"])
+        assert card(guardian, child.id) == 404
+        assert card(guardian, child.id, "/access-log") == 404
+        assert "Дарья" not in guardian.get("/cards").get_data(as_text=True)
+
+
+def test_the_age_limit_is_a_setting(app_factory, demo_factory):
+    app = app_factory(GUARDIAN_AGE_LIMIT=18)
+    people = demo_factory(app)
+    from tests.conftest import session_for
+
+    client = app.test_client()
+    session_for(app, client, people["guardian"].id)
+    assert card(client, people["child_16"].id) == 200  # 16 is under 18 here
+
+
+def test_a_birthday_on_29_february(app):
+    with app.app_context():
+        assert policy.birthday(date(2012, 2, 29), 15) == date(2027, 3, 1)
+
+
+# -- trusted persons -----------------------------------------------------------------------------------
+
+
+def test_a_trusted_person_sees_only_the_named_sections_until_the_grant_expires(app, demo, login):
+    patient_id = demo["patient"].patient_id
+    with app.app_context():
+        from portal.auth.models import Account
+        from portal.record.models import Patient
+
+        trusted = db.session.get(Account, demo["trusted"].id)
+        patient = db.session.get(Patient, patient_id)
+        assert policy.decide(trusted, "read", patient, "results").allowed
+        assert not policy.decide(trusted, "read", patient, "diagnoses").allowed
+        assert not policy.decide(trusted, "add", patient, "results").allowed  # a view-only grant
+        grant = db.session.scalar(sa.select(AccessGrant))
+        expires = grant.expires_on
+    client = login(demo["trusted"])
+    assert card(client, patient_id) == 200
+    with time_machine.travel(datetime.combine(expires + timedelta(days=1), datetime.min.time(), UTC)):
+        client = login(demo["trusted"])
+        assert card(client, patient_id) == 404
+
+
+def test_a_revoked_grant_stops_access_on_the_next_request(app, demo, login):
+    client = login(demo["trusted"])
+    patient_id = demo["patient"].patient_id
+    assert card(client, patient_id) == 200
+    with app.app_context(), write_transaction():
+        db.session.scalar(sa.select(AccessGrant)).revoked_at = datetime.now(UTC)
+    assert card(client, patient_id) == 404
+
+
+# -- consent ---------------------------------------------------------------------------------------------
+
+
+def test_revoking_consent_blocks_everyone_else_at_once_and_can_be_given_again(app, demo, login):
+    patient_id = demo["patient"].patient_id
+    owner, trusted, doctor = login(demo["patient"]), login(demo["trusted"]), login(demo["doctor"])
+    assert card(trusted, patient_id) == 200 and card(doctor, patient_id) == 200
+    assert post(owner, "/consent/revoke").status_code == 303
+    assert card(trusted, patient_id) == 404 and card(doctor, patient_id) == 404
+    # Without consent the patient reaches only consent, profile and sign-out pages.
+    redirected = owner.get(f"/card/{patient_id}")
+    assert redirected.status_code == 303 and redirected.headers["Location"] == "/consent/"
+    assert owner.get("/cards").headers["Location"] == "/consent/"
+    assert owner.get("/auth/security").status_code == 200
+    assert post(owner, "/consent/give").status_code == 303
+    assert card(trusted, patient_id) == 200 and card(owner, patient_id) == 200
+    owner.set_cookie("lang", "en")
+    page = owner.get("/consent/").get_data(as_text=True)
+    assert page.count("<td>withdrawn</td>") == 1 and page.count("<td>given</td>") == 2
+    with app.app_context():
+        actions = list(db.session.scalars(sa.select(AuditEvent.action).where(AuditEvent.action.like("consent.%"))))
+    assert actions == ["consent.revoked", "consent.given"]
+
+
+def test_consent_is_an_explicit_action_never_pre_ticked(app, demo, login):
+    owner = login(demo["patient"])
+    post(owner, "/consent/revoke")
+    html = owner.get("/consent/").get_data(as_text=True)
+    assert "checked" not in html
+    assert re.search(r'<form method="post" action="/consent/give">', html)
+
+
+def test_a_repeated_click_records_nothing(app, demo, login):
+    owner = login(demo["patient"])
+    post(owner, "/consent/give")  # already given by the demo data
+    with app.app_context():
+        count = db.session.scalar(
+            sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.action.like("consent.%"))
+        )
+    assert count == 0
+
+
+def test_an_unverified_account_is_told_why_it_sees_no_medical_data(app, demo, login):
+    client = login(demo["applicant"])
+    client.set_cookie("lang", "en")
+    cards = client.get("/cards").get_data(as_text=True)
+    assert "once your identity is confirmed" in cards
+    assert "Confirm your identity" in client.get("/consent/").get_data(as_text=True)
+
+
+# -- clinicians and emergency access -----------------------------------------------------------------------
+
+
+def emergency(client, snils, reason="Пациент без сознания, доставлен бригадой СМП", password="Zelenyi-Sad-2026!"):
+    return post(
+        client, "/clinic/emergency", {"snils": snils, "reason": reason, "password": password}, page="/clinic/emergency"
+    )
+
+
+def test_emergency_access_needs_the_password_a_reason_is_time_boxed_audited_and_told(app, demo, login):
+    doctor_b = login(demo["doctor_b"])
+    patient_id = demo["patient"].patient_id
+    snils = demo["patient"].snils
+    assert card(doctor_b, patient_id) == 404
+    assert emergency(doctor_b, snils, password="wrong").status_code == 400
+    assert emergency(doctor_b, snils, reason="short").status_code == 400
+    response = emergency(doctor_b, snils)
+    assert response.status_code == 303 and response.headers["Location"] == f"/card/{patient_id}"
+    page = doctor_b.get(f"/card/{patient_id}")
+    assert page.status_code == 200
+    with app.app_context():
+        event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "access.emergency"))
+        read = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
+    assert event.reason.startswith("Пациент без сознания") and read.actor_role == "emergency"
+    told = [m for m in outbox(app, demo["patient"].email) if m.kind == "security_alert"]
+    assert told and "Пациент без сознания" not in told[-1].body
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=61)):
+        doctor_b = login(demo["doctor_b"])
+        assert card(doctor_b, patient_id) == 404
+
+
+def test_a_patient_sees_the_emergency_access_and_its_reason(app, demo, login):
+    emergency(login(demo["doctor_b"]), demo["patient"].snils)
+    login(demo["doctor_b"]).get(f"/card/{demo['patient'].patient_id}")
+    owner = login(demo["patient"])
+    owner.set_cookie("lang", "en")
+    html = owner.get(f"/card/{demo['patient'].patient_id}/access-log").get_data(as_text=True)
+    assert "Волков Сергей Николаевич, emergency access" in html
+    assert "Пациент без сознания" in html
+
+
+def test_registrar_and_other_staff_roles_never_see_medical_data(app, demo):
+    with app.app_context():
+        from portal.auth.models import Account
+        from portal.record.models import Patient
+
+        patient = db.session.get(Patient, demo["patient"].patient_id)
+        for key in ("registrar", "org_admin", "auditor"):
+            decision = policy.decide(db.session.get(Account, demo[key].id), "read", patient, "summary")
+            assert not decision.allowed and decision.reason == "this staff role does not see medical data"
+
+
+def test_every_decision_has_a_reason(app, demo):
+    with app.app_context():
+        from portal.auth.models import Account
+        from portal.record.models import Patient
+
+        patients = list(db.session.scalars(sa.select(Patient)))
+        accounts = list(db.session.scalars(sa.select(Account)))
+        for account in accounts:
+            for patient in patients[:5] + patients[-5:]:
+                for section in ("summary", "results", "access_log"):
+                    assert policy.decide(account, "read", patient, section).reason
+
+
+def test_a_nurse_may_not_write(app, demo):
+    with app.app_context():
+        from portal.auth.models import Account
+        from portal.record.models import Patient
+
+        nurse = db.session.get(Account, demo["nurse"].id)
+        patient = db.session.get(Patient, demo["patient"].patient_id)
+        assert policy.decide(nurse, "add", patient, "vaccinations").allowed
+        assert not policy.decide(nurse, "write", patient, "diagnoses").allowed
+
+
+# -- «Кто смотрел мою карту» --------------------------------------------------------------------------------
+
+
+def test_the_access_log_lists_who_opened_the_card_in_plain_language(app, demo, login):
+    patient_id = demo["patient"].patient_id
+    login(demo["doctor"]).get(f"/card/{patient_id}")
+    login(demo["trusted"]).get(f"/card/{patient_id}")
+    login(demo["doctor_b"]).get(f"/card/{patient_id}")  # refused, and shown as refused
+    owner = login(demo["patient"])
+    owner.set_cookie("lang", "en")
+    html = owner.get(f"/card/{patient_id}/access-log").get_data(as_text=True)
+    assert "Соколов Дмитрий Александрович, clinician" in html
+    assert "Павлова Ольга Сергеевна, trusted person" in html
+    assert "tried to open, refused" in html
+    others = owner.get(f"/card/{patient_id}/access-log?who=others").get_data(as_text=True)
+    assert "<td>You</td>" not in others and "<td>You</td>" in owner.get(f"/card/{patient_id}/access-log").get_data(
+        as_text=True
+    )
+
+
+def test_the_access_log_pages_by_key_and_filters_by_period(app, demo, login):
+    patient_id = demo["patient"].patient_id
+    doctor = login(demo["doctor"])
+    for _ in range(25):
+        doctor.get(f"/card/{patient_id}")
+    owner = login(demo["patient"])
+    first = owner.get(f"/card/{patient_id}/access-log?who=others").get_data(as_text=True)
+    assert first.count('<th scope="row">') == 20
+    next_url = re.search(r'href="(/card/\d+/access-log\?[^"]*before=\d+[^"]*)"', first).group(1).replace("&amp;", "&")
+    second = owner.get(next_url).get_data(as_text=True)
+    assert second.count('<th scope="row">') == 5
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%d.%m.%Y")
+    future = owner.get(f"/card/{patient_id}/access-log?since={tomorrow}").get_data(as_text=True)
+    assert future.count('<th scope="row">') == 0
+    bad = owner.get(f"/card/{patient_id}/access-log?since=31.31.2026")
+    assert bad.status_code == 400
+
+
+def test_the_access_log_fragment_for_htmx(app, demo, login):
+    owner = login(demo["patient"])
+    response = owner.get(f"/card/{demo['patient'].patient_id}/access-log", headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith('<section id="entries"') and "<form" not in html
+
+
+def test_the_access_log_costs_the_same_queries_for_a_short_and_a_long_history(app, demo, login):
+    from tests.test_htmx import count_queries
+
+    patient_id = demo["patient"].patient_id
+    owner = login(demo["patient"])
+    doctor = login(demo["doctor"])
+    doctor.get(f"/card/{patient_id}")
+    small = count_queries(app, owner, f"/card/{patient_id}/access-log")
+    for _ in range(60):
+        doctor.get(f"/card/{patient_id}")
+    assert count_queries(app, owner, f"/card/{patient_id}/access-log") == small
+
+
+@pytest.mark.parametrize("who", ["guardian"])
+def test_a_guardian_sees_the_childs_access_log(app, demo, login, who):
+    child = demo["child_9"]
+    login(demo["doctor"]).get(f"/card/{child.id}")
+    guardian = login(demo[who])
+    guardian.set_cookie("lang", "en")
+    html = guardian.get(f"/card/{child.id}/access-log").get_data(as_text=True)
+    assert "Соколов Дмитрий Александрович, clinician" in html
