@@ -112,7 +112,7 @@ def test_sign_in_submitted_empty(make_check, lang, js):
     assert answer.value.status == 400
 
     summary = page.locator("#error-summary")
-    summary.wait_for(state="visible", timeout=3000)
+    summary.wait_for(state="visible", timeout=5000)
     # GOV.UK error summary: a heading, then one link per field with an error, pointing at the field.
     assert summary.locator("h2").count() == 1
     links = summary.locator("a")
@@ -126,7 +126,7 @@ def test_sign_in_submitted_empty(make_check, lang, js):
         # The summary link and the message by the field say the same thing.
         assert links.filter(has_text=error.inner_text().split(" ", 1)[1].strip()).count() == 1
     # The summary takes focus so a screen reader reads it at once.
-    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'error-summary'", timeout=2000)
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'error-summary'", timeout=5000)
     if not js:
         # A full page: its title starts with "Error:" (GOV.UK).
         assert page.title().startswith(ERROR_PREFIX[lang]), page.title()
@@ -148,7 +148,7 @@ def test_clinics_after_search(make_check, lang, js):
         page.wait_for_function(
             "before => { const h = document.getElementById('results-heading');"
             " return h && h.textContent.trim() !== before && !document.querySelector('.htmx-request, .htmx-settling'); }",
-            arg=before, timeout=3000)
+            arg=before, timeout=5000)
     else:
         search.fill("детская")
         with page.expect_navigation() as answer:
@@ -185,7 +185,7 @@ def test_harness_reports_console_errors_and_csp_violations(make_check):
     check.page.evaluate(
         "() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1';"
         " document.body.append(s); }")
-    check.page.wait_for_function("() => window.__cspViolations.length > 0", timeout=2000)
+    check.page.wait_for_function("() => window.__cspViolations.length > 0", timeout=5000)
     assert check.page.evaluate("window.__ran") is None, "the CSP let an inline script run"
     with pytest.raises(AssertionError, match="CSP: script-src"):
         check.assert_clean(axe=False)

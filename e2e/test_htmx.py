@@ -11,6 +11,7 @@ import pytest
 NEXT_PAGE = {"ru": "Следующая страница", "en": "Next page"}
 SIGN_IN_BUTTON = {"ru": "Войти", "en": "Sign in"}
 QUERY = "детская"
+LIVE_REGION_WITHIN_MS = 2000  # screen readers hear the result promptly
 IDLE = "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
 
 
@@ -48,11 +49,11 @@ def test_search_as_you_type_swaps_results_in_place(make_check, lang):
     page.wait_for_function(
         "before => { const h = document.getElementById('results-heading');"
         f" return h && h.textContent.trim().replace(/\\s+/g, ' ') !== before && {IDLE}; }}",
-        arg=before, timeout=3000)
+        arg=before, timeout=5000)
 
     assert page.evaluate("window.__marker") == 1, "the search reloaded the whole page"
     assert documents == [], f"a full page load happened: {documents}"
-    page.wait_for_function("q => new URLSearchParams(location.search).get('q') === q", arg=QUERY, timeout=2000)
+    page.wait_for_function("q => new URLSearchParams(location.search).get('q') === q", arg=QUERY, timeout=5000)
     assert query_of(page.url).get("q") == [QUERY]
     assert page.evaluate("document.activeElement && document.activeElement.id") == "q", \
         "focus must stay in the search field while the user types"
@@ -63,7 +64,7 @@ def test_search_as_you_type_swaps_results_in_place(make_check, lang):
     heading = results_heading(page)
     page.wait_for_function(
         "t => (document.getElementById('live-region').textContent || '').trim().replace(/\\s+/g, ' ') === t",
-        arg=heading, timeout=2000)
+        arg=heading, timeout=LIVE_REGION_WITHIN_MS)
     check.assert_clean(axe=False)
 
 
@@ -76,7 +77,7 @@ def test_next_page_with_js_swaps_results_and_moves_focus(make_check):
     page.locator("nav.pagination").get_by_role("link", name=NEXT_PAGE["ru"]).click()
     page.wait_for_function(f"first => {{ const th = document.querySelector('#results tbody th');"
                            f" return th && th.textContent !== first && {IDLE}; }}",
-                           arg=first_names[0], timeout=3000)
+                           arg=first_names[0], timeout=5000)
     assert page.evaluate("window.__marker") == 1, "following the pagination link reloaded the whole page"
     assert "after" in query_of(page.url), f"the URL should follow the page of results: {page.url}"
     assert page.evaluate("!!(document.activeElement && document.activeElement.closest('#results'))"), \
@@ -128,8 +129,8 @@ def test_sign_in_errors_swap_only_the_form(make_check):
     assert answer.value.request.headers.get("hx-request") == "true", "the form was not sent by htmx"
     body = answer.value.text()
     assert "<html" not in body.lower() and 'id="sign-in"' in body, "the server should answer htmx with the form only"
-    page.locator("#error-summary").wait_for(state="visible", timeout=3000)
-    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'error-summary'", timeout=2000)
+    page.locator("#error-summary").wait_for(state="visible", timeout=5000)
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'error-summary'", timeout=5000)
     assert page.evaluate("window.__marker") == 1
     assert page.locator("h1").get_attribute("data-marker") == "kept", "more than #sign-in was replaced"
     assert page.locator("#sign-in").count() == 1 and page.locator("#error-summary").count() == 1
@@ -150,17 +151,17 @@ def test_no_htmx_history_cache_in_browser_storage(make_check):
     check.goto("/clinics")
     page.locator("#q").click()
     page.keyboard.type(QUERY, delay=20)
-    page.wait_for_function("q => new URLSearchParams(location.search).get('q') === q", arg=QUERY, timeout=3000)
-    page.wait_for_function("() => " + IDLE, timeout=3000)
+    page.wait_for_function("q => new URLSearchParams(location.search).get('q') === q", arg=QUERY, timeout=5000)
+    page.wait_for_function("() => " + IDLE, timeout=5000)
     storage("search")
     check.goto("/clinics")
     page.locator("nav.pagination a").first.click()
-    page.wait_for_function("() => new URLSearchParams(location.search).has('after')", timeout=3000)
-    page.wait_for_function("() => " + IDLE, timeout=3000)
+    page.wait_for_function("() => new URLSearchParams(location.search).has('after')", timeout=5000)
+    page.wait_for_function("() => " + IDLE, timeout=5000)
     storage("next page")
     page.go_back()  # htmx restores history from its cache, if it keeps one
     page.wait_for_load_state("load")
-    page.wait_for_function("() => " + IDLE, timeout=3000)
+    page.wait_for_function("() => " + IDLE, timeout=5000)
     storage("back")
     check.goto("/auth/sign-in")
     storage("another page")

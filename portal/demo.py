@@ -301,23 +301,24 @@ def _accounts(today: date) -> int:
                 )
             )
     applicant = accounts["applicant"]
-    db.session.add(
-        VerificationRequest(
-            account_id=applicant.id,
-            passport_series="4512",
-            passport_number="345678",
-            passport_issued_on=today - timedelta(days=6 * 365),
-            passport_issued_by="ГУ МВД России по г. Москве",
-            passport_division_code="770001",
-            oms_number="775500000000001" + str(enp_check_digit("775500000000001")),
-        )
+    request = VerificationRequest(
+        account_id=applicant.id,
+        passport_series="4512",
+        passport_number="345678",
+        passport_issued_on=today - timedelta(days=6 * 365),
+        passport_issued_by="ГУ МВД России по г. Москве",
+        passport_division_code="770001",
+        oms_number="775500000000001" + str(enp_check_digit("775500000000001")),
     )
+    db.session.add(request)
+    db.session.flush()
     for kind in ("passport", "snils", "oms"):
         data = _tiny_png()
         key = uploads.store(data, f"identity:{applicant.id}")
         db.session.add(
             IdentityDocument(
                 account_id=applicant.id,
+                request_id=request.id,
                 kind=kind,
                 filename=f"{kind}.png",
                 content_type="image/png",

@@ -68,19 +68,42 @@ def _reencode(data: bytes, content_type: str) -> bytes:
             raise UploadError(_l("The image is damaged or not really a JPG or PNG")) from exc
 
 
+def _pdf_names(obj, depth: int = 0) -> set[str]:
+    """Dictionary keys and name values in a PDF object and the direct objects inside it."""
+    import pikepdf
+
+    if depth > 8:
+        return set()
+    if isinstance(obj, pikepdf.Stream):
+        obj = obj.stream_dict
+    found: set[str] = set()
+    if isinstance(obj, pikepdf.Dictionary):
+        for key in obj.keys():
+            found.add(str(key))
+            value = obj.get(key)
+            if not getattr(value, "is_indirect", False):  # indirect objects are walked on their own
+                found |= _pdf_names(value, depth + 1)
+    elif isinstance(obj, pikepdf.Array):
+        for item in obj:
+            if not getattr(item, "is_indirect", False):
+                found |= _pdf_names(item, depth + 1)
+    elif isinstance(obj, pikepdf.Name):
+        found.add(str(obj))
+    return found
+
+
 def _check_pdf(data: bytes) -> None:
     import pikepdf
 
     try:
         with pikepdf.open(io.BytesIO(data)) as pdf:
+            names: set[str] = set()
             for obj in pdf.objects:
-                text = repr(obj) if isinstance(obj, pikepdf.Dictionary) else ""
-                if any(f"{danger}" in text for danger in PDF_DANGERS):
-                    raise UploadError(_l("The PDF contains scripts or attachments. Save it as a plain PDF"))
-    except UploadError:
-        raise
+                names |= _pdf_names(obj)
     except Exception as exc:
         raise UploadError(_l("The PDF is damaged. Save it again and upload the new file")) from exc
+    if names & set(PDF_DANGERS):
+        raise UploadError(_l("The PDF contains scripts or attachments. Save it as a plain PDF"))
 
 
 def check(storage) -> CheckedFile:

@@ -152,6 +152,7 @@ class IdentityDocument(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("verification_request.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # passport, snils, oms
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(64))

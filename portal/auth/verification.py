@@ -36,12 +36,24 @@ def submit(account_id: int, data: Submission) -> None:
     try:
         with write_transaction():
             account = db.session.get(Account, account_id)
+            request = VerificationRequest(
+                account_id=account.id,
+                passport_series=data.passport_series,
+                passport_number=data.passport_number,
+                passport_issued_on=data.issued_on,
+                passport_issued_by=data.issued_by.strip(),
+                passport_division_code=data.division_code,
+                oms_number=data.oms_number,
+            )
+            db.session.add(request)
+            db.session.flush()
             for kind, checked in data.files.items():
                 key = uploads.store(checked.data, f"identity:{account.id}")
                 keys.append(key)
                 db.session.add(
                     IdentityDocument(
                         account_id=account.id,
+                        request_id=request.id,
                         kind=kind,
                         filename=checked.filename,
                         content_type=checked.content_type,
@@ -49,17 +61,6 @@ def submit(account_id: int, data: Submission) -> None:
                         storage_key=key,
                     )
                 )
-            db.session.add(
-                VerificationRequest(
-                    account_id=account.id,
-                    passport_series=data.passport_series,
-                    passport_number=data.passport_number,
-                    passport_issued_on=data.issued_on,
-                    passport_issued_by=data.issued_by.strip(),
-                    passport_division_code=data.division_code,
-                    oms_number=data.oms_number,
-                )
-            )
             account.verification_status, account.verification_reason = "in_review", None
             audit.record("verification.submitted", actor_id=account.id, actor_role="self")
     except BaseException:
@@ -90,12 +91,10 @@ def queue(after_id: int | None = None, size: int = 20) -> list[tuple[Verificatio
     return [(r, a) for r, a in db.session.execute(query)]
 
 
-def documents(account_id: int) -> list[IdentityDocument]:
+def documents(request_id: int) -> list[IdentityDocument]:
     return list(
         db.session.scalars(
-            select(IdentityDocument)
-            .where(IdentityDocument.account_id == account_id)
-            .order_by(IdentityDocument.id.desc())
+            select(IdentityDocument).where(IdentityDocument.request_id == request_id).order_by(IdentityDocument.id)
         )
     )
 

@@ -39,7 +39,7 @@ def verification(request_id: int):
         "clinic/verification.html",
         item=found,
         account=account,
-        documents=verifying.documents(account.id),
+        documents=verifying.documents(found.id),
         reject_form=RejectForm(),
         approve_form=ConfirmForm(),
         own=account.id == g.account.id,
@@ -51,7 +51,7 @@ def verification(request_id: int):
 def verification_document(request_id: int, document_id: int):
     found, account = _request_or_404(request_id)
     document = db.session.get(IdentityDocument, document_id)
-    if document is None or document.account_id != account.id or account.id == g.account.id:
+    if document is None or document.request_id != found.id or account.id == g.account.id:
         abort(404)
     with write_transaction():
         audit.record(
@@ -88,7 +88,7 @@ def reject(request_id: int):
             "clinic/verification.html",
             item=found,
             account=account,
-            documents=verifying.documents(account.id),
+            documents=verifying.documents(found.id),
             reject_form=form,
             approve_form=ConfirmForm(),
             own=account.id == g.account.id,
