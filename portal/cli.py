@@ -42,7 +42,17 @@ def verify_audit_command() -> None:
     raise SystemExit(1)
 
 
+@click.command("deliver-outbox")
+@with_appcontext
+def deliver_outbox_command() -> None:
+    """Send outbox messages that could not go out at once (run it from cron until jobs arrive)."""
+    from portal.notify.service import deliver_pending
+
+    click.echo(f"{deliver_pending(limit=500)} messages sent")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(plugins_command)
     app.cli.add_command(verify_audit_command)
+    app.cli.add_command(deliver_outbox_command)
