@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
+
+
+def choices(pairs: Iterable[tuple[str, object]]) -> list[SelectChoice]:
+    """Options for a select or radio field from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class ValidChoice:
@@ -13,5 +21,5 @@ class ValidChoice:
         self.message = message
 
     def __call__(self, form, field) -> None:
-        if field.data not in {value for value, _label in field.choices or ()}:
+        if field.data not in {choice.value for choice in field.choices or ()}:
             raise StopValidation(self.message)

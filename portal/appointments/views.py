@@ -7,6 +7,7 @@ from portal.access import public
 from portal.appointments import service
 from portal.appointments.forms import ClinicSearchForm
 from portal.appointments.regions import KINDS, REGIONS
+from portal.forms import choices
 from portal.rendering import render
 
 bp = Blueprint("appointments", __name__, template_folder="templates")
@@ -16,9 +17,9 @@ bp = Blueprint("appointments", __name__, template_folder="templates")
 @public
 def clinics():
     form = ClinicSearchForm(request.args)
-    form.region.choices = [("", _("All regions"))] + [
-        (code, str(REGIONS.get(code, code))) for code in service.regions_present()
-    ]
+    form.region.choices = choices(
+        [("", _("All regions"))] + [(code, str(REGIONS.get(code, code))) for code in service.regions_present()]
+    )
     if form.validate():
         result = service.search(form.q.data or "", form.region.data or "", form.after.data)
         status = 200

@@ -8,7 +8,7 @@ from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from portal.auth.forms import parse_date
-from portal.forms import ValidChoice
+from portal.forms import ValidChoice, choices
 
 
 class AccessLogFilter(FlaskForm):
@@ -17,7 +17,7 @@ class AccessLogFilter(FlaskForm):
 
     who = SelectField(
         _l("Who"),
-        choices=[("all", _l("Everyone, me included")), ("others", _l("Everyone but me"))],
+        choices=choices([("all", _l("Everyone, me included")), ("others", _l("Everyone but me"))]),
         default="all",
         validators=[Optional(), ValidChoice(_l("Choose from the list"))],
         validate_choice=False,

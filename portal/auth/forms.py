@@ -10,7 +10,7 @@ from wtforms import EmailField, PasswordField, RadioField, StringField, TelField
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
 from portal.auth import passwords
-from portal.forms import ValidChoice
+from portal.forms import ValidChoice, choices
 from portal.identifiers import is_valid_enp, is_valid_snils, normalise_phone, snils_digits
 
 NAME = Length(max=100, message=_l("Enter at most 100 characters"))
@@ -66,12 +66,12 @@ class NewPasswordMixin:
 
 class RegistrationForm(NewPasswordMixin, FlaskForm):
     surname = StringField(_l("Surname"), validators=[InputRequired(_l("Enter your surname")), NAME])
-    name = StringField(_l("Name"), validators=[InputRequired(_l("Enter your name")), NAME])
+    name = StringField(_l("First name"), validators=[InputRequired(_l("Enter your first name")), NAME])
     patronymic = StringField(_l("Patronymic (if you have one)"), validators=[Optional(), NAME])
     birth_date = StringField(_l("Date of birth"), validators=[InputRequired(_l("Enter your date of birth"))])
     sex = RadioField(
         _l("Sex"),
-        choices=[("F", _l("Female")), ("M", _l("Male"))],
+        choices=choices([("F", _l("Female")), ("M", _l("Male"))]),
         validators=[InputRequired(_l("Choose your sex")), ValidChoice(_l("Choose your sex"))],
         validate_choice=False,
     )

@@ -27,6 +27,7 @@ from portal.auth.forms import (
     parse_date,
 )
 from portal.extensions import limiter
+from portal.forms import choices
 from portal.notify.service import available_channels
 from portal.rendering import render, safe_next
 
@@ -234,7 +235,7 @@ def enrol_factor():
     if found.account.phone_confirmed_at is None:
         return redirect(url_for("auth.enrol"), code=303)
     form = FactorForm()
-    form.method.choices = factor_choices(found.account)
+    form.method.choices = choices(factor_choices(found.account))
     if form.validate_on_submit():
         if form.method.data == "totp":
             service.start_totp_enrolment(found)

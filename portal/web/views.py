@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, redirect, request
 
 from portal.access import public
 from portal.extensions import csrf, db, limiter
+from portal.forms import choices
 from portal.rendering import current_page, render, safe_next
 from portal.web import service
 from portal.web.forms import DisplaySettingsForm, LanguageForm
@@ -42,8 +43,8 @@ def privacy():
 def display_settings():
     page = current_page()
     form = DisplaySettingsForm()
-    form.theme.choices = [(t.name, t.label) for t in page.themes]
-    form.language.choices = [(code, LANGUAGE_NAMES.get(code, code)) for code in page.languages]
+    form.theme.choices = choices((t.name, t.label) for t in page.themes)
+    form.language.choices = choices((code, LANGUAGE_NAMES.get(code, code)) for code in page.languages)
     if request.method == "GET":
         form.theme.data = page.theme.name
         form.language.data = page.locale
