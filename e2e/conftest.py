@@ -37,8 +37,14 @@ def browser_type_launch_args(browser_type_launch_args):
     path = find_chromium()
     if not path:
         pytest.exit("No Chromium found for the browser tests (see e2e/find_chromium.py)", returncode=3)
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"]
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
     return {**browser_type_launch_args, "executable_path": path, "args": args}
 
 
@@ -49,12 +55,14 @@ def live_app(tmp_path_factory):
     from portal.demo import seed_demo
 
     base = tmp_path_factory.mktemp("e2e")
-    app = create_app({
-        "DATABASE_URL": f"sqlite:///{base / 'e2e.db'}",
-        "SECRET_KEY": SECRET,
-        "INSTANCE_PATH": str(base),
-        "RATELIMIT_ENABLED": False,
-    })
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{base / 'e2e.db'}",
+            "SECRET_KEY": SECRET,
+            "INSTANCE_PATH": str(base),
+            "RATELIMIT_ENABLED": False,
+        }
+    )
     with app.app_context():
         upgrade()
         seed_demo()
@@ -103,15 +111,19 @@ class PageCheck:
         assert not problems, "\n".join(problems)
 
 
-def new_context(browser: Browser, base_url: str, *, lang: str = "ru", theme: str = "default",
-                js: bool = True, **kwargs) -> BrowserContext:
-    context = browser.new_context(base_url=base_url, java_script_enabled=js,
-                                  locale="ru-RU" if lang == "ru" else "en-GB", **kwargs)
+def new_context(
+    browser: Browser, base_url: str, *, lang: str = "ru", theme: str = "default", js: bool = True, **kwargs
+) -> BrowserContext:
+    context = browser.new_context(
+        base_url=base_url, java_script_enabled=js, locale="ru-RU" if lang == "ru" else "en-GB", **kwargs
+    )
     host = base_url.split("//", 1)[1].split(":")[0]
-    context.add_cookies([
-        {"name": "lang", "value": lang, "domain": host, "path": "/"},
-        {"name": "theme", "value": theme, "domain": host, "path": "/"},
-    ])
+    context.add_cookies(
+        [
+            {"name": "lang", "value": lang, "domain": host, "path": "/"},
+            {"name": "theme", "value": theme, "domain": host, "path": "/"},
+        ]
+    )
     return context
 
 

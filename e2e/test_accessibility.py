@@ -55,8 +55,10 @@ def no_js_axe_violations(check) -> list[str]:
     context = check.page.context.browser.new_context(java_script_enabled=True)
     try:
         page = context.new_page()
-        page.route(lambda u: u.split("#", 1)[0] == url,
-                   lambda route: route.fulfill(status=200, body=html, content_type="text/html; charset=utf-8"))
+        page.route(
+            lambda u: u.split("#", 1)[0] == url,
+            lambda route: route.fulfill(status=200, body=html, content_type="text/html; charset=utf-8"),
+        )
         page.goto(url)
         page.wait_for_load_state("load")
         return PageCheck(page).axe_violations()
@@ -96,6 +98,7 @@ def test_page_is_accessible(make_check, path, status, lang, theme, js):
 
 # --- States after interaction -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("js", JS)
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_sign_in_submitted_empty(make_check, lang, js):
@@ -126,7 +129,9 @@ def test_sign_in_submitted_empty(make_check, lang, js):
         # The summary link and the message by the field say the same thing.
         assert links.filter(has_text=error.inner_text().split(" ", 1)[1].strip()).count() == 1
     # The summary takes focus so a screen reader reads it at once.
-    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'error-summary'", timeout=5000)
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.id === 'error-summary'", timeout=5000
+    )
     if not js:
         # A full page: its title starts with "Error:" (GOV.UK).
         assert page.title().startswith(ERROR_PREFIX[lang]), page.title()
@@ -148,7 +153,9 @@ def test_clinics_after_search(make_check, lang, js):
         page.wait_for_function(
             "before => { const h = document.getElementById('results-heading');"
             " return h && h.textContent.trim() !== before && !document.querySelector('.htmx-request, .htmx-settling'); }",
-            arg=before, timeout=5000)
+            arg=before,
+            timeout=5000,
+        )
     else:
         search.fill("детская")
         with page.expect_navigation() as answer:
@@ -164,13 +171,15 @@ def test_clinics_after_search(make_check, lang, js):
 
 # --- The harness can fail ----------------------------------------------------------------------
 
+
 def test_harness_reports_unlabelled_input(make_check):
     check = make_check(lang="ru")
     check.goto("/privacy")
     assert check.axe_violations() == []
     check.page.evaluate(
         "() => { const i = document.createElement('input'); i.type = 'text'; i.id = 'unlabelled';"
-        " document.querySelector('main').append(i); }")
+        " document.querySelector('main').append(i); }"
+    )
     violations = check.axe_violations()
     assert any(re.match(r"label: .*#unlabelled", v) for v in violations), violations
     with pytest.raises(AssertionError, match="label"):
@@ -184,7 +193,8 @@ def test_harness_reports_console_errors_and_csp_violations(make_check):
     # An inline script is forbidden by the page's CSP: the violation must be caught.
     check.page.evaluate(
         "() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1';"
-        " document.body.append(s); }")
+        " document.body.append(s); }"
+    )
     check.page.wait_for_function("() => window.__cspViolations.length > 0", timeout=5000)
     assert check.page.evaluate("window.__ran") is None, "the CSP let an inline script run"
     with pytest.raises(AssertionError, match="CSP: script-src"):
@@ -200,6 +210,7 @@ def test_no_js_axe_reports_unlabelled_input(make_check):
     assert no_js_axe_violations(check) == []
     check.page.evaluate(
         "() => { const i = document.createElement('input'); i.type = 'text'; i.id = 'unlabelled';"
-        " document.querySelector('main').append(i); }")
+        " document.querySelector('main').append(i); }"
+    )
     violations = no_js_axe_violations(check)
     assert any(re.match(r"label: .*#unlabelled", v) for v in violations), violations

@@ -49,14 +49,17 @@ def test_search_as_you_type_swaps_results_in_place(make_check, lang):
     page.wait_for_function(
         "before => { const h = document.getElementById('results-heading');"
         f" return h && h.textContent.trim().replace(/\\s+/g, ' ') !== before && {IDLE}; }}",
-        arg=before, timeout=5000)
+        arg=before,
+        timeout=5000,
+    )
 
     assert page.evaluate("window.__marker") == 1, "the search reloaded the whole page"
     assert documents == [], f"a full page load happened: {documents}"
     page.wait_for_function("q => new URLSearchParams(location.search).get('q') === q", arg=QUERY, timeout=5000)
     assert query_of(page.url).get("q") == [QUERY]
-    assert page.evaluate("document.activeElement && document.activeElement.id") == "q", \
+    assert page.evaluate("document.activeElement && document.activeElement.id") == "q", (
         "focus must stay in the search field while the user types"
+    )
     assert page.locator("#q").input_value() == QUERY
 
     names = page.locator("#results tbody th").all_inner_texts()
@@ -64,7 +67,9 @@ def test_search_as_you_type_swaps_results_in_place(make_check, lang):
     heading = results_heading(page)
     page.wait_for_function(
         "t => (document.getElementById('live-region').textContent || '').trim().replace(/\\s+/g, ' ') === t",
-        arg=heading, timeout=LIVE_REGION_WITHIN_MS)
+        arg=heading,
+        timeout=LIVE_REGION_WITHIN_MS,
+    )
     check.assert_clean(axe=False)
 
 
@@ -75,13 +80,17 @@ def test_next_page_with_js_swaps_results_and_moves_focus(make_check):
     first_names = page.locator("#results tbody th").all_inner_texts()
     page.evaluate("window.__marker = 1")
     page.locator("nav.pagination").get_by_role("link", name=NEXT_PAGE["ru"]).click()
-    page.wait_for_function(f"first => {{ const th = document.querySelector('#results tbody th');"
-                           f" return th && th.textContent !== first && {IDLE}; }}",
-                           arg=first_names[0], timeout=5000)
+    page.wait_for_function(
+        f"first => {{ const th = document.querySelector('#results tbody th');"
+        f" return th && th.textContent !== first && {IDLE}; }}",
+        arg=first_names[0],
+        timeout=5000,
+    )
     assert page.evaluate("window.__marker") == 1, "following the pagination link reloaded the whole page"
     assert "after" in query_of(page.url), f"the URL should follow the page of results: {page.url}"
-    assert page.evaluate("!!(document.activeElement && document.activeElement.closest('#results'))"), \
+    assert page.evaluate("!!(document.activeElement && document.activeElement.closest('#results'))"), (
         "focus should move into the new results, got " + page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
+    )
     second_names = page.locator("#results tbody th").all_inner_texts()
     assert second_names and not set(second_names) & set(first_names)
     assert results_heading(page).startswith("Организации 21–")
@@ -130,7 +139,9 @@ def test_sign_in_errors_swap_only_the_form(make_check):
     body = answer.value.text()
     assert "<html" not in body.lower() and 'id="sign-in"' in body, "the server should answer htmx with the form only"
     page.locator("#error-summary").wait_for(state="visible", timeout=5000)
-    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'error-summary'", timeout=5000)
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.id === 'error-summary'", timeout=5000
+    )
     assert page.evaluate("window.__marker") == 1
     assert page.locator("h1").get_attribute("data-marker") == "kept", "more than #sign-in was replaced"
     assert page.locator("#sign-in").count() == 1 and page.locator("#error-summary").count() == 1

@@ -90,19 +90,26 @@ def test_skip_link_is_first_and_moves_focus_to_main(make_check, js):
     check.goto("/")
     page.keyboard.press("Tab")
     skip = page.locator("a.skip-link")
-    assert page.evaluate("document.activeElement.classList.contains('skip-link')"), \
+    assert page.evaluate("document.activeElement.classList.contains('skip-link')"), (
         "the first Tab must focus the skip link, not " + page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
+    )
     box = skip.bounding_box()
     viewport = page.viewport_size
     assert box and box["width"] > 0 and box["height"] > 0
-    assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= viewport["width"] \
-        and box["y"] + box["height"] <= viewport["height"], f"focused skip link is off screen: {box}"
+    assert (
+        box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= viewport["width"]
+        and box["y"] + box["height"] <= viewport["height"]
+    ), f"focused skip link is off screen: {box}"
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.activeElement && document.activeElement.id === 'main'", timeout=5000)
     # The next Tab continues from the main content, not from the top of the page.
     page.keyboard.press("Tab")
-    assert page.evaluate("!!document.activeElement.closest('main')"), \
-        "after the skip link, Tab should go into main, got " + page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
+    assert page.evaluate("!!document.activeElement.closest('main')"), (
+        "after the skip link, Tab should go into main, got "
+        + page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
+    )
 
 
 @pytest.mark.parametrize("theme", ["default", "high-contrast"])
@@ -168,7 +175,9 @@ def test_sign_in_by_keyboard_alone(make_check):
     page.keyboard.type("not the password")
     page.keyboard.press("Enter")
     page.locator("#error-summary").wait_for(state="visible", timeout=5000)
-    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'error-summary'", timeout=5000)
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.id === 'error-summary'", timeout=5000
+    )
     assert page.evaluate("window.__marker") == 1, "the form was sent as a full page load, not through htmx"
     assert page.locator("#error-summary a").count() >= 1
     # From the summary, Enter on its link takes the keyboard user to the field to correct.
@@ -176,5 +185,6 @@ def test_sign_in_by_keyboard_alone(make_check):
     link_target = page.evaluate("document.activeElement.getAttribute('href')")
     assert link_target and link_target.startswith("#"), "Tab from the summary should reach its first link"
     page.keyboard.press("Enter")
-    page.wait_for_function("t => document.activeElement && '#' + document.activeElement.id === t",
-                           arg=link_target, timeout=5000)
+    page.wait_for_function(
+        "t => document.activeElement && '#' + document.activeElement.id === t", arg=link_target, timeout=5000
+    )

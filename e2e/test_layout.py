@@ -9,8 +9,17 @@ import pytest
 
 from e2e.conftest import LANGUAGES, THEMES, new_context
 
-PAGES = ["/", "/auth/sign-in", "/accessibility", "/privacy", "/clinics", "/clinics?q=zzzz",
-         "/settings/display", "/hotline/", "/no-such-page"]
+PAGES = [
+    "/",
+    "/auth/sign-in",
+    "/accessibility",
+    "/privacy",
+    "/clinics",
+    "/clinics?q=zzzz",
+    "/settings/display",
+    "/hotline/",
+    "/no-such-page",
+]
 
 # Elements that stick out to the right of a narrow viewport (for a useful failure message).
 OVERFLOWING = """
@@ -59,7 +68,9 @@ def test_reflow_at_320_css_pixels(narrow_page, path, lang, theme):
     assert page.locator("html").get_attribute("lang") == lang
     assert page.evaluate("innerWidth") == 320
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 320, f"horizontal scrolling at 320 px: scrollWidth {width}; sticking out: {page.evaluate(OVERFLOWING)}"
+    assert width <= 320, (
+        f"horizontal scrolling at 320 px: scrollWidth {width}; sticking out: {page.evaluate(OVERFLOWING)}"
+    )
 
 
 def test_language_switch_without_javascript(make_check):

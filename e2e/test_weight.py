@@ -55,8 +55,12 @@ class Recorder:
 
     def _on_cdp_response(self, event) -> None:
         response = event["response"]
-        if (event["requestId"] in self.cached_ids or response.get("fromDiskCache")
-                or response.get("fromMemoryCache") or response.get("fromPrefetchCache")):
+        if (
+            event["requestId"] in self.cached_ids
+            or response.get("fromDiskCache")
+            or response.get("fromMemoryCache")
+            or response.get("fromPrefetchCache")
+        ):
             self.cached_urls.add(response["url"])
 
     def _on_finished(self, request) -> None:
@@ -74,7 +78,8 @@ class Recorder:
         page.wait_for_load_state("networkidle")  # the favicon is fetched after load
         for transfer in self.transfers.values():
             transfer.from_cache = transfer.url in self.cached_urls or (
-                transfer.body_bytes == 0 and transfer.resource_type != "document")
+                transfer.body_bytes == 0 and transfer.resource_type != "document"
+            )
 
     def reset(self) -> None:
         self.transfers.clear()
@@ -87,7 +92,9 @@ class Recorder:
     def describe(self) -> str:
         return "\n".join(
             f"  {t.resource_type:<10} {t.body_bytes:>7} B {'(cache)' if t.from_cache else '':<8}"
-            f"{t.content_encoding or '-':<5} {t.url}" for t in self.transfers.values())
+            f"{t.content_encoding or '-':<5} {t.url}"
+            for t in self.transfers.values()
+        )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -96,8 +103,10 @@ def weights_report():
     if not MEASURED:
         return
     REPORT.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"{path} {m.get('first_visit_bytes', '-')} {m.get('html_bytes', '-')}"
-             for path, m in sorted(MEASURED.items(), key=lambda item: PUBLIC_PAGES.index(item[0]))]
+    lines = [
+        f"{path} {m.get('first_visit_bytes', '-')} {m.get('html_bytes', '-')}"
+        for path, m in sorted(MEASURED.items(), key=lambda item: PUBLIC_PAGES.index(item[0]))
+    ]
     REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"\npage weights (path first_visit_bytes html_bytes), written to {REPORT}:\n" + "\n".join(lines))
 
@@ -119,11 +128,15 @@ def test_first_visit_and_a_later_page_within_budget(browser, base_url, path):
         total = sum(t.body_bytes for t in recorder.transfers.values())
         print(f"\nfirst visit {path}: {total} B compressed in total\n{recorder.describe()}")
         request_encoding = response.request.all_headers().get("accept-encoding", "")
-        assert document.content_encoding in ("br", "gzip", "zstd"), \
+        assert document.content_encoding in ("br", "gzip", "zstd"), (
             f"HTML sent uncompressed (browser asked for {request_encoding!r})"
-        assert all(t.content_encoding for t in recorder.transfers.values()
-                   if t.resource_type in ("stylesheet", "script")), "CSS/JS sent uncompressed:\n" + recorder.describe()
-        assert total <= FIRST_VISIT_BUDGET, f"first visit of {path}: {total} B > {FIRST_VISIT_BUDGET} B\n{recorder.describe()}"
+        )
+        assert all(
+            t.content_encoding for t in recorder.transfers.values() if t.resource_type in ("stylesheet", "script")
+        ), "CSS/JS sent uncompressed:\n" + recorder.describe()
+        assert total <= FIRST_VISIT_BUDGET, (
+            f"first visit of {path}: {total} B > {FIRST_VISIT_BUDGET} B\n{recorder.describe()}"
+        )
         MEASURED.setdefault(path, {})["first_visit_bytes"] = total
 
         # A later page in the same context: assets must come from the cache.
@@ -132,7 +145,9 @@ def test_first_visit_and_a_later_page_within_budget(browser, base_url, path):
         assert response.status == 200
         recorder.settle(page)
         print(f"later page {later}:\n{recorder.describe()}")
-        refetched = [t for t in recorder.network() if t.resource_type in ("stylesheet", "script", "font", "image", "other")]
+        refetched = [
+            t for t in recorder.network() if t.resource_type in ("stylesheet", "script", "font", "image", "other")
+        ]
         assert not refetched, "fetched again instead of taken from the cache:\n" + recorder.describe()
         statics = [t for t in recorder.transfers.values() if t.resource_type in ("stylesheet", "script")]
         assert statics, "the later page loaded no CSS/JS at all: the measurement is not seeing them"
@@ -155,8 +170,10 @@ def test_home_loads_within_4_seconds_on_slow_3g(browser, base_url):
         response = page.goto("/", wait_until="load")
         wall = time.monotonic() - started
         assert response.status == 200
-        timing = page.evaluate("() => { const n = performance.getEntriesByType('navigation')[0];"
-                               " return {load: n.loadEventStart, bytes: n.encodedBodySize}; }")
+        timing = page.evaluate(
+            "() => { const n = performance.getEntriesByType('navigation')[0];"
+            " return {load: n.loadEventStart, bytes: n.encodedBodySize}; }"
+        )
         load_s = timing["load"] / 1000
         print(f"\nslow 3G home page: load event at {load_s:.2f} s after navigation start ({wall:.2f} s wall clock)")
         assert load_s > 0.4, "the network emulation did not apply (no 400 ms latency)"

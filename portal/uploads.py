@@ -78,7 +78,7 @@ def _pdf_names(obj, depth: int = 0) -> set[str]:
         obj = obj.stream_dict
     found: set[str] = set()
     if isinstance(obj, pikepdf.Dictionary):
-        for key in obj.keys():
+        for key in obj.keys():  # noqa: SIM118 - a pikepdf Dictionary, not a dict
             found.add(str(key))
             value = obj.get(key)
             if not getattr(value, "is_indirect", False):  # indirect objects are walked on their own

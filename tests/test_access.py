@@ -139,15 +139,40 @@ def test_a_repeated_click_records_nothing(app, demo, login):
 def test_an_unverified_account_is_told_why_it_sees_no_medical_data(app, demo, login):
     client = login(demo["applicant"])
     client.set_cookie("lang", "en")
+    assert client.get("/cards").headers["Location"] == "/consent/"  # consent first, as for every citizen
+    consent = client.get("/consent/").get_data(as_text=True)
+    assert "not linked to a medical card yet" in consent
+    assert post(client, "/consent/give").status_code == 303
     cards = client.get("/cards").get_data(as_text=True)
     assert "once your identity is confirmed" in cards
-    assert "Confirm your identity" in client.get("/consent/").get_data(as_text=True)
+    assert "A registrar is checking your details" in client.get("/auth/verification").get_data(as_text=True)
+
+
+def test_consent_given_before_verification_carries_over_to_the_card(app, demo, login):
+    client = login(demo["applicant"])
+    post(client, "/consent/give")
+    registrar = login(demo["registrar"])
+    with app.app_context():
+        from portal.auth.models import VerificationRequest
+
+        request_id = db.session.scalar(
+            sa.select(VerificationRequest.id).where(VerificationRequest.account_id == demo["applicant"].id)
+        )
+    token = csrf_token(registrar, f"/clinic/verifications/{request_id}")
+    assert registrar.post(f"/clinic/verifications/{request_id}/approve", data={"csrf_token": token}).status_code == 303
+    with app.app_context():
+        from portal.auth.models import Account
+        from portal.consent.service import has_consent
+
+        patient_id = db.session.get(Account, demo["applicant"].id).patient_id
+        assert has_consent(patient_id)
+    assert card(client, patient_id) == 200
 
 
 # -- clinicians and emergency access -----------------------------------------------------------------------
 
 
-def emergency(client, snils, reason="Пациент без сознания, доставлен бригадой СМП", password="Zelenyi-Sad-2026!"):
+def emergency(client, snils, reason="Пациент без сознания, доставлен бригадой СМП", password="Zelenyi-Sad-2026!"):  # noqa: S107
     return post(
         client, "/clinic/emergency", {"snils": snils, "reason": reason, "password": password}, page="/clinic/emergency"
     )

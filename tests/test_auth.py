@@ -235,7 +235,7 @@ def test_sign_in_before_confirming_the_email_sends_the_link_again(app, client):
 
 def test_first_journey_with_an_authenticator_app(app, client):
     enrolled(app, client)
-    assert client.get("/cards").status_code == 200
+    assert client.get("/auth/sessions").status_code == 200
     account = account_by_email(app, "anna.solovyova@example.ru")
     assert account.second_factor == "totp" and account.phone_confirmed_at is not None
     with app.app_context():
@@ -251,7 +251,7 @@ def test_first_journey_with_codes(app_factory, factor):
     app = app_factory(SMTP_HOST="", DEMO_MODE=True)
     client = app.test_client()
     enrolled(app, client, factor=factor)
-    assert client.get("/cards").status_code == 200
+    assert client.get("/auth/sessions").status_code == 200
 
 
 def signed_out_then_in(app, email, code_for):
@@ -267,7 +267,7 @@ def test_each_totp_code_works_once_and_old_codes_fail(app, client):
     with time_machine.travel(datetime(2026, 11, 27, 10, 5, 0, tzinfo=UTC), tick=False):
         code = totp_now(app, email)
         first, ok = signed_out_then_in(app, email, lambda: code)
-        assert ok.status_code == 303 and first.get("/cards").status_code == 200
+        assert ok.status_code == 303 and first.get("/auth/sessions").status_code == 200
         _second, replay = signed_out_then_in(app, email, lambda: code)
         assert replay.status_code == 400
     with time_machine.travel(datetime(2026, 11, 27, 10, 6, 0, tzinfo=UTC), tick=False):
@@ -374,8 +374,8 @@ def test_the_session_is_rotated_at_sign_in(app, client):
     token_before = csrf_token(victim, "/auth/sign-in")
     sign_in(victim, "anna.solovyova@example.ru")
     post(victim, "/auth/second-factor", {"f-code": totp_now(app, "anna.solovyova@example.ru", 1), "use": "code"})
-    assert victim.get("/cards").status_code == 200
-    assert attacker.get("/cards").status_code == 303  # the planted cookie got nothing
+    assert victim.get("/auth/sessions").status_code == 200
+    assert attacker.get("/auth/sessions").status_code == 303  # the planted cookie got nothing
     late = victim.post("/auth/keep-alive", data={"csrf_token": token_before})
     assert late.status_code == 400  # a CSRF token from before sign-in is dead
 
@@ -389,10 +389,10 @@ def copy_of(app, client):
 def test_signing_out_kills_a_copied_cookie(app, client):
     enrolled(app, client)
     clone = copy_of(app, client)
-    assert clone.get("/cards").status_code == 200
-    response = post(client, "/auth/sign-out", {}, page="/cards")
+    assert clone.get("/auth/sessions").status_code == 200
+    response = post(client, "/auth/sign-out", {}, page="/auth/sessions")
     assert response.headers["Clear-Site-Data"] == '"cache", "storage"'
-    assert clone.get("/cards").status_code == 303
+    assert clone.get("/auth/sessions").status_code == 303
     assert client.get("/auth/sign-out").status_code == 405
 
 
@@ -413,7 +413,7 @@ def test_sessions_page_lists_and_ends_a_session(app, client):
         )
     theirs = next(i for i in ids if i != mine)
     assert post(client, f"/auth/sessions/{theirs}/end", {}, page="/auth/sessions").status_code == 303
-    assert other.get("/cards").status_code == 303 and client.get("/cards").status_code == 200
+    assert other.get("/auth/sessions").status_code == 303 and client.get("/auth/sessions").status_code == 200
 
 
 def test_sign_out_everywhere_needs_the_password_and_ends_every_session(app, client):
@@ -425,7 +425,7 @@ def test_sign_out_everywhere_needs_the_password_and_ends_every_session(app, clie
     assert (
         post(client, "/auth/sessions/end-all", {"current_password": PASSWORD}, page="/auth/sessions").status_code == 303
     )
-    assert client.get("/cards").status_code == 303 and clone.get("/cards").status_code == 303
+    assert client.get("/auth/sessions").status_code == 303 and clone.get("/auth/sessions").status_code == 303
 
 
 def test_a_password_change_needs_the_current_password_and_ends_other_sessions(app, client):
@@ -448,7 +448,7 @@ def test_a_password_change_needs_the_current_password_and_ends_other_sessions(ap
         page="/auth/security",
     )
     assert right.status_code == 303
-    assert client.get("/cards").status_code == 200 and clone.get("/cards").status_code == 303
+    assert client.get("/auth/sessions").status_code == 200 and clone.get("/auth/sessions").status_code == 303
     assert sign_in(app.test_client(), "anna.solovyova@example.ru", new).status_code == 303
 
 
@@ -467,7 +467,7 @@ def test_a_disabled_account_loses_its_sessions(app, client):
 
         with write_transaction():
             db.session.scalar(sa.select(Account)).is_active = False
-    assert client.get("/cards").status_code == 303
+    assert client.get("/auth/sessions").status_code == 303
 
 
 @pytest.mark.parametrize("staff,idle", [(False, 30), (True, 15)])
@@ -476,11 +476,11 @@ def test_idle_timeout(app, demo, login, staff, idle):
     client = login(person)
     start = datetime.now(UTC)
     with time_machine.travel(start + timedelta(minutes=idle - 1)):
-        assert client.get("/cards").status_code == 200  # activity keeps it alive
+        assert client.get("/auth/sessions").status_code == 200  # activity keeps it alive
     with time_machine.travel(start + timedelta(minutes=2 * idle - 2)):
-        assert client.get("/cards").status_code == 200
+        assert client.get("/auth/sessions").status_code == 200
     with time_machine.travel(start + timedelta(minutes=3 * idle)):
-        assert client.get("/cards").status_code == 303
+        assert client.get("/auth/sessions").status_code == 303
 
 
 def test_the_session_ends_12_hours_after_sign_in_however_active(app, demo, login):
@@ -488,18 +488,21 @@ def test_the_session_ends_12_hours_after_sign_in_however_active(app, demo, login
     start = datetime.now(UTC)
     for minutes in range(20, 12 * 60, 20):
         with time_machine.travel(start + timedelta(minutes=minutes)):
-            assert client.get("/cards").status_code == 200
+            assert client.get("/auth/sessions").status_code == 200
     with time_machine.travel(start + timedelta(hours=12, minutes=10)):
-        assert client.get("/cards").status_code == 303
+        assert client.get("/auth/sessions").status_code == 303
 
 
 def test_keep_alive_extends_the_session(app, demo, login):
     client = login(demo["patient"])
     start = datetime.now(UTC)
     with time_machine.travel(start + timedelta(minutes=25)):
-        assert post(client, "/auth/keep-alive", {}, page="/cards", headers={"HX-Request": "true"}).status_code == 204
+        assert (
+            post(client, "/auth/keep-alive", {}, page="/auth/sessions", headers={"HX-Request": "true"}).status_code
+            == 204
+        )
     with time_machine.travel(start + timedelta(minutes=50)):
-        assert client.get("/cards").status_code == 200
+        assert client.get("/auth/sessions").status_code == 200
 
 
 def test_htmx_requests_of_an_expired_session_get_a_full_page_redirect(app, demo, login):
@@ -528,7 +531,7 @@ def test_password_recovery_works_once_ends_sessions_and_keeps_the_second_factor(
     new = "Новый надёжный замок 42!"
     done = post(browser, "/auth/reset", {"password": new, "password_again": new})
     assert done.status_code == 303
-    assert client.get("/cards").status_code == 303  # the old session is over
+    assert client.get("/auth/sessions").status_code == 303  # the old session is over
     assert sign_in(app.test_client(), email, new).headers["Location"] == "/auth/second-factor"
     again = app.test_client()
     again.get(f"/auth/reset/{token}")

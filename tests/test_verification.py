@@ -81,8 +81,14 @@ def test_submission_stores_the_documents_encrypted_and_puts_the_account_in_revie
     assert response.status_code == 303
     with app.app_context():
         account = db.session.get(Account, demo["applicant"].id)
-        docs = list(db.session.scalars(sa.select(IdentityDocument).where(IdentityDocument.account_id == account.id)
-                                       .order_by(IdentityDocument.id.desc()).limit(3)))
+        docs = list(
+            db.session.scalars(
+                sa.select(IdentityDocument)
+                .where(IdentityDocument.account_id == account.id)
+                .order_by(IdentityDocument.id.desc())
+                .limit(3)
+            )
+        )
     assert account.verification_status == "in_review"
     upload_dir = Path(app.config["UPLOAD_DIR"]).resolve()
     for doc in docs:
@@ -93,15 +99,22 @@ def test_submission_stores_the_documents_encrypted_and_puts_the_account_in_revie
     assert {d.filename for d in docs} == {"паспорт.png", "snils.jpg", "oms.pdf"}
 
 
-@pytest.mark.parametrize("name,content,message", [
-    ("evil.html", b"<html><script>alert(1)</script></html>", "must be a PDF, JPG or PNG"),
-    ("x.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "must be a PDF, JPG or PNG"),
-    ("passport.pdf.html", b"<html></html>", "must be a PDF, JPG or PNG"),
-    ("fake.png", b"GIF89a" + b"\x00" * 100, "must be a PDF, JPG or PNG"),
-    ("big.pdf", b"%PDF-1.4\n" + b"0" * (5 * 1024 * 1024), "smaller than 5 MB"),
-    ("script.pdf", make_pdf(evil=True), "scripts or attachments"),
-    ("broken.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 10, "damaged"),
-])
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("evil.html", b"<html><script>alert(1)</script></html>", "must be a PDF, JPG or PNG"),
+        (
+            "x.svg",
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+            "must be a PDF, JPG or PNG",
+        ),
+        ("passport.pdf.html", b"<html></html>", "must be a PDF, JPG or PNG"),
+        ("fake.png", b"GIF89a" + b"\x00" * 100, "must be a PDF, JPG or PNG"),
+        ("big.pdf", b"%PDF-1.4\n" + b"0" * (5 * 1024 * 1024), "smaller than 5 MB"),
+        ("script.pdf", make_pdf(evil=True), "scripts or attachments"),
+        ("broken.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 10, "damaged"),
+    ],
+)
 def test_bad_files_are_refused_with_a_reason_and_nothing_is_kept(app, demo, citizen, name, content, message):
     citizen.set_cookie("lang", "en")
     before = list(Path(app.config["UPLOAD_DIR"]).rglob("*")) if Path(app.config["UPLOAD_DIR"]).exists() else []
@@ -125,12 +138,15 @@ def test_a_decompression_bomb_is_refused(app, citizen):
     assert response.status_code == 400 and "too large" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("oms_number", "8451999122899991", "check digit does not match"),
-    ("passport_series_number", "45 08 12345", "4 digits of the series and 6 of the number"),
-    ("division_code", "77-001", "6 digits"),
-    ("issued_on", "01.01.2100", "must be in the past"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("oms_number", "8451999122899991", "check digit does not match"),
+        ("passport_series_number", "45 08 12345", "4 digits of the series and 6 of the number"),
+        ("division_code", "77-001", "6 digits"),
+        ("issued_on", "01.01.2100", "must be in the past"),
+    ],
+)
 def test_details_are_validated(app, citizen, field, value, message):
     citizen.set_cookie("lang", "en")
     response = submit(citizen, GOOD, **{field: value})
@@ -182,8 +198,7 @@ def test_a_refusal_needs_a_reason_which_the_citizen_sees(app, demo, citizen, log
     submit(citizen, GOOD)
     response, _registrar, _id = registrar_decides(app, demo, login, approve=False, reason="")
     assert response.status_code == 400
-    response, _registrar, _id = registrar_decides(app, demo, login, approve=False,
-                                                  reason="Скан паспорта нечитаем")
+    response, _registrar, _id = registrar_decides(app, demo, login, approve=False, reason="Скан паспорта нечитаем")
     assert response.status_code == 303
     citizen.set_cookie("lang", "en")
     html = citizen.get("/auth/verification").get_data(as_text=True)
@@ -198,12 +213,20 @@ def test_a_registrar_never_decides_their_own_verification(app, demo, login):
 
     with app.app_context():
         with write_transaction():
-            db.session.add(VerificationRequest(
-                account_id=demo["registrar"].id, passport_series="4508", passport_number="111111",
-                passport_issued_on=demo["registrar"].birth_date.replace(year=2020), passport_issued_by="x",
-                passport_division_code="770001", oms_number="8451999122899990"))
-        own = db.session.scalar(sa.select(VerificationRequest.id).where(
-            VerificationRequest.account_id == demo["registrar"].id))
+            db.session.add(
+                VerificationRequest(
+                    account_id=demo["registrar"].id,
+                    passport_series="4508",
+                    passport_number="111111",
+                    passport_issued_on=demo["registrar"].birth_date.replace(year=2020),
+                    passport_issued_by="x",
+                    passport_division_code="770001",
+                    oms_number="8451999122899990",
+                )
+            )
+        own = db.session.scalar(
+            sa.select(VerificationRequest.id).where(VerificationRequest.account_id == demo["registrar"].id)
+        )
         registrar = db.session.get(Account, demo["registrar"].id)
         with pytest.raises(verifying.NotAllowed):
             verifying.decide(own, registrar, approve=True)
@@ -215,6 +238,10 @@ def test_a_registrar_never_decides_their_own_verification(app, demo, login):
 def test_a_path_in_the_file_name_is_only_a_name(app, demo, citizen):
     submit(citizen, {**GOOD, "passport": (png(), "../../portal/__init__.py.png")})
     with app.app_context():
-        doc = db.session.scalar(sa.select(IdentityDocument).order_by(IdentityDocument.id.desc())
-                                .where(IdentityDocument.kind == "passport").limit(1))
+        doc = db.session.scalar(
+            sa.select(IdentityDocument)
+            .order_by(IdentityDocument.id.desc())
+            .where(IdentityDocument.kind == "passport")
+            .limit(1)
+        )
     assert doc.filename == "__init__.py.png" and "/" not in doc.storage_key

@@ -85,10 +85,10 @@ def _need_complete(consent: bool) -> Response | None:
         return to_sign_in()
     if needs_enrolment(found.account):
         return redirect(url_for("auth.enrol"), code=303)
-    if consent and found.account.patient_id is not None:
-        from portal.consent.service import has_consent
+    if consent and not found.account.is_staff:
+        from portal.consent.service import account_has_consent
 
-        if not has_consent(found.account.patient_id):
+        if not account_has_consent(found.account):
             return redirect(url_for("consent.show"), code=303)
     return None
 

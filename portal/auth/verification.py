@@ -14,6 +14,7 @@ from portal import uploads
 from portal.audit import service as audit
 from portal.auth.models import Account, IdentityDocument, VerificationRequest
 from portal.auth.service import locale_of, now, tell
+from portal.consent import service as consent
 from portal.database import db, write_transaction
 from portal.record.models import Patient
 
@@ -127,6 +128,7 @@ def decide(request_id: int, registrar: Account, approve: bool, reason: str | Non
                 db.session.add(patient)
                 db.session.flush()
             account.patient_id = patient.id
+            consent.carry_over(account, patient.id)
             account.verification_status, account.verification_reason = "verified", None
         else:
             account.verification_status, account.verification_reason = "rejected", reason

@@ -15,7 +15,7 @@ class ConsentEvent(Base):
     __tablename__ = "consent_event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"))  # None: before linking
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
     action: Mapped[str] = mapped_column(String(8))  # given, revoked
     text_version: Mapped[str] = mapped_column(String(16))
@@ -25,4 +25,5 @@ class ConsentEvent(Base):
     __table_args__ = (
         CheckConstraint("action IN ('given', 'revoked')", name="action"),
         Index("ix_consent_event_patient_id_id", "patient_id", "id"),
+        Index("ix_consent_event_account_id_id", "account_id", "id"),
     )

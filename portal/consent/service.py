@@ -1,12 +1,16 @@
 """Consent to processing: the current text, giving, revoking, the history. Without consent only the
-patient sees their card; revoking blocks every other party on their next request."""
+patient sees their card; revoking blocks every other party on their next request.
+
+A citizen may consent before a registrar has linked their account to a card; that consent carries
+over to the card when it is linked (recorded as an event of the card).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from portal.audit import service as audit
 from portal.consent.models import ConsentEvent
@@ -23,34 +27,43 @@ def text(locale: str, version: str = CURRENT_VERSION) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def latest(patient_id: int) -> ConsentEvent | None:
-    return db.session.scalar(
-        select(ConsentEvent).where(ConsentEvent.patient_id == patient_id).order_by(ConsentEvent.id.desc()).limit(1)
-    )
+def _latest(condition) -> ConsentEvent | None:
+    return db.session.scalar(select(ConsentEvent).where(condition).order_by(ConsentEvent.id.desc()).limit(1))
 
 
 def has_consent(patient_id: int) -> bool:
-    event = latest(patient_id)
+    """Whether the card's owner (or a child's guardian) has consented: what other parties need."""
+    event = _latest(ConsentEvent.patient_id == patient_id)
     return event is not None and event.action == "given"
 
 
-def history(patient_id: int) -> list[ConsentEvent]:
-    return list(
-        db.session.scalars(
-            select(ConsentEvent).where(ConsentEvent.patient_id == patient_id).order_by(ConsentEvent.id.desc())
-        )
-    )
+def _subject(account) -> object:
+    if account.patient_id is not None:
+        return ConsentEvent.patient_id == account.patient_id
+    return and_(ConsentEvent.account_id == account.id, ConsentEvent.patient_id.is_(None))
 
 
-def _change(account_id: int, patient_id: int, action: str, ip: str | None) -> bool:
+def account_has_consent(account) -> bool:
+    event = _latest(_subject(account))
+    return event is not None and event.action == "given"
+
+
+def history(account) -> list[ConsentEvent]:
+    condition = _subject(account)
+    if account.patient_id is not None:  # include what was given before the card was linked
+        condition = or_(condition, and_(ConsentEvent.account_id == account.id, ConsentEvent.patient_id.is_(None)))
+    return list(db.session.scalars(select(ConsentEvent).where(condition).order_by(ConsentEvent.id.desc())))
+
+
+def _change(account, action: str, ip: str | None) -> bool:
     with write_transaction():
-        current = latest(patient_id)
+        current = _latest(_subject(account))
         if (current is not None and current.action == action) or (current is None and action == "revoked"):
             return False  # nothing changes: a repeated click records nothing
         db.session.add(
             ConsentEvent(
-                patient_id=patient_id,
-                account_id=account_id,
+                patient_id=account.patient_id,
+                account_id=account.id,
                 action=action,
                 text_version=CURRENT_VERSION,
                 ip=ip,
@@ -59,18 +72,45 @@ def _change(account_id: int, patient_id: int, action: str, ip: str | None) -> bo
         )
         audit.record(
             f"consent.{action}",
-            actor_id=account_id,
+            actor_id=account.id,
             actor_role="self",
-            patient_id=patient_id,
+            patient_id=account.patient_id,
             object_type="consent",
             object_id=CURRENT_VERSION,
         )
         return True
 
 
-def give(account_id: int, patient_id: int, ip: str | None) -> bool:
-    return _change(account_id, patient_id, "given", ip)
+def give(account, ip: str | None) -> bool:
+    return _change(account, "given", ip)
 
 
-def revoke(account_id: int, patient_id: int, ip: str | None) -> bool:
-    return _change(account_id, patient_id, "revoked", ip)
+def revoke(account, ip: str | None) -> bool:
+    return _change(account, "revoked", ip)
+
+
+def carry_over(account, patient_id: int) -> None:
+    """When a registrar links the account to a card: consent given before applies to the card.
+    Call inside the linking transaction."""
+    before = _latest(and_(ConsentEvent.account_id == account.id, ConsentEvent.patient_id.is_(None)))
+    if before is None or before.action != "given" or _latest(ConsentEvent.patient_id == patient_id) is not None:
+        return
+    db.session.add(
+        ConsentEvent(
+            patient_id=patient_id,
+            account_id=account.id,
+            action="given",
+            text_version=before.text_version,
+            ip=before.ip,
+            created_at=datetime.now(UTC),
+        )
+    )
+    audit.record(
+        "consent.given",
+        actor_id=account.id,
+        actor_role="self",
+        patient_id=patient_id,
+        object_type="consent",
+        object_id=before.text_version,
+        reason="given before the card was linked",
+    )

@@ -15,14 +15,13 @@ bp = Blueprint("consent", __name__, url_prefix="/consent", template_folder="temp
 @signed_in_without_consent
 def show():
     account = g.account
-    if account.patient_id is None:
-        return render("consent/not_yet.html", account=account)
     return render(
         "consent/consent.html",
         text=service.text(str(get_locale())),
         version=service.CURRENT_VERSION,
-        given=service.has_consent(account.patient_id),
-        history=service.history(account.patient_id),
+        given=service.account_has_consent(account),
+        history=service.history(account),
+        account=account,
         form=ConfirmForm(),
     )
 
@@ -31,9 +30,9 @@ def show():
 @signed_in_without_consent
 def give():
     form = ConfirmForm()
-    if g.account.patient_id is None or not form.validate_on_submit():
+    if not form.validate_on_submit():
         return redirect(url_for("consent.show"), code=303)
-    service.give(g.account.id, g.account.patient_id, request.remote_addr)
+    service.give(g.account, request.remote_addr)
     return redirect(url_for("consent.show", done="given"), code=303)
 
 
@@ -41,7 +40,7 @@ def give():
 @signed_in_without_consent
 def revoke():
     form = ConfirmForm()
-    if g.account.patient_id is None or not form.validate_on_submit():
+    if not form.validate_on_submit():
         return redirect(url_for("consent.show"), code=303)
-    service.revoke(g.account.id, g.account.patient_id, request.remote_addr)
+    service.revoke(g.account, request.remote_addr)
     return redirect(url_for("consent.show", done="revoked"), code=303)

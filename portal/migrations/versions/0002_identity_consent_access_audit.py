@@ -127,7 +127,7 @@ def upgrade():
 
     op.create_table('consent_event',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=True),
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('action', sa.String(length=8), nullable=False),
     sa.Column('text_version', sa.String(length=16), nullable=False),
@@ -140,6 +140,7 @@ def upgrade():
     )
     with op.batch_alter_table('consent_event', schema=None) as batch_op:
         batch_op.create_index('ix_consent_event_patient_id_id', ['patient_id', 'id'], unique=False)
+        batch_op.create_index('ix_consent_event_account_id_id', ['account_id', 'id'], unique=False)
 
     op.create_table('emergency_access',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -374,6 +375,7 @@ def downgrade():
 
     op.drop_table('emergency_access')
     with op.batch_alter_table('consent_event', schema=None) as batch_op:
+        batch_op.drop_index('ix_consent_event_account_id_id')
         batch_op.drop_index('ix_consent_event_patient_id_id')
 
     op.drop_table('consent_event')
