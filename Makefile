@@ -32,7 +32,10 @@ db: install
 	$(BIN)/flask --app portal db upgrade; \
 	if [ $$new = 1 ]; then $(BIN)/flask --app portal seed-demo; fi
 
+## Demo mode (one-click demo sign-in, on-screen outbox) is on for `make run` unless
+## PORTAL_DEMO_MODE says otherwise; production (PORTAL_ENV=production) refuses it.
 run: db
+	PORTAL_DEMO_MODE=$${PORTAL_DEMO_MODE:-$$( [ "$$PORTAL_ENV" = production ] && echo false || echo true )} \
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
 
 ## Every test: unit and HTTP tests (again on PostgreSQL when PORTAL_TEST_DATABASE_URL is set),

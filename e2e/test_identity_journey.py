@@ -1,0 +1,243 @@
+"""The identity journey in a real browser, by keyboard alone, with JavaScript on and off:
+register → confirm the e-mail → set up the second factor → sign in → give consent → upload
+identity documents → a registrar approves → the patient opens «Кто смотрел мою карту».
+Every page on the way is checked with axe, for console errors and for CSP violations.
+
+The mailbox and the phone are the outbox table: the test reads the link and codes from it, as
+the person would read their e-mail and SMS. File inputs are filled with Playwright's file chooser
+API (a native dialog cannot be driven by keys); everything else is Tab, typing, Space and Enter.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from e2e.test_accessibility import assert_clean
+from portal import crypto
+from portal.auth.models import Account
+from portal.database import db
+from portal.demo import DEMO_PASSWORD
+from portal.identifiers import make_snils
+from portal.notify.models import OutboxMessage
+
+PASSWORD = "Тихий вечер над рекой 2026!"
+
+
+def tab_to(page, selector: str, limit: int = 120) -> None:
+    """Press Tab until the focused element matches ``selector``; fail if it never does."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("sel => !!document.activeElement && document.activeElement.matches(sel)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def tab_to_link(page, text: str, limit: int = 120) -> None:
+    """Press Tab until a link whose text is ``text`` has focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(
+            "text => { const el = document.activeElement; return !!el && el.tagName === 'A'"
+            " && el.textContent.trim().replace(/\\s+/g, ' ') === text; }",
+            text,
+        ):
+            return
+    raise AssertionError(f"Tab never reached the link {text!r}")
+
+
+def type_into(page, selector: str, text: str) -> None:
+    tab_to(page, selector)
+    page.keyboard.type(text)
+
+
+def press_button(page, name: str) -> None:
+    """Tab to the button (or link styled as one) with this text and press Enter."""
+    for _ in range(120):
+        page.keyboard.press("Tab")
+        found = page.evaluate(
+            "name => { const el = document.activeElement;"
+            " return !!el && (el.tagName === 'BUTTON' || el.tagName === 'A') && el.textContent.trim() === name; }",
+            name,
+        )
+        if found:
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
+            return
+    raise AssertionError(f"no button {name!r} reachable by Tab")
+
+
+def outbox_text(app, recipient: str) -> str:
+    with app.app_context():
+        body = db.session.scalars(
+            sa.select(OutboxMessage.body).where(OutboxMessage.recipient == recipient).order_by(OutboxMessage.id.desc())
+        ).first()
+        db.session.remove()
+    return body
+
+
+def account(app, email: str) -> Account:
+    with app.app_context():
+        found = db.session.scalar(sa.select(Account).where(Account.email == email))
+        db.session.expunge_all()
+        db.session.remove()
+    return found
+
+
+def totp_code(app, email: str) -> str:
+    """A code the portal will take now: from a 30-second step within one of the current step and
+    after the last step this account used (each code works once), waiting if need be."""
+    found = account(app, email)
+    with app.app_context():
+        secret = crypto.decrypt(found.totp_secret_encrypted, f"totp:{found.id}").decode()
+    totp = pyotp.TOTP(secret)
+    for _ in range(70):
+        step = int(time.time()) // totp.interval
+        candidate = max(step - 1, (found.totp_last_step or -1) + 1)
+        if candidate <= step + 1:
+            return totp.at(candidate * totp.interval)
+        time.sleep(1)
+    raise AssertionError("no usable TOTP step")
+
+
+def png_file(tmp_path, name: str):
+    path = tmp_path / name
+    Image.new("RGB", (80, 50), (240, 240, 240)).save(path, format="PNG")
+    return str(path)
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])
+def test_identity_journey(make_check, live_app, tmp_path, js):
+    suffix = "1" if js else "2"
+    email = f"journey{suffix}@example.ru"
+    snils = make_snils(f"00300000{suffix}")
+    check = make_check(lang="ru", js=js)
+    page = check.page
+
+    # 1. Register.
+    check.goto("/auth/register")
+    assert_clean(check, js)
+    type_into(page, "#surname", "Соловьёва")
+    type_into(page, "#name", "Анна")
+    type_into(page, "#patronymic", "Игоревна")
+    type_into(page, "#birth_date", "12.04.1990")
+    tab_to(page, "#sex-0")
+    page.keyboard.press("Space")
+    type_into(page, "#snils", f"{snils[:3]}-{snils[3:6]}-{snils[6:9]} {snils[9:]}")
+    type_into(page, "#phone", f"+7 916 00{suffix}-12-34")
+    type_into(page, "#email", email)
+    type_into(page, "#password", PASSWORD)
+    type_into(page, "#password_again", PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.endswith("/auth/register/sent")
+    assert_clean(check, js)
+
+    # 2. Confirm the e-mail from the link in the message.
+    link = re.search(r"https?://\S+(/auth/confirm/\S+)", outbox_text(live_app, email)).group(1)
+    check.goto(link)
+    assert page.url.endswith("/auth/confirm")  # the token is gone from the address bar
+    assert_clean(check, js)
+    press_button(page, "Подтвердить адрес")
+    assert page.locator("h1").inner_text() == "Адрес электронной почты подтверждён"
+
+    # 3. Sign in; confirm the phone; set up an authenticator app.
+    check.goto("/auth/sign-in")
+    type_into(page, "#login", email)
+    type_into(page, "#password", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/auth/enrol")
+    assert_clean(check, js)
+    press_button(page, "Отправить код")
+    code = re.search(r"\d{6}", outbox_text(live_app, f"+791600{suffix}1234")).group(0)
+    type_into(page, "#code", code)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.endswith("/auth/enrol/factor")
+    assert_clean(check, js)
+    tab_to(page, "#method-0")
+    page.keyboard.press("Space")
+    press_button(page, "Продолжить")
+    assert page.url.endswith("/auth/enrol/totp")
+    assert page.locator("svg title").count() == 1 and page.locator("code.secret").inner_text()
+    assert_clean(check, js)
+    type_into(page, "#code", totp_code(live_app, email))
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.endswith("/auth/recovery-codes")
+    assert page.locator(".recovery-codes code").count() == 10
+    assert_clean(check, js)
+    press_button(page, "Коды сохранены")
+
+    # 4. Sign out and sign in again with the second factor.
+    press_button(page, "Выйти")
+    check.goto("/auth/sign-in")
+    type_into(page, "#login", email)
+    type_into(page, "#password", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/auth/second-factor")
+    assert_clean(check, js)
+    type_into(page, "#f-code", totp_code(live_app, email))
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+    # 5. Give consent: the card is closed until then.
+    check.goto("/cards")
+    assert page.url.endswith("/consent/")
+    assert_clean(check, js)
+    press_button(page, "Согласен")
+    assert "согласие дано" in page.content()
+
+    # 6. Upload identity documents.
+    check.goto("/auth/verification")
+    assert_clean(check, js)
+    type_into(page, "#passport_series_number", "45 08 123456")
+    type_into(page, "#issued_on", "21.06.2019")
+    type_into(page, "#issued_by", "ГУ МВД России по г. Москве")
+    type_into(page, "#division_code", "770-001")
+    type_into(page, "#oms_number", "8451999122899990")
+    for field in ("passport_file", "snils_file", "oms_file"):
+        page.set_input_files(f"#{field}", png_file(tmp_path, f"{field}.png"))
+    press_button(page, "Отправить на проверку")
+    assert "На проверке" in page.content()
+    assert_clean(check, js)
+
+    # 7. A registrar approves, in their own browser.
+    registrar = make_check(lang="ru", js=js)
+    rpage = registrar.page
+    registrar.goto("/auth/sign-in")
+    type_into(rpage, "#login", "registrar@example.ru")
+    type_into(rpage, "#password", DEMO_PASSWORD)
+    rpage.keyboard.press("Enter")
+    rpage.wait_for_url("**/auth/second-factor")
+    type_into(rpage, "#f-code", totp_code(live_app, "registrar@example.ru"))
+    with rpage.expect_navigation():
+        rpage.keyboard.press("Enter")
+    registrar.goto("/clinic/verifications")
+    assert_clean(registrar, js)
+    tab_to_link(rpage, "Соловьёва Анна Игоревна")
+    with rpage.expect_navigation():
+        rpage.keyboard.press("Enter")
+    assert_clean(registrar, js)
+    press_button(rpage, "Подтвердить личность и привязать карту")
+    assert "Личность подтверждена" in rpage.content()
+
+    # 8. The patient opens their card and «Кто смотрел мою карту».
+    check.goto("/cards")
+    assert_clean(check, js)
+    tab_to(page, "h2.card-title a")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator("h1").inner_text().startswith("Карта: Соловьёва Анна")
+    assert_clean(check, js)
+    tab_to_link(page, "Кто смотрел мою карту")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator("h1").inner_text() == "Кто смотрел мою карту"
+    assert page.locator("table tbody tr").count() >= 1
+    assert_clean(check, js)

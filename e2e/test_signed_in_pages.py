@@ -1,0 +1,112 @@
+"""Every page of identity, consent, access and verification, as the person who uses it: axe, console
+and CSP clean in both languages, all themes, JavaScript on and off. Also the idle-timeout warning
+(WCAG 2.2.1) driven by the browser's clock."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from e2e.conftest import LANGUAGES, THEMES, checked_page, new_context
+from e2e.test_accessibility import assert_clean
+from portal.auth import service
+from portal.auth.models import Account, VerificationRequest
+from portal.database import db, write_transaction
+from portal.demo import email_of
+
+JS = [pytest.param(True, id="js"), pytest.param(False, id="nojs")]
+
+# (who, path, stage): who is a demo person's key or None; {patient}/{request} are filled in.
+PAGES = [
+    (None, "/auth/register", None),
+    (None, "/auth/register/sent", None),
+    (None, "/auth/forgot", None),
+    (None, "/auth/confirm", None),
+    ("patient", "/auth/second-factor", "password"),
+    ("patient", "/auth/enrol", "enrol"),
+    ("patient", "/auth/enrol/factor", "enrol"),
+    ("patient", "/cards", "complete"),
+    ("patient", "/card/{patient}", "complete"),
+    ("patient", "/card/{patient}/access-log", "complete"),
+    ("patient", "/consent/", "complete"),
+    ("patient", "/auth/security", "complete"),
+    ("patient", "/auth/sessions", "complete"),
+    ("patient", "/auth/verification", "complete"),
+    ("registrar", "/clinic/verifications", "complete"),
+    ("registrar", "/clinic/verifications/{request}", "complete"),
+    ("doctor", "/clinic/emergency", "complete"),
+    ("doctor", "/auth/enrol/totp", "complete"),
+]
+
+
+def signed_in(browser, base_url, live_app, who: str, stage: str, **kwargs):
+    """A browser context holding a server session for a demo person, as sign-in would leave it."""
+    with live_app.test_request_context():
+        with write_transaction():
+            account = db.session.scalar(sa.select(Account).where(Account.email == email_of_key(who)))
+            token, _row = service.start_session(account, stage, "127.0.0.1", "e2e")
+        cookie = live_app.session_interface.get_signing_serializer(live_app).dumps({"sid": token})
+        db.session.remove()
+    context = new_context(browser, base_url, **kwargs)
+    host = base_url.split("//", 1)[1].split(":")[0]
+    context.add_cookies([{"name": "session", "value": cookie, "domain": host, "path": "/"}])
+    return context
+
+
+def email_of_key(key: str) -> str:
+    from portal.demo import PEOPLE
+
+    return email_of(next(p for p in PEOPLE if p.key == key))
+
+
+@pytest.fixture(scope="module")
+def ids(live_app):
+    with live_app.app_context():
+        patient = db.session.scalar(sa.select(Account.patient_id).where(Account.email == email_of_key("patient")))
+        request = db.session.scalar(sa.select(VerificationRequest.id).order_by(VerificationRequest.id))
+        db.session.remove()
+    return {"patient": patient, "request": request}
+
+
+@pytest.mark.parametrize("js", JS)
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("who,path,stage", PAGES, ids=[p[1] for p in PAGES])
+def test_page_is_accessible(browser, base_url, live_app, ids, who, path, stage, lang, theme, js):
+    options = {"lang": lang, "theme": theme, "js": js}
+    context = signed_in(browser, base_url, live_app, who, stage, **options) if who else \
+        new_context(browser, base_url, **options)
+    try:
+        check = checked_page(context)
+        response = check.goto(path.format(**ids))
+        assert response.status == 200, f"{path}: {response.status}"
+        assert check.page.locator("html").get_attribute("lang") == lang
+        assert check.page.locator("h1").count() == 1
+        assert_clean(check, js)
+    finally:
+        context.close()
+
+
+def test_the_idle_warning_appears_in_time_and_keeps_the_session(browser, base_url, live_app):
+    context = signed_in(browser, base_url, live_app, "patient", "complete", lang="en")
+    try:
+        check = checked_page(context)
+        page = check.page
+        page.clock.install()
+        check.goto("/cards")
+        warning = page.locator("#idle-warning")
+        assert warning.is_hidden()
+        page.clock.fast_forward("27:00")
+        assert warning.is_hidden()
+        page.clock.fast_forward("01:30")  # 28½ minutes idle: 2 minutes before the 30-minute limit
+        assert warning.is_visible()
+        assert page.evaluate("() => document.activeElement.textContent.trim()") == "Stay signed in"
+        page.clock.fast_forward("00:01")
+        assert "sign you out in 2 minutes" in page.locator("#live-region").inner_text()
+        with page.expect_response(lambda r: r.url.endswith("/auth/keep-alive")) as kept:
+            page.keyboard.press("Enter")
+        assert kept.value.status == 204
+        page.wait_for_function("() => document.getElementById('idle-warning').hidden")
+        check.assert_clean()
+    finally:
+        context.close()
