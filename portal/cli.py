@@ -51,8 +51,36 @@ def deliver_outbox_command() -> None:
     click.echo(f"{deliver_pending(limit=500)} messages sent")
 
 
+@click.command("assign-role")
+@click.argument("email")
+@click.argument("role")
+@click.argument("organisation_oid")
+@with_appcontext
+def assign_role_command(email: str, role: str, organisation_oid: str) -> None:
+    """Give a staff ROLE in an organisation to the account with EMAIL (the operator's way to
+    appoint the first org admin; after that, admins do it). Audited."""
+    from sqlalchemy import select
+
+    from portal.appointments.models import Organisation
+    from portal.auth.models import Account
+    from portal.clinic.service import RoleRefused, assign_role
+    from portal.database import db
+    from portal.identifiers import normalise_email
+
+    account = db.session.scalar(select(Account).where(Account.email == normalise_email(email)))
+    organisation = db.session.scalar(select(Organisation).where(Organisation.oid == organisation_oid))
+    if account is None or organisation is None:
+        raise click.ClickException("no such account or organisation")
+    try:
+        assign_role(None, account.id, organisation.id, role)
+    except RoleRefused as refused:
+        raise click.ClickException(str(refused)) from refused
+    click.echo(f"{account.email} is now {role} in {organisation.name}")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(plugins_command)
     app.cli.add_command(verify_audit_command)
     app.cli.add_command(deliver_outbox_command)
+    app.cli.add_command(assign_role_command)
