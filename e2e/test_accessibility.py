@@ -42,38 +42,14 @@ def drop_expected_status_logs(check, *statuses: int) -> None:
 
 
 def no_js_axe_violations(check) -> list[str]:
-    """axe on a page whose context has JavaScript off.
-
-    ``PageCheck.axe_violations`` never returns there: axe-core waits on ``setTimeout``, and
-    Chromium fires no timers while script execution is disabled (checked: even
-    ``new Promise(r => setTimeout(r, 10))`` hangs). So take the exact DOM the no-JS page ended up
-    with, drop its (never executed) script tags, serve it at the same URL to a JavaScript-enabled
-    page of a fresh context — stylesheets and theme come from the live server as before — and run
-    the same axe rules there."""
-    html = re.sub(r"<script\b[^>]*>.*?</script>", "", check.page.content(), flags=re.S | re.I)
-    url = check.page.url.split("#", 1)[0]
-    context = check.page.context.browser.new_context(java_script_enabled=True)
-    try:
-        page = context.new_page()
-        page.route(
-            lambda u: u.split("#", 1)[0] == url,
-            lambda route: route.fulfill(status=200, body=html, content_type="text/html; charset=utf-8"),
-        )
-        page.goto(url)
-        page.wait_for_load_state("load")
-        return PageCheck(page).axe_violations()
-    finally:
-        context.close()
+    """axe on a page whose context has JavaScript off (see ``PageCheck._axe_without_javascript``)."""
+    return check._axe_without_javascript()
 
 
 def assert_clean(check, js: bool) -> None:
-    """``check.assert_clean()``, with axe run as ``no_js_axe_violations`` when JavaScript is off."""
-    if js:
-        check.assert_clean()
-        return
-    violations = no_js_axe_violations(check)
-    assert not violations, "\n".join(violations)
-    check.assert_clean(axe=False)
+    """``check.assert_clean()``; kept for the tests written before PageCheck knew about JS off."""
+    assert check.js == js
+    check.assert_clean()
 
 
 def assert_page_basics(check, lang: str) -> None:

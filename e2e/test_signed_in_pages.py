@@ -77,7 +77,7 @@ def test_page_is_accessible(browser, base_url, live_app, ids, who, path, stage, 
     context = signed_in(browser, base_url, live_app, who, stage, **options) if who else \
         new_context(browser, base_url, **options)
     try:
-        check = checked_page(context)
+        check = checked_page(context, js=js)
         response = check.goto(path.format(**ids))
         assert response.status == 200, f"{path}: {response.status}"
         assert check.page.locator("html").get_attribute("lang") == lang
