@@ -75,6 +75,9 @@ def write_transaction(session: Session | None = None) -> Iterator[Session]:
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("changes were made outside write_transaction()")
         session.commit()  # end the read snapshot so the write lock is taken fresh
+    # Objects stay loaded after a commit (no refresh per row when a page shows them), so inside a
+    # write everything is read again, under the write lock: no decision on a stale value.
+    session.expire_all()
     token = _write_intent.set(True)
     try:
         with session.begin():

@@ -26,7 +26,7 @@ from portal.consent.models import ConsentEvent
 from portal.database import db, write_transaction
 from portal.identifiers import enp_check_digit, make_snils
 from portal.record.models import Patient
-from portal.sharing.models import AccessGrant, Guardianship
+from portal.sharing.models import AccessGrant, Guardianship, GuardianshipRequest
 
 DEMO_PATIENTS = 20
 DEMO_PASSWORD = "Zelenyi-Sad-2026!"  # noqa: S105 - shown in the README; demo accounts only
@@ -326,6 +326,23 @@ def _accounts(today: date) -> int:
                 storage_key=key,
             )
         )
+    # Smirnova asks to open her son's card: a request waiting in the registrar's queue.
+    son_scan = _tiny_png()
+    db.session.add(
+        GuardianshipRequest(
+            guardian_id=accounts["patient"].id,
+            child_surname="Смирнов",
+            child_name="Артём",
+            child_patronymic="Сергеевич",
+            child_birth_date=today - timedelta(days=5 * 365 + 30),
+            child_sex="M",
+            child_snils=make_snils("002000023"),
+            basis="Свидетельство о рождении (демо)",
+            document_key=uploads.store(son_scan, f"guardianship:{accounts['patient'].id}"),
+            document_filename="birth-certificate.png",
+            document_type="image/png",
+        )
+    )
     return len(PEOPLE)
 
 

@@ -15,7 +15,7 @@ from portal.auth.models import (
 from portal.consent.models import ConsentEvent
 from portal.notify.models import OutboxMessage
 from portal.record.models import Patient
-from portal.sharing.models import AccessGrant, Guardianship
+from portal.sharing.models import AccessGrant, Guardianship, GuardianshipRequest
 
 __all__ = [
     "AccessGrant",
@@ -26,6 +26,7 @@ __all__ = [
     "ConsentEvent",
     "EmergencyAccess",
     "Guardianship",
+    "GuardianshipRequest",
     "IdentityDocument",
     "OneTimeCode",
     "Organisation",

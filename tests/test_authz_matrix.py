@@ -28,6 +28,7 @@ def world(app, demo):
     """Ids the paths need: owners' patient ids, a verification request and one of its documents."""
     from portal.auth.models import IdentityDocument, VerificationRequest
     from portal.record.models import Patient
+    from portal.sharing.models import GuardianshipRequest
 
     with app.app_context():
         taken = {demo["patient"].patient_id, demo["child_9"].id, demo["child_16"].id}
@@ -35,6 +36,7 @@ def world(app, demo):
         request = db.session.scalar(
             sa.select(VerificationRequest).where(VerificationRequest.account_id == demo["applicant"].id)
         )
+        grequest = db.session.scalar(sa.select(GuardianshipRequest.id))
         document = db.session.scalar(
             sa.select(IdentityDocument.id).where(IdentityDocument.account_id == demo["applicant"].id)
         )
@@ -46,6 +48,7 @@ def world(app, demo):
             "other": other,
         },
         "request": request.id,
+        "grequest": grequest,
         "document": document,
     }
 
@@ -67,7 +70,10 @@ def client_for(app, demo, actor: str):
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_matrix(app, demo, world, case, htmx):
     path = case["path"].format(
-        owner=world["owners"].get(case.get("owner"), 0), request=world["request"], document=world["document"]
+        owner=world["owners"].get(case.get("owner"), 0),
+        request=world["request"],
+        document=world["document"],
+        grequest=world["grequest"],
     )
     headers = {"HX-Request": "true"} if htmx else {}
     failures = []

@@ -4,6 +4,7 @@ changed by GET, nothing loaded from elsewhere (SECURITY.md section 4, checks 21 
 from __future__ import annotations
 
 import gzip
+import itertools
 import re
 from http.cookies import SimpleCookie
 
@@ -117,7 +118,9 @@ def unsafe_paths(app) -> list[str]:
     paths = []
     for rule in app.url_map.iter_rules():
         if rule.methods & {"POST", "PUT", "PATCH", "DELETE"} and rule.endpoint != "web.csp_report":
-            paths.append(rule.build({name: "1" for name in rule.arguments}, append_unknown=False)[1])
+            options = {name: sorted(getattr(rule._converters[name], "items", ["1"])) for name in rule.arguments}
+            for combination in itertools.product(*options.values()):
+                paths.append(rule.build(dict(zip(options, combination, strict=True)), append_unknown=False)[1])
     return sorted(paths)
 
 

@@ -14,8 +14,9 @@ from portal.database import db
 
 def org_of(app, demo, key):
     with app.app_context():
-        return db.session.scalar(sa.select(StaffMembership.organisation_id).where(
-            StaffMembership.account_id == demo[key].id))
+        return db.session.scalar(
+            sa.select(StaffMembership.organisation_id).where(StaffMembership.account_id == demo[key].id)
+        )
 
 
 def test_an_org_admin_gives_roles_in_their_organisation_and_it_is_audited(app, demo):
@@ -28,14 +29,17 @@ def test_an_org_admin_gives_roles_in_their_organisation_and_it_is_audited(app, d
     assert (event.actor_id, event.object_id, event.reason) == (demo["org_admin"].id, str(demo["patient"].id), "nurse")
 
 
-@pytest.mark.parametrize("by,target,role,message", [
-    ("org_admin", "org_admin", "doctor", "to themselves"),
-    ("doctor", "patient", "nurse", "only the organisation's admin"),
-    ("org_admin", "auditor", "registrar", "an auditor holds no other role"),
-    ("org_admin", "registrar", "auditor", "an auditor holds no other role"),
-    ("org_admin", "registrar", "registrar", "already holds"),
-    ("org_admin", "patient", "surgeon", "unknown role"),
-])
+@pytest.mark.parametrize(
+    "by,target,role,message",
+    [
+        ("org_admin", "org_admin", "doctor", "to themselves"),
+        ("doctor", "patient", "nurse", "only the organisation's admin"),
+        ("org_admin", "auditor", "registrar", "an auditor holds no other role"),
+        ("org_admin", "registrar", "auditor", "an auditor holds no other role"),
+        ("org_admin", "registrar", "registrar", "already holds"),
+        ("org_admin", "patient", "surgeon", "unknown role"),
+    ],
+)
 def test_separation_of_duties(app, demo, by, target, role, message):
     org = org_of(app, demo, "org_admin")
     with app.app_context():
@@ -46,8 +50,9 @@ def test_separation_of_duties(app, demo, by, target, role, message):
 
 def test_an_admin_of_another_organisation_gives_nothing_here(app, demo):
     with app.app_context():
-        other = db.session.scalar(sa.select(Organisation.id).where(
-            Organisation.id != org_of(app, demo, "org_admin")).limit(1))
+        other = db.session.scalar(
+            sa.select(Organisation.id).where(Organisation.id != org_of(app, demo, "org_admin")).limit(1)
+        )
         admin = db.session.get(Account, demo["org_admin"].id)
         with pytest.raises(RoleRefused, match="only the organisation's admin"):
             assign_role(admin, demo["patient"].id, other, "doctor")

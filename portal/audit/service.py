@@ -58,7 +58,7 @@ def client_ip() -> str | None:
 def _locked_head(session) -> AuditHead:
     """The chain's head row, locked until commit; created on first use (the migration creates it
     too, but a restored or emptied database may lack it)."""
-    query = select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    query = select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
     head = session.execute(query).scalar_one_or_none()
     if head is None:
         try:

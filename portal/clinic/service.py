@@ -21,13 +21,20 @@ class RoleRefused(Exception):
 
 
 def _active_roles(account_id: int, organisation_id: int) -> set[str]:
-    return set(db.session.scalars(select(StaffMembership.role).where(
-        StaffMembership.account_id == account_id, StaffMembership.organisation_id == organisation_id,
-        StaffMembership.ended_at.is_(None))))
+    return set(
+        db.session.scalars(
+            select(StaffMembership.role).where(
+                StaffMembership.account_id == account_id,
+                StaffMembership.organisation_id == organisation_id,
+                StaffMembership.ended_at.is_(None),
+            )
+        )
+    )
 
 
-def assign_role(by: Account | None, account_id: int, organisation_id: int, role: str,
-                specialty: str | None = None) -> StaffMembership:
+def assign_role(
+    by: Account | None, account_id: int, organisation_id: int, role: str, specialty: str | None = None
+) -> StaffMembership:
     """Give ``role`` in the organisation; ``by`` None is the operator at the command line."""
     if role not in STAFF_ROLES:
         raise RoleRefused(f"unknown role {role!r}")
@@ -44,10 +51,17 @@ def assign_role(by: Account | None, account_id: int, organisation_id: int, role:
             raise RoleRefused("an auditor holds no other role in the organisation they audit")
         if "auditor" in held:
             raise RoleRefused("an auditor holds no other role in the organisation they audit")
-        membership = StaffMembership(account_id=account_id, organisation_id=organisation_id, role=role,
-                                     specialty=specialty)
+        membership = StaffMembership(
+            account_id=account_id, organisation_id=organisation_id, role=role, specialty=specialty
+        )
         db.session.add(membership)
-        audit.record("staff.role_assigned", actor_id=by.id if by else None,
-                     actor_role="org_admin" if by else "operator", organisation_id=organisation_id,
-                     object_type="account", object_id=account_id, reason=role)
+        audit.record(
+            "staff.role_assigned",
+            actor_id=by.id if by else None,
+            actor_role="org_admin" if by else "operator",
+            organisation_id=organisation_id,
+            object_type="account",
+            object_id=account_id,
+            reason=role,
+        )
         return membership

@@ -115,3 +115,89 @@ def emergency():
     form.password.data = ""
     status = 400 if any(field.errors for field in form) else 200
     return render("clinic/emergency.html", form=form, status=status)
+
+
+# -- guardianship requests -------------------------------------------------------------------
+
+
+def _guardianship_or_404(request_id: int):
+    from portal.sharing.models import GuardianshipRequest
+
+    found = db.session.get(GuardianshipRequest, request_id)
+    if found is None:
+        abort(404)
+    return found, db.session.get(Account, found.guardian_id)
+
+
+@bp.get("/guardianships")
+@staff("registrar")
+def guardianships():
+    from portal.sharing import service as sharing
+
+    return render("clinic/guardianships.html", rows=sharing.queue())
+
+
+@bp.get("/guardianships/<int:request_id>")
+@staff("registrar")
+def guardianship(request_id: int):
+    found, guardian = _guardianship_or_404(request_id)
+    return render(
+        "clinic/guardianship.html",
+        item=found,
+        guardian=guardian,
+        reject_form=RejectForm(),
+        own=guardian.id == g.account.id,
+    )
+
+
+@bp.get("/guardianships/<int:request_id>/document")
+@staff("registrar")
+def guardianship_document(request_id: int):
+    found, guardian = _guardianship_or_404(request_id)
+    if guardian.id == g.account.id:
+        abort(404)
+    with write_transaction():
+        audit.record(
+            "guardianship.document_viewed",
+            actor_id=g.account.id,
+            actor_role="registrar",
+            object_type="guardianship_request",
+            object_id=found.id,
+        )
+    data = uploads.load(found.document_key, f"guardianship:{guardian.id}")
+    return uploads.download(data, found.document_filename, found.document_type)
+
+
+@bp.post("/guardianships/<int:request_id>/<any(approve, reject):decision>")
+@staff("registrar")
+def decide_guardianship(request_id: int, decision: str):
+    from portal.sharing import service as sharing
+
+    found, guardian = _guardianship_or_404(request_id)
+    form = RejectForm()
+    if decision == "reject" and not form.validate_on_submit():
+        return render(
+            "clinic/guardianship.html",
+            item=found,
+            guardian=guardian,
+            reject_form=form,
+            own=guardian.id == g.account.id,
+            status=400,
+        )
+    if decision == "approve" and not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        sharing.decide(
+            request_id,
+            g.account,
+            approve=decision == "approve",
+            reason=form.reason.data.strip() if decision == "reject" else None,
+        )
+    except (LookupError, sharing.NotAllowed):
+        abort(404)
+    except sharing.Refused as refused:
+        form.reason.errors = [refused.message]
+        return render(
+            "clinic/guardianship.html", item=found, guardian=guardian, reject_form=form, own=False, status=400
+        )
+    return redirect(url_for("clinic.guardianships", done=decision), code=303)

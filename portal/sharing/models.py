@@ -45,3 +45,28 @@ class AccessGrant(Base):
     @property
     def section_set(self) -> frozenset[str]:
         return frozenset(s for s in self.sections.split(",") if s)
+
+
+class GuardianshipRequest(Base):
+    """A parent's request to open a child's card, with the document that proves it (a birth
+    certificate or a guardianship decision), for a registrar to check."""
+
+    __tablename__ = "guardianship_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guardian_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    child_surname: Mapped[str] = mapped_column(String(100))
+    child_name: Mapped[str] = mapped_column(String(100))
+    child_patronymic: Mapped[str | None] = mapped_column(String(100))
+    child_birth_date: Mapped[date] = mapped_column(Date)
+    child_sex: Mapped[str] = mapped_column(String(1))
+    child_snils: Mapped[str] = mapped_column(String(11))
+    basis: Mapped[str] = mapped_column(String(200))
+    document_key: Mapped[str] = mapped_column(String(64), unique=True)
+    document_filename: Mapped[str] = mapped_column(String(255))
+    document_type: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    decision: Mapped[str | None] = mapped_column(String(16))  # approved, rejected
+    reason: Mapped[str | None] = mapped_column(Text)

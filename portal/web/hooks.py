@@ -21,9 +21,10 @@ def register_blueprints() -> list[Blueprint]:
     from portal.consent.views import bp as consent
     from portal.notify.views import bp as notify
     from portal.record.views import bp as record
+    from portal.sharing.views import bp as sharing
     from portal.web.views import bp as web
 
-    return [web, auth, consent, record, audit, clinic, notify]
+    return [web, auth, consent, record, sharing, audit, clinic, notify]
 
 
 @hookimpl
@@ -50,6 +51,7 @@ def navigation_items(page: Page) -> list[NavItem]:
     items.append(NavItem(_("My cards"), url_for("record.cards"), 20, "record.cards"))
     if "registrar" in user.roles:
         items.append(NavItem(_("Identity checks"), url_for("clinic.verifications"), 40, "clinic.verifications"))
+        items.append(NavItem(_("Legal representatives"), url_for("clinic.guardianships"), 42, "clinic.guardianships"))
     if user.roles & {"doctor", "nurse"}:
         items.append(NavItem(_("Emergency access"), url_for("clinic.emergency"), 45, "clinic.emergency"))
     items.append(NavItem(_("Security"), url_for("auth.security"), 80, "auth.security"))

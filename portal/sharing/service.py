@@ -1,0 +1,182 @@
+"""Guardianship: a parent asks to open a child's card with a document; a registrar checks it and
+approves (the card opens to the parent until the child turns 15) or refuses with a reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from portal import uploads
+from portal.access.policy import birthday, guardian_age_limit, today
+from portal.audit import service as audit
+from portal.auth.models import Account
+from portal.auth.service import locale_of, now, tell
+from portal.database import db, write_transaction
+from portal.identifiers import snils_digits
+from portal.record.models import Patient
+from portal.sharing.models import Guardianship, GuardianshipRequest
+
+
+class Refused(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+@dataclass(frozen=True)
+class ChildDetails:
+    surname: str
+    name: str
+    patronymic: str | None
+    birth_date: date
+    sex: str
+    snils: str
+    basis: str
+
+
+def request(guardian: Account, child: ChildDetails, document: uploads.CheckedFile) -> GuardianshipRequest:
+    if guardian.verification_status != "verified":
+        raise Refused("snils", _("Confirm your own identity first"))
+    if today() >= birthday(child.birth_date, guardian_age_limit()):
+        raise Refused("birth_date", _("A child of %(age)s or older manages their own card", age=guardian_age_limit()))
+    key = uploads.store(document.data, f"guardianship:{guardian.id}")
+    try:
+        with write_transaction():
+            row = GuardianshipRequest(
+                guardian_id=guardian.id,
+                child_surname=child.surname.strip(),
+                child_name=child.name.strip(),
+                child_patronymic=(child.patronymic or "").strip() or None,
+                child_birth_date=child.birth_date,
+                child_sex=child.sex,
+                child_snils=snils_digits(child.snils),
+                basis=child.basis.strip(),
+                document_key=key,
+                document_filename=document.filename,
+                document_type=document.content_type,
+            )
+            db.session.add(row)
+            db.session.flush()
+            audit.record(
+                "guardianship.requested",
+                actor_id=guardian.id,
+                actor_role="self",
+                object_type="guardianship_request",
+                object_id=row.id,
+            )
+            return row
+    except BaseException:
+        uploads.remove(key)
+        raise
+
+
+def children_of(guardian_id: int) -> tuple[list[tuple[Guardianship, Patient]], list[GuardianshipRequest]]:
+    links = [
+        (g, p)
+        for g, p in db.session.execute(
+            select(Guardianship, Patient)
+            .join(Patient, Patient.id == Guardianship.child_id)
+            .where(Guardianship.guardian_id == guardian_id, Guardianship.ended_at.is_(None))
+            .order_by(Patient.birth_date)
+        )
+    ]
+    pending = list(
+        db.session.scalars(
+            select(GuardianshipRequest)
+            .where(GuardianshipRequest.guardian_id == guardian_id)
+            .order_by(GuardianshipRequest.id.desc())
+            .limit(10)
+        )
+    )
+    return links, pending
+
+
+def queue() -> list[tuple[GuardianshipRequest, Account]]:
+    return [
+        (r, a)
+        for r, a in db.session.execute(
+            select(GuardianshipRequest, Account)
+            .join(Account, Account.id == GuardianshipRequest.guardian_id)
+            .where(GuardianshipRequest.decided_at.is_(None))
+            .order_by(GuardianshipRequest.id)
+            .limit(50)
+        )
+    ]
+
+
+class NotAllowed(Exception):
+    """A registrar never decides their own request."""
+
+
+def decide(request_id: int, registrar: Account, approve: bool, reason: str | None = None) -> GuardianshipRequest:
+    with write_transaction():
+        row = db.session.get(GuardianshipRequest, request_id)
+        if row is None or row.decided_at is not None:
+            raise LookupError(request_id)
+        if row.guardian_id == registrar.id:
+            raise NotAllowed
+        guardian = db.session.get(Account, row.guardian_id)
+        row.decided_at, row.decided_by_id = now(), registrar.id
+        row.decision, row.reason = ("approved" if approve else "rejected"), reason
+        patient_id = None
+        if approve:
+            child = db.session.scalar(select(Patient).where(Patient.snils == row.child_snils))
+            if child is not None and child.birth_date != row.child_birth_date:
+                raise Refused("reason", _("The card with this SNILS has another date of birth: refuse with a reason"))
+            if child is None:
+                child = Patient(
+                    surname=row.child_surname,
+                    name=row.child_name,
+                    patronymic=row.child_patronymic,
+                    birth_date=row.child_birth_date,
+                    sex=row.child_sex,
+                    snils=row.child_snils,
+                )
+                db.session.add(child)
+                db.session.flush()
+            db.session.add(
+                Guardianship(
+                    guardian_id=guardian.id,
+                    child_id=child.id,
+                    basis=row.basis,
+                    verified_at=now(),
+                    verified_by_id=registrar.id,
+                    started_on=today(),
+                )
+            )
+            patient_id = child.id
+        audit.record(
+            f"guardianship.{row.decision}",
+            actor_id=registrar.id,
+            actor_role="registrar",
+            patient_id=patient_id,
+            object_type="guardianship_request",
+            object_id=row.id,
+            reason=reason,
+        )
+        with force_locale(locale_of(guardian)):
+            if approve:
+                tell(
+                    guardian,
+                    "security_alert",
+                    _("Medkarta security notice"),
+                    _(
+                        "A registrar has confirmed you as a child's legal representative. The child's card is now "
+                        "among your cards."
+                    ),
+                )
+            else:
+                tell(
+                    guardian,
+                    "guardianship",
+                    _("Your request was not confirmed"),
+                    _(
+                        "A registrar could not confirm you as the child's legal representative. The reason is shown "
+                        "in Medkarta."
+                    ),
+                )
+        return row

@@ -1,0 +1,137 @@
+"""A parent asks to open a child's card; a registrar checks the document and decides."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from PIL import Image
+
+from portal.audit.models import AuditEvent
+from portal.database import db
+from portal.identifiers import make_snils
+from portal.sharing.models import Guardianship, GuardianshipRequest
+from tests.conftest import csrf_token, outbox
+
+
+def scan() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (60, 40), (250, 250, 250)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def ask(client, born: date, snils: str, **changes):
+    data = {
+        "csrf_token": csrf_token(client, "/children"),
+        "surname": "Павлов",
+        "name": "Илья",
+        "patronymic": "",
+        "birth_date": born.strftime("%d.%m.%Y"),
+        "sex": "M",
+        "snils": snils,
+        "basis": "Свидетельство о рождении II-МЮ № 654321",
+        "document": (io.BytesIO(scan()), "birth.png"),
+    }
+    data.update(changes)
+    return client.post("/children", data=data, content_type="multipart/form-data")
+
+
+def registrar_decision(login, demo, request_id, decision, reason=""):
+    registrar = login(demo["registrar"])
+    page = f"/clinic/guardianships/{request_id}"
+    data = {"csrf_token": csrf_token(registrar, page)}
+    if decision == "reject":
+        data["reason"] = reason
+    return registrar.post(f"{page}/{decision}", data=data)
+
+
+def latest_request(app, guardian_id):
+    with app.app_context():
+        return db.session.scalar(
+            sa.select(GuardianshipRequest)
+            .where(GuardianshipRequest.guardian_id == guardian_id)
+            .order_by(GuardianshipRequest.id.desc())
+            .limit(1)
+        )
+
+
+def test_request_approve_and_open_the_childs_card(app, demo, login):
+    parent = login(demo["trusted"])
+    snils = make_snils("004000001")
+    born = date.today() - timedelta(days=4 * 365)
+    assert ask(parent, born, snils).status_code == 303
+    request = latest_request(app, demo["trusted"].id)
+    registrar = login(demo["registrar"])
+    queue = registrar.get("/clinic/guardianships").get_data(as_text=True)
+    assert f"/clinic/guardianships/{request.id}" in queue
+    document = registrar.get(f"/clinic/guardianships/{request.id}/document")
+    assert document.status_code == 200 and document.headers["Content-Type"] == "image/png"
+    assert registrar_decision(login, demo, request.id, "approve").status_code == 303
+    with app.app_context():
+        link = db.session.scalar(sa.select(Guardianship).where(Guardianship.guardian_id == demo["trusted"].id))
+        events = list(db.session.scalars(sa.select(AuditEvent.action).where(AuditEvent.action.like("guardianship.%"))))
+    assert link.verified_at is not None and link.verified_by_id == demo["registrar"].id
+    assert events == ["guardianship.requested", "guardianship.document_viewed", "guardianship.approved"]
+    assert parent.get(f"/card/{link.child_id}").status_code == 200
+    assert "Павлов Илья" in parent.get("/cards").get_data(as_text=True)
+    assert outbox(app, demo["trusted"].email)[-1].kind == "security_alert"
+
+
+def test_a_refusal_needs_a_reason_the_parent_sees(app, demo, login):
+    parent = login(demo["trusted"])
+    ask(parent, date.today() - timedelta(days=3 * 365), make_snils("004000002"))
+    request = latest_request(app, demo["trusted"].id)
+    assert registrar_decision(login, demo, request.id, "reject", "").status_code == 400
+    assert registrar_decision(login, demo, request.id, "reject", "Скан нечитаем").status_code == 303
+    parent.set_cookie("lang", "en")
+    assert "refused: Скан нечитаем" in parent.get("/children").get_data(as_text=True)
+
+
+def test_a_child_of_15_or_older_is_refused_at_once(app, demo, login):
+    parent = login(demo["trusted"])
+    parent.set_cookie("lang", "en")
+    response = ask(parent, date.today() - timedelta(days=16 * 365), make_snils("004000003"), surname="Старший")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "A child of 15 or older manages their own card" in html and 'value="Старший"' in html
+    assert latest_request(app, demo["trusted"].id) is None
+
+
+def test_a_bad_document_is_refused_and_nothing_is_kept(app, demo, login):
+    parent = login(demo["trusted"])
+    parent.set_cookie("lang", "en")
+    response = ask(
+        parent,
+        date.today() - timedelta(days=2 * 365),
+        make_snils("004000004"),
+        document=(io.BytesIO(b"<html>not a scan</html>"), "scan.png"),
+    )
+    assert response.status_code == 400 and "must be a PDF, JPG or PNG" in response.get_data(as_text=True)
+    assert latest_request(app, demo["trusted"].id) is None
+
+
+def test_a_card_with_another_birth_date_is_not_linked(app, demo, login):
+    parent = login(demo["trusted"])
+    # Дарья's SNILS with a wrong date of birth: the registrar cannot approve it.
+    snils = demo["child_9"].snils
+    ask(parent, date.today() - timedelta(days=2 * 365), snils)
+    request = latest_request(app, demo["trusted"].id)
+    assert registrar_decision(login, demo, request.id, "approve").status_code == 400
+    assert parent.get(f"/card/{demo['child_9'].id}").status_code == 404
+
+
+def test_a_registrar_never_decides_their_own_request(app, demo, login):
+    registrar = login(demo["registrar"])
+    ask(registrar, date.today() - timedelta(days=6 * 365), make_snils("004000005"))
+    request = latest_request(app, demo["registrar"].id)
+    page = registrar.get(f"/clinic/guardianships/{request.id}").get_data(as_text=True)
+    assert "another registrar must decide it" in page or "другой регистратор" in page
+    assert registrar_decision(login, demo, request.id, "approve").status_code == 404
+    assert registrar.get(f"/clinic/guardianships/{request.id}/document").status_code == 404
+
+
+def test_the_demo_queue_has_a_waiting_request(app, demo, login):
+    html = login(demo["registrar"]).get("/clinic/guardianships").get_data(as_text=True)
+    assert re.search(r"Смирнов Артём", html)
