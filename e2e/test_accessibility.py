@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from e2e.conftest import LANGUAGES, THEMES, PageCheck
+from e2e.conftest import LANGUAGES, THEMES
 
 PAGES = [
     ("/", 200),

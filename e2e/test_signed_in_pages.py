@@ -13,6 +13,7 @@ from portal.auth import service
 from portal.auth.models import Account, VerificationRequest
 from portal.database import db, write_transaction
 from portal.demo import email_of
+from portal.sharing.models import GuardianshipRequest
 
 JS = [pytest.param(True, id="js"), pytest.param(False, id="nojs")]
 
@@ -32,7 +33,10 @@ PAGES = [
     ("patient", "/auth/security", "complete"),
     ("patient", "/auth/sessions", "complete"),
     ("patient", "/auth/verification", "complete"),
+    ("patient", "/children", "complete"),
     ("registrar", "/clinic/verifications", "complete"),
+    ("registrar", "/clinic/guardianships", "complete"),
+    ("registrar", "/clinic/guardianships/{grequest}", "complete"),
     ("registrar", "/clinic/verifications/{request}", "complete"),
     ("doctor", "/clinic/emergency", "complete"),
     ("doctor", "/auth/enrol/totp", "complete"),
@@ -64,8 +68,9 @@ def ids(live_app):
     with live_app.app_context():
         patient = db.session.scalar(sa.select(Account.patient_id).where(Account.email == email_of_key("patient")))
         request = db.session.scalar(sa.select(VerificationRequest.id).order_by(VerificationRequest.id))
+        grequest = db.session.scalar(sa.select(GuardianshipRequest.id).order_by(GuardianshipRequest.id))
         db.session.remove()
-    return {"patient": patient, "request": request}
+    return {"patient": patient, "request": request, "grequest": grequest}
 
 
 @pytest.mark.parametrize("js", JS)
