@@ -145,6 +145,7 @@ def test_sign_in_errors_swap_only_the_form(make_check):
     assert page.evaluate("window.__marker") == 1
     assert page.locator("h1").get_attribute("data-marker") == "kept", "more than #sign-in was replaced"
     assert page.locator("#sign-in").count() == 1 and page.locator("#error-summary").count() == 1
+    assert page.title().startswith("Ошибка: "), "the title says there is an error, as on a full page"
     drop_expected_status_logs(check, 400)
     check.assert_clean(axe=False)
 

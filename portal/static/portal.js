@@ -37,6 +37,11 @@
     if (message) { announce(message.textContent); }
     // Errors take focus; otherwise focus stays with what the user was typing into, or, when
     // the user followed a link in the swapped area (now gone), moves to the new content.
+    // A page with errors says so in its title (GOV.UK), after a swap as on a full page.
+    var summary = scope.querySelector("[data-title-prefix]");
+    if (summary && document.title.indexOf(summary.dataset.titlePrefix) !== 0) {
+      document.title = summary.dataset.titlePrefix + " " + document.title;
+    }
     var focusTarget = scope.querySelector("[data-focus]");
     var active = document.activeElement;
     if (focusTarget) {
