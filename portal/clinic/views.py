@@ -16,6 +16,17 @@ from portal.web.forms import ConfirmForm
 bp = Blueprint("clinic", __name__, url_prefix="/clinic", template_folder="templates")
 
 
+def _audited_download(
+    action: str, object_type: str, object_id: int, key: str, purpose: str, filename: str, content_type: str
+):
+    """A registrar opens an uploaded document: recorded first, then served with safe headers."""
+    with write_transaction():
+        audit.record(
+            action, actor_id=g.account.id, actor_role="registrar", object_type=object_type, object_id=object_id
+        )
+    return uploads.download(uploads.load(key, purpose), filename, content_type)
+
+
 @bp.get("/verifications")
 @staff("registrar")
 def verifications():
@@ -53,16 +64,15 @@ def verification_document(request_id: int, document_id: int):
     document = db.session.get(IdentityDocument, document_id)
     if document is None or document.request_id != found.id or account.id == g.account.id:
         abort(404)
-    with write_transaction():
-        audit.record(
-            "verification.document_viewed",
-            actor_id=g.account.id,
-            actor_role="registrar",
-            object_type="identity_document",
-            object_id=document.id,
-        )
-    data = uploads.load(document.storage_key, f"identity:{account.id}")
-    return uploads.download(data, document.filename, document.content_type)
+    return _audited_download(
+        "verification.document_viewed",
+        "identity_document",
+        document.id,
+        document.storage_key,
+        f"identity:{account.id}",
+        document.filename,
+        document.content_type,
+    )
 
 
 @bp.post("/verifications/<int:request_id>/approve")
@@ -156,16 +166,15 @@ def guardianship_document(request_id: int):
     found, guardian = _guardianship_or_404(request_id)
     if guardian.id == g.account.id:
         abort(404)
-    with write_transaction():
-        audit.record(
-            "guardianship.document_viewed",
-            actor_id=g.account.id,
-            actor_role="registrar",
-            object_type="guardianship_request",
-            object_id=found.id,
-        )
-    data = uploads.load(found.document_key, f"guardianship:{guardian.id}")
-    return uploads.download(data, found.document_filename, found.document_type)
+    return _audited_download(
+        "guardianship.document_viewed",
+        "guardianship_request",
+        found.id,
+        found.document_key,
+        f"guardianship:{guardian.id}",
+        found.document_filename,
+        found.document_type,
+    )
 
 
 @bp.post("/guardianships/<int:request_id>/<any(approve, reject):decision>")
