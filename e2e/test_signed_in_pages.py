@@ -34,6 +34,7 @@ PAGES = [
     ("patient", "/auth/sessions", "complete"),
     ("patient", "/auth/verification", "complete"),
     ("patient", "/children", "complete"),
+    ("patient", "/sharing", "complete"),
     ("registrar", "/clinic/verifications", "complete"),
     ("registrar", "/clinic/guardianships", "complete"),
     ("registrar", "/clinic/guardianships/{grequest}", "complete"),

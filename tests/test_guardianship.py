@@ -135,3 +135,37 @@ def test_a_registrar_never_decides_their_own_request(app, demo, login):
 def test_the_demo_queue_has_a_waiting_request(app, demo, login):
     html = login(demo["registrar"]).get("/clinic/guardianships").get_data(as_text=True)
     assert re.search(r"Смирнов Артём", html)
+
+
+# -- trusted persons: the owner ends a grant ---------------------------------------------------
+
+
+def test_the_owner_sees_and_ends_a_grant_and_both_are_told(app, demo, login):
+    owner, trusted = login(demo["patient"]), login(demo["trusted"])
+    patient_id = demo["patient"].patient_id
+    owner.set_cookie("lang", "en")
+    page = owner.get("/sharing").get_data(as_text=True)
+    assert "Павлова Ольга Сергеевна" in page and "Test results, Vaccinations, Prescriptions" in page
+    grant_id = re.search(r"/sharing/(\d+)/revoke", page).group(1)
+    assert trusted.get(f"/card/{patient_id}").status_code == 200
+    response = owner.post(f"/sharing/{grant_id}/revoke", data={"csrf_token": csrf_token(owner, "/sharing")})
+    assert response.status_code == 303
+    assert trusted.get(f"/card/{patient_id}").status_code == 404
+    assert "Nobody else sees your card" in owner.get("/sharing").get_data(as_text=True)
+    assert outbox(app, demo["trusted"].email)[-1].kind == "grant"
+    assert outbox(app, demo["patient"].email)[-1].kind == "security_alert"
+    with app.app_context():
+        event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "grant.revoked"))
+    assert event.patient_id == patient_id and event.actor_id == demo["patient"].id
+    owner.set_cookie("lang", "en")
+    log = owner.get(f"/card/{patient_id}/access-log").get_data(as_text=True)
+    assert "Павлова Ольга Сергеевна, trusted person" in log  # her earlier read stays in the log
+
+
+def test_nobody_else_ends_a_grant(app, demo, login):
+    page = login(demo["patient"]).get("/sharing").get_data(as_text=True)
+    grant_id = re.search(r"/sharing/(\d+)/revoke", page).group(1)
+    for key in ("trusted", "guardian", "doctor"):
+        client = login(demo[key])
+        token = csrf_token(client, "/sharing")
+        assert client.post(f"/sharing/{grant_id}/revoke", data={"csrf_token": token}).status_code == 404

@@ -18,7 +18,7 @@ from portal.auth.service import locale_of, now, tell
 from portal.database import db, write_transaction
 from portal.identifiers import snils_digits
 from portal.record.models import Patient
-from portal.sharing.models import Guardianship, GuardianshipRequest
+from portal.sharing.models import AccessGrant, Guardianship, GuardianshipRequest
 
 
 class Refused(Exception):
@@ -180,3 +180,62 @@ def decide(request_id: int, registrar: Account, approve: bool, reason: str | Non
                     ),
                 )
         return row
+
+
+# -- trusted persons: the owner sees and revokes grants (adding them arrives with the record) ------
+
+
+def grants_of(owner: Account) -> list[tuple[AccessGrant, Account]]:
+    if owner.patient_id is None:
+        return []
+    return [
+        (grant, grantee)
+        for grant, grantee in db.session.execute(
+            select(AccessGrant, Account)
+            .join(Account, Account.id == AccessGrant.grantee_id)
+            .where(
+                AccessGrant.patient_id == owner.patient_id,
+                AccessGrant.revoked_at.is_(None),
+                AccessGrant.expires_on >= today(),
+            )
+            .order_by(AccessGrant.expires_on)
+        )
+    ]
+
+
+def revoke_grant(owner: Account, grant_id: int) -> bool:
+    """End a grant now: the trusted person sees nothing from their next request. Both are told."""
+    with write_transaction():
+        grant = db.session.get(AccessGrant, grant_id)
+        if (
+            grant is None
+            or owner.patient_id is None
+            or grant.patient_id != owner.patient_id
+            or grant.revoked_at is not None
+        ):
+            return False
+        grant.revoked_at = now()
+        grantee = db.session.get(Account, grant.grantee_id)
+        audit.record(
+            "grant.revoked",
+            actor_id=owner.id,
+            actor_role="self",
+            patient_id=grant.patient_id,
+            object_type="access_grant",
+            object_id=grant.id,
+        )
+        with force_locale(locale_of(owner)):
+            tell(
+                owner,
+                "security_alert",
+                _("Medkarta security notice"),
+                _("You ended the access of %(name)s to your card.", name=grantee.full_name),
+            )
+        with force_locale(locale_of(grantee)):
+            tell(
+                grantee,
+                "grant",
+                _("Access to a card has ended"),
+                _("%(name)s has ended your access to their medical card.", name=owner.full_name),
+            )
+        return True

@@ -51,3 +51,32 @@ def children():
         account=g.account,
         status=400 if failing else 200,
     )
+
+
+@bp.get("/sharing")
+@signed_in
+def sharing():
+    from portal.record.sections import LABELS
+    from portal.web.forms import ConfirmForm
+
+    return render(
+        "sharing/sharing.html",
+        grants=service.grants_of(g.account),
+        labels=LABELS,
+        form=ConfirmForm(),
+        account=g.account,
+    )
+
+
+@bp.post("/sharing/<int:grant_id>/revoke")
+@signed_in
+def revoke(grant_id: int):
+    from flask import abort
+
+    from portal.web.forms import ConfirmForm
+
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if not service.revoke_grant(g.account, grant_id):
+        abort(404)
+    return redirect(url_for("sharing.sharing", revoked=1), code=303)
