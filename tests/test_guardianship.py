@@ -169,3 +169,32 @@ def test_nobody_else_ends_a_grant(app, demo, login):
         client = login(demo[key])
         token = csrf_token(client, "/sharing")
         assert client.post(f"/sharing/{grant_id}/revoke", data={"csrf_token": token}).status_code == 404
+
+
+def test_at_most_five_active_grants_and_each_is_audited_and_told(app, demo, login):
+    from datetime import date as day
+
+    import pytest
+
+    from portal.auth.models import Account
+    from portal.sharing import service
+
+    later = day.today() + timedelta(days=30)
+    with app.test_request_context(headers={"Cookie": "lang=en"}):
+        owner = db.session.get(Account, demo["patient"].id)
+        grantees = [demo[k].id for k in ("guardian", "doctor", "nurse", "doctor_b")]  # the demo grant makes 5
+        for grantee_id in grantees:
+            service.grant(owner, grantee_id, {"results"}, "view", later)
+        with pytest.raises(service.Refused, match="at most 5 people"):
+            service.grant(owner, demo["registrar"].id, {"results"}, "view", later)
+        with pytest.raises(service.Refused, match="confirmed account"):
+            service.grant(owner, demo["applicant"].id, {"results"}, "view", later)
+        with pytest.raises(service.Refused, match="future"):
+            service.grant(owner, demo["registrar"].id, {"results"}, "view", day.today())
+        with pytest.raises(service.Refused, match="at least one section"):
+            service.grant(owner, demo["registrar"].id, {"access_log"}, "view", later)
+        events = list(db.session.scalars(sa.select(AuditEvent.action).where(AuditEvent.action == "grant.created")))
+    assert len(events) == 4
+    assert outbox(app, demo["nurse"].email)[-1].kind == "grant"
+    nurse = login(demo["nurse"])
+    assert nurse.get(f"/card/{demo['patient'].patient_id}").status_code == 200  # as a trusted person now

@@ -17,8 +17,11 @@ def attempts(app, login: str, n: int, address: str = "203.0.113.5") -> list[int]
     client = app.test_client()
     token = csrf_token(client, "/auth/sign-in")
     return [
-        client.post("/auth/sign-in", data={"csrf_token": token, "login": login, "password": "x"},
-                    environ_base={"REMOTE_ADDR": address}).status_code
+        client.post(
+            "/auth/sign-in",
+            data={"csrf_token": token, "login": login, "password": "x"},
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
         for _ in range(n)
     ]
 

@@ -8,7 +8,7 @@ from datetime import date
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import uploads
 from portal.access.policy import birthday, guardian_age_limit, today
@@ -239,3 +239,77 @@ def revoke_grant(owner: Account, grant_id: int) -> bool:
                 _("%(name)s has ended your access to their medical card.", name=owner.full_name),
             )
         return True
+
+
+MAX_ACTIVE_GRANTS = 5
+
+
+def grant(owner: Account, grantee_id: int, sections: set[str], level: str, expires_on: date) -> AccessGrant:
+    """Share named sections of the owner's card with a trusted person until a date.
+
+    At most five grants are active at once; the grantee must be a verified account other than the
+    owner; both are told and the grant is audited. (The page that calls this, with a one-time
+    code, comes with the record's sharing screens.)"""
+    from portal.access.policy import SECTIONS
+
+    if owner.patient_id is None or owner.verification_status != "verified":
+        raise Refused("grantee", _("Confirm your own identity first"))
+    if level not in ("view", "add"):
+        raise Refused("level", _("Choose view or add"))
+    shareable = set(SECTIONS) - {"summary", "access_log"}
+    if not sections or not sections <= shareable:
+        raise Refused("sections", _("Choose at least one section"))
+    if expires_on <= today():
+        raise Refused("expires_on", _("The end date must be in the future"))
+    with write_transaction():
+        grantee = db.session.get(Account, grantee_id)
+        if grantee is None or grantee.id == owner.id or grantee.verification_status != "verified":
+            raise Refused("grantee", _("This person cannot be given access: they need a confirmed account"))
+        active = db.session.scalar(
+            select(func.count())
+            .select_from(AccessGrant)
+            .where(
+                AccessGrant.patient_id == owner.patient_id,
+                AccessGrant.revoked_at.is_(None),
+                AccessGrant.expires_on >= today(),
+            )
+        )
+        if active >= MAX_ACTIVE_GRANTS:
+            raise Refused("grantee", _("You can share your card with at most 5 people at once"))
+        row = AccessGrant(
+            patient_id=owner.patient_id,
+            grantee_id=grantee.id,
+            granted_by_id=owner.id,
+            sections=",".join(sorted(sections)),
+            level=level,
+            expires_on=expires_on,
+        )
+        db.session.add(row)
+        db.session.flush()
+        audit.record(
+            "grant.created",
+            actor_id=owner.id,
+            actor_role="self",
+            patient_id=owner.patient_id,
+            object_type="access_grant",
+            object_id=row.id,
+            reason=f"{level} until {expires_on.isoformat()}",
+        )
+        with force_locale(locale_of(owner)):
+            tell(
+                owner,
+                "security_alert",
+                _("Medkarta security notice"),
+                _("You gave %(name)s access to your card.", name=grantee.full_name),
+            )
+        with force_locale(locale_of(grantee)):
+            tell(
+                grantee,
+                "grant",
+                _("You have access to a card"),
+                _(
+                    "%(name)s has shared parts of their medical card with you. It is among your cards in Medkarta.",
+                    name=owner.full_name,
+                ),
+            )
+        return row
