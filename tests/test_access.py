@@ -311,3 +311,12 @@ def test_a_guardian_sees_the_childs_access_log(app, demo, login, who):
     guardian.set_cookie("lang", "en")
     html = guardian.get(f"/card/{child.id}/access-log").get_data(as_text=True)
     assert "Соколов Дмитрий Александрович, clinician" in html
+
+
+def test_the_patient_is_told_in_their_own_language_whatever_the_clinicians(app, demo, login):
+    doctor_b = login(demo["doctor_b"])
+    doctor_b.set_cookie("lang", "en")
+    emergency(doctor_b, demo["patient"].snils)
+    told = [m for m in outbox(app, demo["patient"].email) if m.kind == "security_alert"][-1]
+    assert told.subject == "Медкарта: уведомление о безопасности"
+    assert "экстренного доступа" in told.body and "emergency" not in told.body

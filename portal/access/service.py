@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.access.models import CareRelationship, EmergencyAccess
@@ -15,7 +15,7 @@ from portal.access.policy import birthday, guardian_age_limit, today
 from portal.audit import service as audit
 from portal.auth import passwords
 from portal.auth.models import Account
-from portal.auth.service import locale_of, now, security_alert
+from portal.auth.service import now, security_alert
 from portal.database import db, write_transaction
 from portal.identifiers import snils_digits
 from portal.record.models import Patient
@@ -64,14 +64,10 @@ def start_emergency(account: Account, snils: str, reason: str, password: str) ->
         )
         owner = db.session.scalar(select(Account).where(Account.patient_id == patient.id))
         if owner is not None:
-            with force_locale(locale_of(owner)):
-                security_alert(
-                    owner,
-                    _(
-                        "A clinician opened your card in an emergency. See who and why on the "
-                        "page “Who opened my card”."
-                    ),
-                )
+            security_alert(
+                owner,
+                _l("A clinician opened your card in an emergency. See who and why on the page “Who opened my card”."),
+            )
         return patient.id
 
 

@@ -16,6 +16,7 @@ import pyotp
 from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
 
 from portal import crypto
@@ -48,9 +49,12 @@ def aware(moment: datetime | None) -> datetime | None:
 # -- messages to the account owner ---------------------------------------------------------------
 
 
-def tell(account: Account, kind: str, subject: str, body: str, channel: str = "email") -> None:
-    """Queue a message to the account owner in their language. Never any medical data."""
+def tell(account: Account, kind: str, subject: object, body: object, channel: str = "email") -> None:
+    """Queue a message to the account owner. Texts may be lazy (``_l``): they are rendered here, in
+    the owner's language, whatever the language of the request. Never any medical data."""
     recipient = account.email if channel == "email" else account.phone
+    with force_locale(locale_of(account)):
+        subject, body = str(subject), str(body)
     notify.queue(account_id=account.id, channel=channel, kind=kind, recipient=recipient, subject=subject, body=body)
 
 
@@ -58,8 +62,9 @@ def locale_of(account: Account) -> str:
     return account.locale or current_app.config["LANGUAGES"][0]
 
 
-def security_alert(account: Account, what: str) -> None:
-    """Tell the owner about a security event: sign-in, credential change, lock-out, grants."""
+def security_alert(account: Account, what: object) -> None:
+    """Tell the owner about a security event: sign-in, credential change, lock-out, grants.
+    ``what`` is lazy text (``_l``), rendered in the owner's language."""
     with force_locale(locale_of(account)):
         subject = _("Medkarta security notice")
         body = "\n\n".join(
@@ -101,16 +106,15 @@ def register(data: NewAccount, locale: str) -> None:
     with write_transaction():
         existing = db.session.scalar(select(Account).where(or_(Account.email == email, Account.snils == snils)))
         if existing is not None:
-            with force_locale(locale_of(existing)):
-                tell(
-                    existing,
-                    "register_duplicate",
-                    _("Someone tried to register with your details"),
-                    _(
-                        "Someone tried to create a Medkarta account with your e-mail or SNILS. If it was you, "
-                        "you already have an account: sign in, or restore your password if you forgot it."
-                    ),
-                )
+            tell(
+                existing,
+                "register_duplicate",
+                _l("Someone tried to register with your details"),
+                _l(
+                    "Someone tried to create a Medkarta account with your e-mail or SNILS. If it was you, "
+                    "you already have an account: sign in, or restore your password if you forgot it."
+                ),
+            )
             audit.record("auth.register", actor_id=existing.id, outcome="failure", reason="duplicate details")
             return
         account = Account(
@@ -385,8 +389,7 @@ def lock(account: Account, why: str) -> None:
     account.failed_passwords = account.failed_codes = 0
     end_other_sessions(account.id, None, "locked")
     audit.record("auth.locked", actor_id=account.id, reason=why, outcome="failure")
-    with force_locale(locale_of(account)):
-        security_alert(account, _("Your account was locked for 15 minutes after several wrong attempts to sign in."))
+    security_alert(account, _l("Your account was locked for 15 minutes after several wrong attempts to sign in."))
 
 
 def needs_enrolment(account: Account) -> bool:
@@ -495,11 +498,9 @@ def finish_sign_in(current: Current, code: str, method: str) -> str:
         row.stage, row.authenticated_at, row.last_seen_at = "complete", now(), now()
         audit.record("auth.second_factor", actor_id=account.id, actor_role="self", reason=method)
         audit.record("auth.sign_in", actor_id=account.id, actor_role="self")
-        with force_locale(locale_of(account)):
-            security_alert(account, _("Someone signed in to your account from the address %(ip)s.", ip=row.ip or "?"))
+        security_alert(account, _l("Someone signed in to your account from the address %(ip)s.", ip=row.ip or "?"))
         if method == "recovery":
-            with force_locale(locale_of(account)):
-                security_alert(account, _("A recovery code was used to sign in."))
+            security_alert(account, _l("A recovery code was used to sign in."))
         return "ok"
 
 
@@ -590,8 +591,7 @@ def confirm_second_factor(current: Current, method: str, code: str) -> list[str]
         row.stage, row.last_seen_at = "complete", now()
         audit.record("auth.second_factor_enrolled", actor_id=account.id, actor_role="self", reason=method)
         if changed:
-            with force_locale(locale_of(account)):
-                security_alert(account, _("The second factor of your account was changed."))
+            security_alert(account, _l("The second factor of your account was changed."))
         return codes
 
 
@@ -651,35 +651,41 @@ def reset_password(token: str, new_password: str) -> bool:
         account.failed_passwords = 0
         end_other_sessions(account.id, None, "password reset")
         audit.record("auth.password_reset", actor_id=account.id, actor_role="self")
-        with force_locale(locale_of(account)):
-            security_alert(
-                account,
-                _("The password of your account was changed through the recovery link. All sessions were ended."),
-            )
+        security_alert(
+            account,
+            _l("The password of your account was changed through the recovery link. All sessions were ended."),
+        )
         return True
+
+
+def _reauthenticated(current: Current, password: str, action: str) -> Account | None:
+    """The account, re-read under the write lock, if ``password`` is its current password;
+    otherwise None, with the failed attempt audited. Changing credentials always asks for it."""
+    account = db.session.get(Account, current.account.id)
+    if passwords.verify_password(account.password_hash, password):
+        return account
+    audit.record(action, actor_id=account.id, outcome="failure", reason="wrong password")
+    return None
 
 
 def change_password(current: Current, current_password: str, new_password: str) -> bool:
     with write_transaction():
-        account = db.session.get(Account, current.account.id)
-        if not passwords.verify_password(account.password_hash, current_password):
-            audit.record("auth.password_changed", actor_id=account.id, outcome="failure", reason="wrong password")
+        account = _reauthenticated(current, current_password, "auth.password_changed")
+        if account is None:
             return False
         account.password_hash = passwords.hash_password(new_password)
         account.password_changed_at = now()
         end_other_sessions(account.id, current.session.id, "password changed")
         audit.record("auth.password_changed", actor_id=account.id, actor_role="self")
-        with force_locale(locale_of(account)):
-            security_alert(account, _("The password of your account was changed. Your other sessions were ended."))
+        security_alert(account, _l("The password of your account was changed. Your other sessions were ended."))
         return True
 
 
 def change_email(current: Current, current_password: str, new_email: str) -> bool:
     """Send a confirmation link to the new address; it replaces the old one once confirmed."""
     with write_transaction():
-        account = db.session.get(Account, current.account.id)
-        if not passwords.verify_password(account.password_hash, current_password):
-            audit.record("auth.email_change_requested", actor_id=account.id, outcome="failure")
+        account = _reauthenticated(current, current_password, "auth.email_change_requested")
+        if account is None:
             return False
         send_email_confirmation(account, normalise_email(new_email))
         audit.record("auth.email_change_requested", actor_id=account.id, actor_role="self")
@@ -688,9 +694,8 @@ def change_email(current: Current, current_password: str, new_email: str) -> boo
 
 def change_phone(current: Current, current_password: str, new_phone: str) -> bool:
     with write_transaction():
-        account = db.session.get(Account, current.account.id)
-        if not passwords.verify_password(account.password_hash, current_password):
-            audit.record("auth.phone_change_requested", actor_id=account.id, outcome="failure")
+        account = _reauthenticated(current, current_password, "auth.phone_change_requested")
+        if account is None:
             return False
         phone = normalise_phone(new_phone)
         send_code(account, f"phone:{phone}", current.session.id, "sms", recipient=phone)
@@ -707,6 +712,5 @@ def confirm_new_phone(current: Current, new_phone: str, code: str) -> bool:
         old = account.phone
         account.phone, account.phone_confirmed_at = phone, now()
         audit.record("auth.phone_changed", actor_id=account.id, actor_role="self")
-        with force_locale(locale_of(account)):
-            security_alert(account, _("The phone number of your account was changed from %(old)s.", old=old))
+        security_alert(account, _l("The phone number of your account was changed from %(old)s.", old=old))
         return True

@@ -6,14 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask_babel import force_locale
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import uploads
 from portal.audit import service as audit
 from portal.auth.models import Account, IdentityDocument, VerificationRequest
-from portal.auth.service import locale_of, now, tell
+from portal.auth.service import now, tell
 from portal.consent import service as consent
 from portal.database import db, write_transaction
 from portal.record.models import Patient
@@ -141,25 +140,24 @@ def decide(request_id: int, registrar: Account, approve: bool, reason: str | Non
             object_id=account.id,
             reason=reason,
         )
-        with force_locale(locale_of(account)):
-            if approve:
-                tell(
-                    account,
-                    "verification",
-                    _("Your identity is confirmed"),
-                    _(
-                        "A registrar has confirmed your identity. Sign in to Medkarta and give your consent "
-                        "to open your medical card."
-                    ),
-                )
-            else:
-                tell(
-                    account,
-                    "verification",
-                    _("Your identity was not confirmed"),
-                    _(
-                        "A registrar could not confirm your identity. The reason is shown in Medkarta; "
-                        "correct the details and send them again."
-                    ),
-                )
+        if approve:
+            tell(
+                account,
+                "verification",
+                _l("Your identity is confirmed"),
+                _l(
+                    "A registrar has confirmed your identity. Sign in to Medkarta and give your consent "
+                    "to open your medical card."
+                ),
+            )
+        else:
+            tell(
+                account,
+                "verification",
+                _l("Your identity was not confirmed"),
+                _l(
+                    "A registrar could not confirm your identity. The reason is shown in Medkarta; "
+                    "correct the details and send them again."
+                ),
+            )
         return request

@@ -6,15 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal import uploads
 from portal.access.policy import birthday, guardian_age_limit, today
 from portal.audit import service as audit
 from portal.auth.models import Account
-from portal.auth.service import locale_of, now, tell
+from portal.auth.service import now, tell
 from portal.database import db, write_transaction
 from portal.identifiers import snils_digits
 from portal.record.models import Patient
@@ -158,27 +158,26 @@ def decide(request_id: int, registrar: Account, approve: bool, reason: str | Non
             object_id=row.id,
             reason=reason,
         )
-        with force_locale(locale_of(guardian)):
-            if approve:
-                tell(
-                    guardian,
-                    "security_alert",
-                    _("Medkarta security notice"),
-                    _(
-                        "A registrar has confirmed you as a child's legal representative. The child's card is now "
-                        "among your cards."
-                    ),
-                )
-            else:
-                tell(
-                    guardian,
-                    "guardianship",
-                    _("Your request was not confirmed"),
-                    _(
-                        "A registrar could not confirm you as the child's legal representative. The reason is shown "
-                        "in Medkarta."
-                    ),
-                )
+        if approve:
+            tell(
+                guardian,
+                "security_alert",
+                _l("Medkarta security notice"),
+                _l(
+                    "A registrar has confirmed you as a child's legal representative. The child's card is now "
+                    "among your cards."
+                ),
+            )
+        else:
+            tell(
+                guardian,
+                "guardianship",
+                _l("Your request was not confirmed"),
+                _l(
+                    "A registrar could not confirm you as the child's legal representative. The reason is shown "
+                    "in Medkarta."
+                ),
+            )
         return row
 
 
@@ -224,20 +223,18 @@ def revoke_grant(owner: Account, grant_id: int) -> bool:
             object_type="access_grant",
             object_id=grant.id,
         )
-        with force_locale(locale_of(owner)):
-            tell(
-                owner,
-                "security_alert",
-                _("Medkarta security notice"),
-                _("You ended the access of %(name)s to your card.", name=grantee.full_name),
-            )
-        with force_locale(locale_of(grantee)):
-            tell(
-                grantee,
-                "grant",
-                _("Access to a card has ended"),
-                _("%(name)s has ended your access to their medical card.", name=owner.full_name),
-            )
+        tell(
+            owner,
+            "security_alert",
+            _l("Medkarta security notice"),
+            _l("You ended the access of %(name)s to your card.", name=grantee.full_name),
+        )
+        tell(
+            grantee,
+            "grant",
+            _l("Access to a card has ended"),
+            _l("%(name)s has ended your access to their medical card.", name=owner.full_name),
+        )
         return True
 
 
@@ -295,21 +292,19 @@ def grant(owner: Account, grantee_id: int, sections: set[str], level: str, expir
             object_id=row.id,
             reason=f"{level} until {expires_on.isoformat()}",
         )
-        with force_locale(locale_of(owner)):
-            tell(
-                owner,
-                "security_alert",
-                _("Medkarta security notice"),
-                _("You gave %(name)s access to your card.", name=grantee.full_name),
-            )
-        with force_locale(locale_of(grantee)):
-            tell(
-                grantee,
-                "grant",
-                _("You have access to a card"),
-                _(
-                    "%(name)s has shared parts of their medical card with you. It is among your cards in Medkarta.",
-                    name=owner.full_name,
-                ),
-            )
+        tell(
+            owner,
+            "security_alert",
+            _l("Medkarta security notice"),
+            _l("You gave %(name)s access to your card.", name=grantee.full_name),
+        )
+        tell(
+            grantee,
+            "grant",
+            _l("You have access to a card"),
+            _l(
+                "%(name)s has shared parts of their medical card with you. It is among your cards in Medkarta.",
+                name=owner.full_name,
+            ),
+        )
         return row
