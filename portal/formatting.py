@@ -21,7 +21,23 @@ def is_link_cell(value: object) -> bool:
     return isinstance(value, tuple)
 
 
+def card_basis(basis: str) -> str:
+    """Why the viewer sees a card, in words: «ваша карта», «ваш ребёнок», «доступ открыт вам»…"""
+    from portal.record.sections import BASES
+
+    return str(BASES.get(basis, basis))
+
+
+def rubles(kopecks: int) -> str:
+    """12345 → «123,45 ₽» in the reader's locale."""
+    from flask_babel import format_currency
+
+    return format_currency(kopecks / 100, "RUB")
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(card_basis)
+    app.add_template_filter(rubles)
     app.add_template_test(is_link_cell, "link_cell")
     app.add_template_filter(format_phone, "phone")
     app.add_template_filter(format_snils, "snils")

@@ -12,28 +12,70 @@ from portal.auth.models import (
     StaffMembership,
     VerificationRequest,
 )
-from portal.consent.models import ConsentEvent
-from portal.notify.models import OutboxMessage
-from portal.record.models import Patient
+from portal.certificates.models import CertificateRequest
+from portal.consent.models import ConsentEvent, OptOutRequest
+from portal.corrections.models import CorrectionFile, CorrectionRequest
+from portal.notify.models import Notification, NotificationPreference, OutboxMessage
+from portal.record.models import (
+    Allergy,
+    Checkup,
+    ClinicAttachment,
+    Diagnosis,
+    Document,
+    EntryRevision,
+    Immunization,
+    InsurancePolicy,
+    LabReport,
+    Observation,
+    Patient,
+    Practitioner,
+    Prescription,
+    Referral,
+    RequestEvent,
+    ServiceRecord,
+    Visit,
+)
 from portal.sharing.models import AccessGrant, Guardianship, GuardianshipRequest
 
 __all__ = [
     "AccessGrant",
     "Account",
+    "Allergy",
     "AuditEvent",
     "AuditHead",
     "CareRelationship",
+    "CertificateRequest",
+    "Checkup",
+    "ClinicAttachment",
     "ConsentEvent",
+    "CorrectionFile",
+    "CorrectionRequest",
+    "Diagnosis",
+    "Document",
     "EmergencyAccess",
+    "EntryRevision",
     "Guardianship",
     "GuardianshipRequest",
     "IdentityDocument",
+    "Immunization",
+    "InsurancePolicy",
+    "LabReport",
+    "Notification",
+    "NotificationPreference",
+    "Observation",
     "OneTimeCode",
+    "OptOutRequest",
     "Organisation",
     "OutboxMessage",
     "Patient",
+    "Practitioner",
+    "Prescription",
     "RecoveryCode",
+    "Referral",
+    "RequestEvent",
     "ServerSession",
+    "ServiceRecord",
     "StaffMembership",
     "VerificationRequest",
+    "Visit",
 ]

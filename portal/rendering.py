@@ -50,6 +50,11 @@ class Page:
         return self._footer
 
     @property
+    def card(self) -> Any:
+        """The card a card page is showing (``portal.record.service.CardContext``), or None."""
+        return g.get("card")
+
+    @property
     def idle_seconds(self) -> int:
         config = current_app.config
         minutes = config["IDLE_MINUTES_STAFF"] if self.user and self.user.is_staff else config["IDLE_MINUTES_CITIZEN"]

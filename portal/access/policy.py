@@ -125,6 +125,8 @@ def decide(account: Account | None, action: str, patient: Patient | None, sectio
         return Decision(False, "not signed in")
     if patient is None:
         return Decision(False, "no such card")
+    if patient.closed_at is not None:
+        return Decision(False, "the card is closed: the patient opted out of the electronic record")
     denial = _plugin_denial(account, action, patient, section)
     if denial:
         return Decision(False, denial)
@@ -215,6 +217,26 @@ def decide(account: Account | None, action: str, patient: Patient | None, sectio
     if account.roles:
         return Decision(False, "this staff role does not see medical data")
     return Decision(False, "no relationship with this patient")
+
+
+def visible_sections(account: Account, patient: Patient, decision: Decision, action: str = "read") -> tuple[str, ...]:
+    """The sections this viewer may open, derived from the decision that opened the card (no
+    further queries): a trusted person sees what the grant names; only the patient and their
+    guardian see who opened the card; plugins may still deny a section."""
+    if not decision.allowed:
+        return ()
+    shown = []
+    for section in SECTIONS:
+        if section == "summary":
+            continue
+        if decision.basis == "trusted" and section not in (decision.sections or ()):
+            continue
+        if section in OWNER_ONLY_SECTIONS and decision.basis not in ("self", "guardian"):
+            continue
+        if _plugin_denial(account, action, patient, section):
+            continue
+        shown.append(section)
+    return tuple(shown)
 
 
 def require(account: Account | None, action: str, patient_id: int, section: str) -> tuple[Decision, Patient]:

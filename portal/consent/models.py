@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.database import Base
@@ -27,3 +27,21 @@ class ConsentEvent(Base):
         Index("ix_consent_event_patient_id_id", "patient_id", "id"),
         Index("ix_consent_event_account_id_id", "account_id", "id"),
     )
+
+
+class OptOutRequest(Base):
+    """An application to opt out of the electronic record («отказ от ЭМК»): registered, then
+    approved (the card is closed to portal viewing, its data archived) or refused with a reason."""
+
+    __tablename__ = "opt_out_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(24), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="registered")  # registered, approved, refused
+    refusal_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -17,14 +17,18 @@ THEMES_DIR = ROOT / "themes"
 def register_blueprints() -> list[Blueprint]:
     from portal.audit.views import bp as audit
     from portal.auth.views import bp as auth
+    from portal.certificates.views import bp as certificates
     from portal.clinic.views import bp as clinic
     from portal.consent.views import bp as consent
+    from portal.corrections.views import bp as corrections
+    from portal.documents.views import bp as documents
+    from portal.export.views import bp as export
     from portal.notify.views import bp as notify
     from portal.record.views import bp as record
     from portal.sharing.views import bp as sharing
     from portal.web.views import bp as web
 
-    return [web, auth, consent, record, sharing, audit, clinic, notify]
+    return [web, auth, consent, record, sharing, audit, clinic, notify, documents, certificates, export, corrections]
 
 
 @hookimpl

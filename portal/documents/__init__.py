@@ -1,0 +1,1 @@
+"""«Мои документы»: the card's documents, the citizen's uploads among them."""

@@ -1,0 +1,1 @@
+"""Export of the whole card: a PDF summary and a FHIR R4 International Patient Summary."""
