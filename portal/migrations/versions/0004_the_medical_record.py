@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-28 00:35:00.775941
+Create Date: 2026-11-28 00:37:51.056710
 
 """
 from alembic import op
