@@ -7,7 +7,10 @@ set and a benchmark load can share a database without clashing.
 
 Usage::
 
-    python -m bench.generate --patients 100000 [--seed 2026] [--database-url URL]
+    python -m bench.generate --patients 100000 [--seed 2026] [--database-url URL] [--history]
+
+``--history`` also gives every patient without one a medical history across all record
+sections (``portal.record.generator``): 3–5 years for an adult, the whole life of a child.
 
 The portal is imported inside functions, not at module level, so the pure generators work
 without an app (and without ``portal/__init__.py``).
@@ -400,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     parser.add_argument("--database-url", help="SQLAlchemy URL; default: the app's own setting")
     parser.add_argument("--batch", type=_positive, default=5000, help="rows per insert batch")
+    parser.add_argument("--history", action="store_true", help="also generate each patient's medical history")
+    parser.add_argument("--today", type=date.fromisoformat, help="the history's last day (default: today)")
     args = parser.parse_args(argv)
 
     from portal import create_app
@@ -411,7 +416,35 @@ def main(argv: list[str] | None = None) -> int:
         counts = load(session, args.patients, seed=args.seed, batch=args.batch)
     elapsed = time.perf_counter() - started
     print(f"inserted {counts['organisations']} organisations and {counts['patients']} patients in {elapsed:.2f} s")
+    if args.history:
+        history(app, seed=args.seed, today=args.today or date.today())
     return 0
+
+
+def history(app, seed: int = DEFAULT_SEED, today: date | None = None, per_transaction: int = 5000) -> dict[str, int]:
+    """Give every patient without a history one, committing every ``per_transaction`` patients."""
+    from portal.database import write_transaction
+    from portal.record.generator import bulk_history, ensure_directory, patients_without_history
+
+    today = today or date.today()
+    started = time.perf_counter()
+    total: dict[str, int] = {}
+    with app.app_context():
+        with write_transaction() as session:
+            ensure_directory(session)
+            pending = patients_without_history(session)
+        for start in range(0, len(pending), per_transaction):
+            with write_transaction() as session:
+                directory = ensure_directory(session)
+                added = bulk_history(session, pending[start : start + per_transaction], directory, today, seed)
+            for table, n in added.items():
+                total[table] = total.get(table, 0) + n
+            done = min(start + per_transaction, len(pending))
+            print(f"  {done} patients, {sum(total.values())} rows, {time.perf_counter() - started:.1f} s", flush=True)
+    elapsed = time.perf_counter() - started
+    rows = ", ".join(f"{table} {n}" for table, n in total.items())
+    print(f"history for {len(pending)} patients: {sum(total.values())} rows in {elapsed:.2f} s ({rows})")
+    return total
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ from portal.auth.models import Account, IdentityDocument, StaffMembership, Verif
 from portal.consent.models import ConsentEvent
 from portal.database import db, write_transaction
 from portal.identifiers import enp_check_digit, make_snils
+from portal.record.generator import seed_demo_history
 from portal.record.models import Patient
+from portal.record.pharmacies import seed_pharmacies
 from portal.sharing.models import AccessGrant, Guardianship, GuardianshipRequest
 
 DEMO_PATIENTS = 20
@@ -225,7 +227,7 @@ def _accounts(today: date) -> int:
             second_factor=person.factor,
             failed_passwords=0,
             failed_codes=0,
-            locale="ru",
+            locale=None,  # no saved choice: the device's language decides; messages go in Russian
         )
         db.session.add(account)
         db.session.flush()
@@ -343,7 +345,79 @@ def _accounts(today: date) -> int:
             document_type="image/png",
         )
     )
+    _demo_correction(accounts["patient"], orgs["A"], today)
+    _demo_opt_out(accounts["trusted"])
     return len(PEOPLE)
+
+
+def _demo_opt_out(applicant: Account) -> None:
+    """Павлова asks to opt out of the electronic record: an application waiting for a registrar."""
+    from portal.consent.models import OptOutRequest
+    from portal.record.models import RequestEvent
+
+    moment = datetime.now(UTC)
+    row = OptOutRequest(
+        patient_id=applicant.patient_id,
+        requested_by_id=applicant.id,
+        reason="Предпочитаю бумажную медицинскую карту.",
+        status="registered",
+        created_at=moment,
+    )
+    db.session.add(row)
+    db.session.flush()
+    row.number = f"О-{moment.year}-{row.id:06d}"
+    db.session.add(
+        RequestEvent(request_kind="opt_out", request_id=row.id, status="registered", actor_id=applicant.id, at=moment)
+    )
+
+
+def _demo_correction(reporter: Account, organisation: Organisation, today: date) -> None:
+    """Smirnova reports a wrong date in a vaccination: an error report waiting for a registrar."""
+    from portal.corrections.models import CorrectionFile, CorrectionRequest
+    from portal.corrections.service import number_of
+    from portal.record.models import Immunization, RequestEvent
+
+    vaccination = Immunization(
+        patient_id=reporter.patient_id,
+        vaccine="Регевак В (гепатит B)",
+        target="HepB",
+        given_on=today - timedelta(days=400),
+        series="R-0425",
+        dose_number=3,
+        dose_label="V3",
+        organisation_id=organisation.id,
+        confirmed=True,
+    )
+    db.session.add(vaccination)
+    db.session.flush()
+    moment = datetime.now(UTC)
+    report = CorrectionRequest(
+        patient_id=reporter.patient_id,
+        requested_by_id=reporter.id,
+        section="vaccinations",
+        entry_id=vaccination.id,
+        description="Дата прививки указана неверно: третью дозу мне ввели на неделю позже.",
+        status="registered",
+        created_at=moment,
+    )
+    db.session.add(report)
+    db.session.flush()
+    report.number = number_of(report)
+    scan = _tiny_png()
+    db.session.add_all(
+        [
+            CorrectionFile(
+                correction_id=report.id,
+                storage_key=uploads.store(scan, f"correction:{reporter.patient_id}"),
+                filename="vaccination-certificate.png",
+                content_type="image/png",
+                size=len(scan),
+            ),
+            RequestEvent(
+                request_kind="correction", request_id=report.id, status="registered", actor_id=reporter.id, at=moment
+            ),
+        ]
+    )
 
 
 def seed_demo() -> dict[str, int]:
@@ -354,6 +428,8 @@ def seed_demo() -> dict[str, int]:
     with write_transaction() as session:
         added = load(session, n_patients=DEMO_PATIENTS)
         added["accounts"] = _accounts(datetime.now(UTC).date())
+        added["visits"] = seed_demo_history(session, datetime.now(UTC).date())["visit"]
+        added["pharmacies"] = seed_pharmacies()
         return added
 
 
