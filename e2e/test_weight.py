@@ -105,7 +105,7 @@ def weights_report():
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     lines = [
         f"{path} {m.get('first_visit_bytes', '-')} {m.get('html_bytes', '-')}"
-        for path, m in sorted(MEASURED.items(), key=lambda item: PUBLIC_PAGES.index(item[0]))
+        for path, m in sorted(MEASURED.items(), key=lambda item: (item[0] not in PUBLIC_PAGES, item[0]))
     ]
     REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"\npage weights (path first_visit_bytes html_bytes), written to {REPORT}:\n" + "\n".join(lines))
@@ -178,5 +178,48 @@ def test_home_loads_within_4_seconds_on_slow_3g(browser, base_url):
         print(f"\nslow 3G home page: load event at {load_s:.2f} s after navigation start ({wall:.2f} s wall clock)")
         assert load_s > 0.4, "the network emulation did not apply (no 400 ms latency)"
         assert load_s < SLOW_3G_LOAD_BUDGET_S, f"home page on slow 3G: load at {load_s:.2f} s"
+    finally:
+        context.close()
+
+
+CARD_PAGES = ["/card/{patient}", "/card/{patient}/results", "/card/{patient}/results/{report}"]
+
+
+@pytest.mark.parametrize("template", CARD_PAGES)
+def test_signed_in_card_pages_within_budget(browser, base_url, live_app, template):
+    """The dashboard and the results pages of the demo patient's card, which has years of history:
+    first visit ≤ 45 KiB compressed with everything, a later visit ≤ 12 KiB of HTML."""
+    import sqlalchemy as sa
+
+    from e2e.test_signed_in_pages import email_of_key, signed_in
+    from portal.auth.models import Account
+    from portal.database import db
+    from portal.record.models import LabReport
+
+    with live_app.app_context():
+        patient = db.session.scalar(sa.select(Account.patient_id).where(Account.email == email_of_key("patient")))
+        report = db.session.scalar(
+            sa.select(LabReport.id).where(LabReport.patient_id == patient).order_by(LabReport.taken_at.desc()).limit(1)
+        )
+        db.session.remove()
+    path = template.format(patient=patient, report=report)
+    context = signed_in(browser, base_url, live_app, "patient", "complete", lang="ru")
+    try:
+        page = context.new_page()
+        recorder = Recorder()
+        recorder.attach(page)
+        response = page.goto(path)
+        assert response.status == 200
+        recorder.settle(page)
+        total = sum(t.body_bytes for t in recorder.transfers.values())
+        print(f"\nfirst visit {template}: {total} B compressed in total\n{recorder.describe()}")
+        assert total <= FIRST_VISIT_BUDGET, f"first visit of {path}: {total} B\n{recorder.describe()}"
+        recorder.reset()
+        response = page.goto(path)
+        recorder.settle(page)
+        html = recorder.transfers[response.url]
+        assert html.content_encoding in ("br", "gzip", "zstd")
+        assert html.body_bytes <= LATER_HTML_BUDGET, f"HTML of {path}: {html.body_bytes} B > {LATER_HTML_BUDGET} B"
+        MEASURED[template] = {"first_visit_bytes": total, "html_bytes": html.body_bytes}
     finally:
         context.close()

@@ -16,7 +16,15 @@ log = logging.getLogger(__name__)
 PAGES = (400, 403, 404, 405, 413, 429, 500)
 
 
+def _forget_card() -> None:
+    """An error page names no card: a 404 for an entry must not say whose card was opened."""
+    from flask import g
+
+    g.pop("card", None)
+
+
 def handle_http_error(error: HTTPException):
+    _forget_card()
     code = error.code if error.code in PAGES else 400 if (error.code or 500) < 500 else 500
     response = render(f"errors/{code}.html", error=error, request_id=request_id(), status=error.code or code)
     if error.code == 405 and getattr(error, "valid_methods", None):
@@ -26,6 +34,7 @@ def handle_http_error(error: HTTPException):
 
 def handle_unexpected(error: Exception):
     log.exception("unhandled error, request id %s", request_id())
+    _forget_card()
     return render("errors/500.html", error=InternalServerError(), request_id=request_id(), status=500)
 
 
@@ -34,6 +43,7 @@ def handle_access_denied(denied: AccessDenied):
     from portal.database import db
 
     db.session.rollback()
+    _forget_card()
     record_denial(denied)
     return render("errors/404.html", error=None, request_id=request_id(), status=404)
 

@@ -82,7 +82,9 @@ def cards_for(account: Account) -> list[CardLink]:
     patients. Four queries whatever the number of cards."""
     links: list[CardLink] = []
     if account.patient_id and account.verification_status == "verified":
-        links.append(CardLink(db.session.get(Patient, account.patient_id), "self"))
+        own = db.session.get(Patient, account.patient_id)
+        if own.closed_at is None:  # an opted-out card is closed to portal viewing
+            links.append(CardLink(own, "self"))
     if account.verification_status != "verified":
         return links
     limit = guardian_age_limit()
@@ -93,6 +95,7 @@ def cards_for(account: Account) -> list[CardLink]:
             Guardianship.guardian_id == account.id,
             Guardianship.verified_at.is_not(None),
             Guardianship.ended_at.is_(None),
+            Patient.closed_at.is_(None),
         )
         .order_by(Patient.birth_date)
     ):
@@ -102,7 +105,10 @@ def cards_for(account: Account) -> list[CardLink]:
         select(Patient)
         .join(AccessGrant, AccessGrant.patient_id == Patient.id)
         .where(
-            AccessGrant.grantee_id == account.id, AccessGrant.revoked_at.is_(None), AccessGrant.expires_on >= today()
+            AccessGrant.grantee_id == account.id,
+            AccessGrant.revoked_at.is_(None),
+            AccessGrant.expires_on >= today(),
+            Patient.closed_at.is_(None),
         )
         .order_by(Patient.surname, Patient.name)
     ):
@@ -116,6 +122,7 @@ def cards_for(account: Account) -> list[CardLink]:
                 CareRelationship.practitioner_id == account.id,
                 CareRelationship.ended_at.is_(None),
                 CareRelationship.organisation_id.in_(clinical),
+                Patient.closed_at.is_(None),
             )
             .order_by(Patient.surname, Patient.name)
         ):

@@ -24,6 +24,8 @@ def navigation_items(page: Page) -> list[NavItem]:
 def dashboard_cards(page: Page) -> list[DashboardCard]:
     from portal.appointments import service
 
+    if page.card is not None:  # a card's dashboard has its own "next appointment" card
+        return []
     return [
         DashboardCard(
             key="clinics",

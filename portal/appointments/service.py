@@ -20,12 +20,20 @@ class ClinicPage:
     position: int  # how many come before this page
 
 
+# Pharmacies are listed for sending prescriptions, not in the directory of medical organisations.
+MEDICAL = Organisation.kind != "pharmacy"
+
+
 def count_organisations() -> int:
-    return db.session.scalar(select(func.count()).select_from(Organisation)) or 0
+    return db.session.scalar(select(func.count()).select_from(Organisation).where(MEDICAL)) or 0
 
 
 def regions_present() -> list[str]:
-    return list(db.session.scalars(select(Organisation.region_code).distinct().order_by(Organisation.region_code)))
+    return list(
+        db.session.scalars(
+            select(Organisation.region_code).where(MEDICAL).distinct().order_by(Organisation.region_code)
+        )
+    )
 
 
 def search(query: str = "", region: str = "", after: int | None = None, size: int = PAGE_SIZE) -> ClinicPage:
@@ -33,7 +41,7 @@ def search(query: str = "", region: str = "", after: int | None = None, size: in
 
     Paged by key (name, id) rather than offset, so a page costs the same wherever it is.
     """
-    conditions = []
+    conditions = [MEDICAL]
     for word in query.casefold().split():
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(Organisation.search_text.like(f"%{escaped}%", escape="\\"))

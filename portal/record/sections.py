@@ -16,6 +16,9 @@ LABELS = {
     "documents": _l("Documents"),
     "services": _l("Services received and their cost"),
     "access_log": _l("Who opened my card"),
+    # Not sections of the card one can share, but named in «Кто смотрел мою карту»:
+    "certificates": _l("Certificates and extracts"),
+    "corrections": _l("Error reports"),
 }
 
 BASES = {

@@ -79,3 +79,231 @@ def overview(account: Account, patient_id: int) -> CardContext:
 
     with write_transaction():
         return open_section(account, patient_id, "summary")
+
+
+# ---- entries and their neighbours -------------------------------------------------------------
+
+
+def entry_title(section: str, entry) -> str:
+    """How an entry is named in its page title and breadcrumbs."""
+    from flask_babel import format_date, format_datetime
+
+    from portal.record import catalog
+
+    if section == "visits":
+        return f"{format_datetime(entry.started_at, 'short')}, {entry.practitioner.specialty}"
+    if section == "diagnoses":
+        return f"{entry.code} {entry.title}"
+    if section == "results":
+        return f"{catalog.panel_name(entry.code, _locale())}, {format_date(entry.taken_at.date(), 'short')}"
+    if section == "vaccinations":
+        return f"{entry.vaccine}, {format_date(entry.given_on, 'short')}"
+    if section == "prescriptions":
+        return f"{entry.drug}, {entry.form}"
+    if section == "checkups":
+        from flask_babel import gettext as _
+
+        return _("Check-up %(year)s, stage %(stage)s", year=entry.year, stage=entry.stage)
+    if section == "referrals":
+        return f"{entry.target}, {format_date(entry.issued_on, 'short')}"
+    if section == "allergies":
+        return entry.substance
+    if section == "services":
+        return f"{entry.name}, {format_date(entry.provided_on, 'short')}"
+    return str(entry.id)
+
+
+def _locale() -> str:
+    from flask_babel import get_locale
+
+    return str(get_locale() or "ru")
+
+
+def related(section: str, entry) -> dict:
+    """What an entry's page shows beside it: a visit's diagnoses, prescriptions, referrals and
+    services; a report's observations; the entry's correction history. A fixed number of queries."""
+    from sqlalchemy import select
+
+    from portal.database import db
+    from portal.record import models as m
+
+    found: dict = {"history": _history(section, entry.id)}
+    if section == "visits":
+        for key, model in (
+            ("diagnoses", m.Diagnosis),
+            ("prescriptions", m.Prescription),
+            ("referrals", m.Referral),
+            ("services", m.ServiceRecord),
+        ):
+            found[key] = list(db.session.scalars(select(model).where(model.visit_id == entry.id).order_by(model.id)))
+    elif section == "results":
+        observations = select(m.Observation).where(m.Observation.report_id == entry.id)
+        found["observations"] = list(db.session.scalars(observations.order_by(m.Observation.id)))
+    elif section == "vaccinations" and entry.document_id:
+        found["document"] = db.session.get(m.Document, entry.document_id)
+    return found
+
+
+def _history(section: str, entry_id: int) -> list:
+    from sqlalchemy import select
+
+    from portal.database import db
+    from portal.record.models import EntryRevision
+
+    return list(
+        db.session.scalars(
+            select(EntryRevision)
+            .where(EntryRevision.section == section, EntryRevision.entry_id == entry_id)
+            .order_by(EntryRevision.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Trend:
+    code: str
+    name: str
+    unit: str | None
+    points: list  # Observation rows, oldest first
+    low: float | None
+    high: float | None
+
+    @property
+    def recent(self) -> list:
+        return self.points[-4:]
+
+    @property
+    def flagged_recent(self) -> int:
+        return sum(1 for p in self.recent if p.flag)
+
+    @property
+    def direction(self) -> str | None:
+        """'high' or 'low' when the recent out-of-range results all lean one way."""
+        flags = {p.flag for p in self.recent if p.flag}
+        return flags.pop() if len(flags) == 1 else None
+
+
+TREND_POINTS = 24
+
+
+def trend(patient_id: int, code: str) -> Trend | None:
+    """The last results of one test, oldest first: one query."""
+    from sqlalchemy import select
+
+    from portal.database import db
+    from portal.record import catalog
+    from portal.record.models import Observation
+
+    rows = list(
+        db.session.scalars(
+            select(Observation)
+            .where(Observation.patient_id == patient_id, Observation.loinc == code, Observation.value.is_not(None))
+            .order_by(Observation.taken_at.desc(), Observation.id.desc())
+            .limit(TREND_POINTS)
+        )
+    )
+    if not rows:
+        return None
+    rows.reverse()
+    last = rows[-1]
+    return Trend(code, catalog.test_name(code, _locale()), last.unit, rows, last.low, last.high)
+
+
+def insurance(patient_id: int) -> tuple[list, list]:
+    from sqlalchemy import select
+
+    from portal.database import db
+    from portal.record.models import ClinicAttachment, InsurancePolicy
+
+    policies = list(
+        db.session.scalars(
+            select(InsurancePolicy)
+            .where(InsurancePolicy.patient_id == patient_id)
+            .order_by(InsurancePolicy.valid_from.desc(), InsurancePolicy.id.desc())
+        )
+    )
+    attachments = list(
+        db.session.scalars(
+            select(ClinicAttachment)
+            .where(ClinicAttachment.patient_id == patient_id)
+            .order_by(ClinicAttachment.since.desc(), ClinicAttachment.id.desc())
+        )
+    )
+    return policies, attachments
+
+
+def may_add(account: Account, context: CardContext, section: str) -> bool:
+    return policy.decide(account, "add", context.patient, section).allowed
+
+
+def pharmacy_choices() -> list:
+    from sqlalchemy import select
+
+    from portal.appointments.models import Organisation
+    from portal.database import db
+    from portal.forms import choices
+
+    rows = db.session.execute(
+        select(Organisation.id, Organisation.name, Organisation.address)
+        .where(Organisation.kind == "pharmacy")
+        .order_by(Organisation.name, Organisation.id)
+    )
+    return choices([(str(i), f"{name}, {address}") for i, name, address in rows])
+
+
+def send_to_pharmacy(account: Account, prescription, pharmacy_id: int) -> None:
+    """Record that the prescription went to this pharmacy; audited as an addition to the card."""
+    from datetime import UTC, datetime
+
+    from portal.audit import service as audit
+
+    prescription.pharmacy_id = pharmacy_id
+    prescription.sent_at = datetime.now(UTC)
+    prescription.pharmacy_status = "sent"
+    audit.record(
+        "prescription.sent",
+        actor_id=account.id,
+        actor_role=g.card.decision.basis,
+        patient_id=prescription.patient_id,
+        section="prescriptions",
+        object_type="prescription",
+        object_id=prescription.id,
+        reason=f"pharmacy {pharmacy_id}",
+    )
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Coordinates of an inline SVG line chart: the points and the reference band."""
+
+    width: int
+    height: int
+    points: list[tuple[float, float]]
+    band: tuple[float, float] | None  # y of the range's top and bottom edges
+    y_labels: list[tuple[float, str]]
+
+
+def chart_of(trend: Trend, width: int = 640, height: int = 220, pad: int = 36) -> Chart:
+    from flask_babel import format_decimal
+
+    values = [p.value for p in trend.points]
+    bounds = [v for v in (trend.low, trend.high) if v is not None]
+    top, bottom = max(values + bounds), min(values + bounds)
+    if top == bottom:
+        top, bottom = top + 1, bottom - 1
+    margin = (top - bottom) * 0.1
+    top, bottom = top + margin, bottom - margin
+
+    def y(value: float) -> float:
+        return round(pad / 2 + (top - value) / (top - bottom) * (height - pad), 1)
+
+    step = (width - 2 * pad) / max(len(values) - 1, 1)
+    points = [(round(pad + i * step, 1), y(v)) for i, v in enumerate(values)]
+    band = None
+    if bounds:
+        band = (y(trend.high if trend.high is not None else top), y(trend.low if trend.low is not None else bottom))
+    labels = [(y(v), format_decimal(v)) for v in sorted(set(bounds))] or [
+        (y(max(values)), format_decimal(max(values))),
+        (y(min(values)), format_decimal(min(values))),
+    ]
+    return Chart(width, height, points, band, labels)
