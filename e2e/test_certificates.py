@@ -1,0 +1,147 @@
+"""Certificates and extracts in the browser: the citizen's list, order form (and its error
+state), the code step and a request's page; the public check; the registrar's queue and request
+page. Axe, console and CSP clean in both languages, all themes, JavaScript on and off."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from e2e.conftest import LANGUAGES, THEMES, checked_page, new_context
+from e2e.test_accessibility import ERROR_PREFIX, assert_clean, drop_expected_status_logs
+from e2e.test_signed_in_pages import email_of_key, signed_in
+from portal.auth.models import Account, StaffMembership
+from portal.certificates.models import CertificateRequest
+from portal.database import db, write_transaction
+from portal.record.models import Document, RequestEvent
+
+JS = [pytest.param(True, id="js"), pytest.param(False, id="nojs")]
+VERIFY_CODE = "e2e-genuine-code"
+
+# (who, path): who is a demo person's key or None (anonymous).
+PAGES = [
+    ("patient", "/card/{patient}/certificates"),
+    ("patient", "/card/{patient}/certificates/new"),
+    ("patient", "/card/{patient}/certificates/{ready}"),
+    ("patient", "/card/{patient}/certificates/{open}"),
+    (None, "/verify/" + VERIFY_CODE),
+    ("registrar", "/clinic/certificates"),
+    ("registrar", "/clinic/certificates/{open}"),
+]
+
+
+@pytest.fixture(scope="module")
+def ids(live_app):
+    """One open request in the registrar's queue and one issued certificate, for Smirnova."""
+    with live_app.app_context():
+        patient = db.session.scalar(sa.select(Account).where(Account.email == email_of_key("patient")))
+        registrar = db.session.scalar(sa.select(Account).where(Account.email == email_of_key("registrar")))
+        org = db.session.scalar(
+            sa.select(StaffMembership.organisation_id).where(StaffMembership.account_id == registrar.id)
+        )
+        moment = datetime.now(UTC)
+        with write_transaction():
+            rows = {}
+            for key, status in (("open", "registered"), ("ready", "ready")):
+                row = CertificateRequest(
+                    patient_id=patient.patient_id,
+                    requested_by_id=patient.id,
+                    form="027u" if key == "open" else "063u",
+                    purpose="Для санатория" if key == "open" else "Для школы",
+                    period_from=date.today() - timedelta(days=60) if key == "open" else None,
+                    period_to=date.today() - timedelta(days=1) if key == "open" else None,
+                    status=status,
+                    created_at=moment,
+                )
+                db.session.add(row)
+                db.session.flush()
+                row.number = f"С-{moment.year}-{row.id:06d}"
+                db.session.add(
+                    RequestEvent(request_kind="certificate", request_id=row.id, status="registered", at=moment)
+                )
+                rows[key] = row
+            ready = rows["ready"]
+            document = Document(
+                patient_id=patient.patient_id,
+                kind="certificate",
+                title=f"Справка о прививках (форма 063/у) № {ready.number}",
+                document_date=moment.date(),
+                organisation_id=org,
+                storage_key="e2e-not-stored",
+                filename="certificate.pdf",
+                content_type="application/pdf",
+                size=1,
+                keep_until=moment.date() + timedelta(days=365),
+                search_text="",
+            )
+            db.session.add(document)
+            db.session.flush()
+            ready.document_id, ready.organisation_id, ready.issued_at = document.id, org, moment
+            ready.verification_code = VERIFY_CODE
+            db.session.add(RequestEvent(request_kind="certificate", request_id=ready.id, status="ready", at=moment))
+            found = {"patient": patient.patient_id, "open": rows["open"].id, "ready": ready.id}
+        db.session.remove()
+    return found
+
+
+def context_for(browser, base_url, live_app, who, **options):
+    if who:
+        return signed_in(browser, base_url, live_app, who, "complete", **options)
+    return new_context(browser, base_url, **options)
+
+
+@pytest.mark.parametrize("js", JS)
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("who,path", PAGES, ids=[p[1] for p in PAGES])
+def test_page_is_accessible(browser, base_url, live_app, ids, who, path, lang, theme, js):
+    context = context_for(browser, base_url, live_app, who, lang=lang, theme=theme, js=js)
+    try:
+        check = checked_page(context, js=js)
+        response = check.goto(path.format(**ids))
+        assert response.status == 200, f"{path}: {response.status}"
+        assert check.page.locator("html").get_attribute("lang") == lang
+        assert check.page.locator("h1").count() == 1
+        assert_clean(check, js)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("js", JS)
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_order_form_errors_and_the_code_step(browser, base_url, live_app, ids, lang, theme, js):
+    context = context_for(browser, base_url, live_app, "patient", lang=lang, theme=theme, js=js)
+    try:
+        check = checked_page(context, js=js)
+        page = check.page
+        check.goto(f"/card/{ids['patient']}/certificates/new")
+        submit = page.locator("form[action$='/certificates/new'] button")
+        with page.expect_navigation() as sent:
+            submit.click()
+        assert sent.value.status == 400
+        assert page.locator("#error-summary").count() == 1
+        assert page.title().startswith(ERROR_PREFIX[lang])
+        drop_expected_status_logs(check, 400)
+        assert_clean(check, js)
+
+        page.locator("#kind-1").check()  # the vaccination extract: no period
+        page.locator("#purpose").fill("Для школы")
+        with page.expect_navigation() as sent:
+            submit.click()
+        assert sent.value.status == 200 and page.url.endswith("/certificates/confirm")
+        assert page.locator("#code").count() == 1
+        assert_clean(check, js)
+    finally:
+        context.close()
+
+
+def test_the_unknown_document_page_is_accessible(make_check):
+    check = make_check(lang="ru")
+    response = check.goto("/verify/no-such-code")
+    assert response.status == 404
+    assert check.page.locator("h1").count() == 1
+    drop_expected_status_logs(check, 404)
+    check.assert_clean()
