@@ -1,5 +1,56 @@
+"""Export of the whole card: a page that says what an export holds, a PDF summary and a FHIR IPS
+document. Each download is decided and audited once (``service.export``)."""
+
 from __future__ import annotations
 
-from flask import Blueprint
+import json
+
+from flask import Blueprint, g
+
+from portal import uploads
+from portal.access import card
+from portal.export import fhir, service
+from portal.extensions import limiter
+from portal.pdf import render_pdf
+from portal.record import catalog
+from portal.record.sections import LABELS
+from portal.rendering import render
 
 bp = Blueprint("export", __name__, template_folder="templates")
+# Making a file costs the server far more than showing a page (SECURITY.md check 48).
+DOWNLOAD_LIMIT = "10/minute;60/hour"
+
+
+def _filename(data: service.CardExport, extension: str) -> str:
+    patient = data.patient
+    return f"Медкарта {patient.surname} {patient.name} {data.generated_at.date().isoformat()}.{extension}"
+
+
+@bp.get("/card/<int:patient_id>/export")
+@card
+def export_page(patient_id: int):
+    view, included = service.preview(g.account, patient_id)
+    return render(
+        "export/export.html",
+        view=view,
+        included=included,
+        labels=LABELS,
+    )
+
+
+@bp.get("/card/<int:patient_id>/export/summary.pdf")
+@card
+@limiter.limit(DOWNLOAD_LIMIT)
+def summary_pdf(patient_id: int):
+    data = service.export(g.account, patient_id, "pdf")
+    pdf = render_pdf("export/summary_pdf.html", data=data, labels=LABELS, words=fhir, catalog=catalog)
+    return uploads.download(pdf, _filename(data, "pdf"), "application/pdf")
+
+
+@bp.get("/card/<int:patient_id>/export/ips.json")
+@card
+@limiter.limit(DOWNLOAD_LIMIT)
+def ips_json(patient_id: int):
+    data = service.export(g.account, patient_id, "ips")
+    body = json.dumps(fhir.build_bundle(data), ensure_ascii=False, indent=2).encode()
+    return uploads.download(body, _filename(data, "json"), fhir.MEDIA_TYPE)

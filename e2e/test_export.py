@@ -1,0 +1,62 @@
+"""The export page in the browser: axe, console and CSP clean in both languages, all themes,
+JavaScript on and off, as the patient and as a trusted person; both downloads reachable by Tab and
+really downloaded."""
+
+from __future__ import annotations
+
+import pytest
+
+from e2e.conftest import LANGUAGES, THEMES, checked_page
+from e2e.test_accessibility import assert_clean
+from e2e.test_keyboard import tab_problems, tab_through
+from e2e.test_signed_in_pages import JS, ids, signed_in  # noqa: F401  (ids is a fixture)
+
+
+@pytest.mark.parametrize("js", JS)
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_export_page_is_accessible(browser, base_url, live_app, ids, lang, theme, js):  # noqa: F811
+    export_page_is_clean(browser, base_url, live_app, ids, "patient", lang, theme, js)
+
+
+@pytest.mark.parametrize("js", JS)
+def test_a_trusted_persons_export_page_is_accessible(browser, base_url, live_app, ids, js):  # noqa: F811
+    export_page_is_clean(browser, base_url, live_app, ids, "trusted", "ru", "default", js)
+
+
+def export_page_is_clean(browser, base_url, live_app, card_ids, who, lang, theme, js):
+    context = signed_in(browser, base_url, live_app, who, "complete", lang=lang, theme=theme, js=js)
+    try:
+        check = checked_page(context, js=js)
+        response = check.goto(f"/card/{card_ids['patient']}/export")
+        assert response.status == 200
+        page = check.page
+        assert page.locator("html").get_attribute("lang") == lang
+        assert page.locator("h1").count() == 1
+        assert page.locator("main a[href$='/export/summary.pdf']").count() == 1
+        assert page.locator("main a[href$='/export/ips.json']").count() == 1
+        assert_clean(check, js)
+    finally:
+        context.close()
+
+
+def test_both_downloads_are_reached_by_tab_and_download(browser, base_url, live_app, ids):  # noqa: F811
+    context = signed_in(browser, base_url, live_app, "patient", "complete", lang="en", accept_downloads=True)
+    try:
+        check = checked_page(context)
+        page = check.page
+        assert check.goto(f"/card/{ids['patient']}/export").status == 200
+        expected, visited = tab_through(page)
+        assert not tab_problems(expected, visited), "\n\n".join(tab_problems(expected, visited))
+        names = [v["name"] for v in visited]
+        for suffix in ("/export/summary.pdf", "/export/ips.json"):
+            assert any(suffix in name for name in names), f"Tab never reached the {suffix} link: {names}"
+        # Enter on the focused link downloads the file, as a keyboard user would.
+        for suffix, extension in (("/export/ips.json", ".json"), ("/export/summary.pdf", ".pdf")):
+            page.locator(f"main a[href$='{suffix}']").focus()
+            with page.expect_download() as download:
+                page.keyboard.press("Enter")
+            assert download.value.suggested_filename.endswith(extension)
+        check.assert_clean(axe=False)
+    finally:
+        context.close()

@@ -1,0 +1,187 @@
+"""Export of the whole card: what one viewer may take away, as a PDF summary or a FHIR IPS Bundle.
+
+An export holds only the sections the viewer may see (a trusted person: the shared ones), is
+decided and audited once, and loads each section in one query (the entries' organisation and
+practitioner come in the same query), however long the record is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from portal.access import policy
+from portal.auth.models import Account
+from portal.database import db, write_transaction
+from portal.record.models import (
+    Allergy,
+    Checkup,
+    Diagnosis,
+    Immunization,
+    LabReport,
+    Observation,
+    Patient,
+    Prescription,
+    Visit,
+)
+from portal.record.service import CardContext, open_section
+
+# The sections an export can hold, in the order the PDF shows them.
+SECTIONS = ("diagnoses", "allergies", "prescriptions", "vaccinations", "results", "visits", "checkups")
+# The FHIR document holds the IPS sections; visits and check-ups are in the PDF only.
+FHIR_SECTIONS = ("diagnoses", "allergies", "prescriptions", "vaccinations", "results")
+RECENT_REPORTS = 10
+RECENT_VISITS = 10
+RECENT_CHECKUPS = 5
+FORMATS = {"pdf", "ips"}
+
+
+@dataclass(frozen=True)
+class ResultGroup:
+    """A laboratory report (or instrumental study) and its observations."""
+
+    report: LabReport
+    observations: list[Observation]
+
+
+@dataclass
+class CardExport:
+    patient: Patient
+    viewer: Account
+    basis: str
+    generated_at: datetime
+    sections: tuple[str, ...]  # what this viewer may export, of SECTIONS
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    allergies: list[Allergy] = field(default_factory=list)
+    prescriptions: list[Prescription] = field(default_factory=list)
+    vaccinations: list[Immunization] = field(default_factory=list)
+    results: list[ResultGroup] = field(default_factory=list)
+    visits: list[Visit] = field(default_factory=list)
+    checkups: list[Checkup] = field(default_factory=list)
+
+    def may(self, section: str) -> bool:
+        return section in self.sections
+
+
+def exportable(account: Account, card: CardContext) -> tuple[str, ...]:
+    visible = policy.visible_sections(account, card.patient, card.decision, action="export")
+    return tuple(s for s in SECTIONS if s in visible)
+
+
+def preview(account: Account, patient_id: int) -> tuple[CardContext, tuple[str, ...]]:
+    """The export page: 404 (audited) for anyone who may not export this card; otherwise the
+    page's read is audited as a read, and the sections an export would hold are named."""
+    with write_transaction():
+        policy.require(account, "export", patient_id, "summary")
+        card = open_section(account, patient_id, "summary")
+        return card, exportable(account, card)
+
+
+def export(account: Account, patient_id: int, kind: str) -> CardExport:
+    """Decide, audit (once, as an export of ``kind``) and load the card for an export."""
+    if kind not in FORMATS:
+        raise ValueError(kind)
+    with write_transaction():
+        card = open_section(account, patient_id, "summary", action="export", object_type="export", object_id=kind)
+        sections = exportable(account, card)
+        if kind == "ips":
+            sections = tuple(s for s in sections if s in FHIR_SECTIONS)
+        data = CardExport(card.patient, account, card.basis, datetime.now(UTC), sections)
+        today = policy.today()
+        for section in sections:
+            setattr(data, section, LOADERS[section](card.patient.id, today))
+        return data
+
+
+def _all(query) -> list:
+    return list(db.session.scalars(query))
+
+
+def _diagnoses(patient_id: int, _today) -> list[Diagnosis]:
+    return _all(
+        select(Diagnosis)
+        .where(Diagnosis.patient_id == patient_id, Diagnosis.status == "active")
+        .order_by(Diagnosis.onset_on.desc(), Diagnosis.id.desc())
+    )
+
+
+def _allergies(patient_id: int, _today) -> list[Allergy]:
+    return _all(
+        select(Allergy)
+        .where(Allergy.patient_id == patient_id, Allergy.status == "active")
+        .order_by(Allergy.recorded_on.desc(), Allergy.id.desc())
+    )
+
+
+def _prescriptions(patient_id: int, today) -> list[Prescription]:
+    """Active prescriptions: not cancelled and still valid."""
+    return _all(
+        select(Prescription)
+        .where(
+            Prescription.patient_id == patient_id,
+            Prescription.cancelled_at.is_(None),
+            Prescription.valid_until >= today,
+        )
+        .order_by(Prescription.issued_on.desc(), Prescription.id.desc())
+    )
+
+
+def _vaccinations(patient_id: int, _today) -> list[Immunization]:
+    return _all(
+        select(Immunization)
+        .where(Immunization.patient_id == patient_id)
+        .order_by(Immunization.given_on.desc(), Immunization.id.desc())
+    )
+
+
+def _results(patient_id: int, _today) -> list[ResultGroup]:
+    """The latest reports with their observations, in one query."""
+    latest = (
+        select(LabReport.id)
+        .where(LabReport.patient_id == patient_id)
+        .order_by(LabReport.taken_at.desc(), LabReport.id.desc())
+        .limit(RECENT_REPORTS)
+    )
+    rows = db.session.execute(
+        select(LabReport, Observation)
+        .outerjoin(Observation, (Observation.report_id == LabReport.id) & (Observation.patient_id == patient_id))
+        .where(LabReport.patient_id == patient_id, LabReport.id.in_(latest.scalar_subquery()))
+        .order_by(LabReport.taken_at.desc(), LabReport.id.desc(), Observation.id)
+    ).all()
+    groups: dict[int, ResultGroup] = {}
+    for report, observation in rows:
+        group = groups.setdefault(report.id, ResultGroup(report, []))
+        if observation is not None:
+            group.observations.append(observation)
+    return list(groups.values())
+
+
+def _visits(patient_id: int, _today) -> list[Visit]:
+    return _all(
+        select(Visit)
+        .where(Visit.patient_id == patient_id)
+        .order_by(Visit.started_at.desc(), Visit.id.desc())
+        .limit(RECENT_VISITS)
+    )
+
+
+def _checkups(patient_id: int, _today) -> list[Checkup]:
+    return _all(
+        select(Checkup)
+        .where(Checkup.patient_id == patient_id)
+        .order_by(Checkup.started_on.desc(), Checkup.id.desc())
+        .limit(RECENT_CHECKUPS)
+    )
+
+
+LOADERS = {
+    "diagnoses": _diagnoses,
+    "allergies": _allergies,
+    "prescriptions": _prescriptions,
+    "vaccinations": _vaccinations,
+    "results": _results,
+    "visits": _visits,
+    "checkups": _checkups,
+}
