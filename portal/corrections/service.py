@@ -1,0 +1,575 @@
+"""«Сообщить об ошибке»: a citizen reports an error in an entry of a card; a registrar takes the
+request into review and corrects the entry or rejects the request with a reason.
+
+``CORRECTABLE`` is the one table of which fields of each section a correction may change, and
+how a typed value is read. A correction never loses the old value: an ``EntryRevision`` row
+keeps it next to the new one, with the reason, and ``history`` lists them for the entry's page.
+Every step is a ``RequestEvent`` (the status timeline), an audit record and a message in the
+requester's inbox.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from portal import uploads
+from portal.access import policy
+from portal.audit import service as audit
+from portal.auth.models import Account
+from portal.auth.service import now
+from portal.corrections.models import CorrectionFile, CorrectionRequest
+from portal.database import db, write_transaction
+from portal.identifiers import is_valid_enp
+from portal.notify import inbox
+from portal.record import models as m
+from portal.sharing.models import Guardianship
+
+MAX_FILES = 3
+OPEN = ("registered", "in_review")
+STATUSES = {
+    "registered": _l("Registered"),
+    "in_review": _l("In review"),
+    "corrected": _l("Corrected"),
+    "rejected": _l("Rejected"),
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """A correctable field: ``kind`` says how the typed value is read and shown (text, date,
+    choice, money, enp, icd10)."""
+
+    name: str
+    label: Any
+    kind: str = "text"
+    max_length: int = 2000
+    choices: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Section:
+    model: type
+    fields: tuple[Field, ...]
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+_TEXT = 4000
+CORRECTABLE: dict[str, Section] = {
+    "visits": Section(
+        m.Visit,
+        (
+            Field("complaints", _l("Complaints"), max_length=_TEXT),
+            Field("examination", _l("Examination"), max_length=_TEXT),
+            Field("conclusion", _l("Conclusion"), max_length=_TEXT),
+            Field("recommendations", _l("Recommendations"), max_length=_TEXT),
+        ),
+    ),
+    "diagnoses": Section(
+        m.Diagnosis,
+        (
+            Field("code", _l("ICD-10 code"), "icd10", 8),
+            Field("onset_on", _l("Date of onset"), "date"),
+            Field("status", _l("Status"), "choice", choices=(("active", _l("Active")), ("resolved", _l("Resolved")))),
+        ),
+    ),
+    "results": Section(m.LabReport, (Field("conclusion", _l("Conclusion"), max_length=_TEXT),)),
+    "vaccinations": Section(
+        m.Immunization,
+        (
+            Field("vaccine", _l("Vaccine"), max_length=200),
+            Field("given_on", _l("Date of vaccination"), "date"),
+            Field("series", _l("Batch number"), max_length=64),
+        ),
+    ),
+    "prescriptions": Section(
+        m.Prescription, (Field("dose", _l("Dose"), max_length=200), Field("quantity", _l("Quantity"), max_length=100))
+    ),
+    "checkups": Section(
+        m.Checkup,
+        (
+            Field("conclusion", _l("Conclusion"), max_length=_TEXT),
+            Field("follow_up", _l("Follow-up"), max_length=_TEXT),
+        ),
+    ),
+    "referrals": Section(m.Referral, (Field("target", _l("Referred to"), max_length=200),)),
+    "allergies": Section(
+        m.Allergy,
+        (
+            Field("substance", _l("Substance"), max_length=200),
+            Field("reaction", _l("Reaction"), max_length=300),
+            Field(
+                "severity",
+                _l("Severity"),
+                "choice",
+                choices=(("mild", _l("Mild")), ("moderate", _l("Moderate")), ("severe", _l("Severe"))),
+            ),
+        ),
+    ),
+    "insurance": Section(
+        m.InsurancePolicy,
+        (Field("number", _l("Policy number"), "enp", 16), Field("insurer", _l("Insurance company"), max_length=200)),
+    ),
+    "services": Section(
+        m.ServiceRecord, (Field("name", _l("Service"), max_length=300), Field("cost_kopecks", _l("Cost"), "money"))
+    ),
+    "documents": Section(m.Document, (Field("title", _l("Title"), max_length=200),)),
+}
+
+
+class Refused(Exception):
+    """The input or the step is refused; ``field`` names the form field the message belongs to."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+class NotAllowed(Exception):
+    """A registrar never resolves a request about their own card or their own request."""
+
+
+# -- entries -------------------------------------------------------------------------------------
+
+
+def entry_of(section: str, patient_id: int, entry_id: int):
+    """The entry of this card, or None (an entry of another card is "not found")."""
+    spec = CORRECTABLE.get(section)
+    entry = db.session.get(spec.model, entry_id) if spec else None
+    return entry if entry is not None and entry.patient_id == patient_id else None
+
+
+def describe(section: str, entry) -> tuple[date | datetime, str]:
+    """The entry in one line for context: its date and a title."""
+    locale = str(get_locale() or "ru")
+    if section == "visits":
+        return entry.started_at, f"{entry.practitioner.specialty}, {entry.practitioner.short_name}"
+    if section == "diagnoses":
+        return entry.onset_on, f"{entry.code} {entry.title}"
+    if section == "results":
+        from portal.record.catalog import panel_name
+
+        return entry.taken_at, panel_name(entry.code, locale)
+    if section == "vaccinations":
+        return entry.given_on, entry.vaccine
+    if section == "prescriptions":
+        return entry.issued_on, f"{entry.drug}, {entry.form}"
+    if section == "checkups":
+        return entry.started_on, _("Check-up %(year)s, stage %(stage)s", year=entry.year, stage=entry.stage)
+    if section == "referrals":
+        return entry.issued_on, entry.target
+    if section == "allergies":
+        return entry.recorded_on, entry.substance
+    if section == "insurance":
+        return entry.valid_from, _("%(insurer)s, policy %(number)s", insurer=entry.insurer, number=entry.number)
+    if section == "services":
+        return entry.provided_on, entry.name
+    return entry.document_date, entry.title
+
+
+def stored(field: Field, value: Any) -> str | None:
+    """A column value as an EntryRevision keeps it: dates in ISO form, money in kopecks."""
+    if value is None:
+        return None
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def shown(field: Field | None, text: str | None) -> str:
+    """A stored value as people read it, in the reader's language."""
+    from flask_babel import format_date
+
+    from portal.formatting import rubles
+
+    if text is None or text == "":
+        return "—"
+    if field is None:
+        return text
+    try:
+        if field.kind == "date":
+            return format_date(date.fromisoformat(text))
+        if field.kind == "money":
+            return rubles(int(text))
+    except ValueError:
+        return text
+    if field.kind == "choice":
+        return str(dict(field.choices).get(text, text))
+    return text
+
+
+def current_values(section: str, entry) -> list[tuple[Field, str]]:
+    spec = CORRECTABLE[section]
+    return [(f, shown(f, stored(f, getattr(entry, f.name)))) for f in spec.fields]
+
+
+_DATE = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{4})\s*$")
+_ICD10 = re.compile(r"^[A-Z][0-9]{2}(\.[0-9]{1,2})?$")
+
+
+def parse(field: Field, text: str | None) -> Any:
+    """Read a typed value for ``field``; raise Refused("value", …) with what to fix."""
+    text = (text or "").strip()
+    if not text:
+        return _refuse(_("Enter the new value"))
+    if field.kind == "date":
+        match = _DATE.match(text)
+        try:
+            day = date(int(match[3]), int(match[2]), int(match[1])) if match else date.fromisoformat(text)
+        except ValueError:
+            return _refuse(_("Enter the date as day, month and year, for example 15.03.2026"))
+        if day > policy.today():
+            return _refuse(_("The date must not be in the future"))
+        if day.year < 1900:
+            return _refuse(_("Check the year: it must be 1900 or later"))
+        return day
+    if field.kind == "money":
+        compact = text.replace("\u00a0", "").replace(" ", "").replace("₽", "").replace(",", ".")
+        try:
+            amount = Decimal(compact)
+        except InvalidOperation:
+            return _refuse(_("Enter the cost in roubles, for example 1250,50"))
+        if amount < 0 or amount.as_tuple().exponent < -2 or amount > Decimal("10000000"):
+            return _refuse(_("Enter the cost in roubles with at most 2 digits after the comma, for example 1250,50"))
+        return int(amount * 100)
+    if field.kind == "choice":
+        if text not in dict(field.choices):
+            return _refuse(_("Choose one of the listed values"))
+        return text
+    if field.kind == "enp":
+        compact = "".join(text.split())
+        if not compact.isascii() or not compact.isdigit() or len(compact) != 16:
+            return _refuse(_("Enter the policy number as 16 digits"))
+        if not is_valid_enp(compact):
+            return _refuse(_("Check the policy number: its check digit does not match"))
+        return compact
+    if field.kind == "icd10":
+        from portal.record import mkb10
+
+        code = text.upper().replace(",", ".")
+        if not _ICD10.match(code):
+            return _refuse(_("Enter an ICD-10 code: a letter and two digits, for example J06.9"))
+        if mkb10.title(code) is None:
+            return _refuse(_("The code %(code)s is not in the ICD-10 reference book", code=code))
+        return code
+    if len(text) > field.max_length:
+        return _refuse(_("Enter at most %(num)s characters", num=field.max_length))
+    return text
+
+
+def _refuse(message: str):
+    raise Refused("value", message)
+
+
+# -- the citizen's side ---------------------------------------------------------------------------
+
+
+def number_of(row: CorrectionRequest) -> str:
+    return f"И-{row.created_at.year}-{row.id:06d}"
+
+
+def _event(row: CorrectionRequest, status: str, actor: Account, note: str | None = None) -> None:
+    """One step of the timeline, in the caller's transaction; the requester is told."""
+    row.status, row.updated_at = status, now()
+    db.session.add(
+        m.RequestEvent(
+            request_kind="correction", request_id=row.id, status=status, note=note, actor_id=actor.id, at=now()
+        )
+    )
+    inbox.post(
+        row.requested_by_id,
+        "request_status",
+        patient_id=row.patient_id,
+        params={"kind": "correction", "number": row.number, "status": status, "note": note},
+        url=url_for("corrections.detail", patient_id=row.patient_id, request_id=row.id),
+    )
+
+
+def report(
+    account: Account, patient_id: int, section: str, entry_id: int, description: str, files: list[uploads.CheckedFile]
+) -> CorrectionRequest:
+    """Register a report of an error in one entry. Who may report: anyone the policy lets read
+    that section of the card, the patient, a guardian, a trusted person whose grant names the
+    section (decided again here, in the write transaction). The files are stored encrypted; if
+    anything fails, nothing is kept, the files neither."""
+    keys: list[str] = []
+    try:
+        for checked in files:
+            keys.append(uploads.store(checked.data, f"correction:{patient_id}"))
+        with write_transaction():
+            decision, _patient = policy.require(account, "read", patient_id, section)
+            if entry_of(section, patient_id, entry_id) is None:
+                raise LookupError(entry_id)
+            row = CorrectionRequest(
+                patient_id=patient_id,
+                requested_by_id=account.id,
+                section=section,
+                entry_id=entry_id,
+                description=description.strip(),
+                status="registered",
+                created_at=now(),
+            )
+            db.session.add(row)
+            db.session.flush()
+            row.number = number_of(row)
+            for key, checked in zip(keys, files, strict=True):
+                db.session.add(
+                    CorrectionFile(
+                        correction_id=row.id,
+                        storage_key=key,
+                        filename=checked.filename,
+                        content_type=checked.content_type,
+                        size=len(checked.data),
+                    )
+                )
+            audit.record(
+                "correction.registered",
+                actor_id=account.id,
+                actor_role=decision.basis,
+                patient_id=patient_id,
+                section=section,
+                object_type="correction_request",
+                object_id=row.id,
+            )
+            _event(row, "registered", account)
+            return row
+    except BaseException:
+        for key in keys:
+            uploads.remove(key)
+        raise
+
+
+def requests_of(patient_id: int, sections: tuple[str, ...]) -> list[CorrectionRequest]:
+    """A card's correction requests in the sections the viewer may read, newest first."""
+    return list(
+        db.session.scalars(
+            select(CorrectionRequest)
+            .where(CorrectionRequest.patient_id == patient_id, CorrectionRequest.section.in_(sections))
+            .order_by(CorrectionRequest.id.desc())
+            .limit(100)
+        )
+    )
+
+
+def timeline(request_id: int) -> list[m.RequestEvent]:
+    return list(
+        db.session.scalars(
+            select(m.RequestEvent)
+            .where(m.RequestEvent.request_kind == "correction", m.RequestEvent.request_id == request_id)
+            .order_by(m.RequestEvent.id)
+        )
+    )
+
+
+def files_of(request_id: int) -> list[CorrectionFile]:
+    return list(
+        db.session.scalars(
+            select(CorrectionFile).where(CorrectionFile.correction_id == request_id).order_by(CorrectionFile.id)
+        )
+    )
+
+
+def history(section: str, entry_id: int) -> list[m.EntryRevision]:
+    """The entry's visible history, oldest first: every corrected field with its old value."""
+    return list(
+        db.session.scalars(
+            select(m.EntryRevision)
+            .where(m.EntryRevision.section == section, m.EntryRevision.entry_id == entry_id)
+            .order_by(m.EntryRevision.id)
+        )
+    )
+
+
+def revision_field(row: m.EntryRevision) -> str:
+    spec = CORRECTABLE.get(row.section)
+    found = spec.field(row.field) if spec else None
+    return str(found.label) if found else row.field
+
+
+def revision_value(row: m.EntryRevision, which: str) -> str:
+    spec = CORRECTABLE.get(row.section)
+    return shown(spec.field(row.field) if spec else None, row.old_value if which == "old" else row.new_value)
+
+
+# -- the registrar's side -------------------------------------------------------------------------
+
+
+def queue() -> list[CorrectionRequest]:
+    """Open requests, oldest first."""
+    return list(
+        db.session.scalars(
+            select(CorrectionRequest)
+            .where(CorrectionRequest.status.in_(OPEN))
+            .order_by(CorrectionRequest.id)
+            .limit(100)
+        )
+    )
+
+
+def is_own(registrar: Account, row: CorrectionRequest) -> bool:
+    """Separation of duties: the registrar's own card, their own request, or a child of theirs."""
+    if row.requested_by_id == registrar.id or row.patient_id == registrar.patient_id:
+        return True
+    return (
+        db.session.scalar(
+            select(Guardianship.id).where(
+                Guardianship.guardian_id == registrar.id,
+                Guardianship.child_id == row.patient_id,
+                Guardianship.ended_at.is_(None),
+            )
+        )
+        is not None
+    )
+
+
+def open_for_registrar(registrar: Account, request_id: int):
+    """The request and its entry for the decision page. Showing the entry's values is a read of
+    the card: audited, so the patient sees it in «Кто смотрел мою карту»."""
+    with write_transaction():
+        row = db.session.get(CorrectionRequest, request_id)
+        if row is None:
+            raise LookupError(request_id)
+        own = is_own(registrar, row)
+        entry = entry_of(row.section, row.patient_id, row.entry_id)
+        if not own:
+            audit.record(
+                "card.read",
+                actor_id=registrar.id,
+                actor_role="registrar",
+                patient_id=row.patient_id,
+                section=row.section,
+                object_type="correction_request",
+                object_id=row.id,
+                reason=f"correction request {row.number}",
+            )
+        return row, entry, own
+
+
+def _open_request(request_id: int, registrar: Account) -> CorrectionRequest:
+    row = db.session.get(CorrectionRequest, request_id)
+    if row is None or row.status not in OPEN:
+        raise LookupError(request_id)
+    if is_own(registrar, row):
+        raise NotAllowed
+    return row
+
+
+def _decided(row: CorrectionRequest, registrar: Account, status: str, reason: str | None = None) -> None:
+    audit.record(
+        f"correction.{status}",
+        actor_id=registrar.id,
+        actor_role="registrar",
+        patient_id=row.patient_id,
+        section=row.section,
+        object_type="correction_request",
+        object_id=row.id,
+        reason=reason,
+    )
+    _event(row, status, registrar, reason)
+
+
+def take_into_review(request_id: int, registrar: Account) -> CorrectionRequest:
+    with write_transaction():
+        row = _open_request(request_id, registrar)
+        if row.status != "registered":
+            raise LookupError(request_id)
+        _decided(row, registrar, "in_review")
+        return row
+
+
+def correct(request_id: int, registrar: Account, field_name: str, text: str, reason: str) -> CorrectionRequest:
+    """Change one field of the entry; the old value stays in the entry's history."""
+    with write_transaction():
+        row = _open_request(request_id, registrar)
+        if not reason.strip():
+            raise Refused("note", _("Write the reason: it is shown in the entry's history"))
+        spec = CORRECTABLE[row.section]
+        field = spec.field(field_name)
+        if field is None:
+            raise Refused("field", _("Choose the field to correct"))
+        value = parse(field, text)
+        entry = entry_of(row.section, row.patient_id, row.entry_id)
+        if entry is None:
+            raise Refused("field", _("The entry no longer exists: reject the request with a reason"))
+        old = stored(field, getattr(entry, field.name))
+        new = stored(field, value)
+        if old == new:
+            raise Refused("value", _("The new value is the same as the current one"))
+        setattr(entry, field.name, value)
+        if row.section == "diagnoses" and field.name == "code":
+            from portal.record import mkb10
+
+            entry.title = mkb10.title(value)
+        if row.section == "documents":
+            entry.search_text = f"{value} {entry.filename}".casefold()[:500]
+        entry.updated_at = now()
+        db.session.add(
+            m.EntryRevision(
+                patient_id=row.patient_id,
+                section=row.section,
+                entry_id=row.entry_id,
+                field=field.name,
+                old_value=old,
+                new_value=new,
+                reason=reason.strip(),
+                correction_id=row.id,
+                changed_by_id=registrar.id,
+                changed_at=now(),
+            )
+        )
+        audit.record(
+            "card.write",
+            actor_id=registrar.id,
+            actor_role="registrar",
+            patient_id=row.patient_id,
+            section=row.section,
+            object_type=row.section,
+            object_id=row.entry_id,
+            reason=f"correction request {row.number}: {field.name}",
+        )
+        row.resolved_by_id = registrar.id
+        _decided(row, registrar, "corrected")
+        return row
+
+
+def reject(request_id: int, registrar: Account, reason: str) -> CorrectionRequest:
+    with write_transaction():
+        row = _open_request(request_id, registrar)
+        if not reason.strip():
+            raise Refused("reason", _("Write the reason: the citizen will see it"))
+        row.rejection_reason = reason.strip()
+        row.resolved_by_id = registrar.id
+        _decided(row, registrar, "rejected", row.rejection_reason)
+        return row
+
+
+def load_file(request_id: int, file_id: int, registrar: Account) -> tuple[bytes, CorrectionFile]:
+    """An attached file for the registrar: audited first, then decrypted."""
+    with write_transaction():
+        row = db.session.get(CorrectionRequest, request_id)
+        found = db.session.get(CorrectionFile, file_id)
+        if row is None or found is None or found.correction_id != row.id:
+            raise LookupError(file_id)
+        if is_own(registrar, row):
+            raise NotAllowed
+        audit.record(
+            "correction.file_viewed",
+            actor_id=registrar.id,
+            actor_role="registrar",
+            patient_id=row.patient_id,
+            section=row.section,
+            object_type="correction_file",
+            object_id=found.id,
+        )
+    return uploads.load(found.storage_key, f"correction:{row.patient_id}"), found
