@@ -51,6 +51,18 @@ def deliver_outbox_command() -> None:
     click.echo(f"{deliver_pending(limit=500)} messages sent")
 
 
+@click.command("send-reminders")
+@with_appcontext
+def send_reminders_command() -> None:
+    """Repeat due reminders and create the ones the record calls for (vaccinations, check-ups,
+    prescriptions about to expire). Run it daily from cron; running it twice adds nothing."""
+    from portal.notify.reminders import run
+
+    with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):  # for url_for
+        outcome = run()
+    click.echo(f"{outcome.repeated} reminders repeated, {outcome.created} created, {outcome.ended} ended")
+
+
 @click.command("assign-role")
 @click.argument("email")
 @click.argument("role")
@@ -84,3 +96,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(verify_audit_command)
     app.cli.add_command(deliver_outbox_command)
     app.cli.add_command(assign_role_command)
+    app.cli.add_command(send_reminders_command)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flask import current_app, g, make_response, render_template, request
+from flask import current_app, g, has_request_context, make_response, render_template, request
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
@@ -34,6 +34,7 @@ class Page:
     user: Any = None  # the signed-in account; filled in by the identity feature
     _nav: list[NavItem] | None = field(default=None, repr=False)
     _footer: list[Link] | None = field(default=None, repr=False)
+    _unread: int | None = field(default=None, repr=False)
 
     @property
     def navigation(self) -> list[NavItem]:
@@ -61,23 +62,51 @@ class Page:
         return minutes * 60
 
     @property
+    def unread(self) -> int:
+        """The signed-in reader's unread notifications, for the header (one indexed count)."""
+        if self.user is None:
+            return 0
+        if self._unread is None:
+            from portal.notify.inbox import unread_count
+
+            self._unread = unread_count(self.user.id)
+        return self._unread
+
+    @property
     def other_language(self) -> str:
         return next(lang for lang in self.languages if lang != self.locale)
 
 
+def _saved_choice(attribute: str) -> str | None:
+    """What the signed-in account saved in its profile (so it follows the person to every
+    device), or None: anonymous visitors and accounts without a saved choice use the cookie."""
+    if not has_request_context():
+        return None
+    from portal.auth.sessions import account_if_signed_in
+    from portal.database import _write_intent
+
+    if "portal_current" not in g and _write_intent.get():
+        return None  # loading the session may write; never from inside another write
+    account = account_if_signed_in()
+    return getattr(account, attribute, None) if account is not None else None
+
+
 def select_locale() -> str:
-    """The user's choice (a cookie now, the profile later), then Accept-Language, then Russian."""
+    """The signed-in account's saved language, then this device's choice (a cookie), then
+    Accept-Language, then Russian."""
     languages = current_app.config["LANGUAGES"]
-    chosen = request.cookies.get(LANGUAGE_COOKIE)
-    if chosen in languages:
-        return chosen
+    for chosen in (_saved_choice("locale"), request.cookies.get(LANGUAGE_COOKIE)):
+        if chosen in languages:
+            return chosen
     return request.accept_languages.best_match(languages) or languages[0]
 
 
 def select_theme() -> Theme:
     themes = current_app.extensions["portal.themes"]
-    chosen = request.cookies.get(THEME_COOKIE)
-    return themes.get(chosen) or themes[current_app.config["DEFAULT_THEME"]]
+    for chosen in (_saved_choice("theme"), request.cookies.get(THEME_COOKIE)):
+        if chosen in themes:
+            return themes[chosen]
+    return themes[current_app.config["DEFAULT_THEME"]]
 
 
 def current_page() -> Page:

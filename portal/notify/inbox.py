@@ -2,16 +2,29 @@
 
 Callers run inside a write transaction; the notification is written in it (so a rolled-back
 action tells nobody). The inbox stores the event and its parameters and renders them in the
-reader's language when shown.
+reader's language when shown. ``post`` also delivers the news by the channels the account chose
+(portal, e-mail, SMS; portal and e-mail by default). E-mail and SMS say only that something
+happened and where to look, never the medical details: those stay behind sign-in.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
+from flask import current_app, has_request_context, url_for
+from flask_babel import force_locale, format_date, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select
+
+from portal.auth.models import Account
 from portal.database import db
-from portal.notify.models import Notification
+from portal.notify.models import Notification, NotificationPreference
 
 # The events a citizen can be told about (and choose channels for).
 EVENTS = (
@@ -24,6 +37,51 @@ EVENTS = (
     "checkup_due",
     "grant_received",
 )
+CHANNELS = ("portal", "email", "sms")
+DEFAULTS = {"portal": True, "email": True, "sms": False}
+PAGE_SIZE = 20
+
+EVENT_LABELS = {
+    "result_new": _l("New test results"),
+    "prescription_issued": _l("New prescriptions"),
+    "prescription_expiring": _l("Prescriptions about to expire"),
+    "certificate_ready": _l("Certificates ready"),
+    "request_status": _l("Changes in the status of my requests"),
+    "vaccination_due": _l("Vaccinations due"),
+    "checkup_due": _l("Check-ups due"),
+    "grant_received": _l("Access to someone else's card"),
+}
+# What e-mail and SMS say: that something happened, with no medical details.
+OUTSIDE_TEXT = {
+    "result_new": _l("A new test result is in your card"),
+    "prescription_issued": _l("A new prescription is in your card"),
+    "prescription_expiring": _l("A prescription expires soon"),
+    "certificate_ready": _l("A certificate is ready"),
+    "request_status": _l("The status of your request has changed"),
+    "vaccination_due": _l("A vaccination is due"),
+    "checkup_due": _l("A check-up is due"),
+    "grant_received": _l("You have been given access to a card"),
+}
+REQUEST_STATUSES = {
+    "registered": _l("registered"),
+    "in_progress": _l("in progress"),
+    "ready": _l("ready"),
+    "refused": _l("refused"),
+    "accepted": _l("accepted"),
+    "rejected": _l("rejected"),
+    "done": _l("done"),
+    "cancelled": _l("cancelled"),
+    "in_review": _l("in review"),
+    "corrected": _l("corrected"),
+    "approved": _l("approved"),
+}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- posting and delivering ----------------------------------------------------------------------
 
 
 def post(
@@ -38,9 +96,26 @@ def post(
 ) -> Notification:
     """Tell ``account_id`` about ``event``. ``params`` are shown in the message (JSON-safe values);
     ``url`` is where the message leads; a ``remind_at`` makes it a reminder that repeats until
-    done or dismissed; ``subject_key`` keeps one open reminder per subject."""
+    done or dismissed; ``subject_key`` keeps one open reminder per subject: posting the same key
+    again while one is open returns it and sends nothing.
+
+    Parameters each event shows: result_new {title, out_of_range}; prescription_issued {drug,
+    number, valid_until}; prescription_expiring {drug, valid_until}; certificate_ready {title or number};
+    request_status {number, status, note or reason}; vaccination_due {vaccine, patient, due_on};
+    checkup_due {patient, due_on}; grant_received {patient, until}."""
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
+    if subject_key:
+        existing = db.session.scalar(
+            select(Notification).where(
+                Notification.account_id == account_id,
+                Notification.subject_key == subject_key,
+                Notification.done_at.is_(None),
+                Notification.dismissed_at.is_(None),
+            )
+        )
+        if existing is not None:
+            return existing
     note = Notification(
         account_id=account_id,
         patient_id=patient_id,
@@ -48,9 +123,289 @@ def post(
         params=json.dumps(params or {}, ensure_ascii=False, default=str),
         url=url,
         subject_key=subject_key,
-        created_at=datetime.now(UTC),
+        created_at=now(),
         remind_at=remind_at,
+        reminded_times=0,
     )
     db.session.add(note)
+    deliver(note)
     db.session.flush()
     return note
+
+
+_batch: ContextVar[set | None] = ContextVar("notify_batch", default=None)
+
+
+@contextmanager
+def one_message_per_event() -> Iterator[None]:
+    """Inside this block an account gets at most one e-mail and one SMS per event (a batch job
+    that finds five vaccinations due sends one e-mail, not five); the inbox still gets each."""
+    token = _batch.set(set())
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+
+
+def deliver(note: Notification) -> None:
+    """Deliver ``note`` by the channels its owner chose (again, for a reminder): unread in the
+    portal (or kept as read when the portal channel is off), e-mail and SMS through the outbox."""
+    from portal.auth.service import locale_of
+    from portal.notify import service
+
+    account = db.session.get(Account, note.account_id)
+    wanted = preferences(note.account_id, note.event)
+    note.read_at = None if wanted["portal"] else now()
+    if account is None or not account.is_active:
+        return
+    sent = _batch.get()
+    if sent is not None:
+        if (account.id, note.event) in sent:
+            return
+        sent.add((account.id, note.event))
+    outside = [c for c in ("email", "sms") if wanted[c]]
+    if "sms" in outside and "sms" not in service.available_channels():
+        outside.remove("sms")
+    if not outside:
+        return
+    inbox_link = current_app.config["BASE_URL"].rstrip("/") + inbox_path()
+    with force_locale(locale_of(account)):
+        subject = _("Medkarta: %(what)s", what=OUTSIDE_TEXT[note.event])
+        body = "\n\n".join(
+            [
+                _("Hello, %(name)s.", name=account.name),
+                _("%(what)s.", what=OUTSIDE_TEXT[note.event]),
+                _("Sign in to Medkarta to see the details:"),
+                inbox_link,
+                _("You can choose which messages we send, and how, in the notification settings."),
+            ]
+        )
+        sms = f"{subject}. {inbox_link}"
+    for channel in outside:
+        service.queue(
+            account_id=account.id,
+            channel=channel,
+            kind=f"notify_{note.event}",
+            recipient=account.email if channel == "email" else account.phone,
+            subject=subject,
+            body=body if channel == "email" else sms,
+        )
+
+
+def inbox_path() -> str:
+    """The inbox's path, also from a job outside any request."""
+    if has_request_context():
+        return url_for("notify.inbox")
+    with current_app.test_request_context():
+        return url_for("notify.inbox")
+
+
+# -- preferences ---------------------------------------------------------------------------------
+
+
+def preferences(account_id: int, event: str | None = None) -> dict:
+    """For one event: {channel: enabled}. Without an event: {(event, channel): enabled}."""
+    chosen = {(e, c): DEFAULTS[c] for e in EVENTS for c in CHANNELS}
+    query = select(NotificationPreference).where(NotificationPreference.account_id == account_id)
+    if event is not None:
+        query = query.where(NotificationPreference.event == event)
+    for row in db.session.scalars(query):
+        if (row.event, row.channel) in chosen:
+            chosen[(row.event, row.channel)] = row.enabled
+    if event is not None:
+        return {c: chosen[(event, c)] for c in CHANNELS}
+    return chosen
+
+
+def save_preferences(account_id: int, enabled: set[tuple[str, str]], channels: tuple[str, ...]) -> None:
+    """Store the choice for every event on ``channels`` (in the caller's write transaction); the
+    channels not offered keep what they had."""
+    rows = db.session.scalars(
+        select(NotificationPreference).where(
+            NotificationPreference.account_id == account_id, NotificationPreference.channel.in_(channels)
+        )
+    )
+    for row in rows:
+        db.session.delete(row)
+    db.session.flush()
+    for event in EVENTS:
+        for channel in channels:
+            db.session.add(
+                NotificationPreference(
+                    account_id=account_id, event=event, channel=channel, enabled=(event, channel) in enabled
+                )
+            )
+
+
+# -- reading the inbox ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A notification as the reader sees it, in the reader's language."""
+
+    note: Notification
+    title: str
+    body: str
+
+    @property
+    def unread(self) -> bool:
+        return self.note.read_at is None
+
+    @property
+    def open_reminder(self) -> bool:
+        note = self.note
+        return note.remind_at is not None and note.done_at is None and note.dismissed_at is None
+
+
+def _date(value: object) -> str:
+    try:
+        return format_date(date.fromisoformat(str(value)[:10]), "long")
+    except ValueError:
+        return str(value)
+
+
+class _Params(dict):
+    """Parameters as shown: ``name_en`` stands in for ``name`` when the reader reads English."""
+
+    def get(self, key, default=""):
+        from flask_babel import get_locale
+
+        localised = super().get(f"{key}_{get_locale()}")
+        return localised if localised not in (None, "") else super().get(key, default)
+
+
+def describe(event: str, params: dict) -> tuple[str, str]:
+    """The title and body of an event, in the current language."""
+    p = _Params(params)
+    if event == "result_new":
+        title = _("New result: %(title)s", title=p.get("title") or _("test"))
+        out = int(p.get("out_of_range") or 0)
+        if out:
+            title += ", " + ngettext("%(num)d value out of range", "%(num)d values out of range", out)
+            return title, _("Open the result to see which values. Discuss them with your doctor.")
+        return title, _("Open the result to see the values.")
+    if event == "prescription_issued":
+        title = _("Prescription issued: %(drug)s", drug=p.get("drug", ""))
+        if p.get("valid_until"):
+            return title, _(
+                "Prescription No. %(number)s, valid until %(date)s.",
+                number=p.get("number", "—"),
+                date=_date(p["valid_until"]),
+            )
+        return title, ""
+    if event == "prescription_expiring":
+        title = _("Prescription expires soon: %(drug)s", drug=p.get("drug", ""))
+        return title, _(
+            "It is valid until %(date)s. Get the medicine before then or ask your doctor for a new one.",
+            date=_date(p.get("valid_until", "")),
+        )
+    if event == "certificate_ready":
+        what = p.get("title") or _("request No. %(number)s", number=p.get("number", "—"))
+        return _("Certificate ready: %(title)s", title=what), _("You can download it now.")
+    if event == "request_status":
+        status = p.get("status", "")
+        label = str(REQUEST_STATUSES.get(status, status))
+        title = _("Request No. %(number)s: status %(status)s", number=p.get("number", "—"), status=label)
+        return title, p.get("note") or p.get("reason") or ""
+    if event == "vaccination_due":
+        title = _("Vaccination due: %(vaccine)s", vaccine=p.get("vaccine", ""))
+        return title, _(
+            "For %(patient)s, due from %(date)s. Book it at your clinic.",
+            patient=p.get("patient", ""),
+            date=_date(p.get("due_on", "")),
+        )
+    if event == "checkup_due":
+        return _("Check-up due"), _(
+            "For %(patient)s, the next check-up is due from %(date)s. Book it at your clinic.",
+            patient=p.get("patient", ""),
+            date=_date(p.get("due_on", "")),
+        )
+    if event == "grant_received":
+        return _("Access to a card: %(patient)s", patient=p.get("patient", "")), _(
+            "You may see this card until %(date)s.", date=_date(p.get("until", ""))
+        )
+    return event, ""
+
+
+def show(note: Notification) -> Shown:
+    title, body = describe(note.event, json.loads(note.params or "{}"))
+    return Shown(note, title, body)
+
+
+def _open_reminder_clause():
+    return (Notification.remind_at.is_not(None)) & Notification.done_at.is_(None) & Notification.dismissed_at.is_(None)
+
+
+def open_reminders(account_id: int, limit: int = 50) -> list[Shown]:
+    """Reminders still waiting for the reader: shown first, until done or dismissed."""
+    rows = db.session.scalars(
+        select(Notification)
+        .where(Notification.account_id == account_id, _open_reminder_clause())
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    return [show(n) for n in rows]
+
+
+def page_of(account_id: int, before: int | None = None) -> tuple[list[Shown], int | None]:
+    """The other notifications, newest first, PAGE_SIZE at a time before the id ``before``;
+    and the key of the next (older) page, or None."""
+    query = select(Notification).where(
+        Notification.account_id == account_id,
+        or_(
+            Notification.remind_at.is_(None), Notification.done_at.is_not(None), Notification.dismissed_at.is_not(None)
+        ),
+    )
+    if before:
+        query = query.where(Notification.id < before)
+    rows = list(db.session.scalars(query.order_by(Notification.id.desc()).limit(PAGE_SIZE + 1)))
+    older = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
+    return [show(n) for n in rows[:PAGE_SIZE]], older
+
+
+def unread_count(account_id: int) -> int:
+    """One indexed count for the header of every signed-in page."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.account_id == account_id, Notification.read_at.is_(None))
+    )
+
+
+def owned(account_id: int, notification_id: int) -> Notification | None:
+    """The reader's own notification, read under the write lock; None for anyone else's."""
+    note = db.session.get(Notification, notification_id)
+    return note if note is not None and note.account_id == account_id else None
+
+
+def mark_read(note: Notification) -> None:
+    if note.read_at is None:
+        note.read_at = now()
+
+
+def mark_all_read(account_id: int) -> int:
+    rows = list(
+        db.session.scalars(
+            select(Notification).where(Notification.account_id == account_id, Notification.read_at.is_(None))
+        )
+    )
+    for note in rows:
+        note.read_at = now()
+    return len(rows)
+
+
+def close_reminder(note: Notification, how: str) -> None:
+    """End a reminder: ``done`` (the thing was done) or ``dismissed`` (stop reminding)."""
+    mark_read(note)
+    if how == "done":
+        note.done_at = note.done_at or now()
+    else:
+        note.dismissed_at = note.dismissed_at or now()
+
+
+def remind_again(note: Notification, every: timedelta) -> None:
+    """Deliver an open reminder again and schedule the next time."""
+    deliver(note)
+    note.reminded_times = (note.reminded_times or 0) + 1
+    note.remind_at = now() + every

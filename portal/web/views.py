@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, redirect, request
 from portal.access import public
 from portal.extensions import csrf, db, limiter
 from portal.forms import choices
+from portal.profile.service import save_for_signed_in
 from portal.rendering import current_page, render, safe_next
 from portal.web import service
 from portal.web.forms import DisplaySettingsForm, LanguageForm
@@ -53,6 +54,7 @@ def display_settings():
         response = redirect(safe_next(form.next.data, request.path), code=303)
         service.remember_theme(response, form.theme.data)
         service.remember_language(response, form.language.data)
+        save_for_signed_in(locale=form.language.data, theme=form.theme.data)
         return response
     hints = {t.name: t.description for t in page.themes}
     return render("web/display_settings.html", form=form, theme_hints=hints, status=400 if form.errors else 200)
@@ -66,6 +68,7 @@ def set_language():
         return render("errors/400.html", status=400)
     response = redirect(safe_next(form.next.data), code=303)
     service.remember_language(response, form.language.data)
+    save_for_signed_in(locale=form.language.data)
     return response
 
 
