@@ -195,6 +195,6 @@ def test_at_most_five_active_grants_and_each_is_audited_and_told(app, demo, logi
             service.grant(owner, demo["registrar"].id, {"access_log"}, "view", later)
         events = list(db.session.scalars(sa.select(AuditEvent.action).where(AuditEvent.action == "grant.created")))
     assert len(events) == 4
-    assert outbox(app, demo["nurse"].email)[-1].kind == "grant"
+    assert outbox(app, demo["nurse"].email)[-1].kind == "notify_grant_received"
     nurse = login(demo["nurse"])
     assert nurse.get(f"/card/{demo['patient'].patient_id}").status_code == 200  # as a trusted person now

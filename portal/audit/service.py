@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import has_request_context, request
-from sqlalchemy import select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.audit.models import AuditEvent, AuditHead
@@ -166,6 +166,8 @@ class AccessEntry:
     section: str | None
     outcome: str
     reason: str | None
+    grantee_name: str | None = None  # a grant event: the trusted person it concerns
+    terms: object = None  # a grant event: its sections, level and end date (sharing.service.Terms)
 
 
 @dataclass(frozen=True)
@@ -194,15 +196,35 @@ def access_log(
     from portal.appointments.models import Organisation
     from portal.auth.models import Account
     from portal.database import write_transaction
+    from portal.sharing.models import AccessGrant
+    from portal.sharing.service import Terms
 
-    actor = aliased(Account)
+    actor, grantee = aliased(Account), aliased(Account)
     with write_transaction():
         policy.open_card(viewer, "read", patient_id, "access_log")
+        # Openings of the card, and the owner's grants to trusted persons (given, changed, ended).
         query = (
-            select(AuditEvent, actor.surname, actor.name, actor.patronymic, Organisation.name)
+            select(
+                AuditEvent,
+                actor.surname,
+                actor.name,
+                actor.patronymic,
+                Organisation.name,
+                grantee.surname,
+                grantee.name,
+                grantee.patronymic,
+            )
             .outerjoin(actor, actor.id == AuditEvent.actor_id)
             .outerjoin(Organisation, Organisation.id == AuditEvent.organisation_id)
-            .where(AuditEvent.patient_id == patient_id, AuditEvent.action.like("card.%"))
+            .outerjoin(
+                AccessGrant,
+                (AuditEvent.object_type == "access_grant") & (AuditEvent.object_id == cast(AccessGrant.id, String)),
+            )
+            .outerjoin(grantee, grantee.id == AccessGrant.grantee_id)
+            .where(
+                AuditEvent.patient_id == patient_id,
+                or_(AuditEvent.action.like("card.%"), AuditEvent.action.like("grant.%")),
+            )
             .order_by(AuditEvent.seq.desc())
             .limit(size + 1)
         )
@@ -226,7 +248,9 @@ def access_log(
             section=event.section,
             outcome=event.outcome,
             reason=event.reason if event.actor_role == "emergency" else None,
+            grantee_name=" ".join(p for p in person if p) or None,
+            terms=Terms.read(event.reason) if event.action.startswith("grant.") else None,
         )
-        for event, surname, name, patronymic, org in rows[:size]
+        for event, surname, name, patronymic, org, *person in rows[:size]
     ]
     return AccessPage(patient_id, entries, rows[size - 1][0].seq if len(rows) > size else None)

@@ -78,6 +78,10 @@ def _change(account, action: str, ip: str | None) -> bool:
             object_type="consent",
             object_id=CURRENT_VERSION,
         )
+        if action == "given":
+            from portal.consent.opt_out import reopen_if_closed
+
+            reopen_if_closed(account)  # joining again after an approved opt-out
         return True
 
 

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, request, url_for
+from flask import Blueprint, abort, g, redirect, request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
-from portal.access import signed_in_without_consent
+from portal.access import signed_in_without_consent, staff
+from portal.clinic.forms import RejectForm
+from portal.consent import opt_out as opt_outs
 from portal.consent import service
+from portal.consent.forms import OptOutForm
+from portal.forms import choices
 from portal.rendering import render
 from portal.web.forms import ConfirmForm
 
@@ -21,6 +26,7 @@ def show():
         version=service.CURRENT_VERSION,
         given=service.account_has_consent(account),
         history=service.history(account),
+        closed=opt_outs.own_card_closed(account),
         account=account,
         form=ConfirmForm(),
     )
@@ -44,3 +50,101 @@ def revoke():
         return redirect(url_for("consent.show"), code=303)
     service.revoke(g.account, request.remote_addr)
     return redirect(url_for("consent.show", done="revoked"), code=303)
+
+
+# -- opting out of the electronic record («отказ от ЭМК») ----------------------------------------
+# Both pages need no consent: the applicant follows the application after the card is closed.
+
+
+def _card_label(patient) -> str:
+    return f"{patient.surname} {patient.name}{' ' + patient.patronymic if patient.patronymic else ''}"
+
+
+@bp.route("/opt-out", methods=["GET", "POST"])
+@signed_in_without_consent
+def opt_out():
+    cards = opt_outs.cards_to_close(g.account)
+    form = OptOutForm()
+    form.card.choices = choices(
+        [(str(link.patient.id), _("My card") if link.basis == "self" else _card_label(link.patient)) for link in cards]
+    )
+    if request.method == "GET" and len(cards) == 1:
+        form.card.data = str(cards[0].patient.id)
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            row = opt_outs.apply(g.account, int(form.card.data), form.reason.data)
+        except opt_outs.Refused as refused:
+            getattr(form, refused.field).errors = [refused.message]
+        else:
+            return redirect(url_for("consent.opt_out_status", request_id=row.id), code=303)
+    failing = any(field.errors for field in form)
+    return render(
+        "consent/opt_out.html",
+        form=form,
+        cards=cards,
+        applications=opt_outs.applications_of(g.account),
+        status=400 if failing else 200,
+    )
+
+
+@bp.get("/opt-out/<int:request_id>")
+@signed_in_without_consent
+def opt_out_status(request_id: int):
+    found = opt_outs.application(g.account, request_id)
+    if found is None:
+        abort(404)
+    item, patient, events = found
+    return render("consent/opt_out_status.html", item=item, patient=patient, events=events, account=g.account)
+
+
+# -- the registrar decides: /clinic/opt-outs ------------------------------------------------------
+
+clinic_bp = Blueprint("opt_outs", __name__, url_prefix="/clinic/opt-outs", template_folder="templates")
+
+
+@clinic_bp.get("")
+@staff("registrar")
+def queue():
+    return render("consent/opt_outs.html", rows=opt_outs.queue())
+
+
+def _decision_page(request_id: int, form: RejectForm, status: int = 200):
+    found = opt_outs.for_registrar(request_id)
+    if found is None:
+        abort(404)
+    item, patient, applicant = found
+    return render(
+        "consent/opt_out_decision.html",
+        item=item,
+        patient=patient,
+        applicant=applicant,
+        reject_form=form,
+        own=opt_outs.is_own(item, g.account),
+        status=status,
+    )
+
+
+@clinic_bp.get("/<int:request_id>")
+@staff("registrar")
+def decision(request_id: int):
+    return _decision_page(request_id, RejectForm())
+
+
+@clinic_bp.post("/<int:request_id>/<any(approve, reject):choice>")
+@staff("registrar")
+def decide(request_id: int, choice: str):
+    form = RejectForm()
+    if choice == "reject" and not form.validate_on_submit():
+        return _decision_page(request_id, form, 400)
+    if choice == "approve" and not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        opt_outs.decide(
+            request_id,
+            g.account,
+            approve=choice == "approve",
+            reason=form.reason.data.strip() if choice == "reject" else None,
+        )
+    except (LookupError, opt_outs.NotAllowed):
+        abort(404)
+    return redirect(url_for("opt_outs.queue", done=choice), code=303)

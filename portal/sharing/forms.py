@@ -1,16 +1,20 @@
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import RadioField, StringField
+from wtforms import RadioField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.auth.forms import NAME, parse_date
 from portal.forms import ValidChoice, choices
 from portal.identifiers import is_valid_snils, snils_digits
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 class ChildForm(FlaskForm):
@@ -46,3 +50,81 @@ class ChildForm(FlaskForm):
             raise ValidationError(_l("Enter the SNILS as 11 digits, for example 112-233-445 95"))
         if not is_valid_snils(field.data):
             raise ValidationError(_l("Check the SNILS: its check number does not match"))
+
+
+# -- trusted persons ---------------------------------------------------------------------------
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Checkboxes: iterating the field gives one checkbox per choice."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class GrantPersonFields(FlaskForm):
+    person = StringField(
+        _l("The person's SNILS or e-mail"),
+        validators=[
+            InputRequired(_l("Enter the person's SNILS or e-mail")),
+            Length(max=254, message=_l("Enter at most 254 characters")),
+        ],
+    )
+    surname = StringField(
+        _l("The person's surname"),
+        validators=[InputRequired(_l("Enter the person's surname")), NAME],
+    )
+
+    def validate_person(self, field) -> None:
+        text = field.data.strip()
+        if "@" in text:
+            if not EMAIL.fullmatch(text):
+                raise ValidationError(_l("Enter an e-mail like name@example.ru"))
+            return
+        if snils_digits(text) is None:
+            raise ValidationError(_l("Enter the SNILS as 11 digits, for example 112-233-445 95, or an e-mail"))
+        if not is_valid_snils(text):
+            raise ValidationError(_l("Check the SNILS: its check number does not match"))
+
+
+class GrantTermsForm(FlaskForm):
+    sections = MultiCheckboxField(_l("Sections the person will see"), validate_choice=False)
+    level = RadioField(
+        _l("What the person may do"),
+        choices=choices([("view", _l("View only")), ("add", _l("View and add entries"))]),
+        validators=[
+            InputRequired(_l("Choose what the person may do")),
+            ValidChoice(_l("Choose what the person may do")),
+        ],
+        validate_choice=False,
+    )
+    expires_on = StringField(_l("Access ends on"), validators=[InputRequired(_l("Enter the date the access ends"))])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from portal.record.sections import LABELS
+        from portal.sharing.service import shareable_sections
+
+        self.sections.choices = choices([(key, LABELS[key]) for key in shareable_sections()])
+
+    def validate_sections(self, field) -> None:
+        allowed = {choice.value for choice in field.choices}
+        if not field.data:
+            raise ValidationError(_l("Choose at least one section"))
+        if not set(field.data) <= allowed:
+            raise ValidationError(_l("Choose sections from the list"))
+
+    def validate_expires_on(self, field) -> None:
+        from portal.sharing.service import latest_end_date
+
+        day = parse_date(field.data)
+        if day is None:
+            raise ValidationError(_l("Enter the date as day, month and year, for example 31.12.2026"))
+        if day <= date.today():
+            raise ValidationError(_l("The end date must be in the future"))
+        if day > latest_end_date():
+            raise ValidationError(_l("Choose a date at most one year from today"))
+
+
+class NewGrantForm(GrantTermsForm, GrantPersonFields):
+    """Person first, then the terms: the fields keep the order they are defined in."""
