@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 HOST ?= $(or $(PORTAL_HOST),127.0.0.1)
 PORT ?= $(or $(PORTAL_PORT),5000)
 WORKERS ?= 2
+# pytest-xdist processes for the test suites
+TEST_WORKERS ?= 2
 PLUGIN_CATALOGS := $(wildcard plugins/*/translations)
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -42,12 +44,12 @@ run: db
 ## then the browser tests in Chromium. Fails if Chromium cannot be found.
 test: install-test
 	$(BIN)/python e2e/find_chromium.py
-	$(BIN)/pytest tests -q -p no:cacheprovider --junitxml=reports/unit-sqlite.xml
+	$(BIN)/pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --junitxml=reports/unit-sqlite.xml
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
 	  echo "== unit and HTTP tests on PostgreSQL"; \
-	  PORTAL_TEST_DB=postgresql $(BIN)/pytest tests -q -p no:cacheprovider --junitxml=reports/unit-postgresql.xml; \
+	  PORTAL_TEST_DB=postgresql $(BIN)/pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --junitxml=reports/unit-postgresql.xml; \
 	fi
-	$(BIN)/pytest e2e -q -p no:cacheprovider --junitxml=reports/e2e.xml
+	$(BIN)/pytest e2e -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --junitxml=reports/e2e.xml
 
 translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .

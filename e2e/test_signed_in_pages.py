@@ -80,8 +80,11 @@ def ids(live_app):
 @pytest.mark.parametrize("who,path,stage", PAGES, ids=[p[1] for p in PAGES])
 def test_page_is_accessible(browser, base_url, live_app, ids, who, path, stage, lang, theme, js):
     options = {"lang": lang, "theme": theme, "js": js}
-    context = signed_in(browser, base_url, live_app, who, stage, **options) if who else \
-        new_context(browser, base_url, **options)
+    context = (
+        signed_in(browser, base_url, live_app, who, stage, **options)
+        if who
+        else new_context(browser, base_url, **options)
+    )
     try:
         check = checked_page(context, js=js)
         response = check.goto(path.format(**ids))

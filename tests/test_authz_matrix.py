@@ -27,7 +27,7 @@ def case_id(case: dict) -> str:
 def world(app, demo):
     """Ids the paths need: owners' patient ids, a verification request and one of its documents."""
     from portal.auth.models import IdentityDocument, VerificationRequest
-    from portal.record.models import Patient
+    from portal.record.models import LabReport, Patient, Prescription, Visit
     from portal.sharing.models import GuardianshipRequest
 
     with app.app_context():
@@ -40,6 +40,18 @@ def world(app, demo):
         document = db.session.scalar(
             sa.select(IdentityDocument.id).where(IdentityDocument.account_id == demo["applicant"].id)
         )
+        mine = demo["patient"].patient_id
+
+        def first(model, *where):
+            return db.session.scalar(sa.select(model.id).where(model.patient_id == mine, *where).limit(1))
+
+        entries = {
+            "visit": first(Visit),
+            "report": first(LabReport),
+            "prescription": first(
+                Prescription, Prescription.cancelled_at.is_(None), Prescription.valid_until >= sa.func.current_date()
+            ),
+        }
     return {
         "owners": {
             "patient": demo["patient"].patient_id,
@@ -50,6 +62,7 @@ def world(app, demo):
         "request": request.id,
         "grequest": grequest,
         "document": document,
+        **entries,
     }
 
 
@@ -74,6 +87,9 @@ def test_matrix(app, demo, world, case, htmx):
         request=world["request"],
         document=world["document"],
         grequest=world["grequest"],
+        visit=world["visit"],
+        report=world["report"],
+        prescription=world["prescription"],
     )
     headers = {"HX-Request": "true"} if htmx else {}
     failures = []

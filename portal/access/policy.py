@@ -49,6 +49,10 @@ SECTIONS = (
 ACTIONS = ("read", "add", "write", "export")
 CLINICAL_ROLES = {"doctor": {"read", "add", "write", "export"}, "nurse": {"read", "add"}}
 OWNER_ONLY_SECTIONS = {"access_log"}  # who opened the card: the patient and their guardian only
+# Certificates and extracts (приказ 972н): the patient or their legal representative orders,
+# follows and downloads them; never a trusted person (whatever the grant's level) nor a clinician.
+# Not a section of the card: nobody shares it, and it is not listed among the sections.
+CERTIFICATES = "certificates"
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ def _plugin_denial(account: Account, action: str, patient: Patient, section: str
 
 def decide(account: Account | None, action: str, patient: Patient | None, section: str) -> Decision:
     """The decision and its reason. Pure reads; the caller audits."""
-    if action not in ACTIONS or section not in SECTIONS:
+    if action not in ACTIONS or (section not in SECTIONS and section != CERTIFICATES):
         return Decision(False, f"unknown action or section {action}/{section}")
     if account is None or not account.is_active:
         return Decision(False, "not signed in")
@@ -157,6 +161,9 @@ def decide(account: Account | None, action: str, patient: Patient | None, sectio
             return Decision(False, "guardians add entries; clinicians write the record")
         return Decision(True, f"guardian of a child under {guardian_age_limit()} ({guardianship.basis})", "guardian")
 
+    if section == CERTIFICATES:
+        return Decision(False, "certificates are ordered by the patient or their legal representative only")
+
     if not has_consent(patient.id):
         return Decision(False, "the patient has not given consent to processing")
     if section in OWNER_ONLY_SECTIONS:
@@ -173,7 +180,8 @@ def decide(account: Account | None, action: str, patient: Patient | None, sectio
         .order_by(AccessGrant.id.desc())
     )
     if grant is not None:
-        allowed = {"view": {"read"}, "add": {"read", "add"}}[grant.level]
+        # A trusted person exports what they may see: the shared sections (the export filters).
+        allowed = {"view": {"read", "export"}, "add": {"read", "add", "export"}}[grant.level]
         if section != "summary" and section not in grant.section_set:
             return Decision(False, f"the grant does not include {section}", "trusted", sections=grant.section_set)
         if action not in allowed:

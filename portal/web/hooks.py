@@ -20,15 +20,34 @@ def register_blueprints() -> list[Blueprint]:
     from portal.certificates.views import bp as certificates
     from portal.clinic.views import bp as clinic
     from portal.consent.views import bp as consent
+    from portal.consent.views import clinic_bp as opt_outs
     from portal.corrections.views import bp as corrections
     from portal.documents.views import bp as documents
     from portal.export.views import bp as export
     from portal.notify.views import bp as notify
+    from portal.profile.views import bp as profile
+    from portal.record.vaccination_add import bp as vaccinations
     from portal.record.views import bp as record
     from portal.sharing.views import bp as sharing
     from portal.web.views import bp as web
 
-    return [web, auth, consent, record, sharing, audit, clinic, notify, documents, certificates, export, corrections]
+    return [
+        web,
+        auth,
+        consent,
+        record,
+        sharing,
+        audit,
+        clinic,
+        notify,
+        documents,
+        certificates,
+        export,
+        corrections,
+        vaccinations,
+        profile,
+        opt_outs,
+    ]
 
 
 @hookimpl
@@ -56,8 +75,12 @@ def navigation_items(page: Page) -> list[NavItem]:
     if "registrar" in user.roles:
         items.append(NavItem(_("Identity checks"), url_for("clinic.verifications"), 40, "clinic.verifications"))
         items.append(NavItem(_("Legal representatives"), url_for("clinic.guardianships"), 42, "clinic.guardianships"))
+        items.append(NavItem(_("Certificate requests"), url_for("certificates.queue"), 43, "certificates.queue"))
+        items.append(NavItem(_("Opt-outs"), url_for("opt_outs.queue"), 44, "opt_outs.queue"))
+        items.append(NavItem(_("Error reports"), url_for("corrections.queue"), 44, "corrections.queue"))
     if user.roles & {"doctor", "nurse"}:
         items.append(NavItem(_("Emergency access"), url_for("clinic.emergency"), 45, "clinic.emergency"))
+    items.append(NavItem(_("Profile"), url_for("profile.profile"), 78, "profile.profile"))
     items.append(NavItem(_("Security"), url_for("auth.security"), 80, "auth.security"))
     return items
 
