@@ -19,9 +19,16 @@ from e2e.find_chromium import find_chromium
 from portal import create_app
 from portal.database import db
 
+AXE_SCRIPT = Axe().axe_script
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 LANGUAGES = ("ru", "en")
-THEMES = ("default", "high-contrast", "large-text")
+ALL_THEMES = ("default", "high-contrast", "large-text")
+# The accessibility matrices load each page once per language and JavaScript setting and run axe
+# in every theme on it, swapping the theme's stylesheet in place ("every" below): three times
+# fewer page loads than a test per theme, the same checks. Tests about one theme use ALL_THEMES.
+EVERY_THEME = "every"
+THEMES = (EVERY_THEME,)
+THEME_URLS: dict[str, str] = {}  # theme → its fingerprinted stylesheet, filled by live_app
 SECRET = "e2e-secret-key-that-is-long-enough-for-production-0123456789"
 
 # Collect CSP violations from the first script onwards; init scripts run outside the page's CSP.
@@ -68,6 +75,10 @@ def live_app(tmp_path_factory):
         upgrade()
         seed_demo()
         db.session.remove()
+    from portal.assets import asset_url
+
+    with app.test_request_context():
+        THEME_URLS.update({name: asset_url(f"themes/{name}.css") for name in ALL_THEMES})
     return app
 
 
@@ -85,6 +96,7 @@ class PageCheck:
     page: Page
     console_errors: list[str] = field(default_factory=list)
     js: bool = True
+    every_theme: bool = False
 
     def goto(self, path: str):
         response = self.page.goto(path)
@@ -100,11 +112,41 @@ class PageCheck:
     def axe_violations(self) -> list[str]:
         if not self.js:
             return self._axe_without_javascript()
-        result = Axe().run(self.page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
-        return [
-            f"{v['id']}: {v['help']} — " + "; ".join(str(n["target"]) for n in v["nodes"][:5])
-            for v in result.response["violations"]
-        ]
+        return self._axe_in_themes(self.page)
+
+    def _axe_in_themes(self, page: Page) -> list[str]:
+        """axe on the page as it is; with the "every" theme, once in each theme in turn."""
+        if not self.every_theme:
+            return PageCheck(page)._axe()
+        problems: list[str] = []
+        for theme in ALL_THEMES:
+            swapped = page.evaluate(
+                """(url) => new Promise((resolve) => {
+                    const link = document.querySelector('link[rel=stylesheet][href*="/themes/"]');
+                    if (!link) { resolve(false); return; }
+                    if (link.getAttribute('href') === url) { resolve(true); return; }
+                    link.addEventListener('load', () => resolve(true), {once: true});
+                    link.addEventListener('error', () => resolve(false), {once: true});
+                    link.setAttribute('href', url);
+                })""",
+                THEME_URLS[theme],
+            )
+            assert swapped, f"could not switch to the {theme} theme's stylesheet"
+            problems += [f"[{theme}] {p}" for p in PageCheck(page)._axe()]
+        return problems
+
+    def _axe(self) -> list[str]:
+        # Only violations cross back from the browser: serialising every "pass" of a long table
+        # costs more than the checks themselves.
+        if not self.page.evaluate("() => typeof window.axe === 'object'"):
+            self.page.evaluate(AXE_SCRIPT)
+        violations = self.page.evaluate(
+            "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})"
+            ".then(r => r.violations.map(v => ({id: v.id, help: v.help,"
+            " targets: v.nodes.slice(0, 5).map(n => JSON.stringify(n.target))})))",
+            AXE_TAGS,
+        )
+        return [f"{v['id']}: {v['help']} — " + "; ".join(v["targets"]) for v in violations]
 
     def _axe_without_javascript(self) -> list[str]:
         """axe never returns in a context with JavaScript off (Chromium runs no timers there, and
@@ -113,18 +155,20 @@ class PageCheck:
         still come from the live server), and run the same rules there."""
         html = re.sub(r"<script\b[^>]*>.*?</script>", "", self.page.content(), flags=re.S | re.I)
         url = self.page.url.split("#", 1)[0]
-        context = self.page.context.browser.new_context(java_script_enabled=True)
+        page = _axe_page(self.page.context.browser)
+
+        def same_url(address: str) -> bool:
+            return address.split("#", 1)[0] == url
+
+        page.route(
+            same_url, lambda route: route.fulfill(status=200, body=html, content_type="text/html; charset=utf-8")
+        )
         try:
-            page = context.new_page()
-            page.route(
-                lambda u: u.split("#", 1)[0] == url,
-                lambda route: route.fulfill(status=200, body=html, content_type="text/html; charset=utf-8"),
-            )
             page.goto(url)
             page.wait_for_load_state("load")
-            return PageCheck(page).axe_violations()
+            return self._axe_in_themes(page)
         finally:
-            context.close()
+            page.unroute(same_url)
 
     def assert_clean(self, axe: bool = True) -> None:
         problems = []
@@ -135,25 +179,76 @@ class PageCheck:
         assert not problems, "\n".join(problems)
 
 
+def _axe_page(browser: Browser) -> Page:
+    """One JavaScript-enabled page per browser, reused for every no-JS page's axe run (a new
+    context each time costs more than the checks); axe is loaded as each document starts."""
+    page = getattr(browser, "_portal_axe_page", None)
+    if page is None or page.is_closed():
+        context = browser.new_context(java_script_enabled=True)
+        context.add_init_script(AXE_SCRIPT)
+        page = context.new_page()
+        browser._portal_axe_page = page
+    return page
+
+
+class PooledContext:
+    """A browser context kept for the next test with the same options: its HTTP cache (CSS,
+    htmx, portal.js) survives, so a test pays for its page and its checks, not for a cold
+    start. ``close()`` closes the test's pages and forgets its cookies; the context stays."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self._context = context
+
+    def __getattr__(self, name):
+        return getattr(self._context, name)
+
+    def close(self) -> None:
+        for page in list(self._context.pages):
+            page.close()
+        self._context.clear_cookies()
+
+
+_POOL: dict[tuple, BrowserContext] = {}
+_EVERY_THEME: dict[int, bool] = {}  # context → checks run in every theme
+
+
 def new_context(
-    browser: Browser, base_url: str, *, lang: str = "ru", theme: str = "default", js: bool = True, **kwargs
+    browser: Browser,
+    base_url: str,
+    *,
+    lang: str = "ru",
+    theme: str = "default",
+    js: bool = True,
+    fresh: bool = False,
+    **kwargs,
 ) -> BrowserContext:
-    context = browser.new_context(
-        base_url=base_url, java_script_enabled=js, locale="ru-RU" if lang == "ru" else "en-GB", **kwargs
-    )
+    """A context in this language and theme, JavaScript on or off. ``fresh=True`` for a cold
+    one (page weights of a first visit, a fake clock); otherwise a pooled one."""
     host = base_url.split("//", 1)[1].split(":")[0]
+    key = (id(browser), base_url, js, lang, repr(sorted(kwargs.items())))
+    context = None if fresh else _POOL.get(key)
+    if context is None:
+        context = browser.new_context(
+            base_url=base_url, java_script_enabled=js, locale="ru-RU" if lang == "ru" else "en-GB", **kwargs
+        )
+        if not fresh:
+            _POOL[key] = context
+    else:
+        context.clear_cookies()
     context.add_cookies(
         [
             {"name": "lang", "value": lang, "domain": host, "path": "/"},
-            {"name": "theme", "value": theme, "domain": host, "path": "/"},
+            {"name": "theme", "value": "default" if theme == EVERY_THEME else theme, "domain": host, "path": "/"},
         ]
     )
-    return context
+    wrapped = context if fresh else PooledContext(context)
+    _EVERY_THEME[id(context)] = theme == EVERY_THEME
+    return wrapped
 
 
 def checked_page(context: BrowserContext, js: bool = True) -> PageCheck:
     page = context.new_page()
-    check = PageCheck(page, js=js)
+    check = PageCheck(page, js=js, every_theme=_EVERY_THEME.get(id(page.context), False))
     page.add_init_script(CSP_LISTENER)
     page.on("console", lambda msg: check.console_errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: check.console_errors.append(f"page error: {exc}"))

@@ -190,3 +190,25 @@ def test_no_js_axe_reports_unlabelled_input(make_check):
     )
     violations = no_js_axe_violations(check)
     assert any(re.match(r"label: .*#unlabelled", v) for v in violations), violations
+
+
+def test_every_theme_check_really_restyles_the_page(make_check):
+    """The matrices run axe in each theme by swapping the theme's stylesheet on one loaded page:
+    after the run the page wears the last theme, and the high-contrast one really made it black."""
+    from e2e.conftest import ALL_THEMES, THEME_URLS
+
+    check = make_check(lang="ru", theme="every")
+    assert check.every_theme
+    check.goto("/")
+    seen = []
+    check.page.expose_function("seen", lambda colour: seen.append(colour))
+    check.page.evaluate(
+        """() => new MutationObserver(() => setTimeout(() => window.seen(
+            getComputedStyle(document.body).backgroundColor), 50))
+            .observe(document.querySelector('link[href*="/themes/"]'), {attributes: true})"""
+    )
+    assert check.axe_violations() == []
+    link = check.page.locator('link[href*="/themes/"]').get_attribute("href")
+    assert link == THEME_URLS[ALL_THEMES[-1]]
+    check.page.wait_for_timeout(100)
+    assert "rgb(0, 0, 0)" in seen, seen

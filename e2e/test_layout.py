@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from e2e.conftest import LANGUAGES, THEMES, new_context
+from e2e.conftest import ALL_THEMES as THEMES
+from e2e.conftest import LANGUAGES, new_context
 
 PAGES = [
     "/",

@@ -97,7 +97,7 @@ def test_page_is_accessible(browser, base_url, live_app, ids, who, path, stage, 
 
 
 def test_the_idle_warning_appears_in_time_and_keeps_the_session(browser, base_url, live_app):
-    context = signed_in(browser, base_url, live_app, "patient", "complete", lang="en")
+    context = signed_in(browser, base_url, live_app, "patient", "complete", lang="en", fresh=True)
     try:
         check = checked_page(context)
         page = check.page

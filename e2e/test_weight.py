@@ -114,7 +114,7 @@ def weights_report():
 @pytest.mark.parametrize("path", PUBLIC_PAGES)
 def test_first_visit_and_a_later_page_within_budget(browser, base_url, path):
     later = PUBLIC_PAGES[(PUBLIC_PAGES.index(path) + 1) % len(PUBLIC_PAGES)]
-    context = new_context(browser, base_url, lang="ru")
+    context = new_context(browser, base_url, lang="ru", fresh=True)
     try:
         page = context.new_page()
         recorder = Recorder()
@@ -160,7 +160,7 @@ def test_first_visit_and_a_later_page_within_budget(browser, base_url, path):
 
 
 def test_home_loads_within_4_seconds_on_slow_3g(browser, base_url):
-    context = new_context(browser, base_url, lang="ru")
+    context = new_context(browser, base_url, lang="ru", fresh=True)
     try:
         page = context.new_page()
         cdp = context.new_cdp_session(page)
@@ -203,7 +203,7 @@ def test_signed_in_card_pages_within_budget(browser, base_url, live_app, templat
         )
         db.session.remove()
     path = template.format(patient=patient, report=report)
-    context = signed_in(browser, base_url, live_app, "patient", "complete", lang="ru")
+    context = signed_in(browser, base_url, live_app, "patient", "complete", lang="ru", fresh=True)
     try:
         page = context.new_page()
         recorder = Recorder()

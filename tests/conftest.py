@@ -61,12 +61,34 @@ def database_template(tmp_path_factory) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def seeded_template(database_template: str, tmp_path_factory) -> Path:
+    """SQLite: a folder with a migrated database already holding the demo data (its years of
+    history take half a second to generate) and the instance folder its files and data key
+    live in. Tests that ask for ``demo`` start from a copy; seed_demo then finds nothing to add."""
+    from portal.demo import seed_demo
+
+    base = tmp_path_factory.mktemp("seeded")
+    shutil.copyfile(database_template, base / "medkarta.db")
+    app = make_app(f"sqlite:///{base / 'medkarta.db'}", base)
+    with app.app_context():
+        seed_demo()
+        db.session.remove()
+        db.engine.dispose()
+    return base
+
+
 @pytest.fixture
-def database_url(database_template: str, tmp_path: Path) -> str:
+def database_url(request, database_template: str, tmp_path: Path) -> str:
     if ON_POSTGRES:
         return database_template
     path = tmp_path / "medkarta.db"
-    shutil.copyfile(database_template, path)
+    if "demo" in request.fixturenames:
+        seeded = request.getfixturevalue("seeded_template")
+        shutil.copyfile(seeded / "medkarta.db", path)
+        shutil.copytree(seeded / "instance", tmp_path / "instance")
+    else:
+        shutil.copyfile(database_template, path)
     return f"sqlite:///{path}"
 
 
