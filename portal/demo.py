@@ -430,7 +430,40 @@ def seed_demo() -> dict[str, int]:
         added["accounts"] = _accounts(datetime.now(UTC).date())
         added["visits"] = seed_demo_history(session, datetime.now(UTC).date())["visit"]
         added["pharmacies"] = seed_pharmacies()
+        added["appointments"] = _demo_appointments(datetime.now(UTC))
         return added
+
+
+def _demo_appointments(now: datetime) -> int:
+    """The next appointment for Smirnova and for Дарья, with the demo doctor (clinic A)."""
+    from portal.appointments.models import Appointment
+    from portal.record.models import Practitioner
+
+    doctor = db.session.scalar(
+        select(Practitioner)
+        .join(Account, Account.id == Practitioner.account_id)
+        .where(Account.email == email_of(next(p for p in PEOPLE if p.key == "doctor")))
+    )
+    if doctor is None:
+        return 0
+    added = 0
+    day = (now + timedelta(days=3)).replace(hour=7, minute=30, second=0, microsecond=0)  # 10:30 in Moscow
+    for snils9, room in ((PEOPLE[0].snils9, "214"), (CHILDREN[0][5], "108")):
+        patient = db.session.scalar(select(Patient).where(Patient.snils == make_snils(snils9)))
+        if patient is None or db.session.scalar(select(Appointment.id).where(Appointment.patient_id == patient.id)):
+            continue
+        db.session.add(
+            Appointment(
+                patient_id=patient.id,
+                organisation_id=doctor.organisation_id,
+                practitioner_id=doctor.id,
+                starts_at=day,
+                room=room,
+                status="booked",
+            )
+        )
+        added += 1
+    return added
 
 
 def _demo_accounts() -> list[Account]:

@@ -1,7 +1,7 @@
 """Every feature's models, imported in one place so migrations and ``create_all`` see them all."""
 
 from portal.access.models import CareRelationship, EmergencyAccess
-from portal.appointments.models import Organisation
+from portal.appointments.models import Appointment, Organisation
 from portal.audit.models import AuditEvent, AuditHead
 from portal.auth.models import (
     Account,
@@ -38,6 +38,7 @@ from portal.record.models import (
 from portal.sharing.models import AccessGrant, Guardianship, GuardianshipRequest
 
 __all__ = [
+    "Appointment",
     "AccessGrant",
     "Account",
     "Allergy",

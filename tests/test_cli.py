@@ -23,12 +23,13 @@ def test_seed_demo_is_idempotent(app):
     assert first.exit_code == 0, first.output
     assert "organisations: 41 added" in first.output and "patients: 20 added" in first.output
     assert "accounts: 10 added" in first.output and "pharmacies: 3 added" in first.output
+    assert "appointments: 2 added" in first.output
     # 41 medical organisations and 3 pharmacies; 20 generated patients, 9 demo people with
     # verified cards and the guardian's 2 children.
     assert counts(app) == (44, 31)
     second = runner.invoke(args=["seed-demo"])
     assert "organisations: 0 added, patients: 0 added, accounts: 0 added" in second.output
-    assert "pharmacies: 0 added" in second.output
+    assert "pharmacies: 0 added" in second.output and "appointments: 0 added" in second.output
     assert counts(app) == (44, 31)
 
 

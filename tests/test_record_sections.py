@@ -368,3 +368,30 @@ def test_a_list_page_makes_the_same_number_of_queries_with_10_and_1000_entries(a
     QUERY_REPORT.parent.mkdir(exist_ok=True)
     with QUERY_REPORT.open("a", encoding="utf-8") as report:
         report.write(f"{path.replace(str(pid), '{patient}')} {counts[1]} statements ({engine.dialect.name})\n")
+
+
+def test_the_dashboard_shows_the_next_booked_appointment_not_a_past_or_cancelled_one(app, login, demo):
+    from datetime import UTC, datetime, timedelta
+
+    from portal.appointments.models import Appointment
+
+    pid = demo["patient"].patient_id
+    with app.app_context():
+        booked = db.session.scalar(sa.select(Appointment).where(Appointment.patient_id == pid))
+        org = booked.organisation_id
+        soon = datetime.now(UTC) + timedelta(days=1)
+        db.session.add_all(
+            [
+                Appointment(patient_id=pid, organisation_id=org, starts_at=soon, room="1", status="cancelled"),
+                Appointment(patient_id=pid, organisation_id=org, starts_at=soon - timedelta(days=5), room="2"),
+            ]
+        )
+        db.session.commit()
+    body = text(login(demo["patient"]).get(f"/card/{pid}", headers={"Accept-Language": "en"}))
+    card = body[body.index('id="card-appointment"') :]
+    card = card[: card.index("</li>")]
+    assert "room 214" in card and "Соколов Дмитрий Александрович" in card
+    assert "room 1," not in card and "room 2," not in card
+    # the trusted person sees the shared sections, not the appointments
+    trusted = text(login(demo["trusted"]).get(f"/card/{pid}", headers={"Accept-Language": "en"}))
+    assert 'id="card-appointment"' not in trusted

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, String, func
+from sqlalchemy import DateTime, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.database import Base, name_column
@@ -27,3 +27,21 @@ class Organisation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (Index("ix_organisation_name_id", "name", "id"),)
+
+
+class Appointment(Base):
+    """An appointment with a doctor, as the clinic's schedule holds it (booked by the registry,
+    by phone or, later, in the portal). The dashboard shows the next one."""
+
+    __tablename__ = "appointment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    room: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="booked")  # booked, cancelled, done
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_appointment_patient_start", "patient_id", "starts_at"),)

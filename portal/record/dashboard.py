@@ -89,11 +89,24 @@ def vaccinations(context: CardContext) -> DashboardCard:
 
 
 def appointment(context: CardContext) -> DashboardCard:
+    """The next booked appointment, with the doctor and the clinic's address."""
+    from datetime import UTC, datetime
+
+    from portal.appointments.models import Appointment as A
+
+    row = db.session.execute(
+        select(A, m.Practitioner, m.Organisation)
+        .join(m.Organisation, m.Organisation.id == A.organisation_id)
+        .outerjoin(m.Practitioner, m.Practitioner.id == A.practitioner_id)
+        .where(A.patient_id == context.patient.id, A.status == "booked", A.starts_at >= datetime.now(UTC))
+        .order_by(A.starts_at, A.id)
+        .limit(1)
+    ).first()
     return DashboardCard(
         "appointment",
         str(_l("Next appointment")),
         "record/dashboard/appointment.html",
-        {"url": url_for("appointments.clinics")},
+        {"next": row, "url": url_for("appointments.clinics")},
         order=10,
     )
 
@@ -145,7 +158,7 @@ def requests(context: CardContext) -> DashboardCard:
 
 
 def cards_for(context: CardContext, account) -> list[DashboardCard]:
-    cards = [appointment(context)]
+    cards = [appointment(context)] if context.basis in ("self", "guardian", "clinician") else []
     if context.may("results"):
         cards.append(results(context))
     if context.may("prescriptions"):

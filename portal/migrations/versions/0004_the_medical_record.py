@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-28 00:37:51.056710
+Create Date: 2026-11-28 02:29:55.910278
 
 """
 from alembic import op
@@ -202,6 +202,23 @@ def upgrade():
     )
     with op.batch_alter_table('allergy', schema=None) as batch_op:
         batch_op.create_index('ix_allergy_patient_date', ['patient_id', 'recorded_on', 'id'], unique=False)
+
+    op.create_table('appointment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('practitioner_id', sa.Integer(), nullable=True),
+    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('room', sa.String(length=32), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_appointment_organisation_id_organisation')),
+    sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], name=op.f('fk_appointment_patient_id_patient')),
+    sa.ForeignKeyConstraint(['practitioner_id'], ['practitioner.id'], name=op.f('fk_appointment_practitioner_id_practitioner')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_appointment'))
+    )
+    with op.batch_alter_table('appointment', schema=None) as batch_op:
+        batch_op.create_index('ix_appointment_patient_start', ['patient_id', 'starts_at'], unique=False)
 
     op.create_table('certificate_request',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -560,6 +577,10 @@ def downgrade():
         batch_op.drop_index('ix_certificate_request_patient')
 
     op.drop_table('certificate_request')
+    with op.batch_alter_table('appointment', schema=None) as batch_op:
+        batch_op.drop_index('ix_appointment_patient_start')
+
+    op.drop_table('appointment')
     with op.batch_alter_table('allergy', schema=None) as batch_op:
         batch_op.drop_index('ix_allergy_patient_date')
 
