@@ -49,7 +49,7 @@ test: install-test
 	  echo "== unit and HTTP tests on PostgreSQL"; \
 	  PORTAL_TEST_DB=postgresql $(BIN)/pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --junitxml=reports/unit-postgresql.xml; \
 	fi
-	$(BIN)/pytest e2e -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --junitxml=reports/e2e.xml
+	$(BIN)/pytest e2e -q -p no:cacheprovider --junitxml=reports/e2e.xml
 
 translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .

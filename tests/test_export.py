@@ -333,6 +333,7 @@ def test_the_document_costs_the_same_queries_for_a_short_and_a_long_record(app, 
     patient_id = demo["patient"].patient_id
     owner = login(demo["patient"])
     build_record(app, patient_id, "A", reports=1)
+    owner.get(f"/card/{patient_id}/export/ips.json")  # the first request sets up the connection
     small = count_queries(app, owner, f"/card/{patient_id}/export/ips.json")
     for n in range(4):
         build_record(app, patient_id, f"B{n}", reports=6)
