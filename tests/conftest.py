@@ -78,10 +78,53 @@ def seeded_template(database_template: str, tmp_path_factory) -> Path:
     return base
 
 
+@pytest.fixture(scope="session")
+def pg_seeded_template(database_template: str, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """PostgreSQL: a database holding the migrated schema and the demo data, cloned (CREATE
+    DATABASE … TEMPLATE) for each test that asks for ``demo``, with its instance folder."""
+    from portal.demo import seed_demo
+
+    base = tmp_path_factory.mktemp("pgseeded")
+    name = f"medkarta_seed_{uuid.uuid4().hex[:8]}"
+    url = sa.make_url(database_template)
+    # Connected to the server's own database: a template database must have no other sessions.
+    admin = sa.create_engine(os.environ["PORTAL_TEST_DATABASE_URL"], isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{url.database}"'))
+    seeded_url = url.set(database=name).render_as_string(hide_password=False)
+    app = make_app(seeded_url, base)
+    with app.app_context():
+        seed_demo()
+        db.session.remove()
+        db.engine.dispose()
+    try:
+        yield name, base
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
-def database_url(request, database_template: str, tmp_path: Path) -> str:
+def database_url(request, database_template: str, tmp_path: Path) -> Iterator[str]:
     if ON_POSTGRES:
-        return database_template
+        if "demo" not in request.fixturenames:
+            yield database_template
+            return
+        template, instance = request.getfixturevalue("pg_seeded_template")
+        url = sa.make_url(database_template)
+        name = f"medkarta_t_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(os.environ["PORTAL_TEST_DATABASE_URL"], isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        shutil.copytree(instance / "instance", tmp_path / "instance")
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+        return
     path = tmp_path / "medkarta.db"
     if "demo" in request.fixturenames:
         seeded = request.getfixturevalue("seeded_template")
@@ -89,7 +132,7 @@ def database_url(request, database_template: str, tmp_path: Path) -> str:
         shutil.copytree(seeded / "instance", tmp_path / "instance")
     else:
         shutil.copyfile(database_template, path)
-    return f"sqlite:///{path}"
+    yield f"sqlite:///{path}"
 
 
 def make_app(database_url: str, tmp_path: Path, **overrides) -> Flask:
@@ -103,6 +146,12 @@ def make_app(database_url: str, tmp_path: Path, **overrides) -> Flask:
     }
     config.update(overrides)
     return create_app(config)
+
+
+def database_template_url(url: str) -> str | None:
+    """The shared session database's URL, when ``url`` is it (a per-test clone is dropped instead)."""
+    name = sa.make_url(url).database or ""
+    return url if name.startswith("medkarta_test_") else None
 
 
 def empty_all_tables(app: Flask) -> None:
@@ -134,7 +183,7 @@ def app_factory(database_url: str, tmp_path: Path) -> Iterator:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-    if ON_POSTGRES and made:
+    if ON_POSTGRES and made and database_url == database_template_url(database_url):
         empty_all_tables(make_app(database_url, tmp_path))
 
 
