@@ -44,10 +44,6 @@ class CardContext:
         return section in self.sections
 
 
-# Kept for callers of the first issue's name.
-CardView = CardContext
-
-
 def age_on(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
