@@ -194,21 +194,29 @@ def _axe_page(browser: Browser) -> Page:
 class PooledContext:
     """A browser context kept for the next test with the same options: its HTTP cache (CSS,
     htmx, portal.js) survives, so a test pays for its page and its checks, not for a cold
-    start. ``close()`` closes the test's pages and forgets its cookies; the context stays."""
+    start. ``close()`` closes the test's pages, forgets its cookies and gives the context back
+    to the pool; until then nobody else gets it, so two people in one test (a patient and a
+    registrar) never share a session."""
 
-    def __init__(self, context: BrowserContext) -> None:
+    def __init__(self, context: BrowserContext, key: tuple) -> None:
         self._context = context
+        self._key = key
+        self._closed = False
 
     def __getattr__(self, name):
         return getattr(self._context, name)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         for page in list(self._context.pages):
             page.close()
         self._context.clear_cookies()
+        _POOL.setdefault(self._key, []).append(self._context)
 
 
-_POOL: dict[tuple, BrowserContext] = {}
+_POOL: dict[tuple, list[BrowserContext]] = {}  # options → contexts free for the next test
 _EVERY_THEME: dict[int, bool] = {}  # context → checks run in every theme
 
 
@@ -226,22 +234,19 @@ def new_context(
     one (page weights of a first visit, a fake clock); otherwise a pooled one."""
     host = base_url.split("//", 1)[1].split(":")[0]
     key = (id(browser), base_url, js, lang, repr(sorted(kwargs.items())))
-    context = None if fresh else _POOL.get(key)
+    free = _POOL.get(key) if not fresh else None
+    context = free.pop() if free else None
     if context is None:
         context = browser.new_context(
             base_url=base_url, java_script_enabled=js, locale="ru-RU" if lang == "ru" else "en-GB", **kwargs
         )
-        if not fresh:
-            _POOL[key] = context
-    else:
-        context.clear_cookies()
     context.add_cookies(
         [
             {"name": "lang", "value": lang, "domain": host, "path": "/"},
             {"name": "theme", "value": "default" if theme == EVERY_THEME else theme, "domain": host, "path": "/"},
         ]
     )
-    wrapped = context if fresh else PooledContext(context)
+    wrapped = context if fresh else PooledContext(context, key)
     _EVERY_THEME[id(context)] = theme == EVERY_THEME
     return wrapped
 

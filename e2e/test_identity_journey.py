@@ -230,10 +230,11 @@ def test_identity_journey(make_check, live_app, tmp_path, js):
     # 8. The patient opens their card and «Кто смотрел мою карту».
     check.goto("/cards")
     assert_clean(check, js)
-    tab_to(page, "h2.card-title a")
+    tab_to(page, "h3.card-title a")
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert page.locator("h1").inner_text().startswith("Карта: Соловьёва Анна")
+    assert page.locator("h1").inner_text() == "Моё здоровье"
+    assert " ".join(page.locator(".card-banner").inner_text().split()).startswith("Карта: Соловьёва Анна,")
     assert_clean(check, js)
     tab_to_link(page, "Кто смотрел мою карту")
     with page.expect_navigation():

@@ -121,10 +121,8 @@ def test_the_next_page_of_entries_is_reachable_by_keyboard(browser, base_url, li
     try:
         check = checked_page(context)
         page = check.page
-        check.goto(f"/card/{ids['patient']}/results")
-        link = page.get_by_role("link", name="Earlier entries")
-        if link.count() == 0:
-            pytest.skip("the demo card has one page of results")
+        check.goto(f"/card/{ids['patient']}/visits")  # the demo card has more than a page of visits
+        assert page.get_by_role("link", name="Earlier entries").count() == 1
         first_rows = page.locator("#results tbody tr").all_inner_texts()
         for _ in range(200):
             page.keyboard.press("Tab")

@@ -25,6 +25,14 @@
   document.addEventListener("htmx:configRequest", function (event) {
     var meta = document.querySelector('meta[name="csrf-token"]');
     if (meta) { event.detail.headers["X-CSRFToken"] = meta.content; }
+    // A filter form leaves out the fields left empty, so the address it pushes stays short and
+    // shareable, as the server's own links are.
+    var data = event.detail.formData;
+    if (event.detail.verb === "get" && data) {
+      var empty = [];
+      data.forEach(function (value, name) { if (value === "") { empty.push(name); } });
+      empty.forEach(function (name) { data.delete(name); });
+    }
   });
 
   document.addEventListener("htmx:afterSwap", function (event) {
