@@ -35,7 +35,17 @@ def rubles(kopecks: int) -> str:
     return format_currency(kopecks / 100, "RUB")
 
 
+def unit(ucum: str | None) -> str:
+    """A UCUM unit as the reader's laboratory form prints it: «10*9/L» → «×10⁹/л»."""
+    from flask_babel import get_locale
+
+    from portal.record.catalog import unit_label
+
+    return unit_label(ucum, str(get_locale() or "ru"))
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(unit)
     app.add_template_filter(card_basis)
     app.add_template_filter(rubles)
     app.add_template_test(is_link_cell, "link_cell")

@@ -320,3 +320,102 @@ def test_the_patient_is_told_in_their_own_language_whatever_the_clinicians(app, 
     told = [m for m in outbox(app, demo["patient"].email) if m.kind == "security_alert"][-1]
     assert told.subject == "Медкарта: уведомление о безопасности"
     assert "экстренного доступа" in told.body and "emergency" not in told.body
+
+
+# -- a registrar, through a citizen's request only (policy.decide_request) -------------------------
+
+
+REGISTRAR_CASES = [
+    # (case, the card, who filed the request, action, section, allowed, reason)
+    ("her clinic's patient", "patient", "patient", "read", "allergies", True, "registrar resolving"),
+    ("corrects an entry", "patient", "patient", "write", "allergies", True, "registrar resolving"),
+    ("a certificate from the card", "patient", "patient", "read", "certificates", True, "registrar resolving"),
+    ("never exports", "patient", "patient", "export", "allergies", False, "may not export"),
+    ("never the access log", "patient", "patient", "read", "access_log", False, "only the patient"),
+    ("another clinic's patient", "trusted", "trusted", "read", "allergies", False, "attached to another clinic"),
+    ("a patient attached nowhere", "unattached", "unattached", "read", "allergies", True, "registrar resolving"),
+    ("her own card", "registrar", "registrar", "read", "allergies", False, "their own or their family's"),
+    ("a request she filed", "patient", "registrar", "read", "allergies", False, "their own or their family's"),
+    ("her child's card", "child_9", "guardian", "read", "allergies", False, "their own or their family's"),
+    ("a closed card", "closed", "closed", "read", "allergies", False, "the card is closed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("card_key", "filer", "action", "section", "allowed", "reason"),
+    [case[1:] for case in REGISTRAR_CASES],
+    ids=[case[0] for case in REGISTRAR_CASES],
+)
+def test_a_registrar_reaches_a_card_only_through_a_request(
+    app, demo, card_key, filer, action, section, allowed, reason
+):
+    from portal.auth.models import Account
+    from portal.record.models import Patient
+    from portal.sharing.models import Guardianship
+
+    with app.app_context(), write_transaction():
+        registrar = db.session.get(Account, demo["registrar"].id)
+        if card_key in ("unattached", "closed"):
+            patient = Patient(surname="Тестова", name="Вера", sex="F", birth_date=date(1980, 1, 1), snils="00500000101")
+            patient.closed_at = datetime.now(UTC) if card_key == "closed" else None
+            db.session.add(patient)
+            db.session.flush()
+            filed_by = None
+        else:
+            patient = db.session.get(Patient, demo[card_key].id if card_key == "child_9" else demo[card_key].patient_id)
+            filed_by = demo[filer].id
+        if card_key == "child_9":  # the registrar is the mother of the child the request is about
+            db.session.add(
+                Guardianship(
+                    guardian_id=registrar.id,
+                    child_id=patient.id,
+                    basis="Свидетельство о рождении",
+                    started_on=date.today(),
+                    verified_at=datetime.now(UTC),
+                )
+            )
+            db.session.flush()
+            filed_by = demo["guardian"].id  # the father filed it
+        decision = policy.decide_request(registrar, action, patient, section, filed_by)
+        assert decision.allowed is allowed and reason in decision.reason
+        assert decision.conflict is ("their own or their family's" in reason)
+        if allowed:
+            assert decision.basis == "registrar" and decision.organisation_id is not None
+        if card_key not in ("registrar", "child_9"):
+            # Outside a request she is staff without clinical work: the card stays closed to her.
+            assert not policy.decide(registrar, "read", patient, "allergies").allowed
+        # A doctor is not a registrar, whatever the request.
+        doctor = db.session.get(Account, demo["doctor"].id)
+        assert policy.decide_request(doctor, "read", patient, section, filed_by).reason in (
+            "not a registrar",
+            f"a registrar may not {action} {section}",
+            "only the patient and their guardian see who opened the card",
+        )
+
+
+def test_a_registrar_of_another_clinic_gets_404_for_a_correction_and_nothing_is_read(app, demo, login):
+    """The demo's error report is about Smirnova, attached to clinic A. Once she moves to another
+    clinic, clinic A's registrar neither lists nor opens it, and no read is audited."""
+    from portal.appointments.models import Organisation
+    from portal.corrections.models import CorrectionRequest
+    from portal.record.models import ClinicAttachment
+
+    with app.app_context(), write_transaction():
+        row = db.session.scalar(sa.select(CorrectionRequest).order_by(CorrectionRequest.id).limit(1))
+        other = db.session.scalar(
+            sa.select(Organisation.id).where(Organisation.kind != "pharmacy").order_by(Organisation.id.desc()).limit(1)
+        )
+        for attachment in db.session.scalars(
+            sa.select(ClinicAttachment).where(ClinicAttachment.patient_id == row.patient_id)
+        ):
+            attachment.until = date.today() - timedelta(days=1)
+        db.session.add(ClinicAttachment(patient_id=row.patient_id, organisation_id=other, since=date.today()))
+        request_id, number = row.id, row.number
+    registrar = login(demo["registrar"])
+    assert number not in registrar.get("/clinic/corrections").get_data(as_text=True)
+    assert registrar.get(f"/clinic/corrections/{request_id}").status_code == 404
+    with app.app_context():
+        reads = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.actor_id == demo["registrar"].id, AuditEvent.action == "card.read")
+        ).all()
+        assert reads == []

@@ -356,7 +356,13 @@ def test_each_export_is_audited_once_and_shown_to_the_owner(app, demo, record, l
     owner = login(demo["patient"])
     owner.set_cookie("lang", "en")
     log = owner.get(f"/card/{record['patient']}/access-log").get_data(as_text=True)
-    assert "Соколов Дмитрий Александрович, clinician" in log and "exported" in log
+    assert "Соколов Дмитрий Александрович, clinician" in log
+    # the owner reads which file left the portal
+    assert "exported the card as a PDF summary" in log
+    assert "exported the card as a FHIR file (International Patient Summary)" in log
+    owner.set_cookie("lang", "ru")
+    russian = owner.get(f"/card/{record['patient']}/access-log").get_data(as_text=True)
+    assert "Выгрузка карты в PDF" in russian and "Выгрузка карты в формате FHIR" in russian
 
 
 @pytest.mark.parametrize("suffix", ["/export", "/export/ips.json", "/export/summary.pdf"])
@@ -431,6 +437,8 @@ def test_the_pdf_is_tagged_titled_and_holds_the_card(app, demo, record, login, t
     assert "ОРВИ СМИР" not in text  # resolved: not an active diagnosis
     assert "Пенициллин СМИР" in text and "Эналаприл СМИР" in text and "Спутник СМИР" in text
     assert "Hemoglobin" in text and "above normal" in text
+    assert "175 g/L" in text and "6.1 ×10⁹/L" in text  # units as a laboratory form prints them
+    assert "10*9/L" not in text
     assert "Визит СМИР" in text and "Диспансеризация СМИР" in text
     assert "ДАША" not in text
     assert "Generated" in text and "by Смирнова Елена Викторовна" in text

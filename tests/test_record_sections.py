@@ -234,6 +234,9 @@ def test_results_say_out_of_range_in_words_and_the_trend_summarises(app, login, 
     assert "1 value outside the reference range" in listing
     detail = text(client.get(f"/card/{pid}/results/{flagged}", headers={"Accept-Language": "en"}))
     assert "above the range" in detail and "120–160" in detail
+    # the unit as a Russian laboratory form prints it, not its UCUM code
+    russian = text(client.get(f"/card/{pid}/results/{flagged}", headers={"Accept-Language": "ru"}))
+    assert "г/л" in russian and "g/L" not in russian
     body = text(client.get(f"/card/{pid}/results/trend/718-7", headers={"Accept-Language": "en"}))
     # the latest four are 1, 30, 29 and 28 September... counted back from 1 October: days 0..3,
     # and every third day (0 and 3) is above the range

@@ -6,11 +6,12 @@ Deny by default. The bases that open a card, most specific first:
   ends by itself on the child's birthday;
 - trusted person: a grant naming sections, a level (view or add) and an end date;
 - clinician: a doctor or nurse with a care relationship in the same organisation;
-- emergency: break-glass access with a reason, time-boxed and flagged.
+- emergency: break-glass access with a reason, time-boxed and flagged;
+- registrar: only through a citizen's open request about the card (``decide_request``).
 Without the patient's consent to processing only the patient (and a guardian, who consents for
 the child) sees the card. Staff roles without clinical work (registrar, org_admin, auditor,
-accountant) never see medical data. Plugins may add deny rules only; an error in one denies.
-Every decision carries a reason.
+accountant) never open a card; a registrar reads and corrects what a citizen's request names.
+Plugins may add deny rules only; an error in one denies. Every decision carries a reason.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, exists, or_, select
 
 from portal.access.models import CareRelationship, EmergencyAccess
 from portal.auth.models import Account
 from portal.consent.service import has_consent
 from portal.database import db
-from portal.record.models import Patient
+from portal.record.models import ClinicAttachment, Patient
 from portal.sharing.models import AccessGrant, Guardianship
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class Decision:
     basis: str = "none"  # self, guardian, trusted, clinician, emergency
     organisation_id: int | None = None
     sections: frozenset[str] | None = None  # for a trusted person: what the grant names
+    conflict: bool = False  # a registrar refused because the request is their own or their family's
 
     @property
     def role(self) -> str:
@@ -225,6 +227,121 @@ def decide(account: Account | None, action: str, patient: Patient | None, sectio
     if account.roles:
         return Decision(False, "this staff role does not see medical data")
     return Decision(False, "no relationship with this patient")
+
+
+# -- registrars: through a citizen's request only -------------------------------------------------
+# A registrar handles what citizens ask of their clinic: a correction request («Сообщить об
+# ошибке») shows them the one entry it names and lets them correct one field; a certificate or an
+# extract is made from the card; an opt-out closes it. That is the one way a staff role without
+# clinical work reaches medical data, and it is narrow: through an open request, for patients
+# attached to the registrar's clinic (or attached nowhere), never their own card, their own request
+# or a child of theirs (separation of duties). Each use is audited with the role "registrar", so the
+# patient sees it in «Кто смотрел мою карту».
+REGISTRAR_ACTIONS = ("read", "write")
+
+
+def registrar_organisations(account: Account) -> set[int]:
+    return {m.organisation_id for m in account.memberships if m.role == "registrar" and m.ended_at is None}
+
+
+def _attached(patient_id, on: date):
+    return and_(
+        ClinicAttachment.patient_id == patient_id,
+        ClinicAttachment.since <= on,
+        or_(ClinicAttachment.until.is_(None), ClinicAttachment.until >= on),
+    )
+
+
+def registrar_scope(account: Account, patient_id_column):
+    """An SQL condition for a queue: the patient is attached to this registrar's clinic, or to none."""
+    on = today()
+    return or_(
+        ~exists().where(_attached(patient_id_column, on)),
+        exists().where(
+            _attached(patient_id_column, on),
+            ClinicAttachment.organisation_id.in_(sorted(registrar_organisations(account))),
+        ),
+    )
+
+
+def is_party(account: Account, patient_id: int, requested_by_id: int | None) -> bool:
+    """Separation of duties: the request is the account's own, about its own card, or about a child
+    it is the guardian of (whether or not the guardianship is verified yet)."""
+    if requested_by_id == account.id or patient_id == account.patient_id:
+        return True
+    return (
+        db.session.scalar(
+            select(Guardianship.id).where(
+                Guardianship.guardian_id == account.id,
+                Guardianship.child_id == patient_id,
+                Guardianship.ended_at.is_(None),
+            )
+        )
+        is not None
+    )
+
+
+def decide_request(
+    account: Account | None, action: str, patient: Patient | None, section: str, requested_by_id: int | None
+) -> Decision:
+    """May this registrar ACTION the SECTION of this card to resolve a request filed by
+    ``requested_by_id``? The caller has found the open request; this decides and gives the reason."""
+    if action not in REGISTRAR_ACTIONS or (section not in SECTIONS and section != CERTIFICATES):
+        return Decision(False, f"a registrar may not {action} {section}")
+    if section in OWNER_ONLY_SECTIONS:
+        return Decision(False, "only the patient and their guardian see who opened the card")
+    if account is None or not account.is_active:
+        return Decision(False, "not signed in")
+    organisations = registrar_organisations(account)
+    if not organisations:
+        return Decision(False, "not a registrar")
+    if patient is None:
+        return Decision(False, "no such card")
+    if patient.closed_at is not None:
+        return Decision(False, "the card is closed: the patient opted out of the electronic record")
+    if is_party(account, patient.id, requested_by_id):
+        return Decision(False, "a registrar never resolves their own or their family's request", conflict=True)
+    attached = set(db.session.scalars(select(ClinicAttachment.organisation_id).where(_attached(patient.id, today()))))
+    if attached and not attached & organisations:
+        return Decision(False, "the patient is attached to another clinic")
+    denial = _plugin_denial(account, action, patient, section)
+    if denial:
+        return Decision(False, denial)
+    organisation = min(attached & organisations) if attached else min(organisations)
+    return Decision(True, "registrar resolving the citizen's request", "registrar", organisation)
+
+
+def open_request(
+    account: Account,
+    action: str,
+    patient_id: int,
+    section: str,
+    requested_by_id: int | None,
+    *,
+    object_type: str,
+    object_id: object,
+    reason: str,
+) -> tuple[Decision, Patient]:
+    """``decide_request``, or AccessDenied; when allowed, the audit event for the access, in the
+    caller's write transaction (``reason`` names the request, for «Кто смотрел мою карту»)."""
+    from portal.audit import service as audit
+
+    patient = db.session.get(Patient, patient_id)
+    decision = decide_request(account, action, patient, section, requested_by_id)
+    if not decision.allowed:
+        raise AccessDenied(decision, account.id if account else None, patient_id, action, section)
+    audit.record(
+        f"card.{action}",
+        actor_id=account.id,
+        actor_role="registrar",
+        patient_id=patient_id,
+        section=section,
+        organisation_id=decision.organisation_id,
+        object_type=object_type,
+        object_id=object_id,
+        reason=reason,
+    )
+    return decision, patient
 
 
 def visible_sections(account: Account, patient: Patient, decision: Decision, action: str = "read") -> tuple[str, ...]:

@@ -168,6 +168,7 @@ class AccessEntry:
     reason: str | None
     grantee_name: str | None = None  # a grant event: the trusted person it concerns
     terms: object = None  # a grant event: its sections, level and end date (sharing.service.Terms)
+    export_format: str | None = None  # an export: "pdf" or "ips"
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,7 @@ def access_log(
             reason=event.reason if event.actor_role == "emergency" else None,
             grantee_name=" ".join(p for p in person if p) or None,
             terms=Terms.read(event.reason) if event.action.startswith("grant.") else None,
+            export_format=event.object_id if event.object_type == "export" else None,
         )
         for event, surname, name, patronymic, org, *person in rows[:size]
     ]

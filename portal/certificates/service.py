@@ -16,9 +16,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import or_, select
 
 from portal import uploads
+from portal.access import policy
 from portal.access.policy import CERTIFICATES, today
 from portal.appointments.models import Organisation
 from portal.audit import service as audit
@@ -286,36 +287,15 @@ class WrongStep(Exception):
     """The request is not at a step where this action applies (already decided, for example)."""
 
 
-def registrar_organisations(registrar: Account) -> set[int]:
-    return {m.organisation_id for m in registrar.memberships if m.role == "registrar" and m.ended_at is None}
-
-
-def _current_attachment(on: date):
-    return and_(
-        ClinicAttachment.patient_id == CertificateRequest.patient_id,
-        ClinicAttachment.since <= on,
-        or_(ClinicAttachment.until.is_(None), ClinicAttachment.until >= on),
-    )
-
-
-def _in_scope(registrar: Account):
-    """Requests of patients attached to the registrar's clinic, and of patients attached nowhere."""
-    on = today()
-    return or_(
-        ~exists().where(_current_attachment(on)),
-        exists().where(
-            _current_attachment(on), ClinicAttachment.organisation_id.in_(sorted(registrar_organisations(registrar)))
-        ),
-    )
-
-
 def queue(registrar: Account) -> list[tuple[CertificateRequest, Patient]]:
     return [
         (row, patient)
         for row, patient in db.session.execute(
             select(CertificateRequest, Patient)
             .join(Patient, Patient.id == CertificateRequest.patient_id)
-            .where(CertificateRequest.status.in_(OPEN), _in_scope(registrar))
+            .where(
+                CertificateRequest.status.in_(OPEN), policy.registrar_scope(registrar, CertificateRequest.patient_id)
+            )
             .order_by(CertificateRequest.id)
             .limit(100)
         )
@@ -324,10 +304,14 @@ def queue(registrar: Account) -> list[tuple[CertificateRequest, Patient]]:
 
 def for_registrar(registrar: Account, request_id: int) -> tuple[CertificateRequest, Patient, bool]:
     """(request, patient, own): LookupError when the request is not in this registrar's scope."""
-    row = db.session.scalar(select(CertificateRequest).where(CertificateRequest.id == request_id, _in_scope(registrar)))
+    row = db.session.scalar(
+        select(CertificateRequest).where(
+            CertificateRequest.id == request_id, policy.registrar_scope(registrar, CertificateRequest.patient_id)
+        )
+    )
     if row is None:
         raise LookupError(request_id)
-    own = row.requested_by_id == registrar.id or row.patient_id == registrar.patient_id
+    own = policy.is_party(registrar, row.patient_id, row.requested_by_id)
     return row, db.session.get(Patient, row.patient_id), own
 
 
@@ -390,7 +374,7 @@ def issuer(patient_id: int, registrar: Account) -> Organisation:
     )
     if attached is not None:
         return attached.organisation
-    return db.session.get(Organisation, min(registrar_organisations(registrar)))
+    return db.session.get(Organisation, min(policy.registrar_organisations(registrar)))
 
 
 def verification_url(code: str) -> str:
@@ -414,6 +398,17 @@ def issue(registrar: Account, request_id: int) -> CertificateRequest:
     try:
         with write_transaction():
             row, patient = _step(registrar, request_id, OPEN)
+            # The document is made from the card: the registrar's read of it, decided and audited.
+            policy.open_request(
+                registrar,
+                "read",
+                patient.id,
+                CERTIFICATES,
+                row.requested_by_id,
+                object_type="certificate_request",
+                object_id=row.id,
+                reason=f"certificate request {row.number}",
+            )
             row.organisation_id, row.issued_at, row.verification_code = organisation.id, issued_at, code
             title = f"{FORMS[row.form].official} № {row.number}"
             document = Document(

@@ -131,6 +131,8 @@ def application(account: Account, request_id: int) -> tuple[OptOutRequest, Patie
 
 
 def queue() -> list[tuple[OptOutRequest, Patient, Account]]:
+    """Applications waiting, oldest first. «Отказ от ЭМК» is decided for the region's record as a
+    whole, not by the clinic the patient is attached to: any registrar but a party to it decides."""
     return [
         tuple(found)
         for found in db.session.execute(
@@ -152,7 +154,10 @@ def for_registrar(request_id: int) -> tuple[OptOutRequest, Patient, Account] | N
 
 
 def is_own(row: OptOutRequest, registrar: Account) -> bool:
-    return row.requested_by_id == registrar.id or row.patient_id == registrar.patient_id
+    """Separation of duties, as the access policy defines it: their own card or request, or a child's."""
+    from portal.access import policy
+
+    return policy.is_party(registrar, row.patient_id, row.requested_by_id)
 
 
 def decide(request_id: int, registrar: Account, approve: bool, reason: str | None = None) -> OptOutRequest:

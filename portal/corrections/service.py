@@ -32,7 +32,6 @@ from portal.database import db, write_transaction
 from portal.identifiers import is_valid_enp
 from portal.notify import inbox
 from portal.record import models as m
-from portal.sharing.models import Guardianship
 
 MAX_FILES = 3
 OPEN = ("registered", "in_review")
@@ -405,63 +404,60 @@ def revision_value(row: m.EntryRevision, which: str) -> str:
 # -- the registrar's side -------------------------------------------------------------------------
 
 
-def queue() -> list[CorrectionRequest]:
-    """Open requests, oldest first."""
+def queue(registrar: Account) -> list[CorrectionRequest]:
+    """Open requests about patients in this registrar's scope (policy.registrar_scope), oldest first."""
     return list(
         db.session.scalars(
             select(CorrectionRequest)
-            .where(CorrectionRequest.status.in_(OPEN))
+            .where(CorrectionRequest.status.in_(OPEN), policy.registrar_scope(registrar, CorrectionRequest.patient_id))
             .order_by(CorrectionRequest.id)
             .limit(100)
         )
     )
 
 
-def is_own(registrar: Account, row: CorrectionRequest) -> bool:
-    """Separation of duties: the registrar's own card, their own request, or a child of theirs."""
-    if row.requested_by_id == registrar.id or row.patient_id == registrar.patient_id:
-        return True
-    return (
-        db.session.scalar(
-            select(Guardianship.id).where(
-                Guardianship.guardian_id == registrar.id,
-                Guardianship.child_id == row.patient_id,
-                Guardianship.ended_at.is_(None),
-            )
-        )
-        is not None
+def _opened(registrar: Account, row: CorrectionRequest, action: str, **audited):
+    """The policy's decision for this request (policy.open_request audits an allowed access)."""
+    return policy.open_request(
+        registrar,
+        action,
+        row.patient_id,
+        row.section,
+        row.requested_by_id,
+        reason=f"correction request {row.number}",
+        **audited,
     )
 
 
 def open_for_registrar(registrar: Account, request_id: int):
-    """The request and its entry for the decision page. Showing the entry's values is a read of
-    the card: audited, so the patient sees it in «Кто смотрел мою карту»."""
+    """(request, entry, own) for the decision page. Showing the entry's values is a read of the
+    card, decided by the policy and audited, so the patient sees it in «Кто смотрел мою карту». On
+    a request of their own or their family's the registrar sees the request, not the entry."""
     with write_transaction():
         row = db.session.get(CorrectionRequest, request_id)
         if row is None:
             raise LookupError(request_id)
-        own = is_own(registrar, row)
-        entry = entry_of(row.section, row.patient_id, row.entry_id)
-        if not own:
-            audit.record(
-                "card.read",
-                actor_id=registrar.id,
-                actor_role="registrar",
-                patient_id=row.patient_id,
-                section=row.section,
-                object_type="correction_request",
-                object_id=row.id,
-                reason=f"correction request {row.number}",
-            )
-        return row, entry, own
+        try:
+            _opened(registrar, row, "read", object_type="correction_request", object_id=row.id)
+        except policy.AccessDenied as denied:
+            if denied.decision.conflict:
+                return row, None, True
+            raise LookupError(request_id) from denied
+        return row, entry_of(row.section, row.patient_id, row.entry_id), False
 
 
 def _open_request(request_id: int, registrar: Account) -> CorrectionRequest:
-    row = db.session.get(CorrectionRequest, request_id)
+    """The open request, locked, once the policy lets this registrar act on it."""
+    row = db.session.get(CorrectionRequest, request_id, with_for_update=True, populate_existing=True)
     if row is None or row.status not in OPEN:
         raise LookupError(request_id)
-    if is_own(registrar, row):
+    decision = policy.decide_request(
+        registrar, "write", db.session.get(m.Patient, row.patient_id), row.section, row.requested_by_id
+    )
+    if decision.conflict:
         raise NotAllowed
+    if not decision.allowed:
+        raise LookupError(request_id)
     return row
 
 
@@ -528,16 +524,7 @@ def correct(request_id: int, registrar: Account, field_name: str, text: str, rea
                 changed_at=now(),
             )
         )
-        audit.record(
-            "card.write",
-            actor_id=registrar.id,
-            actor_role="registrar",
-            patient_id=row.patient_id,
-            section=row.section,
-            object_type=row.section,
-            object_id=row.entry_id,
-            reason=f"correction request {row.number}: {field.name}",
-        )
+        _opened(registrar, row, "write", object_type=row.section, object_id=row.entry_id)
         row.resolved_by_id = registrar.id
         _decided(row, registrar, "corrected")
         return row
@@ -561,8 +548,13 @@ def load_file(request_id: int, file_id: int, registrar: Account) -> tuple[bytes,
         found = db.session.get(CorrectionFile, file_id)
         if row is None or found is None or found.correction_id != row.id:
             raise LookupError(file_id)
-        if is_own(registrar, row):
+        decision = policy.decide_request(
+            registrar, "read", db.session.get(m.Patient, row.patient_id), row.section, row.requested_by_id
+        )
+        if decision.conflict:
             raise NotAllowed
+        if not decision.allowed:
+            raise LookupError(file_id)
         audit.record(
             "correction.file_viewed",
             actor_id=registrar.id,

@@ -337,7 +337,7 @@ def _number(value: float) -> str:
 
 def value_text(obs: Observation) -> str:
     if obs.value is not None:
-        return f"{_number(obs.value)} {obs.unit or ''}".strip()
+        return f"{_number(obs.value)} {catalog.unit_label(obs.unit, str(get_locale() or 'ru'))}".strip()
     return obs.value_text or ""
 
 

@@ -23,6 +23,39 @@ def _localised(ru: str, en: str, locale: str | None) -> str:
     return en if (locale or "ru").lower().startswith("en") else ru
 
 
+# UCUM codes as a Russian or an English laboratory form prints them. FHIR keeps the UCUM code;
+# people read these. A code not listed is shown as it is.
+UNIT_LABELS: dict[str, tuple[str, str]] = {
+    "%": ("%", "%"),
+    "10*9/L": ("×10⁹/л", "×10⁹/L"),
+    "10*12/L": ("×10¹²/л", "×10¹²/L"),
+    "g/L": ("г/л", "g/L"),
+    "mg/L": ("мг/л", "mg/L"),
+    "ug/L": ("мкг/л", "µg/L"),
+    "ng/mL": ("нг/мл", "ng/mL"),
+    "mmol/L": ("ммоль/л", "mmol/L"),
+    "umol/L": ("мкмоль/л", "µmol/L"),
+    "pmol/L": ("пмоль/л", "pmol/L"),
+    "U/L": ("Ед/л", "U/L"),
+    "m[IU]/L": ("мМЕ/л", "mIU/L"),
+    "mm/h": ("мм/ч", "mm/h"),
+    "mm[Hg]": ("мм рт. ст.", "mmHg"),
+    "kg/m2": ("кг/м²", "kg/m²"),
+    "kg": ("кг", "kg"),
+    "cm": ("см", "cm"),
+    "/min": ("уд/мин", "/min"),
+    "Cel": ("°C", "°C"),
+}
+
+
+def unit_label(ucum: str | None, locale: str | None = None) -> str:
+    """«10*9/L» → «×10⁹/л» (Russian) or «×10⁹/L» (English); an unknown code as it is."""
+    if not ucum:
+        return ""
+    labels = UNIT_LABELS.get(ucum)
+    return _localised(*labels, locale) if labels else ucum
+
+
 @dataclass(frozen=True)
 class LabTest:
     """One measured quantity. ``ranges`` maps sex ('M', 'F') to (low, high); None is an open end."""
