@@ -202,6 +202,7 @@ class PooledContext:
         self._context = context
         self._key = key
         self._closed = False
+        self.on_close: list = []  # e.g. end the server session a test signed in with
 
     def __getattr__(self, name):
         return getattr(self._context, name)
@@ -210,6 +211,8 @@ class PooledContext:
         if self._closed:
             return
         self._closed = True
+        for callback in self.on_close:
+            callback()
         for page in list(self._context.pages):
             page.close()
         self._context.clear_cookies()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from e2e.conftest import LANGUAGES, THEMES, checked_page
-from e2e.test_accessibility import assert_clean
+from e2e.test_accessibility import assert_clean, drop_expected_status_logs
 from e2e.test_keyboard import tab_problems, tab_through
 from e2e.test_signed_in_pages import JS, ids, signed_in  # noqa: F401  (ids is a fixture)
 
@@ -58,5 +58,52 @@ def test_both_downloads_are_reached_by_tab_and_download(browser, base_url, live_
                 page.keyboard.press("Enter")
             assert download.value.suggested_filename.endswith(extension)
         check.assert_clean(axe=False)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("js", JS)
+def test_an_old_sign_in_confirms_the_password_then_downloads(browser, base_url, live_app, ids, js):  # noqa: F811
+    """SECURITY.md check 20 in the browser: the password was entered 11 minutes ago, so the
+    download link leads to «Подтвердите, что это вы». A wrong password gets the error summary; the
+    right one brings the file. Keyboard only, JavaScript on and off, axe-clean in every theme."""
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from e2e.conftest import EVERY_THEME
+    from e2e.test_identity_journey import type_into
+    from portal.auth.models import ServerSession
+    from portal.database import db, write_transaction
+    from portal.demo import DEMO_PASSWORD
+
+    context = signed_in(
+        browser, base_url, live_app, "patient", "complete", lang="ru", theme=EVERY_THEME, js=js, accept_downloads=True
+    )
+    try:
+        with live_app.app_context():
+            with write_transaction():
+                for row in db.session.scalars(sa.select(ServerSession).where(ServerSession.ended_at.is_(None))):
+                    row.authenticated_at = datetime.now(UTC) - timedelta(minutes=11)
+            db.session.remove()
+        check = checked_page(context, js=js)
+        page = check.page
+        assert check.goto(f"/card/{ids['patient']}/export").status == 200
+        page.locator("main a[href$='/export/summary.pdf']").focus()
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.locator("h1").inner_text() == "Подтвердите, что это вы"
+        assert_clean(check, js)
+        type_into(page, "#current_password", "не-мой-пароль")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.title().startswith("Ошибка:")
+        assert page.locator(".error-summary a[href='#current_password']").count() == 1
+        drop_expected_status_logs(check, 400)
+        assert_clean(check, js)
+        type_into(page, "#current_password", DEMO_PASSWORD)
+        with page.expect_download() as download:
+            page.keyboard.press("Enter")
+        assert download.value.suggested_filename.endswith(".pdf")
     finally:
         context.close()

@@ -32,6 +32,7 @@ PAGES = [
     ("patient", "/consent/", "complete"),
     ("patient", "/auth/security", "complete"),
     ("patient", "/auth/sessions", "complete"),
+    ("patient", "/auth/confirm-password?next=/cards&cancel=/cards", "complete"),
     ("patient", "/auth/verification", "complete"),
     ("patient", "/children", "complete"),
     ("patient", "/sharing", "complete"),
@@ -55,7 +56,22 @@ def signed_in(browser, base_url, live_app, who: str, stage: str, **kwargs):
     context = new_context(browser, base_url, **kwargs)
     host = base_url.split("//", 1)[1].split(":")[0]
     context.add_cookies([{"name": "session", "value": cookie, "domain": host, "path": "/"}])
+    if hasattr(context, "on_close"):  # a pooled context: sign out when the test is done with it,
+        # as a person closing the browser would, so «Сеансы» lists a person's few devices, not
+        # every test's session.
+        context.on_close.append(lambda: _end_session(live_app, token))
     return context
+
+
+def _end_session(live_app, token: str) -> None:
+    from portal.auth.models import ServerSession
+
+    with live_app.app_context():
+        with write_transaction():
+            row = db.session.get(ServerSession, service.session_id(token))
+            if row is not None and row.ended_at is None:
+                row.ended_at, row.end_reason = service.now(), "signed out"
+        db.session.remove()
 
 
 def email_of_key(key: str) -> str:

@@ -91,6 +91,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IDLE_MINUTES_CITIZEN", 30, int, "a citizen's session ends after this many idle minutes"),
     Setting("IDLE_MINUTES_STAFF", 15, int, "a staff member's session ends after this many idle minutes"),
     Setting("SESSION_MAX_HOURS", 12, int, "any session ends this many hours after sign-in"),
+    Setting(
+        "FRESH_AUTH_MINUTES",
+        10,
+        int,
+        "an export of the whole card asks for the password again when it was last entered longer ago",
+    ),
     Setting("EMERGENCY_ACCESS_MINUTES", 60, int, "how long break-glass access to a card lasts"),
     Setting("UPLOAD_DIR", "", str, "where encrypted uploads are stored; empty means `instance/uploads`"),
 )

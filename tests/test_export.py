@@ -476,3 +476,69 @@ def test_downloads_are_rate_limited(app_factory, demo_factory):
     statuses = [client.get(url).status_code for _ in range(11)]
     assert statuses == [200] * 10 + [429]
     assert client.get(f"/card/{people['patient'].patient_id}/export").status_code == 200  # the page is not limited
+
+
+# -- step-up: the password again before the whole card leaves (SECURITY.md check 20) ------------------------------
+
+
+def _stale(app, client, minutes: int = 11) -> None:
+    """Move this client's last password entry ``minutes`` into the past."""
+    from portal.auth.models import ServerSession
+
+    with app.app_context(), write_transaction():
+        for row in db.session.scalars(sa.select(ServerSession).where(ServerSession.ended_at.is_(None))):
+            row.authenticated_at = datetime.now(UTC) - timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize("suffix", ["/export/summary.pdf", "/export/ips.json"])
+def test_an_old_sign_in_confirms_the_password_before_a_download(app, demo, record, login, suffix):
+    from tests.conftest import csrf_token
+
+    owner = login(demo["patient"])
+    owner.set_cookie("lang", "en")
+    pid = record["patient"]
+    _stale(app, owner)
+    exports_before = len([e for e in last_events(app, 50) if e.action == "card.export"])
+    response = owner.get(f"/card/{pid}{suffix}")
+    assert response.status_code == 303
+    asked = response.headers["Location"]
+    assert asked == f"/auth/confirm-password?next=/card/{pid}{suffix}&cancel=/card/{pid}/export"
+    assert len([e for e in last_events(app, 50) if e.action == "card.export"]) == exports_before  # nothing left
+    page = owner.get(asked)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Confirm it is you" in html and 'autocomplete="current-password"' in html
+    assert f'href="/card/{pid}/export"' in html  # «Cancel» goes back to the export page
+
+    wrong = owner.post(asked, data={"csrf_token": csrf_token(owner, asked), "current_password": "not-my-password"})
+    body = wrong.get_data(as_text=True)
+    assert wrong.status_code == 400 and "The password is not right" in body and "There is a problem" in body
+    assert last_events(app)[0].action == "auth.reauthenticated" and last_events(app)[0].outcome == "failure"
+    assert owner.get(f"/card/{pid}{suffix}").status_code == 303  # still asked
+
+    from portal.demo import DEMO_PASSWORD
+
+    right = owner.post(asked, data={"csrf_token": csrf_token(owner, asked), "current_password": DEMO_PASSWORD})
+    assert right.status_code == 303 and right.headers["Location"] == f"/card/{pid}{suffix}"
+    assert last_events(app)[0].action == "auth.reauthenticated" and last_events(app)[0].outcome == "success"
+    assert owner.get(right.headers["Location"]).status_code == 200
+    # and for the next ten minutes the other format downloads without asking again
+    other = "/export/ips.json" if suffix.endswith(".pdf") else "/export/summary.pdf"
+    assert owner.get(f"/card/{pid}{other}").status_code == 200
+
+
+def test_a_stranger_with_an_old_sign_in_still_gets_404_not_a_password_form(app, demo, record, login):
+    stranger = login(demo["doctor_b"])
+    _stale(app, stranger)
+    assert stranger.get(f"/card/{record['patient']}/export/summary.pdf").status_code == 404
+
+
+def test_the_confirmation_goes_back_only_to_this_site(app, demo, login):
+    from portal.demo import DEMO_PASSWORD
+    from tests.conftest import csrf_token
+
+    owner = login(demo["patient"])
+    path = "/auth/confirm-password?next=https://evil.example/&cancel=//evil.example/"
+    page = owner.get(path).get_data(as_text=True)
+    assert 'action="/auth/confirm-password?next=/&amp;cancel=/"' in page and 'href="//evil' not in page
+    answer = owner.post(path, data={"csrf_token": csrf_token(owner, path), "current_password": DEMO_PASSWORD})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/"

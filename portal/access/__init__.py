@@ -129,6 +129,26 @@ def staff(*roles: str) -> Callable[[F], F]:
     return _guard(f"staff: {', '.join(roles)}", check)
 
 
+def confirm_password_first(cancel: str) -> Response | None:
+    """Step-up authentication for the operations SECURITY.md check 20 names that have no
+    confirmation of their own (an export of the whole card): when the password was entered longer
+    ago than FRESH_AUTH_MINUTES, send the person to enter it again and come back here. Call it after
+    the policy has allowed the operation, so that a stranger still gets 404, not a password form.
+    ``cancel`` is where «Отмена» on that form leads."""
+    from portal.auth.service import is_fresh
+    from portal.auth.sessions import current
+
+    found = current()
+    if found is not None and is_fresh(found):
+        return None
+    target = url_for("auth.reauthenticate", next=request.full_path.rstrip("?"), cancel=cancel)
+    if getattr(request, "htmx", False):
+        response = Response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, code=303)
+
+
 def card(view: F) -> F:
     """A view of one patient's card (``patient_id`` in the URL). The view must call
     ``policy.require`` for the section it shows; anyone the policy refuses gets 404."""

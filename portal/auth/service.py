@@ -668,6 +668,26 @@ def _reauthenticated(current: Current, password: str, action: str) -> Account | 
     return None
 
 
+def is_fresh(current: Current) -> bool:
+    """The password was entered in this session within the last FRESH_AUTH_MINUTES minutes."""
+    entered = aware(current.session.authenticated_at)
+    limit = timedelta(minutes=current_app.config["FRESH_AUTH_MINUTES"])
+    return entered is not None and now() - entered <= limit
+
+
+def reauthenticate(current: Current, password: str) -> bool:
+    """Step-up before a sensitive operation (SECURITY.md check 20): the right password renews the
+    session's authentication time; a wrong one is audited and changes nothing."""
+    with write_transaction():
+        account = _reauthenticated(current, password, "auth.reauthenticated")
+        if account is None:
+            return False
+        row = db.session.get(ServerSession, current.session.id)
+        row.authenticated_at = current.session.authenticated_at = now()
+        audit.record("auth.reauthenticated", actor_id=account.id, actor_role="self")
+        return True
+
+
 def change_password(current: Current, current_password: str, new_password: str) -> bool:
     with write_transaction():
         account = _reauthenticated(current, current_password, "auth.password_changed")

@@ -396,6 +396,25 @@ def reset():
     return render("auth/reset.html", form=form, status=400 if form.errors else 200)
 
 
+# -- step-up: the password again before a sensitive operation (SECURITY.md check 20) -------------
+
+
+@bp.route("/confirm-password", methods=["GET", "POST"])
+@signed_in_without_consent
+@limiter.limit("10/15 minutes", methods=["POST"])
+def reauthenticate():
+    found = current()
+    back = safe_next(request.args.get("next"), url_for("web.home"))
+    cancel = safe_next(request.args.get("cancel"), url_for("web.home"))
+    form = PasswordConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        if service.reauthenticate(found, form.current_password.data):
+            return redirect(back, code=303)
+        form.current_password.errors = [_("The password is not right")]
+    status = 400 if request.method == "POST" else 200
+    return render("auth/reauthenticate.html", form=form, back=back, cancel=cancel, status=status)
+
+
 # -- security: password, e-mail, phone -----------------------------------------------------------
 
 

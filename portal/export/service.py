@@ -79,6 +79,11 @@ def preview(account: Account, patient_id: int) -> tuple[CardContext, tuple[str, 
         return card, exportable(account, card)
 
 
+def may_export(account: Account, patient_id: int) -> None:
+    """AccessDenied (answered 404 and audited) unless this account may export this card."""
+    policy.require(account, "export", patient_id, "summary")
+
+
 def export(account: Account, patient_id: int, kind: str) -> CardExport:
     """Decide, audit (once, as an export of ``kind``) and load the card for an export."""
     if kind not in FORMATS:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, g
+from flask import Blueprint, g, url_for
 
 from portal import uploads
-from portal.access import card
+from portal.access import card, confirm_password_first
 from portal.export import fhir, service
 from portal.extensions import limiter
 from portal.pdf import render_pdf
@@ -24,6 +24,13 @@ DOWNLOAD_LIMIT = "10/minute;60/hour"
 def _filename(data: service.CardExport, extension: str) -> str:
     patient = data.patient
     return f"Медкарта {patient.surname} {patient.name} {data.generated_at.date().isoformat()}.{extension}"
+
+
+def _confirm_first(patient_id: int):
+    """The whole card leaves the portal: once the policy allows it (anyone else gets 404), the
+    password again if it was entered too long ago (SECURITY.md check 20)."""
+    service.may_export(g.account, patient_id)
+    return confirm_password_first(cancel=url_for("export.export_page", patient_id=patient_id))
 
 
 @bp.get("/card/<int:patient_id>/export")
@@ -42,6 +49,9 @@ def export_page(patient_id: int):
 @card
 @limiter.limit(DOWNLOAD_LIMIT)
 def summary_pdf(patient_id: int):
+    confirm = _confirm_first(patient_id)
+    if confirm is not None:
+        return confirm
     data = service.export(g.account, patient_id, "pdf")
     pdf = render_pdf("export/summary_pdf.html", data=data, labels=LABELS, words=fhir, catalog=catalog)
     return uploads.download(pdf, _filename(data, "pdf"), "application/pdf")
@@ -51,6 +61,9 @@ def summary_pdf(patient_id: int):
 @card
 @limiter.limit(DOWNLOAD_LIMIT)
 def ips_json(patient_id: int):
+    confirm = _confirm_first(patient_id)
+    if confirm is not None:
+        return confirm
     data = service.export(g.account, patient_id, "ips")
     body = json.dumps(fhir.build_bundle(data), ensure_ascii=False, indent=2).encode()
     return uploads.download(body, _filename(data, "json"), fhir.MEDIA_TYPE)
