@@ -49,8 +49,67 @@ PAGES = [
     ("trusted", "/consent/opt-out/{opt_out}", None, None),
     ("registrar", "/clinic/opt-outs", None, None),
     ("registrar", "/clinic/opt-outs/{opt_out}", None, None),
+    ("guardian", "/consent/opt-out", None, None),  # with a child's closed card to open again
 ]
-IDS = ["new", "new-error", "confirm", "edit", "opt-out", "opt-out-error", "opt-out-status", "opt-outs", "decision"]
+IDS = [
+    "new",
+    "new-error",
+    "confirm",
+    "edit",
+    "opt-out",
+    "opt-out-error",
+    "opt-out-status",
+    "opt-outs",
+    "decision",
+    "opt-out-closed-child",
+]
+
+
+def closed_child(live_app, name: str) -> int:
+    """A child of the demo guardian whose card an approved opt-out closed; its patient id."""
+    from datetime import UTC, datetime
+
+    from portal.consent.models import ConsentEvent
+    from portal.database import write_transaction
+    from portal.record.models import Patient
+    from portal.sharing.models import Guardianship
+
+    with live_app.app_context():
+        with write_transaction():
+            guardian = db.session.scalar(sa.select(Account).where(Account.email == email_of_key("guardian")))
+            serial = db.session.scalar(sa.select(sa.func.count(Patient.id)))
+            child = Patient(
+                surname="Кузнецова",
+                name=name,
+                patronymic="Андреевна",
+                sex="F",
+                birth_date=date.today() - timedelta(days=6 * 365),
+                snils=make_snils(f"0060{serial:05d}"),
+                closed_at=datetime.now(UTC),
+            )
+            db.session.add(child)
+            db.session.flush()
+            db.session.add(
+                Guardianship(
+                    guardian_id=guardian.id,
+                    child_id=child.id,
+                    basis="Свидетельство о рождении",
+                    started_on=child.birth_date,
+                    verified_at=datetime.now(UTC),
+                )
+            )
+            db.session.add(
+                ConsentEvent(
+                    patient_id=child.id,
+                    account_id=guardian.id,
+                    action="revoked",
+                    text_version="v1",
+                    created_at=datetime.now(UTC),
+                )
+            )
+            child_id = child.id
+        db.session.remove()
+    return child_id
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +119,7 @@ def ids(live_app):
         grant = db.session.scalar(sa.select(AccessGrant.id).where(AccessGrant.patient_id == owner.patient_id))
         opt_out = db.session.scalar(sa.select(OptOutRequest.id).order_by(OptOutRequest.id))
         db.session.remove()
-    return {"grant": grant, "opt_out": opt_out}
+    return {"grant": grant, "opt_out": opt_out, "closed_child": closed_child(live_app, "Алиса")}
 
 
 @pytest.mark.parametrize("js", JS)
@@ -81,6 +140,32 @@ def test_page_is_accessible(browser, base_url, live_app, ids, who, path, action,
                 drop_expected_status_logs(check, 400)
         assert check.page.locator("html").get_attribute("lang") == lang
         assert check.page.locator("h1").count() == 1
+        assert_clean(check, js)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("js", JS)
+def test_the_guardian_opens_a_childs_closed_card_again_by_keyboard(browser, base_url, live_app, ids, js):
+    from e2e.test_identity_journey import tab_to
+
+    child_id = closed_child(live_app, "Вера" if js else "Ева")
+    context = signed_in(browser, base_url, live_app, "guardian", "complete", lang="ru", js=js)
+    try:
+        check = checked_page(context, js=js)
+        page = check.page
+        assert check.goto("/consent/opt-out").status == 200
+        assert page.locator("#closed-children").inner_text() == "Закрытые карты ваших детей"
+        assert check.goto(f"/card/{child_id}").status == 404  # closed: not even her guardian opens it
+        drop_expected_status_logs(check, 404)
+        check.goto("/consent/opt-out")
+        tab_to(page, f"form[action$='/rejoin/{child_id}'] button")
+        assert page.evaluate("() => document.activeElement.textContent") == "Дать согласие снова и открыть карту"
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url.endswith(f"/card/{child_id}?done=rejoined")
+        assert "Карта снова открыта" in page.locator("main").inner_text()
+        assert " ".join(page.locator(".card-banner").inner_text().split()).startswith("Карта: Кузнецова")
         assert_clean(check, js)
     finally:
         context.close()

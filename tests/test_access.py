@@ -419,3 +419,27 @@ def test_a_registrar_of_another_clinic_gets_404_for_a_correction_and_nothing_is_
             sa.select(AuditEvent).where(AuditEvent.actor_id == demo["registrar"].id, AuditEvent.action == "card.read")
         ).all()
         assert reads == []
+
+
+@pytest.mark.parametrize(
+    ("who", "card_key", "allowed", "reason"),
+    [
+        ("patient", "patient", True, "own card"),  # hers (she reopens it from the consent page)
+        ("guardian", "child_9", True, "guardian of a child under 15"),
+        ("guardian", "child_16", False, "15 or older"),  # the card is the child's own now
+        ("trusted", "child_9", False, "no relationship"),
+        ("doctor", "child_9", False, "no relationship"),  # a clinician never gives a family's consent
+    ],
+)
+def test_who_may_reopen_a_card_closed_by_an_opt_out(app, demo, who, card_key, allowed, reason):
+    from portal.auth.models import Account
+    from portal.record.models import Patient
+
+    with app.app_context(), write_transaction():
+        patient_id = demo[card_key].patient_id if card_key == "patient" else demo[card_key].id
+        patient = db.session.get(Patient, patient_id)
+        account = db.session.get(Account, demo[who].id)
+        assert not policy.decide_rejoin(account, patient).allowed  # an open card has nothing to reopen
+        patient.closed_at = datetime.now(UTC)
+        decision = policy.decide_rejoin(account, patient)
+        assert decision.allowed is allowed and reason in decision.reason, decision.reason

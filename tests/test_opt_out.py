@@ -125,6 +125,50 @@ def test_a_guardian_closes_a_childs_card_for_every_party(app, demo, login):
     assert login(demo["patient"]).get(f"/consent/opt-out/{row.id}").status_code == 404
 
 
+def test_the_guardian_gives_consent_again_and_the_childs_card_opens(app, demo, login):
+    child = demo["child_9"]
+    guardian = login(demo["guardian"])
+    guardian.set_cookie("lang", "en")
+    assert "closed cards" not in guardian.get("/consent/opt-out").get_data(as_text=True)
+    apply(guardian, child.id)
+    assert decide(login(demo["registrar"]), latest(app, child.id).id, "approve").status_code == 303
+    before = kept(app, child.id)
+
+    page = guardian.get("/consent/opt-out").get_data(as_text=True)
+    assert "Your children's closed cards" in page and "Кузнецова Дарья Андреевна" in page
+    action = f"/consent/opt-out/rejoin/{child.id}"
+    assert f'action="{action}"' in page
+    # Nobody else may reopen it: another citizen, a trusted person, a doctor, a registrar.
+    for key in ("patient", "trusted", "doctor", "registrar"):
+        other = login(demo[key])
+        assert other.post(action, data={"csrf_token": csrf_token(other, "/consent/opt-out")}).status_code == 404, key
+    assert guardian.post(action, data={}).status_code == 400  # no CSRF token: nothing happens
+    with app.app_context():
+        assert db.session.get(Patient, child.id).closed_at is not None
+
+    answer = guardian.post(action, data={"csrf_token": csrf_token(guardian, "/consent/opt-out")})
+    assert answer.status_code == 303 and answer.headers["Location"] == f"/card/{child.id}?done=rejoined"
+    assert "The card is open again" in guardian.get(answer.headers["Location"]).get_data(as_text=True)
+    assert login(demo["doctor"]).get(f"/card/{child.id}").status_code == 200  # consent: clinicians see it again
+    with app.app_context():
+        consent = db.session.scalar(
+            sa.select(ConsentEvent).where(ConsentEvent.patient_id == child.id).order_by(ConsentEvent.id.desc())
+        )
+        events = list(
+            db.session.scalars(
+                sa.select(AuditEvent.action)
+                .where(AuditEvent.patient_id == child.id, AuditEvent.actor_id == demo["guardian"].id)
+                .order_by(AuditEvent.seq.desc())
+                .limit(3)
+            )
+        )
+    assert (consent.action, consent.account_id) == ("given", demo["guardian"].id)
+    assert "opt_out.rejoined" in events and "consent.given" in events
+    entries, audited = kept(app, child.id)
+    assert entries == before[0] and audited > before[1]  # nothing lost, the reopening recorded
+    assert "Your children's closed cards" not in guardian.get("/consent/opt-out").get_data(as_text=True)
+
+
 def test_a_refusal_needs_a_reason_and_nobody_decides_their_own_card(app, demo, login):
     registrar = login(demo["registrar"])
     own_card = demo["registrar"].patient_id

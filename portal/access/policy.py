@@ -229,6 +229,31 @@ def decide(account: Account | None, action: str, patient: Patient | None, sectio
     return Decision(False, "no relationship with this patient")
 
 
+def decide_rejoin(account: Account | None, patient: Patient | None) -> Decision:
+    """May this account give consent again to reopen a card closed by an approved opt-out? The
+    patient themselves, or the verified guardian of a child still under the age limit: the same
+    people who may apply to close it."""
+    if account is None or not account.is_active or account.verification_status != "verified":
+        return Decision(False, "not signed in with a verified identity")
+    if patient is None or patient.closed_at is None:
+        return Decision(False, "no closed card")
+    if account.patient_id == patient.id:
+        return Decision(True, "the patient's own card", "self")
+    guardianship = db.session.scalar(
+        select(Guardianship.basis).where(
+            Guardianship.guardian_id == account.id,
+            Guardianship.child_id == patient.id,
+            Guardianship.verified_at.is_not(None),
+            Guardianship.ended_at.is_(None),
+        )
+    )
+    if guardianship is None:
+        return Decision(False, "no relationship with this patient")
+    if not is_child(patient, today()):
+        return Decision(False, f"the child is {guardian_age_limit()} or older: the card is theirs now")
+    return Decision(True, f"guardian of a child under {guardian_age_limit()} ({guardianship})", "guardian")
+
+
 # -- registrars: through a citizen's request only -------------------------------------------------
 # A registrar handles what citizens ask of their clinic: a correction request («Сообщить об
 # ошибке») shows them the one entry it names and lets them correct one field; a certificate or an

@@ -224,19 +224,74 @@ def own_card_closed(account: Account) -> bool:
     return patient is not None and patient.closed_at is not None
 
 
+def cards_to_reopen(account: Account) -> list[Patient]:
+    """Children's cards closed by an opt-out that this guardian may open again (their own card
+    opens from the consent page)."""
+    from portal.sharing.models import Guardianship
+
+    children = db.session.scalars(
+        select(Patient)
+        .join(Guardianship, Guardianship.child_id == Patient.id)
+        .where(
+            Guardianship.guardian_id == account.id,
+            Guardianship.verified_at.is_not(None),
+            Guardianship.ended_at.is_(None),
+            Patient.closed_at.is_not(None),
+        )
+        .order_by(Patient.birth_date.desc(), Patient.id)
+    )
+    return [child for child in children if policy.decide_rejoin(account, child).allowed]
+
+
+def rejoin(account: Account, patient_id: int, ip: str | None) -> Patient:
+    """A guardian gives consent again for a child whose card an opt-out closed: the card opens
+    with everything in it. LookupError for anyone the policy refuses (the page answers 404)."""
+    with write_transaction():
+        account = db.session.get(Account, account.id)
+        patient = db.session.get(Patient, patient_id)
+        decision = policy.decide_rejoin(account, patient)
+        if not decision.allowed or decision.basis != "guardian":
+            raise LookupError(patient_id)
+        db.session.add(
+            ConsentEvent(
+                patient_id=patient.id,
+                account_id=account.id,
+                action="given",
+                text_version=CURRENT_VERSION,
+                ip=ip,
+                created_at=now(),
+            )
+        )
+        audit.record(
+            "consent.given",
+            actor_id=account.id,
+            actor_role="guardian",
+            patient_id=patient.id,
+            object_type="consent",
+            object_id=CURRENT_VERSION,
+            reason="given again by the legal representative after an opt-out",
+        )
+        _reopen(patient, account, "guardian")
+        return patient
+
+
+def _reopen(patient: Patient, account: Account, role: str) -> None:
+    patient.closed_at = None
+    audit.record(
+        "opt_out.rejoined",
+        actor_id=account.id,
+        actor_role=role,
+        patient_id=patient.id,
+        object_type="patient",
+        object_id=patient.id,
+        reason="consent given again",
+    )
+
+
 def reopen_if_closed(account: Account) -> None:
     """Consent given again after an approved opt-out: the card opens again. Call inside the
     consent's write transaction."""
     patient = db.session.get(Patient, account.patient_id) if account.patient_id else None
     if patient is None or patient.closed_at is None:
         return
-    patient.closed_at = None
-    audit.record(
-        "opt_out.rejoined",
-        actor_id=account.id,
-        actor_role="self",
-        patient_id=patient.id,
-        object_type="patient",
-        object_id=patient.id,
-        reason="consent given again",
-    )
+    _reopen(patient, account, "self")

@@ -83,8 +83,23 @@ def opt_out():
         form=form,
         cards=cards,
         applications=opt_outs.applications_of(g.account),
+        closed_children=opt_outs.cards_to_reopen(g.account),
+        rejoin_form=ConfirmForm(),
         status=400 if failing else 200,
     )
+
+
+@bp.post("/opt-out/rejoin/<int:patient_id>")
+@signed_in_without_consent
+def rejoin(patient_id: int):
+    """A guardian gives consent again for a child's card closed by an opt-out; it opens again."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        opt_outs.rejoin(g.account, patient_id, request.remote_addr)
+    except LookupError:
+        abort(404)
+    return redirect(url_for("record.card_overview", patient_id=patient_id, done="rejoined"), code=303)
 
 
 @bp.get("/opt-out/<int:request_id>")
