@@ -77,6 +77,24 @@ class CardLink:
     basis: str  # self, guardian, trusted, clinician
 
 
+def children_of(account: Account, *, closed: bool = False) -> list[Patient]:
+    """The children under the age limit this account is the verified guardian of, youngest last:
+    those with open cards, or (``closed=True``) those whose card an opt-out closed. One query."""
+    limit = guardian_age_limit()
+    children = db.session.scalars(
+        select(Patient)
+        .join(Guardianship, Guardianship.child_id == Patient.id)
+        .where(
+            Guardianship.guardian_id == account.id,
+            Guardianship.verified_at.is_not(None),
+            Guardianship.ended_at.is_(None),
+            Patient.closed_at.is_not(None) if closed else Patient.closed_at.is_(None),
+        )
+        .order_by(Patient.birth_date, Patient.id)
+    )
+    return [child for child in children if today() < birthday(child.birth_date, limit)]
+
+
 def cards_for(account: Account) -> list[CardLink]:
     """The cards this account may open, in the order a switcher shows them: own, children, shared,
     patients. Four queries whatever the number of cards."""
@@ -87,20 +105,7 @@ def cards_for(account: Account) -> list[CardLink]:
             links.append(CardLink(own, "self"))
     if account.verification_status != "verified":
         return links
-    limit = guardian_age_limit()
-    for patient in db.session.scalars(
-        select(Patient)
-        .join(Guardianship, Guardianship.child_id == Patient.id)
-        .where(
-            Guardianship.guardian_id == account.id,
-            Guardianship.verified_at.is_not(None),
-            Guardianship.ended_at.is_(None),
-            Patient.closed_at.is_(None),
-        )
-        .order_by(Patient.birth_date)
-    ):
-        if today() < birthday(patient.birth_date, limit):
-            links.append(CardLink(patient, "guardian"))
+    links += [CardLink(child, "guardian") for child in children_of(account)]
     for patient in db.session.scalars(
         select(Patient)
         .join(AccessGrant, AccessGrant.patient_id == Patient.id)

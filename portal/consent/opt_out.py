@@ -18,8 +18,9 @@ from portal.access import service as access
 from portal.audit import service as audit
 from portal.auth.models import Account
 from portal.auth.service import now
-from portal.consent.models import ConsentEvent, OptOutRequest
-from portal.consent.service import CURRENT_VERSION, has_consent
+from portal.consent import service as consent
+from portal.consent.models import OptOutRequest
+from portal.consent.service import has_consent
 from portal.database import db, write_transaction
 from portal.notify import inbox
 from portal.record.models import Patient, RequestEvent
@@ -178,23 +179,12 @@ def decide(request_id: int, registrar: Account, approve: bool, reason: str | Non
             patient = db.session.get(Patient, row.patient_id)
             patient.closed_at = now()
             if has_consent(patient.id):
-                db.session.add(
-                    ConsentEvent(
-                        patient_id=patient.id,
-                        account_id=row.requested_by_id,
-                        action="revoked",
-                        text_version=CURRENT_VERSION,
-                        ip=None,
-                        created_at=now(),
-                    )
-                )
-                audit.record(
-                    "consent.revoked",
+                consent.record(
+                    patient.id,
+                    row.requested_by_id,
+                    "revoked",
                     actor_id=registrar.id,
                     actor_role="registrar",
-                    patient_id=patient.id,
-                    object_type="consent",
-                    object_id=CURRENT_VERSION,
                     reason=f"opt-out {row.number} approved",
                 )
             for grant in db.session.scalars(
@@ -227,20 +217,9 @@ def own_card_closed(account: Account) -> bool:
 def cards_to_reopen(account: Account) -> list[Patient]:
     """Children's cards closed by an opt-out that this guardian may open again (their own card
     opens from the consent page)."""
-    from portal.sharing.models import Guardianship
-
-    children = db.session.scalars(
-        select(Patient)
-        .join(Guardianship, Guardianship.child_id == Patient.id)
-        .where(
-            Guardianship.guardian_id == account.id,
-            Guardianship.verified_at.is_not(None),
-            Guardianship.ended_at.is_(None),
-            Patient.closed_at.is_not(None),
-        )
-        .order_by(Patient.birth_date.desc(), Patient.id)
-    )
-    return [child for child in children if policy.decide_rejoin(account, child).allowed]
+    if account.verification_status != "verified":
+        return []
+    return access.children_of(account, closed=True)
 
 
 def rejoin(account: Account, patient_id: int, ip: str | None) -> Patient:
@@ -252,23 +231,13 @@ def rejoin(account: Account, patient_id: int, ip: str | None) -> Patient:
         decision = policy.decide_rejoin(account, patient)
         if not decision.allowed or decision.basis != "guardian":
             raise LookupError(patient_id)
-        db.session.add(
-            ConsentEvent(
-                patient_id=patient.id,
-                account_id=account.id,
-                action="given",
-                text_version=CURRENT_VERSION,
-                ip=ip,
-                created_at=now(),
-            )
-        )
-        audit.record(
-            "consent.given",
+        consent.record(
+            patient.id,
+            account.id,
+            "given",
             actor_id=account.id,
             actor_role="guardian",
-            patient_id=patient.id,
-            object_type="consent",
-            object_id=CURRENT_VERSION,
+            ip=ip,
             reason="given again by the legal representative after an opt-out",
         )
         _reopen(patient, account, "guardian")

@@ -55,29 +55,47 @@ def history(account) -> list[ConsentEvent]:
     return list(db.session.scalars(select(ConsentEvent).where(condition).order_by(ConsentEvent.id.desc())))
 
 
+def record(
+    patient_id: int | None,
+    account_id: int,
+    action: str,
+    *,
+    actor_id: int,
+    actor_role: str,
+    ip: str | None = None,
+    version: str = CURRENT_VERSION,
+    reason: str | None = None,
+) -> None:
+    """One consent event (given or revoked) and its audit record, in the caller's write transaction.
+    ``account_id`` is whose consent it is (the patient, or the guardian for a child); the actor is
+    who made the change (the same person, or a registrar approving an opt-out)."""
+    db.session.add(
+        ConsentEvent(
+            patient_id=patient_id,
+            account_id=account_id,
+            action=action,
+            text_version=version,
+            ip=ip,
+            created_at=datetime.now(UTC),
+        )
+    )
+    audit.record(
+        f"consent.{action}",
+        actor_id=actor_id,
+        actor_role=actor_role,
+        patient_id=patient_id,
+        object_type="consent",
+        object_id=version,
+        reason=reason,
+    )
+
+
 def _change(account, action: str, ip: str | None) -> bool:
     with write_transaction():
         current = _latest(_subject(account))
         if (current is not None and current.action == action) or (current is None and action == "revoked"):
             return False  # nothing changes: a repeated click records nothing
-        db.session.add(
-            ConsentEvent(
-                patient_id=account.patient_id,
-                account_id=account.id,
-                action=action,
-                text_version=CURRENT_VERSION,
-                ip=ip,
-                created_at=datetime.now(UTC),
-            )
-        )
-        audit.record(
-            f"consent.{action}",
-            actor_id=account.id,
-            actor_role="self",
-            patient_id=account.patient_id,
-            object_type="consent",
-            object_id=CURRENT_VERSION,
-        )
+        record(account.patient_id, account.id, action, actor_id=account.id, actor_role="self", ip=ip)
         if action == "given":
             from portal.consent.opt_out import reopen_if_closed
 
@@ -99,22 +117,13 @@ def carry_over(account, patient_id: int) -> None:
     before = _latest(and_(ConsentEvent.account_id == account.id, ConsentEvent.patient_id.is_(None)))
     if before is None or before.action != "given" or _latest(ConsentEvent.patient_id == patient_id) is not None:
         return
-    db.session.add(
-        ConsentEvent(
-            patient_id=patient_id,
-            account_id=account.id,
-            action="given",
-            text_version=before.text_version,
-            ip=before.ip,
-            created_at=datetime.now(UTC),
-        )
-    )
-    audit.record(
-        "consent.given",
+    record(
+        patient_id,
+        account.id,
+        "given",
         actor_id=account.id,
         actor_role="self",
-        patient_id=patient_id,
-        object_type="consent",
-        object_id=before.text_version,
+        ip=before.ip,
+        version=before.text_version,
         reason="given before the card was linked",
     )
