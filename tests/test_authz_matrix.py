@@ -4,13 +4,14 @@ with and without HX-Request; plus the guard that keeps the matrix complete."""
 from __future__ import annotations
 
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from portal.access import PUBLIC, requirement
-from portal.database import db
+from portal.database import db, write_transaction
 from tests.conftest import session_for
 
 MATRIX = tomllib.loads((Path(__file__).parent / "authz_matrix.toml").read_text())
@@ -27,14 +28,15 @@ def case_id(case: dict) -> str:
 def world(app, demo):
     """Ids the paths need: owners' patient ids, a verification request and one of its documents."""
     from portal.auth.models import IdentityDocument, VerificationRequest
-    from portal.record.models import LabReport, Patient, Prescription, Visit
+    from portal.certificates.models import CertificateRequest
+    from portal.record.models import Document, LabReport, Patient, Prescription, Visit
     from portal.sharing.models import GuardianshipRequest
 
     with app.app_context():
         taken = {demo["patient"].patient_id, demo["child_9"].id, demo["child_16"].id}
         other = db.session.scalar(sa.select(Patient.id).where(Patient.id.not_in(taken)).order_by(Patient.id))
         request = db.session.scalar(
-            sa.select(VerificationRequest).where(VerificationRequest.account_id == demo["applicant"].id)
+            sa.select(VerificationRequest.id).where(VerificationRequest.account_id == demo["applicant"].id)
         )
         grequest = db.session.scalar(sa.select(GuardianshipRequest.id))
         document = db.session.scalar(
@@ -46,12 +48,29 @@ def world(app, demo):
             return db.session.scalar(sa.select(model.id).where(model.patient_id == mine, *where).limit(1))
 
         entries = {
+            "document_of_patient": first(Document, Document.uploaded_by_id.is_(None)),
             "visit": first(Visit),
             "report": first(LabReport),
             "prescription": first(
                 Prescription, Prescription.cancelled_at.is_(None), Prescription.valid_until >= sa.func.current_date()
             ),
         }
+        # A ready certificate of Smirnova's, issued by her clinic (the demo seeds none).
+        with write_transaction():
+            row = CertificateRequest(
+                patient_id=mine,
+                requested_by_id=demo["patient"].id,
+                form="086u",
+                purpose="Для колледжа",
+                status="ready",
+                document_id=entries["document_of_patient"],
+                issued_at=datetime.now(UTC),
+                verification_code="authz-matrix",
+            )
+            db.session.add(row)
+            db.session.flush()
+            row.number = f"С-2026-{row.id:06d}"
+            certificate = row.id
     return {
         "owners": {
             "patient": demo["patient"].patient_id,
@@ -59,7 +78,8 @@ def world(app, demo):
             "child_16": demo["child_16"].id,
             "other": other,
         },
-        "request": request.id,
+        "request": request,
+        "certificate": certificate,
         "grequest": grequest,
         "document": document,
         **entries,
@@ -88,6 +108,8 @@ def test_matrix(app, demo, world, case, htmx):
         document=world["document"],
         grequest=world["grequest"],
         visit=world["visit"],
+        certificate=world["certificate"],
+        document_of_patient=world["document_of_patient"],
         report=world["report"],
         prescription=world["prescription"],
     )
@@ -105,7 +127,7 @@ def test_matrix(app, demo, world, case, htmx):
             failures.append(f"{actor}: expected {expected}, got {response.status_code}")
             continue
         marker = OWNER_MARKERS.get(case.get("owner"))
-        if expected == 404 and marker:
+        if expected == 404 and marker and actor != case.get("owner"):  # (her own name is in the header)
             assert marker not in response.get_data(as_text=True), f"{actor} sees patient data in a 404"
     assert failures == []
 
