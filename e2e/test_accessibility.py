@@ -212,3 +212,18 @@ def test_every_theme_check_really_restyles_the_page(make_check):
     assert link == THEME_URLS[ALL_THEMES[-1]]
     check.page.wait_for_timeout(100)
     assert "rgb(0, 0, 0)" in seen, seen
+
+
+def test_the_theme_rules_catch_a_contrast_failure(make_check):
+    """In the second and third theme only the rules a stylesheet can change run (THEME_RULES):
+    they still catch text a theme leaves too faint to read."""
+    from e2e.conftest import THEME_RULES, PageCheck
+
+    check = make_check(lang="ru")
+    check.goto("/")
+    assert PageCheck(check.page)._axe(THEME_RULES) == []
+    check.page.evaluate(
+        """() => { const p = document.querySelector('main p');
+                   p.style.color = '#c8c8c8'; p.style.backgroundColor = '#ffffff'; }"""
+    )
+    assert any(v.startswith("color-contrast:") for v in PageCheck(check.page)._axe(THEME_RULES))
