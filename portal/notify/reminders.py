@@ -16,7 +16,8 @@ from flask import url_for
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
-from portal.access.service import cards_for
+from portal.access.service import owner_and_guardian_cards
+from portal.audit import service as audit
 from portal.auth.models import Account
 from portal.database import db, write_transaction
 from portal.notify import inbox
@@ -30,7 +31,6 @@ EVERY = {
     "prescription_expiring": timedelta(days=2),
 }
 EXPIRING_WITHIN = timedelta(days=5)
-CARD_BASES = ("self", "guardian")
 
 
 @dataclass
@@ -47,16 +47,17 @@ def card_url(patient_id: int, section: str) -> str:
         return url_for("record.card_overview", patient_id=patient_id)
 
 
-def run(now: datetime | None = None) -> Outcome:
-    """The whole job, one account per transaction."""
+def run(now: datetime | None = None, batch: int = 200) -> Outcome:
+    """The whole job: repeat what is due, then the record's reminders ``batch`` accounts at a time,
+    each batch in one transaction and a fixed number of queries whatever its size."""
     now = now or datetime.now(UTC)
     outcome = Outcome()
     with inbox.one_message_per_event():
-        _run(now, outcome)
+        _run(now, outcome, batch)
     return outcome
 
 
-def _run(now: datetime, outcome: Outcome) -> None:
+def _run(now: datetime, outcome: Outcome, batch: int) -> None:
     with write_transaction():
         due = list(
             db.session.scalars(
@@ -70,86 +71,119 @@ def _run(now: datetime, outcome: Outcome) -> None:
         outcome.repeated = len(due)
     account_ids = list(
         db.session.scalars(
-            select(Account.id).where(Account.is_active.is_(True), Account.verification_status == "verified")
+            select(Account.id)
+            .where(Account.is_active.is_(True), Account.verification_status == "verified")
+            .order_by(Account.id)
         )
     )
-    for account_id in account_ids:
+    for start in range(0, len(account_ids), batch):
         with write_transaction():
-            account = db.session.get(Account, account_id)
-            for link in cards_for(account):
-                if link.basis in CARD_BASES:
-                    _for_card(account, link.patient, now, outcome)
+            _for_accounts(account_ids[start : start + batch], now, outcome)
 
 
-def _for_card(account: Account, patient: Patient, now: datetime, outcome: Outcome) -> None:
-    wanted: dict[str, tuple[str, dict, str]] = {}  # subject_key → (event, params, url)
+def _for_accounts(account_ids: list[int], now: datetime, outcome: Outcome) -> None:
+    """Reminders for the cards these accounts own or hold as a guardian (the access policy's
+    bases), reading each section once for the whole batch. The job's reads are audited once per
+    batch, naming the cards (a system reading, not shown in «Кто смотрел мою карту»)."""
+    pairs = owner_and_guardian_cards(account_ids)
+    if not pairs:
+        return
+    patients = {patient.id: patient for _account_id, patient in pairs}
+    ids = sorted(patients)
     on = now.date()
-    who = f"{patient.name} {patient.surname}"
-    given = db.session.execute(
-        select(Immunization.target, Immunization.dose_label, Immunization.given_on).where(
-            Immunization.patient_id == patient.id
+    given: dict[int, list[tuple]] = {pid: [] for pid in ids}
+    for pid, target, dose, given_on in db.session.execute(
+        select(Immunization.patient_id, Immunization.target, Immunization.dose_label, Immunization.given_on).where(
+            Immunization.patient_id.in_(ids)
         )
-    )
-    for item in calendar.due(patient.birth_date, [tuple(row) for row in given], on):
-        if item.status in ("due", "overdue") and not item.by_indication:
-            key = f"vaccination:{patient.id}:{item.code}:{item.due_from.isoformat()}"
-            params = {"vaccine": item.label_ru, "vaccine_en": item.label_en, "patient": who, "due_on": item.due_from}
-            wanted[key] = ("vaccination_due", params, card_url(patient.id, "vaccinations"))
-    latest = db.session.scalar(
-        select(Checkup).where(Checkup.patient_id == patient.id).order_by(Checkup.started_on.desc(), Checkup.id.desc())
-    )
-    if latest is not None and latest.next_due_on is not None and latest.next_due_on <= on:
-        key = f"checkup:{patient.id}:{latest.next_due_on.isoformat()}"
-        wanted[key] = ("checkup_due", {"patient": who, "due_on": latest.next_due_on}, card_url(patient.id, "checkups"))
+    ):
+        given[pid].append((target, dose, given_on))
+    latest: dict[int, Checkup] = {}
+    for checkup in db.session.scalars(
+        select(Checkup)
+        .where(Checkup.patient_id.in_(ids))
+        .order_by(Checkup.patient_id, Checkup.started_on.desc(), Checkup.id.desc())
+    ):
+        latest.setdefault(checkup.patient_id, checkup)
+    expiring: dict[int, list[Prescription]] = {pid: [] for pid in ids}
     for rx in db.session.scalars(
-        select(Prescription).where(
-            Prescription.patient_id == patient.id,
+        select(Prescription)
+        .where(
+            Prescription.patient_id.in_(ids),
             Prescription.cancelled_at.is_(None),
             Prescription.valid_until >= on,
             Prescription.valid_until <= on + EXPIRING_WITHIN,
             Prescription.pharmacy_status.is_distinct_from("dispensed"),
         )
+        .order_by(Prescription.id)
     ):
-        key = f"prescription:{rx.id}:expiring"
-        params = {"drug": rx.drug, "valid_until": rx.valid_until}
-        wanted[key] = ("prescription_expiring", params, card_url(patient.id, "prescriptions"))
+        expiring[rx.patient_id].append(rx)
+    audit.record(
+        "reminders.read",
+        actor_role="system",
+        object_type="patients",
+        reason="vaccinations, checkups, prescriptions of cards " + ", ".join(str(pid) for pid in ids),
+    )
 
-    _end_what_is_done(account.id, patient.id, set(wanted), now, outcome)
-    known = set(
-        db.session.scalars(
-            select(Notification.subject_key).where(
-                Notification.account_id == account.id, Notification.subject_key.in_(list(wanted))
+    wanted_by_pair = {
+        (account_id, patient.id): _wanted(patient, given[patient.id], latest.get(patient.id), expiring[patient.id], on)
+        for account_id, patient in pairs
+    }
+    wanted_keys = [key for wanted in wanted_by_pair.values() for key in wanted]
+    known = {
+        (account_id, key)
+        for account_id, key in db.session.execute(
+            select(Notification.account_id, Notification.subject_key).where(
+                Notification.account_id.in_(account_ids), Notification.subject_key.in_(wanted_keys)
             )
         )
-    )
-    for key, (event, params, url) in wanted.items():
-        if key in known:  # open, done or dismissed: never a second one
-            continue
-        inbox.post(
-            account.id,
-            event,
-            patient_id=patient.id,
-            params=params,
-            url=url,
-            subject_key=key,
-            remind_at=now + EVERY[event],
-        )
-        outcome.created += 1
-
-
-def _end_what_is_done(account_id: int, patient_id: int, wanted: set[str], now: datetime, outcome: Outcome) -> None:
-    """Open reminders about this card that the record no longer calls for are done."""
+    }
     for note in db.session.scalars(
         select(Notification).where(
-            Notification.account_id == account_id,
-            Notification.patient_id == patient_id,
+            Notification.account_id.in_(account_ids),
+            Notification.patient_id.in_(ids),
             Notification.event.in_(list(EVERY)),
             Notification.subject_key.is_not(None),
             Notification.done_at.is_(None),
             Notification.dismissed_at.is_(None),
         )
     ):
-        if note.subject_key not in wanted:
+        # An open reminder about one of these cards that the record no longer calls for is done.
+        wanted = wanted_by_pair.get((note.account_id, note.patient_id))
+        if wanted is not None and note.subject_key not in wanted:
             note.done_at = now
             note.read_at = note.read_at or now
             outcome.ended += 1
+    for (account_id, patient_id), wanted in wanted_by_pair.items():
+        for key, (event, params, url) in wanted.items():
+            if (account_id, key) in known:  # open, done or dismissed: never a second one
+                continue
+            inbox.post(
+                account_id,
+                event,
+                patient_id=patient_id,
+                params=params,
+                url=url,
+                subject_key=key,
+                remind_at=now + EVERY[event],
+            )
+            outcome.created += 1
+
+
+def _wanted(patient: Patient, given: list[tuple], latest: Checkup | None, expiring: list[Prescription], on):
+    """subject_key → (event, params, url): what this card calls for today."""
+    wanted: dict[str, tuple[str, dict, str]] = {}
+    who = f"{patient.name} {patient.surname}"
+    for item in calendar.due(patient.birth_date, given, on):
+        if item.status in ("due", "overdue") and not item.by_indication:
+            key = f"vaccination:{patient.id}:{item.code}:{item.due_from.isoformat()}"
+            params = {"vaccine": item.label_ru, "vaccine_en": item.label_en, "patient": who, "due_on": item.due_from}
+            wanted[key] = ("vaccination_due", params, card_url(patient.id, "vaccinations"))
+    if latest is not None and latest.next_due_on is not None and latest.next_due_on <= on:
+        key = f"checkup:{patient.id}:{latest.next_due_on.isoformat()}"
+        wanted[key] = ("checkup_due", {"patient": who, "due_on": latest.next_due_on}, card_url(patient.id, "checkups"))
+    for rx in expiring:
+        key = f"prescription:{rx.id}:expiring"
+        params = {"drug": rx.drug, "valid_until": rx.valid_until}
+        wanted[key] = ("prescription_expiring", params, card_url(patient.id, "prescriptions"))
+    return wanted
