@@ -376,8 +376,12 @@ def test_the_registrar_corrects_and_the_citizen_sees_the_old_value(app, demo, lo
     assert "Change history" in detail and "I10" in detail and "J06.9" in detail and "Клиника подтвердила" in detail
     assert "In review" in detail and "Corrected" in detail
     entry_page = citizen.get(f"/card/{patient.patient_id}/diagnoses/{entries['diagnoses']}")
-    if entry_page.status_code == 200:  # the record's entry page shows the same history
-        assert "<del>I10</del>" in entry_page.get_data(as_text=True)
+    assert entry_page.status_code == 200  # the record's entry page shows the same history
+    assert "<del>I10</del>" in entry_page.get_data(as_text=True)
+    # «Кто смотрел мою карту»: the registrar opened and changed the entry, for this request.
+    citizen.set_cookie("lang", "en")
+    log = citizen.get(f"/card/{patient.patient_id}/access-log").get_data(as_text=True)
+    assert "Лебедева Ирина Владимировна, registrar" in log and f"for the request {row.number}" in log
     # A decided request takes no further decision.
     assert decide(login, demo["registrar"], row.id, "reject", reason="Поздно").status_code == 404
 

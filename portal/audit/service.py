@@ -169,6 +169,7 @@ class AccessEntry:
     grantee_name: str | None = None  # a grant event: the trusted person it concerns
     terms: object = None  # a grant event: its sections, level and end date (sharing.service.Terms)
     export_format: str | None = None  # an export: "pdf" or "ips"
+    request_number: str | None = None  # a registrar's reading: the citizen's request it served
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,15 @@ class AccessPage:
     patient_id: int
     entries: list[AccessEntry]
     next_before: int | None
+
+
+def _request_number(event: AuditEvent) -> str | None:
+    """«И-2026-000012» from a registrar's read or change made for a citizen's request (the policy's
+    open_request writes "correction request И-…" or "certificate request С-…" as the reason)."""
+    reason = event.reason or ""
+    if event.actor_role == "registrar" and reason.startswith(("correction request ", "certificate request ")):
+        return reason.rsplit(" ", 1)[-1]
+    return None
 
 
 def access_log(
@@ -252,6 +262,7 @@ def access_log(
             grantee_name=" ".join(p for p in person if p) or None,
             terms=Terms.read(event.reason) if event.action.startswith("grant.") else None,
             export_format=event.object_id if event.object_type == "export" else None,
+            request_number=_request_number(event),
         )
         for event, surname, name, patronymic, org, *person in rows[:size]
     ]
