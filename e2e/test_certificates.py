@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from e2e.conftest import LANGUAGES, THEMES, checked_page, new_context
 from e2e.test_accessibility import ERROR_PREFIX, assert_clean, drop_expected_status_logs
-from e2e.test_signed_in_pages import email_of_key, signed_in
+from e2e.test_signed_in_pages import email_of_key, page_is_clean, signed_in
 from portal.auth.models import Account, StaffMembership
 from portal.certificates.models import CertificateRequest
 from portal.database import db, write_transaction
@@ -98,15 +98,7 @@ def context_for(browser, base_url, live_app, who, **options):
 @pytest.mark.parametrize("who,path", PAGES, ids=[p[1] for p in PAGES])
 def test_page_is_accessible(browser, base_url, live_app, ids, who, path, lang, theme, js):
     context = context_for(browser, base_url, live_app, who, lang=lang, theme=theme, js=js)
-    try:
-        check = checked_page(context, js=js)
-        response = check.goto(path.format(**ids))
-        assert response.status == 200, f"{path}: {response.status}"
-        assert check.page.locator("html").get_attribute("lang") == lang
-        assert check.page.locator("h1").count() == 1
-        assert_clean(check, js)
-    finally:
-        context.close()
+    page_is_clean(context, path.format(**ids), lang, js)
 
 
 @pytest.mark.parametrize("js", JS)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from e2e.conftest import LANGUAGES, THEMES, checked_page
 from e2e.test_accessibility import ERROR_PREFIX, assert_clean, drop_expected_status_logs
-from e2e.test_signed_in_pages import email_of_key, signed_in
+from e2e.test_signed_in_pages import email_of_key, page_is_clean, signed_in
 from portal.auth.models import Account
 from portal.database import db, write_transaction
 from portal.documents import service
@@ -85,15 +85,7 @@ def ids(live_app):
 def test_page_is_accessible(browser, base_url, live_app, ids, path, lang, theme, js):
     who = "trusted" if "{own}" in path else "patient"
     context = signed_in(browser, base_url, live_app, who, "complete", lang=lang, theme=theme, js=js)
-    try:
-        check = checked_page(context, js=js)
-        response = check.goto(path.format(**ids))
-        assert response.status == 200, f"{path}: {response.status}"
-        assert check.page.locator("html").get_attribute("lang") == lang
-        assert check.page.locator("h1").count() == 1
-        assert_clean(check, js)
-    finally:
-        context.close()
+    page_is_clean(context, path.format(**ids), lang, js)
 
 
 @pytest.mark.parametrize("js", JS)
