@@ -508,6 +508,10 @@ def test_an_old_sign_in_confirms_the_password_before_a_download(app, demo, recor
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "Confirm it is you" in html and 'autocomplete="current-password"' in html
     assert f'href="/card/{pid}/export"' in html  # «Cancel» goes back to the export page
+    assert "entered more than 10 minutes ago" in html
+    owner.set_cookie("lang", "ru")
+    assert "был введён более 10 минут назад" in owner.get(asked).get_data(as_text=True)
+    owner.set_cookie("lang", "en")
 
     wrong = owner.post(asked, data={"csrf_token": csrf_token(owner, asked), "current_password": "not-my-password"})
     body = wrong.get_data(as_text=True)

@@ -446,6 +446,11 @@ def open_for_registrar(registrar: Account, request_id: int):
         return row, entry_of(row.section, row.patient_id, row.entry_id), False
 
 
+def section_of(request_id: int) -> str | None:
+    """The section a request is about (for the form's choice of fields), or None."""
+    return db.session.scalar(select(CorrectionRequest.section).where(CorrectionRequest.id == request_id))
+
+
 def _open_request(request_id: int, registrar: Account) -> CorrectionRequest:
     """The open request, locked, once the policy lets this registrar act on it."""
     row = db.session.get(CorrectionRequest, request_id, with_for_update=True, populate_existing=True)

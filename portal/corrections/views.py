@@ -217,12 +217,10 @@ def review(request_id: int):
 @staff("registrar")
 def correct(request_id: int):
     form = CorrectForm()
-    from portal.corrections.models import CorrectionRequest
-
-    row = db.session.get(CorrectionRequest, request_id)
-    if row is None:
+    section = service.section_of(request_id)
+    if section is None:
         abort(404)
-    spec = service.CORRECTABLE[row.section]
+    spec = service.CORRECTABLE[section]
     form.field.choices = choices([(f.name, f.label) for f in spec.fields])
     if form.validate_on_submit():
         try:
