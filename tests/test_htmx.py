@@ -4,6 +4,8 @@ only the results block for htmx; key-based pages; a bounded number of queries.""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from flask import Flask
@@ -109,7 +111,9 @@ def _id_of(app: Flask, name: str) -> int:
         return db.session.scalar(sa.select(Organisation.id).where(Organisation.name == name))
 
 
-def count_queries(app: Flask, client, url: str) -> int:
+@contextmanager
+def recorded_statements(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements sent while the block runs, without transaction control and pragmas."""
     statements: list[str] = []
 
     def record(conn, cursor, statement, *args):
@@ -120,9 +124,14 @@ def count_queries(app: Flask, client, url: str) -> int:
         engine = db.engine
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
-        assert client.get(url).status_code == 200
+        yield statements
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def count_queries(app: Flask, client, url: str) -> int:
+    with recorded_statements(app) as statements:
+        assert client.get(url).status_code == 200
     return len(statements)
 
 

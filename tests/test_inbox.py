@@ -275,58 +275,27 @@ def test_the_job_reads_in_batches_with_a_fixed_number_of_queries_and_is_audited(
     """A second run (nothing new to create) costs the same number of queries for 10 accounts with
     cards as for 40: each batch reads every section once, not once per account. Its reads are
     audited once per batch, naming the cards, as a system reading."""
-    from datetime import date
-
     from portal.audit.models import AuditEvent
-    from portal.auth.models import Account
-    from portal.database import write_transaction
-    from portal.identifiers import make_snils
-    from portal.record.models import Patient
+    from tests import record_data
+    from tests.test_htmx import recorded_statements
 
     def add_people(n: int, start: int) -> None:
-        with app.app_context(), write_transaction():
+        with app.app_context():
             for i in range(start, start + n):
-                snils = make_snils(f"0070{i:05d}")
-                patient = Patient(surname="Пробная", name="Анна", sex="F", birth_date=date(1990, 1, 1), snils=snils)
-                db.session.add(patient)
-                db.session.flush()
-                db.session.add(
-                    Account(
-                        email=f"batch{i}@example.ru",
-                        phone=f"+7999{i:07d}",
-                        password_hash="x",
-                        surname="Пробная",
-                        name="Анна",
-                        birth_date=patient.birth_date,
-                        sex="F",
-                        snils=patient.snils,
-                        patient_id=patient.id,
-                        verification_status="verified",
-                        is_active=True,
-                        failed_passwords=0,
-                        failed_codes=0,
-                    )
-                )
+                record_data.fresh_card(f"0070{i:05d}")
 
     def queries_of_a_second_run() -> int:
         run_job(app)
-        seen: list[str] = []
-        with app.app_context():
-            engine = db.engine
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        sa.event.listen(engine, "before_cursor_execute", listener)
-        try:
+        with recorded_statements(app) as statements:
             outcome = run_job(app)
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", listener)
         assert outcome.created == 0
-        return len(seen)
+        return len(statements)
 
     add_people(10, 0)
     few = queries_of_a_second_run()
     add_people(30, 10)
     many = queries_of_a_second_run()
-    assert many == few, f"{few} queries with 10 more accounts, {many} with 40"
+    assert many == few, f"{few} queries with 10 more accounts, {many} with 40 more"
     with app.app_context():
         reads = db.session.scalars(
             sa.select(AuditEvent).where(AuditEvent.action == "reminders.read").order_by(AuditEvent.seq.desc())

@@ -40,14 +40,20 @@ def is_public(view: Callable) -> bool:
     return requirement(view) == PUBLIC
 
 
-def to_sign_in() -> Response:
-    """Send an anonymous or half-signed-in visitor to sign in; htmx gets a full-page redirect."""
-    target = url_for("auth.sign_in", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+def _page_redirect(target: str, htmx_status: int) -> Response:
+    """303 to ``target``; an htmx request gets HX-Redirect instead, so the whole page goes there
+    rather than a fragment being swapped in."""
     if getattr(request, "htmx", False):
-        response = Response("", 401)
+        response = Response("", htmx_status)
         response.headers["HX-Redirect"] = target
         return response
     return redirect(target, code=303)
+
+
+def to_sign_in() -> Response:
+    """Send an anonymous or half-signed-in visitor to sign in; htmx gets a full-page redirect."""
+    target = url_for("auth.sign_in", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+    return _page_redirect(target, 401)
 
 
 def _guard(kind: str, check: Callable[[], Response | None]) -> Callable[[F], F]:
@@ -141,12 +147,7 @@ def confirm_password_first(cancel: str) -> Response | None:
     found = current()
     if found is not None and is_fresh(found):
         return None
-    target = url_for("auth.reauthenticate", next=request.full_path.rstrip("?"), cancel=cancel)
-    if getattr(request, "htmx", False):
-        response = Response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, code=303)
+    return _page_redirect(url_for("auth.reauthenticate", next=request.full_path.rstrip("?"), cancel=cancel), 204)
 
 
 def card(view: F) -> F:

@@ -123,6 +123,18 @@ def _plugin_denial(account: Account, action: str, patient: Patient, section: str
     return None
 
 
+def _guardianship(account_id: int, patient_id: int, verified: bool = True) -> Guardianship | None:
+    """The account's current guardianship over this patient (verified ones only, unless asked)."""
+    query = select(Guardianship).where(
+        Guardianship.guardian_id == account_id,
+        Guardianship.child_id == patient_id,
+        Guardianship.ended_at.is_(None),
+    )
+    if verified:
+        query = query.where(Guardianship.verified_at.is_not(None))
+    return db.session.scalar(query.limit(1))
+
+
 def decide(account: Account | None, action: str, patient: Patient | None, section: str) -> Decision:
     """The decision and its reason. Pure reads; the caller audits."""
     if action not in ACTIONS or (section not in SECTIONS and section != CERTIFICATES):
@@ -148,14 +160,7 @@ def decide(account: Account | None, action: str, patient: Patient | None, sectio
     if account.verification_status != "verified":
         return Decision(False, "identity not verified")
 
-    guardianship = db.session.scalar(
-        select(Guardianship).where(
-            Guardianship.guardian_id == account.id,
-            Guardianship.child_id == patient.id,
-            Guardianship.verified_at.is_not(None),
-            Guardianship.ended_at.is_(None),
-        )
-    )
+    guardianship = _guardianship(account.id, patient.id)
     if guardianship is not None:
         if not is_child(patient, on):
             return Decision(False, f"the child is {guardian_age_limit()} or older: the card is theirs now")
@@ -239,19 +244,12 @@ def decide_rejoin(account: Account | None, patient: Patient | None) -> Decision:
         return Decision(False, "no closed card")
     if account.patient_id == patient.id:
         return Decision(True, "the patient's own card", "self")
-    guardianship = db.session.scalar(
-        select(Guardianship.basis).where(
-            Guardianship.guardian_id == account.id,
-            Guardianship.child_id == patient.id,
-            Guardianship.verified_at.is_not(None),
-            Guardianship.ended_at.is_(None),
-        )
-    )
+    guardianship = _guardianship(account.id, patient.id)
     if guardianship is None:
         return Decision(False, "no relationship with this patient")
     if not is_child(patient, today()):
         return Decision(False, f"the child is {guardian_age_limit()} or older: the card is theirs now")
-    return Decision(True, f"guardian of a child under {guardian_age_limit()} ({guardianship})", "guardian")
+    return Decision(True, f"guardian of a child under {guardian_age_limit()} ({guardianship.basis})", "guardian")
 
 
 # -- registrars: through a citizen's request only -------------------------------------------------
@@ -269,7 +267,8 @@ def registrar_organisations(account: Account) -> set[int]:
     return {m.organisation_id for m in account.memberships if m.role == "registrar" and m.ended_at is None}
 
 
-def _attached(patient_id, on: date):
+def attached_now(patient_id, on: date):
+    """An SQL condition: a clinic attachment of ``patient_id`` (a value or a column) current on ``on``."""
     return and_(
         ClinicAttachment.patient_id == patient_id,
         ClinicAttachment.since <= on,
@@ -281,9 +280,9 @@ def registrar_scope(account: Account, patient_id_column):
     """An SQL condition for a queue: the patient is attached to this registrar's clinic, or to none."""
     on = today()
     return or_(
-        ~exists().where(_attached(patient_id_column, on)),
+        ~exists().where(attached_now(patient_id_column, on)),
         exists().where(
-            _attached(patient_id_column, on),
+            attached_now(patient_id_column, on),
             ClinicAttachment.organisation_id.in_(sorted(registrar_organisations(account))),
         ),
     )
@@ -294,16 +293,7 @@ def is_party(account: Account, patient_id: int, requested_by_id: int | None) -> 
     it is the guardian of (whether or not the guardianship is verified yet)."""
     if requested_by_id == account.id or patient_id == account.patient_id:
         return True
-    return (
-        db.session.scalar(
-            select(Guardianship.id).where(
-                Guardianship.guardian_id == account.id,
-                Guardianship.child_id == patient_id,
-                Guardianship.ended_at.is_(None),
-            )
-        )
-        is not None
-    )
+    return _guardianship(account.id, patient_id, verified=False) is not None
 
 
 def decide_request(
@@ -326,7 +316,9 @@ def decide_request(
         return Decision(False, "the card is closed: the patient opted out of the electronic record")
     if is_party(account, patient.id, requested_by_id):
         return Decision(False, "a registrar never resolves their own or their family's request", conflict=True)
-    attached = set(db.session.scalars(select(ClinicAttachment.organisation_id).where(_attached(patient.id, today()))))
+    attached = set(
+        db.session.scalars(select(ClinicAttachment.organisation_id).where(attached_now(patient.id, today())))
+    )
     if attached and not attached & organisations:
         return Decision(False, "the patient is attached to another clinic")
     denial = _plugin_denial(account, action, patient, section)
@@ -336,6 +328,23 @@ def decide_request(
     return Decision(True, "registrar resolving the citizen's request", "registrar", organisation)
 
 
+REQUEST_KINDS = ("correction", "certificate")
+
+
+def request_reason(kind: str, number: str) -> str:
+    """The audit reason of a registrar's access for a citizen's request; «Кто смотрел мою карту»
+    reads the number back (``request_number``)."""
+    return f"{kind} request {number}"
+
+
+def request_number(reason: str | None) -> str | None:
+    for kind in REQUEST_KINDS:
+        prefix = request_reason(kind, "")
+        if reason and reason.startswith(prefix):
+            return reason.removeprefix(prefix)
+    return None
+
+
 def open_request(
     account: Account,
     action: str,
@@ -343,30 +352,45 @@ def open_request(
     section: str,
     requested_by_id: int | None,
     *,
+    request: tuple[str, str],
     object_type: str,
     object_id: object,
-    reason: str,
 ) -> tuple[Decision, Patient]:
     """``decide_request``, or AccessDenied; when allowed, the audit event for the access, in the
-    caller's write transaction (``reason`` names the request, for «Кто смотрел мою карту»)."""
-    from portal.audit import service as audit
-
+    caller's write transaction. ``request`` is (kind, number) of the citizen's request it serves."""
     patient = db.session.get(Patient, patient_id)
     decision = decide_request(account, action, patient, section, requested_by_id)
     if not decision.allowed:
         raise AccessDenied(decision, account.id if account else None, patient_id, action, section)
+    record_access(account, decision, action, patient_id, section, object_type, object_id, request_reason(*request))
+    return decision, patient
+
+
+def record_access(
+    account: Account,
+    decision: Decision,
+    action: str,
+    patient_id: int,
+    section: str,
+    object_type: str | None = None,
+    object_id: object = None,
+    reason: str | None = None,
+) -> None:
+    """The audit event of an allowed access to a card (``card.<action>``), with the decision's basis
+    and organisation; ``reason`` defaults to the decision's."""
+    from portal.audit import service as audit
+
     audit.record(
         f"card.{action}",
         actor_id=account.id,
-        actor_role="registrar",
+        actor_role=decision.basis,
         patient_id=patient_id,
         section=section,
         organisation_id=decision.organisation_id,
         object_type=object_type,
         object_id=object_id,
-        reason=reason,
+        reason=reason or decision.reason,
     )
-    return decision, patient
 
 
 def visible_sections(account: Account, patient: Patient, decision: Decision, action: str = "read") -> tuple[str, ...]:
@@ -407,20 +431,8 @@ def open_card(
     object_id: object = None,
 ) -> tuple[Decision, Patient]:
     """``require`` plus the audit event for the access, in the caller's write transaction."""
-    from portal.audit import service as audit
-
     decision, patient = require(account, action, patient_id, section)
-    audit.record(
-        f"card.{action}",
-        actor_id=account.id,
-        actor_role=decision.basis,
-        patient_id=patient.id,
-        section=section,
-        organisation_id=decision.organisation_id,
-        object_type=object_type,
-        object_id=object_id,
-        reason=decision.reason,
-    )
+    record_access(account, decision, action, patient.id, section, object_type, object_id)
     return decision, patient
 
 

@@ -179,15 +179,6 @@ class AccessPage:
     next_before: int | None
 
 
-def _request_number(event: AuditEvent) -> str | None:
-    """«И-2026-000012» from a registrar's read or change made for a citizen's request (the policy's
-    open_request writes "correction request И-…" or "certificate request С-…" as the reason)."""
-    reason = event.reason or ""
-    if event.actor_role == "registrar" and reason.startswith(("correction request ", "certificate request ")):
-        return reason.rsplit(" ", 1)[-1]
-    return None
-
-
 def access_log(
     viewer,
     patient_id: int,
@@ -262,7 +253,7 @@ def access_log(
             grantee_name=" ".join(p for p in person if p) or None,
             terms=Terms.read(event.reason) if event.action.startswith("grant.") else None,
             export_format=event.object_id if event.object_type == "export" else None,
-            request_number=_request_number(event),
+            request_number=policy.request_number(event.reason) if event.actor_role == "registrar" else None,
         )
         for event, surname, name, patronymic, org, *person in rows[:size]
     ]

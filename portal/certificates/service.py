@@ -365,11 +365,7 @@ def issuer(patient_id: int, registrar: Account) -> Organisation:
     """The patient's current clinic, else the registrar's own."""
     attached = db.session.scalar(
         select(ClinicAttachment)
-        .where(
-            ClinicAttachment.patient_id == patient_id,
-            ClinicAttachment.since <= today(),
-            or_(ClinicAttachment.until.is_(None), ClinicAttachment.until >= today()),
-        )
+        .where(policy.attached_now(patient_id, today()))
         .order_by(ClinicAttachment.since.desc(), ClinicAttachment.id.desc())
     )
     if attached is not None:
@@ -405,9 +401,9 @@ def issue(registrar: Account, request_id: int) -> CertificateRequest:
                 patient.id,
                 CERTIFICATES,
                 row.requested_by_id,
+                request=("certificate", row.number),
                 object_type="certificate_request",
                 object_id=row.id,
-                reason=f"certificate request {row.number}",
             )
             row.organisation_id, row.issued_at, row.verification_code = organisation.id, issued_at, code
             title = f"{FORMS[row.form].official} № {row.number}"

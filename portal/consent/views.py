@@ -84,7 +84,6 @@ def opt_out():
         cards=cards,
         applications=opt_outs.applications_of(g.account),
         closed_children=opt_outs.cards_to_reopen(g.account),
-        rejoin_form=ConfirmForm(),
         status=400 if failing else 200,
     )
 

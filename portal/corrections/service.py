@@ -416,17 +416,22 @@ def queue(registrar: Account) -> list[CorrectionRequest]:
     )
 
 
-def _opened(registrar: Account, row: CorrectionRequest, action: str, **audited):
-    """The policy's decision for this request (policy.open_request audits an allowed access)."""
-    return policy.open_request(
-        registrar,
-        action,
-        row.patient_id,
-        row.section,
-        row.requested_by_id,
-        reason=f"correction request {row.number}",
-        **audited,
+def _allowed(registrar: Account, row: CorrectionRequest, action: str) -> policy.Decision:
+    """The policy's decision for this request: NotAllowed on a request of the registrar's own or
+    their family's, LookupError (answered 404) for any other refusal."""
+    decision = policy.decide_request(
+        registrar, action, db.session.get(m.Patient, row.patient_id), row.section, row.requested_by_id
     )
+    if decision.conflict:
+        raise NotAllowed
+    if not decision.allowed:
+        raise LookupError(row.id)
+    return decision
+
+
+def _record(registrar: Account, decision: policy.Decision, action: str, row: CorrectionRequest, **audited) -> None:
+    reason = policy.request_reason("correction", row.number)
+    policy.record_access(registrar, decision, action, row.patient_id, row.section, reason=reason, **audited)
 
 
 def open_for_registrar(registrar: Account, request_id: int):
@@ -438,11 +443,10 @@ def open_for_registrar(registrar: Account, request_id: int):
         if row is None:
             raise LookupError(request_id)
         try:
-            _opened(registrar, row, "read", object_type="correction_request", object_id=row.id)
-        except policy.AccessDenied as denied:
-            if denied.decision.conflict:
-                return row, None, True
-            raise LookupError(request_id) from denied
+            decision = _allowed(registrar, row, "read")
+        except NotAllowed:
+            return row, None, True
+        _record(registrar, decision, "read", row, object_type="correction_request", object_id=row.id)
         return row, entry_of(row.section, row.patient_id, row.entry_id), False
 
 
@@ -451,19 +455,12 @@ def section_of(request_id: int) -> str | None:
     return db.session.scalar(select(CorrectionRequest.section).where(CorrectionRequest.id == request_id))
 
 
-def _open_request(request_id: int, registrar: Account) -> CorrectionRequest:
-    """The open request, locked, once the policy lets this registrar act on it."""
+def _open_request(request_id: int, registrar: Account) -> tuple[CorrectionRequest, policy.Decision]:
+    """The open request, locked, and the policy's decision that lets this registrar act on it."""
     row = db.session.get(CorrectionRequest, request_id, with_for_update=True, populate_existing=True)
     if row is None or row.status not in OPEN:
         raise LookupError(request_id)
-    decision = policy.decide_request(
-        registrar, "write", db.session.get(m.Patient, row.patient_id), row.section, row.requested_by_id
-    )
-    if decision.conflict:
-        raise NotAllowed
-    if not decision.allowed:
-        raise LookupError(request_id)
-    return row
+    return row, _allowed(registrar, row, "write")
 
 
 def _decided(row: CorrectionRequest, registrar: Account, status: str, reason: str | None = None) -> None:
@@ -482,7 +479,7 @@ def _decided(row: CorrectionRequest, registrar: Account, status: str, reason: st
 
 def take_into_review(request_id: int, registrar: Account) -> CorrectionRequest:
     with write_transaction():
-        row = _open_request(request_id, registrar)
+        row, decision = _open_request(request_id, registrar)
         if row.status != "registered":
             raise LookupError(request_id)
         _decided(row, registrar, "in_review")
@@ -492,7 +489,7 @@ def take_into_review(request_id: int, registrar: Account) -> CorrectionRequest:
 def correct(request_id: int, registrar: Account, field_name: str, text: str, reason: str) -> CorrectionRequest:
     """Change one field of the entry; the old value stays in the entry's history."""
     with write_transaction():
-        row = _open_request(request_id, registrar)
+        row, decision = _open_request(request_id, registrar)
         if not reason.strip():
             raise Refused("note", _("Write the reason: it is shown in the entry's history"))
         spec = CORRECTABLE[row.section]
@@ -529,7 +526,7 @@ def correct(request_id: int, registrar: Account, field_name: str, text: str, rea
                 changed_at=now(),
             )
         )
-        _opened(registrar, row, "write", object_type=row.section, object_id=row.entry_id)
+        _record(registrar, decision, "write", row, object_type=row.section, object_id=row.entry_id)
         row.resolved_by_id = registrar.id
         _decided(row, registrar, "corrected")
         return row
@@ -537,7 +534,7 @@ def correct(request_id: int, registrar: Account, field_name: str, text: str, rea
 
 def reject(request_id: int, registrar: Account, reason: str) -> CorrectionRequest:
     with write_transaction():
-        row = _open_request(request_id, registrar)
+        row, decision = _open_request(request_id, registrar)
         if not reason.strip():
             raise Refused("reason", _("Write the reason: the citizen will see it"))
         row.rejection_reason = reason.strip()
@@ -553,13 +550,7 @@ def load_file(request_id: int, file_id: int, registrar: Account) -> tuple[bytes,
         found = db.session.get(CorrectionFile, file_id)
         if row is None or found is None or found.correction_id != row.id:
             raise LookupError(file_id)
-        decision = policy.decide_request(
-            registrar, "read", db.session.get(m.Patient, row.patient_id), row.section, row.requested_by_id
-        )
-        if decision.conflict:
-            raise NotAllowed
-        if not decision.allowed:
-            raise LookupError(file_id)
+        _allowed(registrar, row, "read")
         audit.record(
             "correction.file_viewed",
             actor_id=registrar.id,

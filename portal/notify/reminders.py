@@ -88,8 +88,7 @@ def _for_accounts(account_ids: list[int], now: datetime, outcome: Outcome) -> No
     pairs = owner_and_guardian_cards(account_ids)
     if not pairs:
         return
-    patients = {patient.id: patient for _account_id, patient in pairs}
-    ids = sorted(patients)
+    ids = sorted({patient.id for _account_id, patient in pairs})
     on = now.date()
     given: dict[int, list[tuple]] = {pid: [] for pid in ids}
     for pid, target, dose, given_on in db.session.execute(
