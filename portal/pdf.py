@@ -14,6 +14,7 @@ h3 { font-size: 10.5pt; margin: 10pt 0 3pt; }
 table { border-collapse: collapse; width: 100%; margin: 4pt 0 8pt; } caption { text-align: left; font-weight: bold; }
 th, td { border: 0.5pt solid #555; padding: 2pt 4pt; text-align: left; vertical-align: top; }
 th { background: #eee; } .meta { color: #333; font-size: 9pt; } .qr { float: right; width: 32mm; margin-left: 6mm; }
+.address { white-space: nowrap; }
 """
 
 

@@ -291,6 +291,8 @@ def test_the_registrar_issues_a_tagged_pdf_the_citizen_downloads_and_anyone_can_
     assert re.search(r"^Tagged:\s+yes", info, re.M)
     text = subprocess.run(["pdftotext", "-", "-"], input=pdf.data, capture_output=True, check=True).stdout.decode()
     text = " ".join(text.split())
+    # Capitals and digits only: nothing a line can break at or a reader can mistype by case.
+    assert re.fullmatch(r"[A-Z2-7]{16}", row.verification_code)
     url = f"{app.config['BASE_URL'].rstrip('/')}/verify/{row.verification_code}"
     for expected in ("Медицинская справка (форма 086/у)", "Смирнова Елена Викторовна", row.number, DIAGNOSIS, url):
         assert expected in text

@@ -9,6 +9,7 @@ only keeps the steps in order.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -388,7 +389,7 @@ def issue(registrar: Account, request_id: int) -> CertificateRequest:
     if row.status not in OPEN:
         raise WrongStep
     organisation = issuer(patient.id, registrar)
-    issued_at, code = now(), secrets.token_urlsafe(12)
+    issued_at, code = now(), new_verification_code()
     pdf = render_certificate(row, patient, organisation, issued_at, code)
     key = uploads.store(pdf, storage_purpose(patient.id))
     try:
@@ -552,6 +553,12 @@ class Verified:
     organisation: str
     holder: str  # initials and birth year only
     expired: bool
+
+
+def new_verification_code() -> str:
+    """80 random bits as 16 capitals and digits (RFC 4648 base32): a code read off paper and typed
+    in has no hyphen or underscore for a PDF line to break at and no case to get wrong."""
+    return base64.b32encode(secrets.token_bytes(10)).decode()
 
 
 def verify(code: str) -> Verified | None:
