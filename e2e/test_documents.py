@@ -171,3 +171,38 @@ def test_filtering_with_javascript_swaps_the_results_and_announces_them(browser,
         check.assert_clean()
     finally:
         context.close()
+
+
+# Chromium's PDF viewer, which runs as a built-in extension in a frame of its own.
+PDF_VIEWER = "chrome-extension://mhjfbmdgcfjbbpaeojofohoefgiehjai/"
+
+
+def test_open_in_the_browser_shows_the_pdf_despite_the_sandbox_policy(browser, base_url, live_app, ids):
+    """The file is served with ``Content-Security-Policy: sandbox`` (SECURITY.md check 58). Older
+    Chrome refused to show a sandboxed PDF (crbug 413851); this one must open it in its viewer, so
+    «Открыть в браузере» is not a blank page for most of our users."""
+    context = signed_in(browser, base_url, live_app, "patient", "complete", lang="ru")
+    try:
+        page = context.new_page()
+        page.goto(f"/card/{ids['patient']}/documents/{ids['upload']}")
+        with page.expect_navigation() as opened:
+            page.get_by_role("link", name="Открыть в браузере").click()
+        response = opened.value
+        headers = response.all_headers()  # .headers leaves out the security headers
+        assert response.status == 200 and headers["content-type"] == "application/pdf"
+        assert headers["content-security-policy"].startswith("sandbox")
+        assert headers["content-disposition"].startswith("inline;")
+        for _ in range(50):  # the viewer's frame attaches a moment after the response
+            urls = [frame.url for frame in page.frames]
+            if any(url.startswith(PDF_VIEWER) for url in urls):
+                break
+            page.wait_for_timeout(100)
+        assert any(url.startswith(PDF_VIEWER) for url in urls), urls
+        assert not any(url.startswith("chrome-error:") for url in urls), urls
+
+        page.go_back()
+        with page.expect_download() as saved:
+            page.get_by_role("link", name="Скачать").click()
+        assert saved.value.suggested_filename == "выписка.pdf"
+    finally:
+        context.close()

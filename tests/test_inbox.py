@@ -347,6 +347,36 @@ def test_vaccinations_due_remind_the_guardian_and_end_when_recorded(app, demo):
     assert open_keys(app, demo["guardian"].id, key)[key].done_at is not None
 
 
+def test_reminders_about_a_child_end_when_the_guardianship_ends(app, demo):
+    """A parent whose guardianship ended (a court decision, the child came of age) is not told
+    about that child's vaccinations again: the open reminders end and are not repeated."""
+    from portal.sharing.models import Guardianship
+
+    child, guardian = demo["child_9"], demo["guardian"]
+    run_job(app)
+    held = open_keys(app, guardian.id, f"vaccination:{child.id}:")
+    assert held and all(n.done_at is None for n in held.values())
+    with app.app_context(), write_transaction():
+        db.session.execute(
+            sa.update(Guardianship)
+            .where(Guardianship.guardian_id == guardian.id, Guardianship.child_id == child.id)
+            .values(ended_at=datetime.now(UTC))
+        )
+    outcome = run_job(app, datetime.now(UTC) + timedelta(days=30))  # every one of them would be due
+    after = open_keys(app, guardian.id, f"vaccination:{child.id}:")
+    assert outcome.ended >= len(held) and after.keys() == held.keys()
+    assert all(n.done_at is not None and n.reminded_times == 0 for n in after.values())
+    with app.app_context():
+        repeated = set(
+            db.session.scalars(
+                sa.select(Notification.patient_id).where(
+                    Notification.account_id == guardian.id, Notification.reminded_times > 0
+                )
+            )
+        )
+    assert outcome.repeated and child.id not in repeated  # the other children's still come
+
+
 def test_a_reminder_repeats_until_dismissed(app, demo, login):
     note = tell(
         app,

@@ -4,7 +4,8 @@ prescriptions about to expire, for everyone who may open the card as its owner o
 
 Running it twice creates nothing new (one open reminder per account and subject). A reminder
 ends when it is done (the job sees the vaccination recorded, a new check-up, the prescription
-used or gone) or when its reader dismisses it.
+used or gone), when its reader dismisses it, or when its reader no longer holds the card (a
+guardianship ended, a card closed by opt-out). Only active, verified accounts are reminded.
 """
 
 from __future__ import annotations
@@ -58,17 +59,6 @@ def run(now: datetime | None = None, batch: int = 200) -> Outcome:
 
 
 def _run(now: datetime, outcome: Outcome, batch: int) -> None:
-    with write_transaction():
-        due = list(
-            db.session.scalars(
-                select(Notification).where(
-                    Notification.remind_at <= now, Notification.done_at.is_(None), Notification.dismissed_at.is_(None)
-                )
-            )
-        )
-        for note in due:
-            inbox.remind_again(note, EVERY.get(note.event, timedelta(days=7)))
-        outcome.repeated = len(due)
     account_ids = list(
         db.session.scalars(
             select(Account.id)
@@ -76,9 +66,28 @@ def _run(now: datetime, outcome: Outcome, batch: int) -> None:
             .order_by(Account.id)
         )
     )
+    # The record's reminders first, so that one the reader no longer has a basis for (a guardian
+    # whose guardianship ended, a card closed by opt-out) ends before it could be repeated.
     for start in range(0, len(account_ids), batch):
         with write_transaction():
             _for_accounts(account_ids[start : start + batch], now, outcome)
+    with write_transaction():
+        due = list(
+            db.session.scalars(
+                select(Notification)
+                .join(Account, Account.id == Notification.account_id)
+                .where(
+                    Notification.remind_at <= now,
+                    Notification.done_at.is_(None),
+                    Notification.dismissed_at.is_(None),
+                    Account.is_active.is_(True),
+                    Account.verification_status == "verified",
+                )
+            )
+        )
+        for note in due:
+            inbox.remind_again(note, EVERY.get(note.event, timedelta(days=7)))
+        outcome.repeated = len(due)
 
 
 def _for_accounts(account_ids: list[int], now: datetime, outcome: Outcome) -> None:
@@ -86,8 +95,6 @@ def _for_accounts(account_ids: list[int], now: datetime, outcome: Outcome) -> No
     bases), reading each section once for the whole batch. The job's reads are audited once per
     batch, naming the cards (a system reading, not shown in «Кто смотрел мою карту»)."""
     pairs = owner_and_guardian_cards(account_ids)
-    if not pairs:
-        return
     ids = sorted({patient.id for _account_id, patient in pairs})
     on = now.date()
     given: dict[int, list[tuple]] = {pid: [] for pid in ids}
@@ -117,12 +124,13 @@ def _for_accounts(account_ids: list[int], now: datetime, outcome: Outcome) -> No
         .order_by(Prescription.id)
     ):
         expiring[rx.patient_id].append(rx)
-    audit.record(
-        "reminders.read",
-        actor_role="system",
-        object_type="patients",
-        reason="vaccinations, checkups, prescriptions of cards " + ", ".join(str(pid) for pid in ids),
-    )
+    if ids:
+        audit.record(
+            "reminders.read",
+            actor_role="system",
+            object_type="patients",
+            reason="vaccinations, checkups, prescriptions of cards " + ", ".join(str(pid) for pid in ids),
+        )
 
     wanted_by_pair = {
         (account_id, patient.id): _wanted(patient, given[patient.id], latest.get(patient.id), expiring[patient.id], on)
@@ -140,16 +148,18 @@ def _for_accounts(account_ids: list[int], now: datetime, outcome: Outcome) -> No
     for note in db.session.scalars(
         select(Notification).where(
             Notification.account_id.in_(account_ids),
-            Notification.patient_id.in_(ids),
             Notification.event.in_(list(EVERY)),
             Notification.subject_key.is_not(None),
             Notification.done_at.is_(None),
             Notification.dismissed_at.is_(None),
         )
     ):
-        # An open reminder about one of these cards that the record no longer calls for is done.
-        wanted = wanted_by_pair.get((note.account_id, note.patient_id))
-        if wanted is not None and note.subject_key not in wanted:
+        # An open reminder is done when the record no longer calls for it, or when its reader no
+        # longer holds the card (the guardianship ended, the child came of age, the card closed).
+        if note.patient_id is None:
+            continue
+        wanted = wanted_by_pair.get((note.account_id, note.patient_id), {})
+        if note.subject_key not in wanted:
             note.done_at = now
             note.read_at = note.read_at or now
             outcome.ended += 1
