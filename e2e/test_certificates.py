@@ -32,6 +32,26 @@ PAGES = [
 ]
 
 
+def ordered(patient: Account, form: str, purpose: str, status: str = "registered", **period) -> CertificateRequest:
+    """A certificate request the citizen has ordered, numbered and registered, as the order
+    flow leaves it (inside the caller's write transaction)."""
+    moment = datetime.now(UTC)
+    row = CertificateRequest(
+        patient_id=patient.patient_id,
+        requested_by_id=patient.id,
+        form=form,
+        purpose=purpose,
+        status=status,
+        created_at=moment,
+        **period,
+    )
+    db.session.add(row)
+    db.session.flush()
+    row.number = f"С-{moment.year}-{row.id:06d}"
+    db.session.add(RequestEvent(request_kind="certificate", request_id=row.id, status="registered", at=moment))
+    return row
+
+
 @pytest.fixture(scope="module")
 def ids(live_app):
     """One open request in the registrar's queue and one issued certificate, for Smirnova."""
@@ -43,25 +63,16 @@ def ids(live_app):
         )
         moment = datetime.now(UTC)
         with write_transaction():
-            rows = {}
-            for key, status in (("open", "registered"), ("ready", "ready")):
-                row = CertificateRequest(
-                    patient_id=patient.patient_id,
-                    requested_by_id=patient.id,
-                    form="027u" if key == "open" else "063u",
-                    purpose="Для санатория" if key == "open" else "Для школы",
-                    period_from=date.today() - timedelta(days=60) if key == "open" else None,
-                    period_to=date.today() - timedelta(days=1) if key == "open" else None,
-                    status=status,
-                    created_at=moment,
-                )
-                db.session.add(row)
-                db.session.flush()
-                row.number = f"С-{moment.year}-{row.id:06d}"
-                db.session.add(
-                    RequestEvent(request_kind="certificate", request_id=row.id, status="registered", at=moment)
-                )
-                rows[key] = row
+            rows = {
+                "open": ordered(
+                    patient,
+                    "027u",
+                    "Для санатория",
+                    period_from=date.today() - timedelta(days=60),
+                    period_to=date.today() - timedelta(days=1),
+                ),
+                "ready": ordered(patient, "063u", "Для школы", status="ready"),
+            }
             ready = rows["ready"]
             document = Document(
                 patient_id=patient.patient_id,
@@ -137,3 +148,39 @@ def test_the_unknown_document_page_is_accessible(make_check):
     assert check.page.locator("h1").count() == 1
     drop_expected_status_logs(check, 404)
     check.assert_clean()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_registrar_issues_and_the_access_log_names_the_request(browser, base_url, live_app, ids, lang):
+    """The registrar issues a certificate in the browser; the citizen's «Кто смотрел мою карту»
+    then names the reading and the request it served, and stays clean."""
+    with live_app.app_context():
+        patient = db.session.scalar(sa.select(Account).where(Account.email == email_of_key("patient")))
+        with write_transaction():
+            row = ordered(patient, "086u", "Для бассейна")
+            request_id, number = row.id, row.number
+        db.session.remove()
+
+    registrar = signed_in(browser, base_url, live_app, "registrar", "complete", lang=lang)
+    try:
+        check = checked_page(registrar)
+        check.goto(f"/clinic/certificates/{request_id}")
+        name = {"ru": "Выдать справку", "en": "Issue the certificate"}[lang]
+        with check.page.expect_navigation() as sent:
+            check.page.get_by_role("button", name=name).click()
+        assert sent.value.status == 200
+        check.assert_clean()
+    finally:
+        registrar.close()
+
+    citizen = signed_in(browser, base_url, live_app, "patient", "complete", lang=lang)
+    try:
+        check = checked_page(citizen)
+        check.goto(f"/card/{ids['patient']}/access-log")
+        served = {"ru": f"по обращению {number}", "en": f"for the request {number}"}[lang]
+        row = check.page.locator("tr", has_text=served)
+        assert row.count() >= 1
+        assert "Лебедева" in row.first.inner_text()
+        assert_clean(check, True)
+    finally:
+        citizen.close()
