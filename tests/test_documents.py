@@ -389,6 +389,38 @@ def test_who_sees_and_who_uploads(app, demo, login, who, sections, level, list_s
         assert denied, "a refused read is audited"
 
 
+@pytest.mark.parametrize(
+    "who,sees",
+    [("patient", True), ("trusted", False), ("doctor", False)],
+)
+def test_a_certificate_made_from_the_card_stays_with_the_owner(app, demo, login, who, sees):
+    """A 086/у carries diagnoses and visits: a trusted person shown only the Documents section
+    (or a clinician reading them) does not find it there, by list, page, file or error report."""
+    card = owner_card(demo)
+    clinic_document(app, card, "Заключение кардиолога")
+    made = clinic_document(app, card, "Медицинская справка (форма 086/у) № С-2026-000001", kind="certificate")
+    grant(app, demo, "documents", "add")
+    client = login(demo[who])
+    listing = client.get(f"/card/{card}/documents").get_data(as_text=True)
+    assert "Заключение кардиолога" in listing
+    assert ("форма 086/у" in listing) == sees
+    assert ("форма 086/у" in client.get(f"/card/{card}/documents?q=086").get_data(as_text=True)) == sees
+    expected = 200 if sees else 404
+    assert client.get(f"/card/{card}/documents/{made}").status_code == expected
+    assert client.get(f"/card/{card}/documents/{made}/file").status_code == expected
+    assert client.get(f"/card/{card}/documents/{made}/report-error").status_code == expected
+
+
+def test_the_card_page_links_to_the_documents(app, demo, login):
+    card = owner_card(demo)
+    grant(app, demo, "documents", "view")
+    for who in ("patient", "trusted"):
+        page = login(demo[who]).get(f"/card/{card}").get_data(as_text=True)
+        assert f'href="/card/{card}/documents"' in page, who
+    grant(app, demo, "results")
+    assert f'href="/card/{card}/documents"' not in login(demo["trusted"]).get(f"/card/{card}").get_data(as_text=True)
+
+
 def test_a_guardian_uploads_to_the_childs_card(app, demo, login):
     child = demo["child_9"].id
     guardian = english(login(demo["guardian"]))

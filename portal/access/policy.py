@@ -54,6 +54,10 @@ OWNER_ONLY_SECTIONS = {"access_log"}  # who opened the card: the patient and the
 # follows and downloads them; never a trusted person (whatever the grant's level) nor a clinician.
 # Not a section of the card: nobody shares it, and it is not listed among the sections.
 CERTIFICATES = "certificates"
+OWNER_BASES = ("self", "guardian")
+# Documents made from the record (a certificate or an extract) go with the certificates: they carry
+# diagnoses, visits and results, which a grant of the Documents section alone never shared.
+RECORD_MADE_DOCUMENTS = ("certificate",)
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,12 @@ class Decision:
     @property
     def role(self) -> str:
         return self.basis
+
+
+def hidden_document_kinds(decision: Decision) -> tuple[str, ...]:
+    """The kinds of document a reader of the Documents section is not shown: for anyone but the
+    patient and their guardian, the certificates and extracts made from the record."""
+    return () if decision.basis in OWNER_BASES else RECORD_MADE_DOCUMENTS
 
 
 class AccessDenied(Exception):

@@ -142,11 +142,16 @@ class NotAllowed(Exception):
 # -- entries -------------------------------------------------------------------------------------
 
 
-def entry_of(section: str, patient_id: int, entry_id: int):
-    """The entry of this card, or None (an entry of another card is "not found")."""
+def entry_of(section: str, patient_id: int, entry_id: int, decision: policy.Decision | None = None):
+    """The entry of this card, or None (an entry of another card is "not found"). With the
+    reader's decision, also None for a document the policy does not show them."""
     spec = CORRECTABLE.get(section)
     entry = db.session.get(spec.model, entry_id) if spec else None
-    return entry if entry is not None and entry.patient_id == patient_id else None
+    if entry is None or entry.patient_id != patient_id:
+        return None
+    if decision is not None and section == "documents" and entry.kind in policy.hidden_document_kinds(decision):
+        return None
+    return entry
 
 
 def describe(section: str, entry) -> tuple[date | datetime, str]:
@@ -308,7 +313,7 @@ def report(
             keys.append(uploads.store(checked.data, f"correction:{patient_id}"))
         with write_transaction():
             decision, _patient = policy.require(account, "read", patient_id, section)
-            if entry_of(section, patient_id, entry_id) is None:
+            if entry_of(section, patient_id, entry_id, decision) is None:
                 raise LookupError(entry_id)
             row = CorrectionRequest(
                 patient_id=patient_id,

@@ -56,7 +56,7 @@ def report(patient_id: int, section: str, entry_id: int):
         abort(404)
     with write_transaction():
         view = open_section(g.account, patient_id, section, object_type=section, object_id=entry_id)
-        entry = service.entry_of(section, patient_id, entry_id)
+        entry = service.entry_of(section, patient_id, entry_id, view.decision)
     if entry is None:
         g.pop("card", None)  # a 404 names no card
         abort(404)
@@ -129,7 +129,7 @@ def detail(patient_id: int, request_id: int):
         abort(404)
     with write_transaction():
         view = open_section(g.account, patient_id, row.section, object_type="correction_request", object_id=request_id)
-        entry = service.entry_of(row.section, patient_id, row.entry_id)
+        entry = service.entry_of(row.section, patient_id, row.entry_id, view.decision)
     return render(
         "corrections/detail.html",
         view=view,

@@ -46,7 +46,6 @@ KINDS = {
     "vaccination_certificate": _l("Vaccination certificate"),
 }
 CITIZEN_BASES = ("self", "guardian", "trusted")
-OWNER_BASES = ("self", "guardian")
 
 
 def storage_purpose(patient_id: int) -> str:
@@ -163,8 +162,11 @@ def store_document(
 # -- reading --------------------------------------------------------------------------------------
 
 
-def _conditions(patient_id: int, filters: Filters) -> list:
-    conditions = [Document.patient_id == patient_id]
+def _conditions(card: CardContext, filters: Filters) -> list:
+    conditions = [Document.patient_id == card.patient.id]
+    hidden = policy.hidden_document_kinds(card.decision)
+    if hidden:
+        conditions.append(Document.kind.not_in(hidden))
     if filters.since:
         conditions.append(Document.document_date >= filters.since)
     if filters.until:
@@ -187,7 +189,7 @@ def list_documents(
     """One page of the card's documents, newest first."""
     with write_transaction():
         card = open_section(account, patient_id, "documents")
-        conditions = _conditions(patient_id, filters)
+        conditions = _conditions(card, filters)
         total = db.session.scalar(select(func.count()).select_from(Document).where(*conditions)) or 0
         query = select(Document).where(*conditions)
         position = 0
@@ -204,9 +206,12 @@ def list_documents(
     return DocumentPage(card, rows[:size], total, position or 0, next_after, may_add)
 
 
-def _document(patient_id: int, document_id: int) -> Document:
-    document = db.session.scalar(select(Document).where(Document.id == document_id, Document.patient_id == patient_id))
-    if document is None:
+def _document(card: CardContext, document_id: int) -> Document:
+    """The card's document as this reader may see it; LookupError otherwise (answered 404)."""
+    document = db.session.scalar(
+        select(Document).where(Document.id == document_id, Document.patient_id == card.patient.id)
+    )
+    if document is None or document.kind in policy.hidden_document_kinds(card.decision):
         raise LookupError(document_id)
     return document
 
@@ -216,7 +221,7 @@ def _may_delete(account: Account, card: CardContext, document: Document) -> bool
     vaccination entry relies on), by its uploader or the card's owner, who may add to the card."""
     if document.uploaded_by_id is None or document.kind == "vaccination_certificate":
         return False
-    if document.uploaded_by_id != account.id and card.basis not in OWNER_BASES:
+    if document.uploaded_by_id != account.id and card.basis not in policy.OWNER_BASES:
         return False
     return citizen_decision(account, card.patient, "documents").allowed
 
@@ -225,15 +230,15 @@ def view_document(account: Account, patient_id: int, document_id: int) -> Docume
     """One document's details; LookupError when the card holds no such document."""
     with write_transaction():
         card = open_section(account, patient_id, "documents", object_type="document", object_id=document_id)
-        document = _document(patient_id, document_id)
+        document = _document(card, document_id)
         return DocumentView(card, document, _may_delete(account, card, document))
 
 
 def document_file(account: Account, patient_id: int, document_id: int) -> tuple[Document, bytes]:
     """The decrypted file, its opening audited; LookupError when the card holds no such document."""
     with write_transaction():
-        open_section(account, patient_id, "documents", object_type="document_file", object_id=document_id)
-        document = _document(patient_id, document_id)
+        card = open_section(account, patient_id, "documents", object_type="document_file", object_id=document_id)
+        document = _document(card, document_id)
     return document, uploads.load(document.storage_key, storage_purpose(patient_id))
 
 
@@ -264,7 +269,7 @@ def delete(account: Account, patient_id: int, document_id: int) -> str:
     such document or this account may not delete it (a clinic's document, say): nothing changes."""
     with write_transaction():
         card = open_section(account, patient_id, "documents", object_type="document", object_id=document_id)
-        document = _document(patient_id, document_id)
+        document = _document(card, document_id)
         if not _may_delete(account, card, document):
             raise LookupError(document_id)
         title, key = document.title, document.storage_key
