@@ -311,6 +311,12 @@ def test_a_guardian_sees_the_childs_access_log(app, demo, login, who):
     guardian.set_cookie("lang", "en")
     html = guardian.get(f"/card/{child.id}/access-log").get_data(as_text=True)
     assert "Соколов Дмитрий Александрович, clinician" in html
+    # Whose log it is: the banner and the title name the child's card, the breadcrumbs lead to it.
+    assert re.search(
+        r'class="card-banner".*?<strong>' + child.surname + " " + child.name + r", \d+ years</strong>", html, re.S
+    )
+    assert f"<title>Who opened my card — {child.surname} {child.name} — Medkarta</title>" in html
+    assert f'href="/card/{child.id}"' in html
 
 
 def test_the_patient_is_told_in_their_own_language_whatever_the_clinicians(app, demo, login):

@@ -198,12 +198,13 @@ def access_log(
     from portal.appointments.models import Organisation
     from portal.auth.models import Account
     from portal.database import write_transaction
+    from portal.record.service import open_section
     from portal.sharing.models import AccessGrant
     from portal.sharing.service import Terms
 
     actor, grantee = aliased(Account), aliased(Account)
     with write_transaction():
-        policy.open_card(viewer, "read", patient_id, "access_log")
+        open_section(viewer, patient_id, "access_log")  # decided, audited, and the card named on the page
         # Openings of the card, and the owner's grants to trusted persons (given, changed, ended).
         query = (
             select(
