@@ -101,6 +101,36 @@ def _children(guardian_ids: list[int], closed: bool) -> list[tuple[int, Patient]
     return [(guardian, child) for guardian, child in rows if today() < birthday(child.birth_date, limit)]
 
 
+def card_holders(patient_id: int) -> list[int]:
+    """The accounts that hold this card as its owner or as a guardian (verified, active, the
+    child under the age limit): whom the record's news is for. Two queries."""
+    holders = set(
+        db.session.scalars(
+            select(Account.id).where(
+                Account.patient_id == patient_id,
+                Account.is_active.is_(True),
+                Account.verification_status == "verified",
+            )
+        )
+    )
+    patient = db.session.get(Patient, patient_id)
+    if patient is not None and today() < birthday(patient.birth_date, guardian_age_limit()):
+        holders |= set(
+            db.session.scalars(
+                select(Guardianship.guardian_id)
+                .join(Account, Account.id == Guardianship.guardian_id)
+                .where(
+                    Guardianship.child_id == patient_id,
+                    Guardianship.verified_at.is_not(None),
+                    Guardianship.ended_at.is_(None),
+                    Account.is_active.is_(True),
+                    Account.verification_status == "verified",
+                )
+            )
+        )
+    return sorted(holders)
+
+
 def owner_and_guardian_cards(account_ids: list[int]) -> list[tuple[int, Patient]]:
     """(account id, card) for every open card these accounts hold as its owner or as a guardian,
     as ``cards_for`` lists them with the bases self and guardian: three queries for the lot, for

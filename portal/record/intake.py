@@ -1,0 +1,149 @@
+"""The record's intake: test results and prescriptions a clinic writes into a card. One place
+that decides (the policy's "write" on the section: a clinician treating the patient), audits,
+flags values against their reference ranges and tells the card's holders, the patient and their
+guardian, in the portal and by the channels they chose («Новый результат: ОАК, 2 показателя вне
+нормы»). The clinicians' workspace and the FHIR API for integrators write through here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import url_for
+from sqlalchemy import select
+
+from portal.access import policy
+from portal.access.service import card_holders
+from portal.database import db, write_transaction
+from portal.notify import inbox
+from portal.record import catalog
+from portal.record.models import LabReport, Observation, Practitioner, Prescription
+
+
+class NotAPractitioner(LookupError):
+    """The account has no practitioner record: the record names who wrote each entry."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One value of a result as the laboratory sends it."""
+
+    loinc: str
+    value: float | None = None
+    unit: str | None = None  # UCUM
+    low: float | None = None
+    high: float | None = None
+    value_text: str | None = None  # a value in words («не обнаружено»)
+
+
+def _practitioner(account) -> Practitioner:
+    practitioner = db.session.scalar(select(Practitioner).where(Practitioner.account_id == account.id))
+    if practitioner is None:
+        raise NotAPractitioner(account.id)
+    return practitioner
+
+
+def add_results(
+    author,
+    patient_id: int,
+    code: str,
+    taken_at: datetime,
+    values: list[Measured],
+    *,
+    kind: str | None = None,
+    conclusion: str | None = None,
+    visit_id: int | None = None,
+) -> LabReport:
+    """Write a panel of results (a LOINC panel or a single test) and tell the card's holders how
+    many values are out of range. AccessDenied (404) unless the author may write results."""
+    with write_transaction():
+        decision, _patient = policy.require(author, "write", patient_id, "results")
+        practitioner = _practitioner(author)
+        panel = catalog.PANELS.get(code)
+        report = LabReport(
+            patient_id=patient_id,
+            code=code,
+            kind=kind or (panel.kind if panel else "lab"),
+            taken_at=taken_at,
+            organisation_id=decision.organisation_id or practitioner.organisation_id,
+            practitioner_id=practitioner.id,
+            visit_id=visit_id,
+            conclusion=conclusion,
+            flagged=0,
+        )
+        db.session.add(report)
+        db.session.flush()
+        for measured in values:
+            flag = catalog.flag(measured.value, measured.low, measured.high)
+            report.flagged += flag is not None
+            db.session.add(
+                Observation(
+                    patient_id=patient_id,
+                    report_id=report.id,
+                    loinc=measured.loinc,
+                    value=measured.value,
+                    value_text=measured.value_text,
+                    unit=measured.unit,
+                    low=measured.low,
+                    high=measured.high,
+                    flag=flag,
+                    taken_at=taken_at,
+                )
+            )
+        policy.record_access(author, decision, "write", patient_id, "results", "lab_report", report.id)
+        url = url_for("record.entry", patient_id=patient_id, section="results", entry_id=report.id)
+        params = {
+            "title": catalog.panel_name(code, "ru"),
+            "title_en": catalog.panel_name(code, "en"),
+            "out_of_range": report.flagged,
+        }
+        for account_id in card_holders(patient_id):
+            inbox.post(account_id, "result_new", patient_id=patient_id, params=params, url=url)
+        return report
+
+
+def issue_prescription(
+    author,
+    patient_id: int,
+    *,
+    number: str,
+    drug: str,
+    form: str,
+    dose: str,
+    quantity: str,
+    valid_until: date,
+    issued_on: date | None = None,
+    preferential: bool = False,
+    visit_id: int | None = None,
+) -> Prescription:
+    """Write a prescription and tell the card's holders its number and how long it is valid.
+    AccessDenied (404) unless the author may write prescriptions."""
+    with write_transaction():
+        decision, _patient = policy.require(author, "write", patient_id, "prescriptions")
+        practitioner = _practitioner(author)
+        issued_on = issued_on or policy.today()
+        if valid_until < issued_on:
+            raise ValueError("a prescription is valid from the day it is issued")
+        prescription = Prescription(
+            patient_id=patient_id,
+            number=number,
+            issued_on=issued_on,
+            drug=drug,
+            form=form,
+            dose=dose,
+            quantity=quantity,
+            valid_until=valid_until,
+            preferential=preferential,
+            visit_id=visit_id,
+            organisation_id=decision.organisation_id or practitioner.organisation_id,
+            practitioner_id=practitioner.id,
+        )
+        db.session.add(prescription)
+        db.session.flush()
+        policy.record_access(author, decision, "write", patient_id, "prescriptions", "prescription", prescription.id)
+        url = url_for("record.entry", patient_id=patient_id, section="prescriptions", entry_id=prescription.id)
+        params = {"drug": drug, "number": number, "valid_until": valid_until.isoformat()}
+        for account_id in card_holders(patient_id):
+            inbox.post(account_id, "prescription_issued", patient_id=patient_id, params=params, url=url)
+        return prescription
