@@ -87,7 +87,7 @@ def make_entries(app, patient_id: int) -> dict[str, int]:
             ),
             "insurance": m.InsurancePolicy(
                 patient_id=patient_id,
-                number="7755000000000017",
+                number="7755000000000010",
                 insurer="СОГАЗ-Мед",
                 region_code="77",
                 status="active",
@@ -499,3 +499,88 @@ def test_every_section_can_be_reported_and_shown_to_the_registrar(app, demo, log
     text = page.get_data(as_text=True)
     for field in CORRECTABLE[section].fields:
         assert f'<option value="{field.name}">' in text
+
+
+# -- the entry pages without an entry page of their own: a policy and a document --------------------
+
+
+def test_a_policy_is_reported_from_the_insurance_page_and_shows_its_history_there(app, demo, login, entries):
+    patient = demo["patient"]
+    card = patient.patient_id
+    citizen = login(patient)
+    page = citizen.get(f"/card/{card}/insurance").get_data(as_text=True)
+    link = f'href="/card/{card}/insurance/{entries["insurance"]}/report-error"'
+    assert link in page and "Report an error in the policy 7755000000000010" in page
+    assert "does not pass the check digit" not in page  # 7755000000000010 is a valid ENP
+    report(login, patient, card, "insurance", entries["insurance"])
+    row = latest(app)
+    # Decided straight from «registered»: the timeline still shows the review, the citizen is told once.
+    number = "775500000000002" + str(enp_check_digit("775500000000002"))
+    response = decide(login, demo["registrar"], row.id, "correct", field="number", value=number, note="Полис заменён")
+    assert response.status_code == 303
+    with app.app_context():
+        steps = list(
+            db.session.scalars(
+                sa.select(m.RequestEvent.status)
+                .where(m.RequestEvent.request_kind == "correction", m.RequestEvent.request_id == row.id)
+                .order_by(m.RequestEvent.id)
+            )
+        )
+    assert steps == ["registered", "in_review", "corrected"]
+    statuses = [re.search(r'"status": "(\w+)"', p)[1] for p in notifications(app, patient.id)]
+    assert statuses == ["registered", "corrected"]
+    page = citizen.get(f"/card/{card}/insurance").get_data(as_text=True)
+    assert "Change history of the policy " + number in page
+    assert "<del>7755000000000010</del>" in page and "Полис заменён" in page
+    detail = citizen.get(f"/card/{card}/corrections/{row.id}").get_data(as_text=True)
+    assert f'href="/card/{card}/insurance"' in detail  # the request leads back to where the policy is shown
+
+
+def test_a_policy_number_that_fails_its_check_digit_is_pointed_out(app, demo, login, entries):
+    patient = demo["patient"]
+    with app.app_context(), write_transaction():
+        db.session.get(m.InsurancePolicy, entries["insurance"]).number = "7755000000000018"
+    page = login(patient).get(f"/card/{patient.patient_id}/insurance").get_data(as_text=True)
+    assert "The number 7755000000000018 does not pass the check digit" in page
+
+
+def test_a_documents_title_is_reported_from_its_page_and_corrected_with_history(app, demo, login):
+    patient = demo["patient"]
+    card = patient.patient_id
+    with app.app_context():
+        document_id = db.session.scalar(
+            sa.select(m.Document.id).where(m.Document.patient_id == card, m.Document.uploaded_by_id.is_(None)).limit(1)
+        )
+        old_title = db.session.get(m.Document, document_id).title
+    citizen = login(patient)
+    page = citizen.get(f"/card/{card}/documents/{document_id}").get_data(as_text=True)
+    assert f'href="/card/{card}/documents/{document_id}/report-error"' in page
+    report(login, patient, card, "documents", document_id)
+    row = latest(app)
+    assert decide(login, demo["registrar"], row.id, "review").status_code == 303
+    response = decide(
+        login,
+        demo["registrar"],
+        row.id,
+        "correct",
+        field="title",
+        value="Выписной эпикриз (исправлено)",
+        note="Опечатка",
+    )
+    assert response.status_code == 303
+    page = citizen.get(f"/card/{card}/documents/{document_id}").get_data(as_text=True)
+    assert "<h1>Выписной эпикриз (исправлено)</h1>" in page and f"<del>{old_title}</del>" in page and "Опечатка" in page
+
+
+def test_a_trusted_persons_report_is_news_to_the_owner(app, demo, login):
+    patient_id = demo["patient"].patient_id
+    vaccination = demo_vaccination(app, patient_id)
+    _client, response = report(login, demo["trusted"], patient_id, "vaccinations", vaccination)
+    assert response.status_code == 303
+    row = latest(app)
+    assert [re.search(r'"status": "(\w+)"', p)[1] for p in notifications(app, demo["trusted"].id)] == ["registered"]
+    owner = [p for p in notifications(app, demo["patient"].id) if row.number in p]
+    assert len(owner) == 1 and '"status": "registered"' in owner[0]
+    decide(login, demo["registrar"], row.id, "reject", reason="Дата верна")
+    owner = [p for p in notifications(app, demo["patient"].id) if row.number in p]
+    assert [re.search(r'"status": "(\w+)"', p)[1] for p in owner] == ["registered", "rejected"]

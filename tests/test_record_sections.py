@@ -308,7 +308,7 @@ def test_the_insurance_page_shows_the_policy_and_the_attached_clinic(app, login,
         db.session.add(
             m.InsurancePolicy(
                 patient_id=card["patient"],
-                number="7700000000000001",
+                number="7700000000000008",
                 insurer="СОГАЗ-Мед",
                 region_code="77",
                 status="active",
@@ -326,7 +326,7 @@ def test_the_insurance_page_shows_the_policy_and_the_attached_clinic(app, login,
         )
         db.session.commit()
     body = text(login(demo["patient"]).get(f"/card/{card['patient']}/insurance"))
-    assert "7700000000000001" in body and "СОГАЗ-Мед" in body and "Орлова Анна Петровна" in body
+    assert "7700000000000008" in body and "СОГАЗ-Мед" in body and "Орлова Анна Петровна" in body
     assert login(demo["trusted"]).get(f"/card/{card['patient']}/insurance").status_code == 404
 
 

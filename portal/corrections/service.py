@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from portal import uploads
 from portal.access import policy
+from portal.access.service import card_holders
 from portal.audit import service as audit
 from portal.auth.models import Account
 from portal.auth.service import now
@@ -283,21 +284,26 @@ def number_of(row: CorrectionRequest) -> str:
     return f"И-{row.created_at.year}-{row.id:06d}"
 
 
-def _event(row: CorrectionRequest, status: str, actor: Account, note: str | None = None) -> None:
-    """One step of the timeline, in the caller's transaction; the requester is told."""
+def _event(row: CorrectionRequest, status: str, actor: Account, note: str | None = None, tell: bool = True) -> None:
+    """One step of the timeline, in the caller's transaction. The requester is told, and so are
+    the card's holders (the patient, a child's guardian) when someone else reported: a trusted
+    person's report changes the owner's card."""
     row.status, row.updated_at = status, now()
     db.session.add(
         m.RequestEvent(
             request_kind="correction", request_id=row.id, status=status, note=note, actor_id=actor.id, at=now()
         )
     )
-    inbox.post(
-        row.requested_by_id,
-        "request_status",
-        patient_id=row.patient_id,
-        params={"kind": "correction", "number": row.number, "status": status, "note": note},
-        url=url_for("corrections.detail", patient_id=row.patient_id, request_id=row.id),
-    )
+    if not tell:
+        return
+    for account_id in sorted({row.requested_by_id, *card_holders(row.patient_id)}):
+        inbox.post(
+            account_id,
+            "request_status",
+            patient_id=row.patient_id,
+            params={"kind": "correction", "number": row.number, "status": status, "note": note},
+            url=url_for("corrections.detail", patient_id=row.patient_id, request_id=row.id),
+        )
 
 
 def report(
@@ -469,6 +475,15 @@ def _open_request(request_id: int, registrar: Account) -> tuple[CorrectionReques
 
 
 def _decided(row: CorrectionRequest, registrar: Account, status: str, reason: str | None = None) -> None:
+    if row.status == "registered" and status in ("corrected", "rejected"):
+        # Decided at once: the timeline still shows the review it went through, told once.
+        _audit_and_step(row, registrar, "in_review", tell=False)
+    _audit_and_step(row, registrar, status, reason)
+
+
+def _audit_and_step(
+    row: CorrectionRequest, registrar: Account, status: str, reason: str | None = None, tell: bool = True
+) -> None:
     audit.record(
         f"correction.{status}",
         actor_id=registrar.id,
@@ -479,7 +494,7 @@ def _decided(row: CorrectionRequest, registrar: Account, status: str, reason: st
         object_id=row.id,
         reason=reason,
     )
-    _event(row, status, registrar, reason)
+    _event(row, status, registrar, reason, tell)
 
 
 def take_into_review(request_id: int, registrar: Account) -> CorrectionRequest:

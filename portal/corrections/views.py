@@ -34,12 +34,17 @@ def revision_value(row, which: str) -> str:
 
 
 def entry_url(patient_id: int, section: str, entry_id: int) -> str | None:
-    """The entry's own page, once the record has one."""
+    """The page that shows the entry and its history: its own page, the insurance page for a
+    policy, the document's page for a document."""
+    if section == "insurance":
+        return url_for("record.insurance", patient_id=patient_id)
+    if section == "documents":
+        return url_for("documents.document", patient_id=patient_id, document_id=entry_id)
     if "record.entry" not in current_app.view_functions:
         return None
     try:
         return url_for("record.entry", patient_id=patient_id, section=section, entry_id=entry_id)
-    except (BuildError, ValueError):  # a section without entry pages (insurance, documents)
+    except (BuildError, ValueError):
         return None
 
 

@@ -27,7 +27,7 @@ from portal.audit import service as audit
 from portal.auth.models import Account
 from portal.database import after_commit, db, write_transaction
 from portal.record.models import Document, Patient
-from portal.record.service import CardContext, open_section
+from portal.record.service import CardContext, histories, open_section
 
 PAGE_SIZE = 20
 # What a citizen may call their upload («Выписка», «Результат обследования», …).
@@ -93,6 +93,7 @@ class DocumentView:
     card: CardContext
     document: Document
     may_delete: bool
+    history: tuple = ()  # the title's corrections, oldest first
 
 
 # -- who may add ----------------------------------------------------------------------------------
@@ -231,7 +232,8 @@ def view_document(account: Account, patient_id: int, document_id: int) -> Docume
     with write_transaction():
         card = open_section(account, patient_id, "documents", object_type="document", object_id=document_id)
         document = _document(card, document_id)
-        return DocumentView(card, document, _may_delete(account, card, document))
+        history = tuple(histories("documents", [document.id]).get(document.id, ()))
+        return DocumentView(card, document, _may_delete(account, card, document), history)
 
 
 def document_file(account: Account, patient_id: int, document_id: int) -> tuple[Document, bytes]:

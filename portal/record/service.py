@@ -141,18 +141,26 @@ def related(section: str, entry) -> dict:
 
 
 def _history(section: str, entry_id: int) -> list:
+    return histories(section, [entry_id]).get(entry_id, [])
+
+
+def histories(section: str, entry_ids: list[int]) -> dict[int, list]:
+    """The visible correction history of these entries, oldest first, by entry id. One query."""
     from sqlalchemy import select
 
     from portal.database import db
     from portal.record.models import EntryRevision
 
-    return list(
-        db.session.scalars(
-            select(EntryRevision)
-            .where(EntryRevision.section == section, EntryRevision.entry_id == entry_id)
-            .order_by(EntryRevision.id)
-        )
-    )
+    found: dict[int, list] = {}
+    if not entry_ids:
+        return found
+    for row in db.session.scalars(
+        select(EntryRevision)
+        .where(EntryRevision.section == section, EntryRevision.entry_id.in_(entry_ids))
+        .order_by(EntryRevision.id)
+    ):
+        found.setdefault(row.entry_id, []).append(row)
+    return found
 
 
 @dataclass(frozen=True)
@@ -205,7 +213,8 @@ def trend(patient_id: int, code: str) -> Trend | None:
     return Trend(code, catalog.test_name(code, _locale()), last.unit, rows, last.low, last.high)
 
 
-def insurance(patient_id: int) -> tuple[list, list]:
+def insurance(patient_id: int) -> tuple[list, list, dict[int, list]]:
+    """The card's OMS policies, its clinic attachments and the policies' correction history."""
     from sqlalchemy import select
 
     from portal.database import db
@@ -225,7 +234,7 @@ def insurance(patient_id: int) -> tuple[list, list]:
             .order_by(ClinicAttachment.since.desc(), ClinicAttachment.id.desc())
         )
     )
-    return policies, attachments
+    return policies, attachments, histories("insurance", [p.id for p in policies])
 
 
 def may_add(account: Account, context: CardContext, section: str) -> bool:

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from portal.access import card, signed_in
 from portal.access import service as access
 from portal.database import write_transaction
+from portal.identifiers import is_valid_enp
 from portal.record import listing, service
 from portal.record.forms import SectionFilter
 from portal.record.sections import BASES, LABELS
@@ -117,12 +118,15 @@ def trend(patient_id: int, code: str):
 def insurance(patient_id: int):
     with write_transaction():
         view = service.open_section(g.account, patient_id, "insurance")
-        policies, attachments = service.insurance(patient_id)
+        policies, attachments, changes = service.insurance(patient_id)
     return render(
         "record/insurance.html",
         view=view,
         policies=policies,
         attachments=attachments,
+        changes=changes,
+        # A unified (16-digit) number has a check digit; older policy numbers have none.
+        enp_ok={p.id: is_valid_enp(p.number) for p in policies if len("".join(p.number.split())) == 16},
         section_title=LABELS["insurance"],
     )
 
