@@ -421,6 +421,9 @@ def _create(owner: Account, grantee_id: int, terms: Terms) -> AccessGrant:
     grantee = db.session.get(Account, grantee_id)
     if grantee is None or grantee.id == owner.id or grantee.verification_status != "verified":
         raise Refused("person", _("This person cannot be given access: they need a confirmed account"))
+    # The card's row is locked first (FOR UPDATE on PostgreSQL; SQLite writes one at a time), so
+    # two confirmations at the same moment cannot both see four grants and make a sixth.
+    db.session.execute(select(Patient.id).where(Patient.id == owner.patient_id).with_for_update())
     active = db.session.scalar(select(func.count()).select_from(_active_grants(owner.patient_id).subquery()))
     if active >= MAX_ACTIVE_GRANTS:
         raise Refused("person", _("You can share your card with at most 5 people at once"))
