@@ -4,12 +4,15 @@ medical data."""
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import time
 from datetime import UTC, date, datetime, timedelta
 
+import pikepdf
 import pytest
+import segno
 import sqlalchemy as sa
 
 from portal.audit.models import AuditEvent
@@ -22,6 +25,24 @@ from tests.conftest import csrf_token, outbox
 
 TODAY = date.today()
 DIAGNOSIS = "Бронхиальная астма, эпизодическая"
+
+
+def qr_on_first_page(pdf: bytes, modules: int) -> list[list[bool]]:
+    """The QR code printed in the top right corner of the first page, read module by module
+    from the page rendered at 200 dpi (a dark module is True)."""
+    from PIL import Image
+
+    png = subprocess.run(["pdftoppm", "-r", "200", "-png", "-f", "1", "-l", "1", "-"], input=pdf, capture_output=True)
+    image = Image.open(io.BytesIO(png.stdout)).convert("L")
+    width, height = image.size
+    pixels = image.load()
+    dark = [(x, y) for y in range(height // 5) for x in range(int(width * 0.7), width) if pixels[x, y] < 128]
+    left, top = min(x for x, _ in dark), min(y for _, y in dark)
+    size = (max(x for x, _ in dark) - left + 1) / modules
+    return [
+        [pixels[int(left + (c + 0.5) * size), int(top + (r + 0.5) * size)] < 128 for c in range(modules)]
+        for r in range(modules)
+    ]
 
 
 def dmy(day: date) -> str:
@@ -289,6 +310,11 @@ def test_the_registrar_issues_a_tagged_pdf_the_citizen_downloads_and_anyone_can_
     assert pdf.headers["Content-Security-Policy"].startswith("sandbox")
     info = subprocess.run(["pdfinfo", "-"], input=pdf.data, capture_output=True, check=True).stdout.decode()
     assert re.search(r"^Tagged:\s+yes", info, re.M)
+    with pikepdf.open(io.BytesIO(pdf.data)) as document:  # it says it is PDF/UA-1, in Russian, titled
+        xmp = str(document.open_metadata())
+        assert re.search(r"pdfuaid:part(>|=\")1", xmp), xmp
+        assert str(document.Root.Lang) == "ru" and document.Root.MarkInfo.Marked
+        assert document.Root.ViewerPreferences.DisplayDocTitle
     text = subprocess.run(["pdftotext", "-", "-"], input=pdf.data, capture_output=True, check=True).stdout.decode()
     text = " ".join(text.split())
     # Capitals and digits only: nothing a line can break at or a reader can mistype by case.
@@ -296,6 +322,9 @@ def test_the_registrar_issues_a_tagged_pdf_the_citizen_downloads_and_anyone_can_
     url = f"{app.config['BASE_URL'].rstrip('/')}/verify/{row.verification_code}"
     for expected in ("Медицинская справка (форма 086/у)", "Смирнова Елена Викторовна", row.number, DIAGNOSIS, url):
         assert expected in text
+    # The QR code a phone scans holds the same address, module for module.
+    qr = [[bool(m) for m in row] for row in segno.make(url, error="m").matrix_iter(scale=1, border=0)]
+    assert qr_on_first_page(pdf.data, len(qr)) == qr
     with app.app_context():
         download = db.session.scalar(
             sa.select(AuditEvent).where(AuditEvent.action == "card.export").order_by(AuditEvent.seq.desc())

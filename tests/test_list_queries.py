@@ -1,0 +1,114 @@
+"""Every list page outside the record's sections (those have their own tests) costs the same
+number of SQL queries with 10 rows as with 1,000: the inbox, the citizen's correction and
+certificate requests, and the registrars' queues of corrections, certificates and opt-outs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from portal.certificates.models import CertificateRequest
+from portal.consent.models import OptOutRequest
+from portal.corrections.models import CorrectionRequest
+from portal.database import db, write_transaction
+from portal.notify.models import Notification
+from portal.record.models import Immunization
+from tests.test_htmx import count_queries
+
+
+def _rows(demo, kind: str, start: int, n: int) -> tuple[type, list[dict]]:
+    """``n`` rows of ``kind`` about Smirnova's card, numbered from ``start``."""
+    account, patient = demo["patient"].id, demo["patient"].patient_id
+    moment = datetime.now(UTC) - timedelta(days=1)
+    if kind == "notifications":
+        return Notification, [
+            {
+                "account_id": account,
+                "patient_id": patient,
+                "event": "request_status",
+                "params": '{"number": "%d", "status": "registered"}' % i,
+                "created_at": moment + timedelta(seconds=i),
+                "reminded_times": 0,
+            }
+            for i in range(start, start + n)
+        ]
+    if kind == "corrections":
+        entry = db.session.scalar(sa.select(Immunization.id).where(Immunization.patient_id == patient).limit(1))
+        return CorrectionRequest, [
+            {
+                "number": f"И-T-{i:06d}",
+                "patient_id": patient,
+                "requested_by_id": account,
+                "section": "vaccinations",
+                "entry_id": entry,
+                "description": "Дата указана неверно",
+                "status": "registered",
+                "created_at": moment + timedelta(seconds=i),
+            }
+            for i in range(start, start + n)
+        ]
+    if kind == "certificates":
+        return CertificateRequest, [
+            {
+                "number": f"С-T-{i:06d}",
+                "patient_id": patient,
+                "requested_by_id": account,
+                "form": "086u",
+                "purpose": "Для бассейна",
+                "status": "registered",
+                "created_at": moment + timedelta(seconds=i),
+            }
+            for i in range(start, start + n)
+        ]
+    return OptOutRequest, [
+        {
+            "number": f"О-T-{i:06d}",
+            "patient_id": patient,
+            "requested_by_id": account,
+            "reason": "Предпочитаю бумажную карту",
+            "status": "registered",
+            "created_at": moment + timedelta(seconds=i),
+        }
+        for i in range(start, start + n)
+    ]
+
+
+PAGES = [
+    ("patient", "notifications", "/notifications"),
+    ("patient", "corrections", "/card/{card}/corrections"),
+    ("patient", "certificates", "/card/{card}/certificates"),
+    ("registrar", "corrections", "/clinic/corrections"),
+    ("registrar", "certificates", "/clinic/certificates"),
+    ("registrar", "opt_outs", "/clinic/opt-outs"),
+]
+
+
+@pytest.mark.parametrize("who,kind,path", PAGES, ids=[p[2] for p in PAGES])
+def test_the_list_costs_the_same_queries_for_10_and_1000_rows(app, demo, login, who, kind, path):
+    url = path.format(card=demo["patient"].patient_id)
+    client = login(demo[who])
+
+    def add(start: int, n: int) -> None:
+        with app.app_context(), write_transaction():
+            model, rows = _rows(demo, kind, start, n)
+            db.session.execute(sa.insert(model), rows)
+
+    add(0, 10)
+    client.get(url)  # the first request of a session warms what every page loads once
+    few = count_queries(app, client, url)
+    add(10, 990)
+    many = count_queries(app, client, url)
+    assert many == few, f"{url}: {few} queries with 10 rows, {many} with 1,000"
+
+
+@pytest.mark.parametrize("who,kind,path", PAGES, ids=[p[2] for p in PAGES])
+def test_the_rows_counted_are_on_the_page(app, demo, login, who, kind, path):
+    with app.app_context(), write_transaction():
+        model, rows = _rows(demo, kind, 0, 3)
+        db.session.execute(sa.insert(model), rows)
+    client = login(demo[who])
+    client.set_cookie("lang", "en")
+    html = client.get(path.format(card=demo["patient"].patient_id)).get_data(as_text=True)
+    assert ("Request No. 2:" if kind == "notifications" else "T-000002") in html
