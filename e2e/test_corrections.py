@@ -74,3 +74,102 @@ def test_the_report_form_error_state(browser, base_url, live_app, ids, lang, the
         assert_clean(check, js)
     finally:
         context.close()
+
+
+JOURNEYS = [pytest.param("ru", True, id="ru-js"), pytest.param("en", False, id="en-nojs")]
+WORDS = {
+    "ru": {
+        "report": "Сообщить об ошибке",
+        "send": "Отправить сообщение",
+        "review": "Взять на рассмотрение",
+        "correct": "Исправить запись",
+        "history": "История изменений",
+    },
+    "en": {
+        "report": "Report an error",
+        "send": "Send the report",
+        "review": "Take into review",
+        "correct": "Correct the entry",
+        "history": "Change history",
+    },
+}
+
+
+def _vaccination(live_app, patient_id: int) -> tuple[int, str]:
+    """One of Smirnova's vaccinations with a batch number that no report names yet."""
+    from portal.record.models import Immunization
+
+    with live_app.app_context():
+        taken = db.session.scalars(sa.select(CorrectionRequest.entry_id)).all()
+        rows = db.session.execute(
+            sa.select(Immunization.id, Immunization.series)
+            .where(
+                Immunization.patient_id == patient_id, Immunization.series.is_not(None), Immunization.id.not_in(taken)
+            )
+            .order_by(Immunization.id)
+        ).all()
+        db.session.remove()
+    assert rows, "the demo gives Smirnova vaccinations with batch numbers"
+    return tuple(rows[0])
+
+
+@pytest.mark.parametrize("lang,js", JOURNEYS)
+def test_a_report_with_a_scan_is_corrected_and_the_entry_shows_its_history(
+    browser, base_url, live_app, ids, tmp_path, lang, js
+):
+    """The whole «Сообщить об ошибке» flow as its people live it: the citizen reports from the
+    entry with a scan attached; the registrar takes it into review and corrects the batch number;
+    the citizen finds the old value struck through in the entry's history. Every page clean."""
+    from PIL import Image
+
+    words = WORDS[lang]
+    entry, series = _vaccination(live_app, ids["patient"])
+    scan = tmp_path / "сертификат.png"
+    Image.new("RGB", (40, 30), (10, 120, 200)).save(scan)
+
+    context, check = open_page(browser, base_url, live_app, "patient", lang, "default", js)
+    try:
+        page = check.page
+        check.goto(f"/card/{ids['patient']}/vaccinations/{entry}")
+        with page.expect_navigation():
+            page.get_by_role("link", name=words["report"]).click()
+        page.fill("#description", f"Номер серии указан неверно: на сертификате {series}-X.")
+        page.set_input_files("#files", str(scan))
+        with page.expect_navigation() as sent:
+            page.get_by_role("button", name=words["send"]).click()
+        assert sent.value.status == 200 and "/corrections/" in page.url
+        number = page.locator("h1").inner_text().split()[-1]
+        assert "сертификат.png" in page.content()
+        assert_clean(check, js)
+    finally:
+        context.close()
+
+    context, check = open_page(browser, base_url, live_app, "registrar", lang, "default", js)
+    try:
+        page = check.page
+        check.goto("/clinic/corrections")
+        with page.expect_navigation():
+            page.get_by_role("link", name=number).click()
+        with page.expect_navigation():
+            page.get_by_role("button", name=words["review"]).click()
+        page.select_option("#field", "series")
+        page.fill("#value", f"{series}-X")
+        page.fill("#note", "Сверено с сертификатом")
+        with page.expect_navigation() as decided:
+            page.get_by_role("button", name=words["correct"]).click()
+        assert decided.value.status == 200
+        assert_clean(check, js)
+    finally:
+        context.close()
+
+    context, check = open_page(browser, base_url, live_app, "patient", lang, "default", js)
+    try:
+        page = check.page
+        check.goto(f"/card/{ids['patient']}/vaccinations/{entry}")
+        history = page.locator("section.entry-history")
+        assert history.get_by_role("heading", name=words["history"]).count() == 1
+        assert history.locator("del").inner_text() == series
+        assert f"{series}-X" in history.inner_text() and "Сверено с сертификатом" in history.inner_text()
+        assert_clean(check, js)
+    finally:
+        context.close()
