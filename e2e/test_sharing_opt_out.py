@@ -169,3 +169,107 @@ def test_the_guardian_opens_a_childs_closed_card_again_by_keyboard(browser, base
         assert_clean(check, js)
     finally:
         context.close()
+
+
+SHARING_WORDS = {
+    "ru": {
+        "continue": "Продолжить",
+        "confirm": "Подтвердить и открыть доступ",
+        "shared": "Карты, к которым мне открыт доступ",
+        "vaccinations": "Прививки",
+        "end": "Закрыть доступ",
+    },
+    "en": {
+        "continue": "Continue",
+        "confirm": "Confirm and share",
+        "shared": "Cards shared with me",
+        "vaccinations": "Vaccinations",
+        "end": "End access",
+    },
+}
+
+
+def last_code(live_app, account_email: str) -> str:
+    """The one-time code the portal just sent this person (the demo's outbox, as SMS or e-mail)."""
+    import re
+
+    from portal.notify.models import OutboxMessage
+
+    with live_app.app_context():
+        account_id = db.session.scalar(sa.select(Account.id).where(Account.email == account_email))
+        body = db.session.scalar(
+            sa.select(OutboxMessage.body)
+            .where(OutboxMessage.account_id == account_id, OutboxMessage.kind.like("code_%"))
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        )
+        db.session.remove()
+    return re.search(r"\b(\d{6})\b", body).group(1)
+
+
+@pytest.mark.parametrize("lang,js", [pytest.param("ru", True, id="ru-js"), pytest.param("en", False, id="en-nojs")])
+def test_sharing_one_section_end_to_end(browser, base_url, live_app, lang, js):
+    """Smirnova shares her vaccinations with Кузнецов Андрей by SNILS and confirms with the code
+    she was sent; he finds her card among the cards shared with him, with that one section and
+    nothing else; she ends the access and his next request is refused. Every page clean."""
+    words = SHARING_WORDS[lang]
+    owner = signed_in(browser, base_url, live_app, "patient", "complete", lang=lang, js=js)
+    try:
+        check = checked_page(owner, js=js)
+        page = check.page
+        check.goto("/sharing/new")
+        page.locator("#person").fill(format_snils(make_snils("002000012")))
+        page.locator("#surname").fill("Кузнецов")
+        page.locator("input[name=sections][value=vaccinations]").check()
+        page.locator("#level-0").check()
+        page.locator("#expires_on").fill((date.today() + timedelta(days=30)).strftime("%d.%m.%Y"))
+        with page.expect_navigation():
+            page.get_by_role("button", name=words["continue"]).click()
+        assert page.url.endswith("/sharing/confirm")
+        page.locator("#code").fill(last_code(live_app, email_of_key("patient")))
+        with page.expect_navigation() as confirmed:
+            page.get_by_role("button", name=words["confirm"]).click()
+        assert confirmed.value.status == 200 and "/sharing" in page.url
+        assert page.locator("table", has_text="Кузнецов Андрей").count() == 1
+        assert_clean(check, js)
+    finally:
+        owner.close()
+
+    with live_app.app_context():
+        card = db.session.scalar(sa.select(Account.patient_id).where(Account.email == email_of_key("patient")))
+        db.session.remove()
+    recipient = signed_in(browser, base_url, live_app, "guardian", "complete", lang=lang, js=js)
+    try:
+        check = checked_page(recipient, js=js)
+        page = check.page
+        check.goto("/cards")
+        shared = page.locator("section", has=page.get_by_role("heading", name=words["shared"]))
+        with page.expect_navigation():
+            shared.get_by_role("link", name="Смирнова Елена").click()
+        sections = page.locator("nav.card-sections li")
+        assert sections.all_inner_texts() == [words["vaccinations"]]
+        assert_clean(check, js)
+        assert check.goto(f"/card/{card}/vaccinations").status == 200
+        denied = check.goto(f"/card/{card}/visits")
+        assert denied.status == 404
+        drop_expected_status_logs(check, 404)
+    finally:
+        recipient.close()
+
+    owner = signed_in(browser, base_url, live_app, "patient", "complete", lang=lang, js=js)
+    try:
+        check = checked_page(owner, js=js)
+        page = check.page
+        check.goto("/sharing")
+        with page.expect_navigation():
+            page.get_by_role("button", name=f"{words['end']} ").filter(has_text="Кузнецов").click()
+        assert page.locator("table", has_text="Кузнецов Андрей").count() == 0
+    finally:
+        owner.close()
+    recipient = signed_in(browser, base_url, live_app, "guardian", "complete", lang=lang, js=js)
+    try:
+        check = checked_page(recipient, js=js)
+        assert check.goto(f"/card/{card}/vaccinations").status == 404
+        drop_expected_status_logs(check, 404)
+    finally:
+        recipient.close()
