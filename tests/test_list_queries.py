@@ -4,6 +4,7 @@ certificate requests, and the registrars' queues of corrections, certificates an
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -28,7 +29,7 @@ def _rows(demo, kind: str, start: int, n: int) -> tuple[type, list[dict]]:
                 "account_id": account,
                 "patient_id": patient,
                 "event": "request_status",
-                "params": '{"number": "%d", "status": "registered"}' % i,
+                "params": json.dumps({"number": str(i), "status": "registered"}),
                 "created_at": moment + timedelta(seconds=i),
                 "reminded_times": 0,
             }
@@ -112,3 +113,16 @@ def test_the_rows_counted_are_on_the_page(app, demo, login, who, kind, path):
     client.set_cookie("lang", "en")
     html = client.get(path.format(card=demo["patient"].patient_id)).get_data(as_text=True)
     assert ("Request No. 2:" if kind == "notifications" else "T-000002") in html
+
+
+@pytest.mark.parametrize("kind,path", [p[1:] for p in PAGES if p[0] == "registrar"], ids=[p[2] for p in PAGES[3:]])
+def test_a_long_queue_says_how_many_wait_beyond_the_oldest_shown(app, demo, login, kind, path):
+    with app.app_context(), write_transaction():
+        model, rows = _rows(demo, kind, 0, 105)
+        db.session.execute(sa.insert(model), rows)
+    client = login(demo["registrar"])
+    client.set_cookie("lang", "en")
+    html = client.get(path).get_data(as_text=True)
+    waiting = 0 if kind == "certificates" else 1  # the demo's own report and opt-out wait too
+    assert f"Shown: the 100 oldest. Open in all: {105 + waiting};" in html
+    assert html.count("T-000") == 100 - waiting and "T-000104" not in html

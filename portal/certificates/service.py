@@ -27,7 +27,7 @@ from portal.audit import service as audit
 from portal.auth.models import Account
 from portal.auth.service import check_code, now, send_code
 from portal.certificates.models import CertificateRequest
-from portal.database import db, write_transaction
+from portal.database import db, work_queue, write_transaction
 from portal.documents.service import storage_purpose
 from portal.notify import inbox
 from portal.record.models import (
@@ -288,19 +288,17 @@ class WrongStep(Exception):
     """The request is not at a step where this action applies (already decided, for example)."""
 
 
-def queue(registrar: Account) -> list[tuple[CertificateRequest, Patient]]:
-    return [
-        (row, patient)
-        for row, patient in db.session.execute(
-            select(CertificateRequest, Patient)
-            .join(Patient, Patient.id == CertificateRequest.patient_id)
-            .where(
-                CertificateRequest.status.in_(OPEN), policy.registrar_scope(registrar, CertificateRequest.patient_id)
-            )
-            .order_by(CertificateRequest.id)
-            .limit(100)
-        )
-    ]
+def queue(registrar: Account) -> tuple[list[tuple[CertificateRequest, Patient]], int]:
+    """Open requests in this registrar's scope with their patients, oldest first, and how many
+    are open in all."""
+    conditions = (CertificateRequest.status.in_(OPEN), policy.registrar_scope(registrar, CertificateRequest.patient_id))
+    query = (
+        select(CertificateRequest, Patient)
+        .join(Patient, Patient.id == CertificateRequest.patient_id)
+        .where(*conditions)
+        .order_by(CertificateRequest.id)
+    )
+    return work_queue(query, conditions, CertificateRequest, scalars=False)
 
 
 def for_registrar(registrar: Account, request_id: int) -> tuple[CertificateRequest, Patient, bool]:

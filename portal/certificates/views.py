@@ -132,9 +132,8 @@ def resend(patient_id: int):
 @bp.get("/clinic/certificates")
 @staff("registrar")
 def queue():
-    return render(
-        "certificates/queue.html", rows=service.queue(g.account), forms=service.FORMS, statuses=service.STATUSES
-    )
+    rows, total = service.queue(g.account)
+    return render("certificates/queue.html", rows=rows, total=total, forms=service.FORMS, statuses=service.STATUSES)
 
 
 def _registrar_view(request_id: int, refuse_form: RejectForm | None = None, status: int = 200):

@@ -21,7 +21,7 @@ from portal.auth.service import now
 from portal.consent import service as consent
 from portal.consent.models import OptOutRequest
 from portal.consent.service import has_consent
-from portal.database import db, write_transaction
+from portal.database import db, work_queue, write_transaction
 from portal.notify import inbox
 from portal.record.models import Patient, RequestEvent
 
@@ -131,20 +131,19 @@ def application(account: Account, request_id: int) -> tuple[OptOutRequest, Patie
 # -- the registrar's side ------------------------------------------------------------------------
 
 
-def queue() -> list[tuple[OptOutRequest, Patient, Account]]:
-    """Applications waiting, oldest first. «Отказ от ЭМК» is decided for the region's record as a
-    whole, not by the clinic the patient is attached to: any registrar but a party to it decides."""
-    return [
-        tuple(found)
-        for found in db.session.execute(
-            select(OptOutRequest, Patient, Account)
-            .join(Patient, Patient.id == OptOutRequest.patient_id)
-            .join(Account, Account.id == OptOutRequest.requested_by_id)
-            .where(OptOutRequest.status == "registered")
-            .order_by(OptOutRequest.id)
-            .limit(50)
-        )
-    ]
+def queue() -> tuple[list[tuple[OptOutRequest, Patient, Account]], int]:
+    """Applications waiting, oldest first, and how many wait in all. «Отказ от ЭМК» is decided for
+    the region's record as a whole, not by the clinic the patient is attached to: any registrar
+    but a party to it decides."""
+    conditions = (OptOutRequest.status == "registered",)
+    query = (
+        select(OptOutRequest, Patient, Account)
+        .join(Patient, Patient.id == OptOutRequest.patient_id)
+        .join(Account, Account.id == OptOutRequest.requested_by_id)
+        .where(*conditions)
+        .order_by(OptOutRequest.id)
+    )
+    return work_queue(query, conditions, OptOutRequest, scalars=False)
 
 
 def for_registrar(request_id: int) -> tuple[OptOutRequest, Patient, Account] | None:

@@ -119,7 +119,8 @@ clinic_bp = Blueprint("opt_outs", __name__, url_prefix="/clinic/opt-outs", templ
 @clinic_bp.get("")
 @staff("registrar")
 def queue():
-    return render("consent/opt_outs.html", rows=opt_outs.queue())
+    rows, total = opt_outs.queue()
+    return render("consent/opt_outs.html", rows=rows, total=total)
 
 
 def _decision_page(request_id: int, form: RejectForm, status: int = 200):

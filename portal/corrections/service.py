@@ -29,7 +29,7 @@ from portal.audit import service as audit
 from portal.auth.models import Account
 from portal.auth.service import now
 from portal.corrections.models import CorrectionFile, CorrectionRequest
-from portal.database import db, write_transaction
+from portal.database import db, work_queue, write_transaction
 from portal.identifiers import is_valid_enp
 from portal.notify import inbox
 from portal.record import models as m
@@ -415,16 +415,12 @@ def revision_value(row: m.EntryRevision, which: str) -> str:
 # -- the registrar's side -------------------------------------------------------------------------
 
 
-def queue(registrar: Account) -> list[CorrectionRequest]:
-    """Open requests about patients in this registrar's scope (policy.registrar_scope), oldest first."""
-    return list(
-        db.session.scalars(
-            select(CorrectionRequest)
-            .where(CorrectionRequest.status.in_(OPEN), policy.registrar_scope(registrar, CorrectionRequest.patient_id))
-            .order_by(CorrectionRequest.id)
-            .limit(100)
-        )
-    )
+def queue(registrar: Account) -> tuple[list[CorrectionRequest], int]:
+    """Open requests about patients in this registrar's scope (policy.registrar_scope), oldest
+    first, and how many are open in all."""
+    conditions = (CorrectionRequest.status.in_(OPEN), policy.registrar_scope(registrar, CorrectionRequest.patient_id))
+    query = select(CorrectionRequest).where(*conditions).order_by(CorrectionRequest.id)
+    return work_queue(query, conditions, CorrectionRequest)
 
 
 def _allowed(registrar: Account, row: CorrectionRequest, action: str) -> policy.Decision:

@@ -156,7 +156,8 @@ def detail(patient_id: int, request_id: int):
 @bp.get("/clinic/corrections")
 @staff("registrar")
 def queue():
-    return render("corrections/queue.html", rows=service.queue(g.account), labels=LABELS, statuses=service.STATUSES)
+    rows, total = service.queue(g.account)
+    return render("corrections/queue.html", rows=rows, total=total, labels=LABELS, statuses=service.STATUSES)
 
 
 def _decision_page(request_id: int, correct_form=None, reject_form=None, status: int = 200):
