@@ -303,6 +303,21 @@ def test_the_dashboard_shows_only_the_cards_of_sections_the_viewer_may_see(login
     assert f'href="/card/{card["patient"]}/visits"' not in trusted
 
 
+def test_the_dashboard_names_unread_news_and_links_each_open_request(app, login, demo, card):
+    from portal.corrections.models import CorrectionRequest
+    from portal.database import write_transaction
+    from portal.notify import inbox
+
+    pid = card["patient"]
+    with app.test_request_context(), write_transaction():
+        inbox.post(demo["patient"].id, "result_new", patient_id=pid, params={"title": "ОАК", "out_of_range": 2})
+        report = db.session.scalar(sa.select(CorrectionRequest).where(CorrectionRequest.patient_id == pid))
+        report_id, number = report.id, report.number
+    owner = text(login(demo["patient"]).get(f"/card/{pid}", headers={"Accept-Language": "en"}))
+    assert "1 unread notification about this card." in owner and "New result: ОАК, 2 values out of range" in owner
+    assert f'<a href="/card/{pid}/corrections/{report_id}">Error report № {number}</a>' in owner
+
+
 def test_the_insurance_page_shows_the_policy_and_the_attached_clinic(app, login, demo, card):
     with app.app_context():
         db.session.add(

@@ -4,6 +4,7 @@ see its section; each takes one query."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -112,6 +113,7 @@ def appointment(context: CardContext) -> DashboardCard:
 
 
 def notifications(context: CardContext, account_id: int) -> DashboardCard:
+    from portal.notify.inbox import describe
     from portal.notify.models import Notification
 
     n = Notification
@@ -122,7 +124,11 @@ def notifications(context: CardContext, account_id: int) -> DashboardCard:
         "notifications",
         str(_l("Unread notifications")),
         "record/dashboard/notifications.html",
-        {"rows": rows, "total": total},
+        {
+            "rows": rows,
+            "total": total,
+            "titles": [describe(note.event, json.loads(note.params or "{}"))[0] for note in rows],
+        },
         order=50,
     )
 
