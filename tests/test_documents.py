@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from pathlib import Path
 
@@ -409,6 +409,39 @@ def test_a_certificate_made_from_the_card_stays_with_the_owner(app, demo, login,
     assert client.get(f"/card/{card}/documents/{made}").status_code == expected
     assert client.get(f"/card/{card}/documents/{made}/file").status_code == expected
     assert client.get(f"/card/{card}/documents/{made}/report-error").status_code == expected
+
+
+def test_a_certificate_stays_in_my_documents_for_a_year_then_is_gone(app, demo, login):
+    from portal.certificates.models import CertificateRequest
+
+    card = owner_card(demo)
+    kept = clinic_document(app, card, "Справка о прививках (форма 063/у)", kind="certificate", keep_until=TODAY)
+    gone = clinic_document(
+        app, card, "Медицинская справка (форма 086/у)", kind="certificate", keep_until=TODAY - timedelta(days=1)
+    )
+    with app.app_context(), write_transaction():
+        row = CertificateRequest(
+            patient_id=card,
+            requested_by_id=demo["patient"].id,
+            form="086u",
+            purpose="Для бассейна",
+            status="ready",
+            document_id=gone,
+            issued_at=datetime.now(UTC) - timedelta(days=366),
+            number="С-2025-000777",
+        )
+        db.session.add(row)
+        db.session.flush()
+        request_id = row.id
+    client = english(login(demo["patient"]))
+    listing = client.get(f"/card/{card}/documents").get_data(as_text=True)
+    assert "форма 063/у" in listing and "форма 086/у" not in listing
+    assert client.get(f"/card/{card}/documents/{kept}").status_code == 200
+    assert client.get(f"/card/{card}/documents/{gone}").status_code == 404
+    assert client.get(f"/card/{card}/documents/{gone}/file").status_code == 404
+    detail = client.get(f"/card/{card}/certificates/{request_id}").get_data(as_text=True)
+    assert "no longer in «My documents»" in detail and f"/certificates/{request_id}/document" not in detail
+    assert client.get(f"/card/{card}/certificates/{request_id}/document").status_code == 404
 
 
 def test_the_card_page_links_to_the_documents(app, demo, login):

@@ -274,6 +274,8 @@ def request_of(account: Account, patient_id: int, request_id: int, action: str =
         if row is None or row.patient_id != patient_id:
             raise LookupError(request_id)
         document = db.session.get(Document, row.document_id) if row.document_id else None
+        if document is not None and not document.kept_on(today()):
+            document = None  # kept for a year in «Мои документы», then gone: a new one is ordered
     return card, row, document
 
 

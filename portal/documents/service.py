@@ -164,7 +164,7 @@ def store_document(
 
 
 def _conditions(card: CardContext, filters: Filters) -> list:
-    conditions = [Document.patient_id == card.patient.id]
+    conditions = [Document.patient_id == card.patient.id, Document.kept_condition(policy.today())]
     hidden = policy.hidden_document_kinds(card.decision)
     if hidden:
         conditions.append(Document.kind.not_in(hidden))
@@ -212,7 +212,11 @@ def _document(card: CardContext, document_id: int) -> Document:
     document = db.session.scalar(
         select(Document).where(Document.id == document_id, Document.patient_id == card.patient.id)
     )
-    if document is None or document.kind in policy.hidden_document_kinds(card.decision):
+    if (
+        document is None
+        or not document.kept_on(policy.today())
+        or document.kind in policy.hidden_document_kinds(card.decision)
+    ):
         raise LookupError(document_id)
     return document
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -390,6 +391,14 @@ class Document(_Entry, Base):
     organisation: Mapped[Organisation | None] = relationship(lazy="joined")
 
     __table_args__ = (Index("ix_document_patient_date", "patient_id", "document_date", "id"),)
+
+    def kept_on(self, day: date) -> bool:
+        """Whether the document is still in «Мои документы» on ``day`` (a certificate: a year)."""
+        return self.keep_until is None or self.keep_until >= day
+
+    @classmethod
+    def kept_condition(cls, day: date):
+        return or_(cls.keep_until.is_(None), cls.keep_until >= day)
 
 
 class EntryRevision(Base):
