@@ -444,6 +444,64 @@ def test_the_pdf_is_tagged_titled_and_holds_the_card(app, demo, record, login, t
     assert "Generated" in text and "by Смирнова Елена Викторовна" in text
 
 
+def test_the_pdf_holds_the_valid_referrals_the_policy_and_the_attached_clinic(app, demo, record, login, tmp_path):
+    from portal.record.models import ClinicAttachment, InsurancePolicy, Practitioner, Referral
+
+    patient_id, today = record["patient"], date.today()
+    with app.app_context(), write_transaction():
+        doctor = db.session.scalar(sa.select(Practitioner).order_by(Practitioner.id).limit(1))
+        who = {"patient_id": patient_id, "organisation_id": doctor.organisation_id, "practitioner_id": doctor.id}
+        common = {"issued_on": today - timedelta(days=3), "kind": "consultation", **who}
+        db.session.add_all(
+            [
+                Referral(
+                    number="Н-501",
+                    target="Кардиолог СМИР",
+                    valid_until=today + timedelta(days=27),
+                    status="issued",
+                    **common,
+                ),
+                Referral(
+                    number="Н-502",
+                    target="Окулист СМИР",
+                    valid_until=today - timedelta(days=1),
+                    status="issued",
+                    **common,
+                ),
+                Referral(
+                    number="Н-503",
+                    target="Хирург СМИР",
+                    valid_until=today + timedelta(days=27),
+                    status="used",
+                    **common,
+                ),
+                InsurancePolicy(
+                    patient_id=patient_id,
+                    number="7755000000000010",
+                    insurer="СОГАЗ-Мед",
+                    region_code="77",
+                    status="active",
+                    valid_from=date(2020, 1, 1),
+                ),
+            ]
+        )
+        attached = db.session.scalar(sa.select(ClinicAttachment).where(ClinicAttachment.patient_id == patient_id))
+        clinic = attached.organisation.name if attached and attached.until is None else None
+    owner = login(demo["patient"])
+    owner.set_cookie("lang", "en")
+    _info, text = pdf_text(tmp_path, owner.get(f"/card/{patient_id}/export/summary.pdf").get_data(), "owner")
+    assert "Н-501" in text and "Кардиолог СМИР" in text
+    assert "Окулист СМИР" not in text and "Хирург СМИР" not in text  # expired, used
+    assert "7755000000000010" in text and "СОГАЗ-Мед" in text
+    assert clinic, "the demo attaches Smirnova to a clinic"
+    assert " ".join(clinic.split()) in text
+    page = owner.get(f"/card/{patient_id}/export").get_data(as_text=True)
+    assert "Referrals: the ones still valid, in the PDF only" in page
+    trusted = login(demo["trusted"])
+    _info, shared = pdf_text(tmp_path, trusted.get(f"/card/{patient_id}/export/summary.pdf").get_data(), "trusted")
+    assert "Н-501" not in shared and "7755000000000010" not in shared  # not shared with her
+
+
 def test_a_trusted_persons_pdf_lacks_the_unshared_sections(app, demo, record, login, tmp_path):
     trusted = login(demo["trusted"])
     trusted.set_cookie("lang", "en")

@@ -18,18 +18,31 @@ from portal.database import db, write_transaction
 from portal.record.models import (
     Allergy,
     Checkup,
+    ClinicAttachment,
     Diagnosis,
     Immunization,
+    InsurancePolicy,
     LabReport,
     Observation,
     Patient,
     Prescription,
+    Referral,
     Visit,
 )
 from portal.record.service import CardContext, open_section
 
 # The sections an export can hold, in the order the PDF shows them.
-SECTIONS = ("diagnoses", "allergies", "prescriptions", "vaccinations", "results", "visits", "checkups")
+SECTIONS = (
+    "diagnoses",
+    "allergies",
+    "prescriptions",
+    "vaccinations",
+    "results",
+    "visits",
+    "checkups",
+    "referrals",
+    "insurance",
+)
 # The FHIR document holds the IPS sections; visits and check-ups are in the PDF only.
 FHIR_SECTIONS = ("diagnoses", "allergies", "prescriptions", "vaccinations", "results")
 RECENT_REPORTS = 10
@@ -46,6 +59,14 @@ class ResultGroup:
     observations: list[Observation]
 
 
+@dataclass(frozen=True)
+class Insurance:
+    """The active OMS policies and the clinic the patient is attached to now."""
+
+    policies: list[InsurancePolicy]
+    attachment: ClinicAttachment | None
+
+
 @dataclass
 class CardExport:
     patient: Patient
@@ -60,6 +81,8 @@ class CardExport:
     results: list[ResultGroup] = field(default_factory=list)
     visits: list[Visit] = field(default_factory=list)
     checkups: list[Checkup] = field(default_factory=list)
+    referrals: list[Referral] = field(default_factory=list)
+    insurance: Insurance | None = None
 
     def may(self, section: str) -> bool:
         return section in self.sections
@@ -181,6 +204,34 @@ def _checkups(patient_id: int, _today) -> list[Checkup]:
     )
 
 
+def _referrals(patient_id: int, today) -> list[Referral]:
+    """Referrals still to be used: issued and valid."""
+    return _all(
+        select(Referral)
+        .where(Referral.patient_id == patient_id, Referral.status == "issued", Referral.valid_until >= today)
+        .order_by(Referral.issued_on.desc(), Referral.id.desc())
+    )
+
+
+def _insurance(patient_id: int, today) -> Insurance:
+    policies = _all(
+        select(InsurancePolicy)
+        .where(InsurancePolicy.patient_id == patient_id, InsurancePolicy.status == "active")
+        .order_by(InsurancePolicy.valid_from.desc(), InsurancePolicy.id.desc())
+    )
+    attached = _all(
+        select(ClinicAttachment)
+        .where(
+            ClinicAttachment.patient_id == patient_id,
+            ClinicAttachment.since <= today,
+            (ClinicAttachment.until.is_(None)) | (ClinicAttachment.until >= today),
+        )
+        .order_by(ClinicAttachment.since.desc(), ClinicAttachment.id.desc())
+        .limit(1)
+    )
+    return Insurance(policies, attached[0] if attached else None)
+
+
 LOADERS = {
     "diagnoses": _diagnoses,
     "allergies": _allergies,
@@ -188,5 +239,7 @@ LOADERS = {
     "vaccinations": _vaccinations,
     "results": _results,
     "visits": _visits,
+    "referrals": _referrals,
+    "insurance": _insurance,
     "checkups": _checkups,
 }
