@@ -1,4 +1,5 @@
-"""``flask --app portal ...`` commands: seed-demo, plugins, verify-audit (``db`` is Flask-Migrate's)."""
+"""``flask --app portal ...`` commands: seed-demo, plugins, verify-audit, deliver-outbox, send-reminders,
+assign-role, import-results (``db`` is Flask-Migrate's)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,44 @@ def assign_role_command(email: str, role: str, organisation_oid: str) -> None:
     click.echo(f"{account.email} is now {role} in {organisation.name}")
 
 
+@click.command("import-results")
+@click.argument("bundle", type=click.File("rb"))
+@click.option("--author", required=True, help="E-mail of the doctor who signs the results (treating the patient).")
+@with_appcontext
+def import_results_command(bundle, author: str) -> None:
+    """Write the laboratory results of a FHIR R4 BUNDLE (a Patient with SNILS, DiagnosticReports
+    and their Observations, in LOINC and UCUM) into the patient's card; the patient and their
+    guardian are told. Nothing is written when any part of the Bundle is wrong."""
+    import json
+
+    from sqlalchemy import select
+
+    from portal.access.policy import AccessDenied
+    from portal.auth.models import Account
+    from portal.database import db
+    from portal.identifiers import normalise_email
+    from portal.record.fhir_intake import BundleRefused, take
+    from portal.record.intake import NotAPractitioner
+
+    account = db.session.scalar(select(Account).where(Account.email == normalise_email(author)))
+    if account is None:
+        raise click.ClickException(f"no account {author}")
+    try:
+        data = json.load(bundle)
+    except ValueError as exc:
+        raise click.ClickException(f"not JSON: {exc}") from exc
+    try:
+        with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):  # for url_for
+            ids = take(account, data)
+    except BundleRefused as refused:
+        raise click.ClickException(str(refused)) from refused
+    except AccessDenied as denied:
+        raise click.ClickException(f"{author} may not write results to this card: {denied}") from denied
+    except NotAPractitioner as missing:
+        raise click.ClickException(f"{author} has no practitioner record") from missing
+    click.echo(f"{len(ids)} report{'' if len(ids) == 1 else 's'} written: " + ", ".join(str(i) for i in ids))
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(plugins_command)
@@ -97,3 +136,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(deliver_outbox_command)
     app.cli.add_command(assign_role_command)
     app.cli.add_command(send_reminders_command)
+    app.cli.add_command(import_results_command)

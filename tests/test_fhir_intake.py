@@ -1,0 +1,170 @@
+"""Results arriving from a laboratory's system as a FHIR R4 Bundle (``flask import-results``): a
+good Bundle lands in the card, flagged, and the patient is told; a wrong one is refused with a
+message that says where, and nothing of it is written."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from portal.database import db
+from portal.notify.models import Notification
+from portal.record.models import LabReport, Observation
+
+
+def quantity(value: float, unit: str) -> dict:
+    return {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
+
+
+def observation(uid: str, loinc: str, value: float, unit: str, low: float, high: float) -> dict:
+    return {
+        "fullUrl": f"urn:uuid:{uid}",
+        "resource": {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": loinc}]},
+            "subject": {"reference": "urn:uuid:patient"},
+            "valueQuantity": quantity(value, unit),
+            "referenceRange": [{"low": quantity(low, unit), "high": quantity(high, unit)}],
+        },
+    }
+
+
+def blood_count(snils: str, taken: datetime | None = None) -> dict:
+    """An ОАК for the card with this SNILS, as a laboratory information system sends it."""
+    taken = taken or datetime.now(UTC) - timedelta(hours=5)
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:patient",
+                "resource": {
+                    "resourceType": "Patient",
+                    "identifier": [{"system": "urn:oid:1.2.643.100.3", "value": snils}],
+                },
+            },
+            {
+                "fullUrl": "urn:uuid:report",
+                "resource": {
+                    "resourceType": "DiagnosticReport",
+                    "status": "final",
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]},
+                    "subject": {"reference": "urn:uuid:patient"},
+                    "effectiveDateTime": taken.isoformat(),
+                    "result": [{"reference": "urn:uuid:hb"}, {"reference": "urn:uuid:wbc"}],
+                },
+            },
+            observation("hb", "718-7", 171, "g/L", 120, 150),
+            observation("wbc", "6690-2", 6.2, "10*9/L", 4, 9),
+        ],
+    }
+
+
+def run(app, tmp_path, bundle, author: str):
+    path = tmp_path / "bundle.json"
+    path.write_text(bundle if isinstance(bundle, str) else json.dumps(bundle), encoding="utf-8")
+    return app.test_cli_runner().invoke(args=["import-results", str(path), "--author", author])
+
+
+def reports_of(app, patient_id: int) -> int:
+    with app.app_context():
+        return db.session.scalar(
+            sa.select(sa.func.count()).select_from(LabReport).where(LabReport.patient_id == patient_id)
+        )
+
+
+def test_a_laboratorys_bundle_lands_in_the_card_flagged_and_the_patient_is_told(app, demo, login, tmp_path):
+    patient = demo["patient"]
+    result = run(app, tmp_path, blood_count(patient.snils), demo["doctor"].email)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("1 report written: ")
+    with app.app_context():
+        report = db.session.scalar(
+            sa.select(LabReport).where(LabReport.patient_id == patient.patient_id).order_by(LabReport.id.desc())
+        )
+        flags = {
+            loinc: flag
+            for loinc, flag in db.session.execute(
+                sa.select(Observation.loinc, Observation.flag).where(Observation.report_id == report.id)
+            )
+        }
+        told = db.session.scalar(
+            sa.select(Notification).where(Notification.account_id == patient.id, Notification.event == "result_new")
+        )
+    assert (report.code, report.flagged) == ("58410-2", 1) and flags == {"718-7": "high", "6690-2": None}
+    assert told is not None and json.loads(told.params)["out_of_range"] == 1
+    client = login(patient)
+    client.set_cookie("lang", "en")
+    page = client.get(f"/card/{patient.patient_id}/results/{report.id}").get_data(as_text=True)
+    assert "171" in page and "above the range" in page
+
+
+def _without_loinc(bundle):
+    bundle["entry"][2]["resource"]["code"]["coding"][0]["system"] = "http://example.org/lab-codes"
+
+
+def _not_ucum(bundle):
+    bundle["entry"][3]["resource"]["valueQuantity"]["system"] = "http://example.org/units"
+
+
+def _dangling(bundle):
+    bundle["entry"][1]["resource"]["result"].append({"reference": "urn:uuid:nowhere"})
+
+
+def _future(bundle):
+    bundle["entry"][1]["resource"]["effectiveDateTime"] = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+
+
+def _no_patient(bundle):
+    del bundle["entry"][0]
+
+
+def _stranger(bundle):
+    bundle["entry"][0]["resource"]["identifier"][0]["value"] = "00000000000"
+
+
+def _not_fhir(bundle):
+    bundle["entry"][1]["resource"]["status"] = 42
+
+
+@pytest.mark.parametrize(
+    "spoil,message",
+    [
+        (_without_loinc, "entry[1] DiagnosticReport.result[0]: no LOINC code"),
+        (_not_ucum, "entry[1] DiagnosticReport.result[1]: the unit must be UCUM"),
+        (_dangling, "result[2]: 'urn:uuid:nowhere' is not an Observation in the Bundle"),
+        (_future, "effectiveDateTime"),
+        (_no_patient, "the Bundle must hold one Patient, it holds 0"),
+        (_stranger, "Patient: no card with SNILS 00000000000"),
+        (_not_fhir, "not a FHIR R4 Bundle"),
+    ],
+)
+def test_a_wrong_bundle_is_refused_precisely_and_nothing_is_written(app, demo, tmp_path, spoil, message):
+    patient = demo["patient"]
+    before = reports_of(app, patient.patient_id)
+    bundle = copy.deepcopy(blood_count(patient.snils))
+    spoil(bundle)
+    result = run(app, tmp_path, bundle, demo["doctor"].email)
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert reports_of(app, patient.patient_id) == before
+
+
+@pytest.mark.parametrize(
+    "who,message", [("doctor_b", "may not write results to this card"), ("nurse", "may not write")]
+)
+def test_only_a_doctor_treating_the_patient_signs_results(app, demo, tmp_path, who, message):
+    patient = demo["patient"]
+    before = reports_of(app, patient.patient_id)
+    result = run(app, tmp_path, blood_count(patient.snils), demo[who].email)
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert reports_of(app, patient.patient_id) == before
+
+
+def test_a_file_that_is_not_json_is_refused(app, demo, tmp_path):
+    result = run(app, tmp_path, "{not json", demo["doctor"].email)
+    assert result.exit_code != 0 and "not JSON" in result.output
