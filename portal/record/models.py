@@ -253,7 +253,7 @@ class Checkup(_Entry, Base):
     cholesterol: Mapped[float | None] = mapped_column(Float)  # mmol/L
     height_cm: Mapped[int | None] = mapped_column(Integer)
     weight_kg: Mapped[float | None] = mapped_column(Float)
-    risk_factors: Mapped[str | None] = mapped_column(Text)  # comma-separated keys
+    risk_factors: Mapped[str | None] = mapped_column(Text)  # in Russian, as the clinic wrote them
     conclusion: Mapped[str | None] = mapped_column(Text)
     follow_up: Mapped[str | None] = mapped_column(Text)
     next_due_on: Mapped[date | None] = mapped_column(Date)

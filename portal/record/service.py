@@ -241,6 +241,14 @@ def may_add(account: Account, context: CardContext, section: str) -> bool:
     return policy.decide(account, "add", context.patient, section).allowed
 
 
+def may_send_to_pharmacy(account: Account, context: CardContext) -> bool:
+    """The patient and their guardian send a prescription to a pharmacy; a trusted person only
+    when the grant lets them add to the prescriptions."""
+    if context.basis in policy.OWNER_BASES:
+        return True
+    return context.basis == "trusted" and may_add(account, context, "prescriptions")
+
+
 def pharmacy_choices() -> list:
     from sqlalchemy import select
 

@@ -83,8 +83,10 @@ def entry(patient_id: int, section: str, entry_id: int):
         if found is None:
             abort(404)
         related = service.related(section, found)
+        may_send = section == "prescriptions" and service.may_send_to_pharmacy(g.account, view)
     return render(
         "record/entry.html",
+        may_send=may_send,
         view=view,
         spec=spec,
         entry=found,
@@ -148,9 +150,7 @@ def send_to_pharmacy(patient_id: int, entry_id: int):
         if prescription is None or listing.prescription_state(prescription) != "active":
             abort(404)
         form.pharmacy.choices = service.pharmacy_choices()
-        may_send = view.decision.basis in ("self", "guardian") or (
-            view.decision.basis == "trusted" and service.may_add(g.account, view, "prescriptions")
-        )
+        may_send = service.may_send_to_pharmacy(g.account, view)
         if request.method == "POST" and may_send and form.validate():
             service.send_to_pharmacy(g.account, prescription, int(form.pharmacy.data))
             return redirect(
