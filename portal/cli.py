@@ -1,5 +1,5 @@
 """``flask --app portal ...`` commands: seed-demo, plugins, verify-audit, deliver-outbox, send-reminders,
-assign-role, import-results (``db`` is Flask-Migrate's)."""
+assign-role, import-record (``db`` is Flask-Migrate's)."""
 
 from __future__ import annotations
 
@@ -91,14 +91,15 @@ def assign_role_command(email: str, role: str, organisation_oid: str) -> None:
     click.echo(f"{account.email} is now {role} in {organisation.name}")
 
 
-@click.command("import-results")
+@click.command("import-record")
 @click.argument("bundle", type=click.File("rb"))
-@click.option("--author", required=True, help="E-mail of the doctor who signs the results (treating the patient).")
+@click.option("--author", required=True, help="E-mail of the doctor who signs the entries (treating the patient).")
 @with_appcontext
-def import_results_command(bundle, author: str) -> None:
-    """Write the laboratory results of a FHIR R4 BUNDLE (a Patient with SNILS, DiagnosticReports
-    and their Observations, in LOINC and UCUM) into the patient's card; the patient and their
-    guardian are told. Nothing is written when any part of the Bundle is wrong."""
+def import_record_command(bundle, author: str) -> None:
+    """Write the results and prescriptions of a FHIR R4 BUNDLE (a Patient with SNILS;
+    DiagnosticReports with their Observations in LOINC and UCUM; MedicationRequests) into the
+    patient's card; the patient and their guardian are told. Nothing is written when any part of
+    the Bundle is wrong."""
     import json
 
     from sqlalchemy import select
@@ -119,14 +120,18 @@ def import_results_command(bundle, author: str) -> None:
         raise click.ClickException(f"not JSON: {exc}") from exc
     try:
         with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):  # for url_for
-            ids = take(account, data)
+            taken = take(account, data)
     except BundleRefused as refused:
         raise click.ClickException(str(refused)) from refused
     except AccessDenied as denied:
-        raise click.ClickException(f"{author} may not write results to this card: {denied}") from denied
+        raise click.ClickException(f"{author} may not write to this card: {denied}") from denied
     except NotAPractitioner as missing:
         raise click.ClickException(f"{author} has no practitioner record") from missing
-    click.echo(f"{len(ids)} report{'' if len(ids) == 1 else 's'} written: " + ", ".join(str(i) for i in ids))
+    reports, prescriptions = len(taken.reports), len(taken.prescriptions)
+    click.echo(
+        f"written: {reports} report{'' if reports == 1 else 's'}, "
+        f"{prescriptions} prescription{'' if prescriptions == 1 else 's'}"
+    )
 
 
 def init_app(app: Flask) -> None:
@@ -136,4 +141,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(deliver_outbox_command)
     app.cli.add_command(assign_role_command)
     app.cli.add_command(send_reminders_command)
-    app.cli.add_command(import_results_command)
+    app.cli.add_command(import_record_command)

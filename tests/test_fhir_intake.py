@@ -1,12 +1,12 @@
-"""Results arriving from a laboratory's system as a FHIR R4 Bundle (``flask import-results``): a
-good Bundle lands in the card, flagged, and the patient is told; a wrong one is refused with a
-message that says where, and nothing of it is written."""
+"""Results and prescriptions arriving from a clinic's systems as a FHIR R4 Bundle (``flask
+import-record``): a good Bundle lands in the card, flagged, and the patient is told; a wrong one
+is refused with a message that says where, and nothing of it is written."""
 
 from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -68,7 +68,7 @@ def blood_count(snils: str, taken: datetime | None = None) -> dict:
 def run(app, tmp_path, bundle, author: str):
     path = tmp_path / "bundle.json"
     path.write_text(bundle if isinstance(bundle, str) else json.dumps(bundle), encoding="utf-8")
-    return app.test_cli_runner().invoke(args=["import-results", str(path), "--author", author])
+    return app.test_cli_runner().invoke(args=["import-record", str(path), "--author", author])
 
 
 def reports_of(app, patient_id: int) -> int:
@@ -82,7 +82,7 @@ def test_a_laboratorys_bundle_lands_in_the_card_flagged_and_the_patient_is_told(
     patient = demo["patient"]
     result = run(app, tmp_path, blood_count(patient.snils), demo["doctor"].email)
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("1 report written: ")
+    assert result.output.strip() == "written: 1 report, 0 prescriptions"
     with app.app_context():
         report = db.session.scalar(
             sa.select(LabReport).where(LabReport.patient_id == patient.patient_id).order_by(LabReport.id.desc())
@@ -132,6 +132,35 @@ def _not_fhir(bundle):
     bundle["entry"][1]["resource"]["status"] = 42
 
 
+def medication_request(number: str, medicine: str, issued: date, until: date) -> dict:
+    return {
+        "fullUrl": f"urn:uuid:rx-{number}",
+        "resource": {
+            "resourceType": "MedicationRequest",
+            "identifier": [{"value": number}],
+            "status": "active",
+            "intent": "order",
+            "medicationCodeableConcept": {"text": medicine},
+            "subject": {"reference": "urn:uuid:patient"},
+            "authoredOn": issued.isoformat(),
+            "dosageInstruction": [{"text": "по 1 таблетке 2 раза в день"}],
+            "dispenseRequest": {
+                "validityPeriod": {"start": issued.isoformat(), "end": until.isoformat()},
+                "quantity": {"value": 60, "unit": "таблеток"},
+            },
+        },
+    }
+
+
+def _prescription_without_form(bundle):
+    bundle["entry"].append(medication_request("77-9001", "Метформин", date.today(), date.today()))
+
+
+def _prescription_ending_early(bundle):
+    today = date.today()
+    bundle["entry"].append(medication_request("77-9002", "Метформин, таблетки", today, today - timedelta(days=1)))
+
+
 @pytest.mark.parametrize(
     "spoil,message",
     [
@@ -142,6 +171,8 @@ def _not_fhir(bundle):
         (_no_patient, "the Bundle must hold one Patient, it holds 0"),
         (_stranger, "Patient: no card with SNILS 00000000000"),
         (_not_fhir, "not a FHIR R4 Bundle"),
+        (_prescription_without_form, "write the medicine as «name, form»"),
+        (_prescription_ending_early, "the validity period ends before the prescription was issued"),
     ],
 )
 def test_a_wrong_bundle_is_refused_precisely_and_nothing_is_written(app, demo, tmp_path, spoil, message):
@@ -154,9 +185,7 @@ def test_a_wrong_bundle_is_refused_precisely_and_nothing_is_written(app, demo, t
     assert reports_of(app, patient.patient_id) == before
 
 
-@pytest.mark.parametrize(
-    "who,message", [("doctor_b", "may not write results to this card"), ("nurse", "may not write")]
-)
+@pytest.mark.parametrize("who,message", [("doctor_b", "may not write to this card"), ("nurse", "may not write")])
 def test_only_a_doctor_treating_the_patient_signs_results(app, demo, tmp_path, who, message):
     patient = demo["patient"]
     before = reports_of(app, patient.patient_id)
@@ -168,3 +197,36 @@ def test_only_a_doctor_treating_the_patient_signs_results(app, demo, tmp_path, w
 def test_a_file_that_is_not_json_is_refused(app, demo, tmp_path):
     result = run(app, tmp_path, "{not json", demo["doctor"].email)
     assert result.exit_code != 0 and "not JSON" in result.output
+
+
+def test_a_prescription_from_the_regional_service_lands_and_the_patient_is_told(app, demo, login, tmp_path):
+    from portal.record.models import Prescription
+
+    patient = demo["patient"]
+    bundle = blood_count(patient.snils)
+    del bundle["entry"][1:]  # the Patient alone, then one prescription
+    today = date.today()
+    bundle["entry"].append(
+        medication_request("77-0042", "Метформин, таблетки 500 мг", today, today + timedelta(days=60))
+    )
+    result = run(app, tmp_path, bundle, demo["doctor"].email)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "written: 0 reports, 1 prescription"
+    with app.app_context():
+        rx = db.session.scalar(sa.select(Prescription).where(Prescription.number == "77-0042"))
+        told = db.session.scalar(
+            sa.select(Notification).where(
+                Notification.account_id == patient.id, Notification.event == "prescription_issued"
+            )
+        )
+        assert (rx.drug, rx.form, rx.quantity, rx.valid_until) == (
+            "Метформин",
+            "таблетки 500 мг",
+            "60 таблеток",
+            today + timedelta(days=60),
+        )
+        assert rx.practitioner.account_id == demo["doctor"].id
+    assert told is not None and json.loads(told.params)["number"] == "77-0042"
+    client = login(patient)
+    client.set_cookie("lang", "en")
+    assert "Prescription issued: Метформин" in client.get("/notifications").get_data(as_text=True)

@@ -1,21 +1,27 @@
-"""Results from a laboratory's system, as a FHIR R4 Bundle: the way in for integrators until the
-FHIR API arrives. The Bundle holds the Patient (identified by SNILS), DiagnosticReports coded in
-LOINC and the Observations they reference (LOINC, a UCUM quantity or a string, the reference
-range). The whole Bundle is read and checked before anything is written; each report is then
-written through the record's intake (decided, audited, the card's holders told).
+"""Results and prescriptions from a clinic's systems (a laboratory's, a regional e-prescription
+service), as a FHIR R4 Bundle: the way in for integrators until the FHIR API arrives. The Bundle
+holds the Patient (identified by SNILS) and any of:
+
+- DiagnosticReports coded in LOINC and the Observations they reference (LOINC, a UCUM quantity
+  or a string, the reference range);
+- MedicationRequests: the number as an identifier, the medicine as «name, form» (the shape our
+  IPS export writes), the dosage text, the quantity, authoredOn and the validity period's end.
+
+The whole Bundle is read and checked before anything is written; each entry is then written
+through the record's intake (decided, audited, the card's holders told).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from portal.database import db
 from portal.identifiers import snils_digits
-from portal.record.intake import Measured, add_results
+from portal.record.intake import Measured, add_results, issue_prescription
 from portal.record.models import Patient
 
 LOINC = "http://loinc.org"
@@ -36,9 +42,21 @@ class IncomingReport:
 
 
 @dataclass(frozen=True)
+class IncomingPrescription:
+    number: str
+    drug: str
+    form: str
+    dose: str
+    quantity: str
+    issued_on: date
+    valid_until: date
+
+
+@dataclass(frozen=True)
 class IncomingResults:
     patient_id: int
     reports: list[IncomingReport]
+    prescriptions: list[IncomingPrescription] = field(default_factory=list)
 
 
 def _loinc(concept, where: str) -> str:
@@ -82,6 +100,38 @@ def _measured(observation: dict, where: str) -> Measured:
     return Measured(code, value, unit, low, high, text)
 
 
+def _day(text: str | None, where: str, what: str) -> date:
+    if not text:
+        raise BundleRefused(f"{where}: no {what}")
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError as exc:
+        raise BundleRefused(f"{where}: {what} {text!r} is not a date") from exc
+
+
+def _prescription(resource: dict, where: str) -> IncomingPrescription:
+    number = next((i.get("value") for i in resource.get("identifier") or [] if i.get("value")), None)
+    if not number:
+        raise BundleRefused(f"{where}: no prescription number (identifier)")
+    medicine = ((resource.get("medicationCodeableConcept") or {}).get("text") or "").strip()
+    drug, _comma, form = medicine.partition(", ")
+    if not drug or not form:
+        raise BundleRefused(f"{where}: write the medicine as «name, form» in medicationCodeableConcept.text")
+    dose = " ".join(d.get("text", "") for d in resource.get("dosageInstruction") or []).strip()
+    if not dose:
+        raise BundleRefused(f"{where}: no dosageInstruction text")
+    dispense = resource.get("dispenseRequest") or {}
+    amount = dispense.get("quantity") or {}
+    if amount.get("value") is None:
+        raise BundleRefused(f"{where}: no dispenseRequest.quantity")
+    quantity = f"{amount['value']:g} {amount.get('unit') or ''}".strip()
+    issued_on = _day(resource.get("authoredOn"), where, "authoredOn")
+    valid_until = _day((dispense.get("validityPeriod") or {}).get("end"), where, "dispenseRequest.validityPeriod.end")
+    if valid_until < issued_on:
+        raise BundleRefused(f"{where}: the validity period ends before the prescription was issued")
+    return IncomingPrescription(number, drug.strip(), form.strip(), dose, quantity, issued_on, valid_until)
+
+
 def read(bundle: dict) -> IncomingResults:
     """Check a results Bundle and find its card; BundleRefused says what is wrong."""
     from fhir.resources.R4B.bundle import Bundle
@@ -109,9 +159,12 @@ def read(bundle: dict) -> IncomingResults:
     patient_id = db.session.scalar(select(Patient.id).where(Patient.snils == snils_digits(snils)))
     if patient_id is None:
         raise BundleRefused(f"Patient: no card with SNILS {snils}")
-    reports = []
+    reports, prescriptions = [], []
     for n, entry in enumerate(entries):
         resource = entry.get("resource") or {}
+        if resource.get("resourceType") == "MedicationRequest":
+            prescriptions.append(_prescription(resource, f"entry[{n}] MedicationRequest"))
+            continue
         if resource.get("resourceType") != "DiagnosticReport":
             continue
         where = f"entry[{n}] DiagnosticReport"
@@ -132,15 +185,36 @@ def read(bundle: dict) -> IncomingResults:
                 resource.get("conclusion"),
             )
         )
-    if not reports:
-        raise BundleRefused("the Bundle holds no DiagnosticReport")
-    return IncomingResults(patient_id, reports)
+    if not reports and not prescriptions:
+        raise BundleRefused("the Bundle holds no DiagnosticReport and no MedicationRequest")
+    return IncomingResults(patient_id, reports, prescriptions)
 
 
-def take(author, bundle: dict) -> list[int]:
-    """Read the Bundle, then write its reports as ``author``; the new reports' ids."""
+@dataclass(frozen=True)
+class Taken:
+    reports: list[int]
+    prescriptions: list[int]
+
+
+def take(author, bundle: dict) -> Taken:
+    """Read the Bundle, then write its reports and prescriptions as ``author``; the new ids."""
     incoming = read(bundle)
-    return [
+    reports = [
         add_results(author, incoming.patient_id, r.code, r.taken_at, r.values, conclusion=r.conclusion).id
         for r in incoming.reports
     ]
+    prescriptions = [
+        issue_prescription(
+            author,
+            incoming.patient_id,
+            number=p.number,
+            drug=p.drug,
+            form=p.form,
+            dose=p.dose,
+            quantity=p.quantity,
+            valid_until=p.valid_until,
+            issued_on=p.issued_on,
+        ).id
+        for p in incoming.prescriptions
+    ]
+    return Taken(reports, prescriptions)
