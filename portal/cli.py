@@ -104,6 +104,7 @@ def import_record_command(bundle, author: str) -> None:
 
     from sqlalchemy import select
 
+    from portal.access import policy
     from portal.access.policy import AccessDenied
     from portal.auth.models import Account
     from portal.database import db
@@ -124,6 +125,7 @@ def import_record_command(bundle, author: str) -> None:
     except BundleRefused as refused:
         raise click.ClickException(str(refused)) from refused
     except AccessDenied as denied:
+        policy.record_denial(denied)  # a refused write is audited, as on the web
         raise click.ClickException(f"{author} may not write to this card: {denied}") from denied
     except NotAPractitioner as missing:
         raise click.ClickException(f"{author} has no practitioner record") from missing

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from portal.audit.models import AuditEvent
 from portal.database import db
 from portal.notify.models import Notification
 from portal.record.models import LabReport, Observation
@@ -192,6 +193,11 @@ def test_only_a_doctor_treating_the_patient_signs_results(app, demo, tmp_path, w
     result = run(app, tmp_path, blood_count(patient.snils), demo[who].email)
     assert result.exit_code != 0 and message in result.output, result.output
     assert reports_of(app, patient.patient_id) == before
+    with app.app_context():
+        denied = db.session.scalar(
+            sa.select(AuditEvent).where(AuditEvent.action == "card.write").order_by(AuditEvent.seq.desc()).limit(1)
+        )
+    assert (denied.actor_id, denied.outcome, denied.section) == (demo[who].id, "denied", "results")
 
 
 def test_a_file_that_is_not_json_is_refused(app, demo, tmp_path):

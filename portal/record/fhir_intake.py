@@ -19,9 +19,10 @@ from datetime import UTC, date, datetime
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from portal.access import policy
 from portal.database import db
 from portal.identifiers import snils_digits
-from portal.record.intake import Measured, add_results, issue_prescription
+from portal.record.intake import Measured, add_results, issue_prescription, practitioner_of
 from portal.record.models import Patient
 
 LOINC = "http://loinc.org"
@@ -199,6 +200,11 @@ class Taken:
 def take(author, bundle: dict) -> Taken:
     """Read the Bundle, then write its reports and prescriptions as ``author``; the new ids."""
     incoming = read(bundle)
+    # The author's right to each section is checked before the first entry is written.
+    for section, entries in (("results", incoming.reports), ("prescriptions", incoming.prescriptions)):
+        if entries:
+            policy.require(author, "write", incoming.patient_id, section)
+    practitioner_of(author)
     reports = [
         add_results(author, incoming.patient_id, r.code, r.taken_at, r.values, conclusion=r.conclusion).id
         for r in incoming.reports

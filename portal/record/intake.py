@@ -37,7 +37,7 @@ class Measured:
     value_text: str | None = None  # a value in words («не обнаружено»)
 
 
-def _practitioner(account) -> Practitioner:
+def practitioner_of(account) -> Practitioner:
     practitioner = db.session.scalar(select(Practitioner).where(Practitioner.account_id == account.id))
     if practitioner is None:
         raise NotAPractitioner(account.id)
@@ -59,7 +59,7 @@ def add_results(
     many values are out of range. AccessDenied (404) unless the author may write results."""
     with write_transaction():
         decision, _patient = policy.require(author, "write", patient_id, "results")
-        practitioner = _practitioner(author)
+        practitioner = practitioner_of(author)
         panel = catalog.PANELS.get(code)
         report = LabReport(
             patient_id=patient_id,
@@ -121,7 +121,7 @@ def issue_prescription(
     AccessDenied (404) unless the author may write prescriptions."""
     with write_transaction():
         decision, _patient = policy.require(author, "write", patient_id, "prescriptions")
-        practitioner = _practitioner(author)
+        practitioner = practitioner_of(author)
         issued_on = issued_on or policy.today()
         if valid_until < issued_on:
             raise ValueError("a prescription is valid from the day it is issued")
