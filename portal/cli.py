@@ -110,7 +110,7 @@ def import_record_command(bundle, author: str) -> None:
     from portal.database import db
     from portal.identifiers import normalise_email
     from portal.record.fhir_intake import BundleRefused, take
-    from portal.record.intake import NotAPractitioner
+    from portal.record.intake import AlreadyInCard, NotAPractitioner
 
     account = db.session.scalar(select(Account).where(Account.email == normalise_email(author)))
     if account is None:
@@ -122,8 +122,8 @@ def import_record_command(bundle, author: str) -> None:
     try:
         with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):  # for url_for
             taken = take(account, data)
-    except BundleRefused as refused:
-        raise click.ClickException(str(refused)) from refused
+    except (BundleRefused, AlreadyInCard) as refused:
+        raise click.ClickException(f"{refused}; nothing is written") from refused
     except AccessDenied as denied:
         policy.record_denial(denied)  # a refused write is audited, as on the web
         raise click.ClickException(f"{author} may not write to this card: {denied}") from denied

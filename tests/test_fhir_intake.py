@@ -133,6 +133,37 @@ def _not_fhir(bundle):
     bundle["entry"][1]["resource"]["status"] = 42
 
 
+def _someone_else(bundle):
+    bundle["entry"][3]["resource"]["subject"] = {"reference": "Patient/someone-else"}
+
+
+def _preliminary(bundle):
+    bundle["entry"][1]["resource"]["status"] = "preliminary"
+
+
+def _text_number(bundle):
+    bundle["entry"][2]["resource"]["valueQuantity"]["value"] = "171"
+
+
+def _comparator(bundle):
+    bundle["entry"][3]["resource"]["valueQuantity"]["comparator"] = "<"
+
+
+def _range_in_other_units(bundle):
+    bundle["entry"][2]["resource"]["referenceRange"][0]["high"] = quantity(15, "g/dL")
+
+
+def _cancelled_prescription(bundle):
+    today = date.today()
+    bundle["entry"].append(medication_request("77-9003", "Метформин, таблетки", today, today))
+    bundle["entry"][-1]["resource"]["status"] = "cancelled"
+
+
+def _expired_prescription(bundle):
+    old = date.today() - timedelta(days=40)
+    bundle["entry"].append(medication_request("77-9004", "Метформин, таблетки", old, old + timedelta(days=30)))
+
+
 def medication_request(number: str, medicine: str, issued: date, until: date) -> dict:
     return {
         "fullUrl": f"urn:uuid:rx-{number}",
@@ -173,6 +204,13 @@ def _prescription_ending_early(bundle):
         (_stranger, "Patient: no card with SNILS 00000000000"),
         (_not_fhir, "not a FHIR R4 Bundle"),
         (_prescription_without_form, "write the medicine as «name, form»"),
+        (_someone_else, "result[1]: the subject 'Patient/someone-else' is not the Bundle's Patient"),
+        (_preliminary, "status 'preliminary' is not one of final, amended, corrected"),
+        (_text_number, "the value '171' is not a number"),
+        (_comparator, "a value with a comparator (<) is sent as valueString"),
+        (_range_in_other_units, "referenceRange.high: the unit 'g/dL' is not the value's 'g/L'"),
+        (_cancelled_prescription, "only an active order is a prescription (status 'cancelled'"),
+        (_expired_prescription, "the prescription expired on"),
         (_prescription_ending_early, "the validity period ends before the prescription was issued"),
     ],
 )
@@ -236,3 +274,27 @@ def test_a_prescription_from_the_regional_service_lands_and_the_patient_is_told(
     client = login(patient)
     client.set_cookie("lang", "en")
     assert "Prescription issued: Метформин" in client.get("/notifications").get_data(as_text=True)
+
+
+def test_the_same_bundle_sent_twice_is_written_once_and_a_late_duplicate_writes_nothing(app, demo, tmp_path):
+    from portal.record.models import Prescription
+
+    patient = demo["patient"]
+    today = date.today()
+    bundle = blood_count(patient.snils)
+    assert run(app, tmp_path, bundle, demo["doctor"].email).exit_code == 0
+    again = run(app, tmp_path, bundle, demo["doctor"].email)
+    assert again.exit_code != 0 and "are in the card already; nothing is written" in again.output
+    # A new report together with a prescription the card holds already: neither is written.
+    first = copy.deepcopy(bundle)
+    del first["entry"][1:]
+    first["entry"].append(medication_request("77-0050", "Лозартан, таблетки 50 мг", today, today + timedelta(days=30)))
+    assert run(app, tmp_path, first, demo["doctor"].email).exit_code == 0
+    before = reports_of(app, patient.patient_id)
+    mixed = blood_count(patient.snils, datetime.now(UTC) - timedelta(hours=1))
+    mixed["entry"].append(first["entry"][1])
+    result = run(app, tmp_path, mixed, demo["doctor"].email)
+    assert result.exit_code != 0 and "the prescription 77-0050 is in the card already" in result.output
+    assert reports_of(app, patient.patient_id) == before
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).where(Prescription.number == "77-0050")) == 1

@@ -7,8 +7,10 @@ holds the Patient (identified by SNILS) and any of:
 - MedicationRequests: the number as an identifier, the medicine as «name, form» (the shape our
   IPS export writes), the dosage text, the quantity, authoredOn and the validity period's end.
 
-The whole Bundle is read and checked before anything is written; each entry is then written
-through the record's intake (decided, audited, the card's holders told).
+The whole Bundle is read and checked before anything is written: every subject is the Bundle's
+Patient, results are final (or amended, corrected), prescriptions are active orders still valid,
+values are numbers in UCUM with ranges in the same unit. Then all its entries are written through
+the record's intake (decided, audited, the card's holders told) in one transaction, or none.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ from datetime import UTC, date, datetime
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from portal.access import policy
-from portal.database import db
+from portal.database import db, write_transaction
 from portal.identifiers import snils_digits
-from portal.record.intake import Measured, add_results, issue_prescription, practitioner_of
+from portal.record.intake import Measured, write_prescription, write_results
 from portal.record.models import Patient
 
 LOINC = "http://loinc.org"
@@ -86,18 +87,40 @@ def _quantity(quantity: dict | None, where: str) -> tuple[float | None, str | No
         return None, None
     if quantity.get("system") not in (None, UCUM):
         raise BundleRefused(f"{where}: the unit must be UCUM ({UCUM})")
-    return quantity.get("value"), quantity.get("code") or quantity.get("unit")
+    if quantity.get("comparator"):
+        raise BundleRefused(f"{where}: a value with a comparator ({quantity['comparator']}) is sent as valueString")
+    value = quantity.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BundleRefused(f"{where}: the value {value!r} is not a number")
+    return float(value), quantity.get("code") or quantity.get("unit")
+
+
+# A result that is not (or no longer) a result: refused rather than filed.
+RESULT_STATUSES = ("final", "amended", "corrected")
+
+
+def _final(resource: dict, where: str) -> None:
+    if resource.get("status") not in RESULT_STATUSES:
+        raise BundleRefused(f"{where}: status {resource.get('status')!r} is not one of {', '.join(RESULT_STATUSES)}")
 
 
 def _measured(observation: dict, where: str) -> Measured:
+    _final(observation, where)
     code = _loinc(observation.get("code"), where)
-    value, unit = _quantity(observation.get("valueQuantity"), where)
+    value, unit = _quantity(observation.get("valueQuantity"), where) if "valueQuantity" in observation else (None, None)
     text = observation.get("valueString")
     if value is None and not text:
         raise BundleRefused(f"{where}: no value (valueQuantity or valueString)")
     ranges = observation.get("referenceRange") or [{}]
-    low, _ = _quantity(ranges[0].get("low"), f"{where}.referenceRange")
-    high, _ = _quantity(ranges[0].get("high"), f"{where}.referenceRange")
+    low = high = None
+    for end in ("low", "high"):
+        if ranges[0].get(end):
+            limit, limit_unit = _quantity(ranges[0][end], f"{where}.referenceRange.{end}")
+            if value is not None and limit_unit != unit:
+                raise BundleRefused(
+                    f"{where}.referenceRange.{end}: the unit {limit_unit!r} is not the value's {unit!r}"
+                )
+            low, high = (limit, high) if end == "low" else (low, limit)
     return Measured(code, value, unit, low, high, text)
 
 
@@ -110,7 +133,18 @@ def _day(text: str | None, where: str, what: str) -> date:
         raise BundleRefused(f"{where}: {what} {text!r} is not a date") from exc
 
 
+def _text(value: str, where: str, what: str, longest: int) -> str:
+    if len(value) > longest:
+        raise BundleRefused(f"{where}: the {what} is longer than {longest} characters")
+    return value
+
+
 def _prescription(resource: dict, where: str) -> IncomingPrescription:
+    if (resource.get("status"), resource.get("intent")) != ("active", "order"):
+        raise BundleRefused(
+            f"{where}: only an active order is a prescription "
+            f"(status {resource.get('status')!r}, intent {resource.get('intent')!r})"
+        )
     number = next((i.get("value") for i in resource.get("identifier") or [] if i.get("value")), None)
     if not number:
         raise BundleRefused(f"{where}: no prescription number (identifier)")
@@ -123,14 +157,25 @@ def _prescription(resource: dict, where: str) -> IncomingPrescription:
         raise BundleRefused(f"{where}: no dosageInstruction text")
     dispense = resource.get("dispenseRequest") or {}
     amount = dispense.get("quantity") or {}
-    if amount.get("value") is None:
-        raise BundleRefused(f"{where}: no dispenseRequest.quantity")
-    quantity = f"{amount['value']:g} {amount.get('unit') or ''}".strip()
+    value = amount.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BundleRefused(f"{where}: dispenseRequest.quantity has no number")
+    quantity = f"{value:g} {amount.get('unit') or ''}".strip()
     issued_on = _day(resource.get("authoredOn"), where, "authoredOn")
     valid_until = _day((dispense.get("validityPeriod") or {}).get("end"), where, "dispenseRequest.validityPeriod.end")
     if valid_until < issued_on:
         raise BundleRefused(f"{where}: the validity period ends before the prescription was issued")
-    return IncomingPrescription(number, drug.strip(), form.strip(), dose, quantity, issued_on, valid_until)
+    if valid_until < date.today():
+        raise BundleRefused(f"{where}: the prescription expired on {valid_until.isoformat()}")
+    return IncomingPrescription(
+        _text(number, where, "number", 32),
+        _text(drug.strip(), where, "medicine's name", 200),
+        _text(form.strip(), where, "form", 100),
+        _text(dose, where, "dosage", 200),
+        _text(quantity, where, "quantity", 100),
+        issued_on,
+        valid_until,
+    )
 
 
 def read(bundle: dict) -> IncomingResults:
@@ -160,21 +205,35 @@ def read(bundle: dict) -> IncomingResults:
     patient_id = db.session.scalar(select(Patient.id).where(Patient.snils == snils_digits(snils)))
     if patient_id is None:
         raise BundleRefused(f"Patient: no card with SNILS {snils}")
+    the_patient = patients[0]
+
+    def about_the_patient(resource: dict, where: str) -> None:
+        subject = (resource.get("subject") or {}).get("reference", "")
+        if by_reference.get(subject) is not the_patient:
+            raise BundleRefused(f"{where}: the subject {subject!r} is not the Bundle's Patient")
+
     reports, prescriptions = [], []
     for n, entry in enumerate(entries):
         resource = entry.get("resource") or {}
         if resource.get("resourceType") == "MedicationRequest":
+            about_the_patient(resource, f"entry[{n}] MedicationRequest")
             prescriptions.append(_prescription(resource, f"entry[{n}] MedicationRequest"))
             continue
         if resource.get("resourceType") != "DiagnosticReport":
             continue
         where = f"entry[{n}] DiagnosticReport"
+        about_the_patient(resource, where)
+        if resource.get("status") not in RESULT_STATUSES:
+            raise BundleRefused(
+                f"{where}: status {resource.get('status')!r} is not one of {', '.join(RESULT_STATUSES)}"
+            )
         values = []
         for k, ref in enumerate(resource.get("result") or []):
             observation = by_reference.get(ref.get("reference", ""))
             if observation is None or observation.get("resourceType") != "Observation":
                 missing = ref.get("reference")
                 raise BundleRefused(f"{where}.result[{k}]: {missing!r} is not an Observation in the Bundle")
+            about_the_patient(observation, f"{where}.result[{k}]")
             values.append(_measured(observation, f"{where}.result[{k}]"))
         if not values:
             raise BundleRefused(f"{where}: no results")
@@ -198,29 +257,26 @@ class Taken:
 
 
 def take(author, bundle: dict) -> Taken:
-    """Read the Bundle, then write its reports and prescriptions as ``author``; the new ids."""
+    """Read the Bundle, then write its reports and prescriptions as ``author`` in one
+    transaction: all of them, or (AccessDenied, AlreadyInCard, …) none; the new ids."""
     incoming = read(bundle)
-    # The author's right to each section is checked before the first entry is written.
-    for section, entries in (("results", incoming.reports), ("prescriptions", incoming.prescriptions)):
-        if entries:
-            policy.require(author, "write", incoming.patient_id, section)
-    practitioner_of(author)
-    reports = [
-        add_results(author, incoming.patient_id, r.code, r.taken_at, r.values, conclusion=r.conclusion).id
-        for r in incoming.reports
-    ]
-    prescriptions = [
-        issue_prescription(
-            author,
-            incoming.patient_id,
-            number=p.number,
-            drug=p.drug,
-            form=p.form,
-            dose=p.dose,
-            quantity=p.quantity,
-            valid_until=p.valid_until,
-            issued_on=p.issued_on,
-        ).id
-        for p in incoming.prescriptions
-    ]
+    with write_transaction():
+        reports = [
+            write_results(author, incoming.patient_id, r.code, r.taken_at, r.values, conclusion=r.conclusion).id
+            for r in incoming.reports
+        ]
+        prescriptions = [
+            write_prescription(
+                author,
+                incoming.patient_id,
+                number=p.number,
+                drug=p.drug,
+                form=p.form,
+                dose=p.dose,
+                quantity=p.quantity,
+                valid_until=p.valid_until,
+                issued_on=p.issued_on,
+            ).id
+            for p in incoming.prescriptions
+        ]
     return Taken(reports, prescriptions)

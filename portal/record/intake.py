@@ -25,6 +25,10 @@ class NotAPractitioner(LookupError):
     """The account has no practitioner record: the record names who wrote each entry."""
 
 
+class AlreadyInCard(ValueError):
+    """The entry is in the card already (a system sending the same results or prescription again)."""
+
+
 @dataclass(frozen=True)
 class Measured:
     """One value of a result as the laboratory sends it."""
@@ -44,7 +48,13 @@ def practitioner_of(account) -> Practitioner:
     return practitioner
 
 
-def add_results(
+def add_results(author, patient_id: int, code: str, taken_at: datetime, values: list[Measured], **more) -> LabReport:
+    """``write_results`` in a write transaction of its own."""
+    with write_transaction():
+        return write_results(author, patient_id, code, taken_at, values, **more)
+
+
+def write_results(
     author,
     patient_id: int,
     code: str,
@@ -55,55 +65,67 @@ def add_results(
     conclusion: str | None = None,
     visit_id: int | None = None,
 ) -> LabReport:
-    """Write a panel of results (a LOINC panel or a single test) and tell the card's holders how
-    many values are out of range. AccessDenied (404) unless the author may write results."""
-    with write_transaction():
-        decision, _patient = policy.require(author, "write", patient_id, "results")
-        practitioner = practitioner_of(author)
-        panel = catalog.PANELS.get(code)
-        report = LabReport(
-            patient_id=patient_id,
-            code=code,
-            kind=kind or (panel.kind if panel else "lab"),
-            taken_at=taken_at,
-            organisation_id=decision.organisation_id or practitioner.organisation_id,
-            practitioner_id=practitioner.id,
-            visit_id=visit_id,
-            conclusion=conclusion,
-            flagged=0,
+    """Write a panel of results (a LOINC panel or a single test) in the caller's write transaction
+    and tell the card's holders how many values are out of range. AccessDenied (404) unless the
+    author may write results; AlreadyInCard when the card holds this panel taken at that moment."""
+    decision, _patient = policy.require(author, "write", patient_id, "results")
+    practitioner = practitioner_of(author)
+    if db.session.scalar(
+        select(LabReport.id).where(
+            LabReport.patient_id == patient_id, LabReport.code == code, LabReport.taken_at == taken_at
         )
-        db.session.add(report)
-        db.session.flush()
-        for measured in values:
-            flag = catalog.flag(measured.value, measured.low, measured.high)
-            report.flagged += flag is not None
-            db.session.add(
-                Observation(
-                    patient_id=patient_id,
-                    report_id=report.id,
-                    loinc=measured.loinc,
-                    value=measured.value,
-                    value_text=measured.value_text,
-                    unit=measured.unit,
-                    low=measured.low,
-                    high=measured.high,
-                    flag=flag,
-                    taken_at=taken_at,
-                )
+    ):
+        raise AlreadyInCard(f"the results {code} of {taken_at.isoformat()} are in the card already")
+    panel = catalog.PANELS.get(code)
+    report = LabReport(
+        patient_id=patient_id,
+        code=code,
+        kind=kind or (panel.kind if panel else "lab"),
+        taken_at=taken_at,
+        organisation_id=decision.organisation_id or practitioner.organisation_id,
+        practitioner_id=practitioner.id,
+        visit_id=visit_id,
+        conclusion=conclusion,
+        flagged=0,
+    )
+    db.session.add(report)
+    db.session.flush()
+    for measured in values:
+        flag = catalog.flag(measured.value, measured.low, measured.high)
+        report.flagged += flag is not None
+        db.session.add(
+            Observation(
+                patient_id=patient_id,
+                report_id=report.id,
+                loinc=measured.loinc,
+                value=measured.value,
+                value_text=measured.value_text,
+                unit=measured.unit,
+                low=measured.low,
+                high=measured.high,
+                flag=flag,
+                taken_at=taken_at,
             )
-        policy.record_access(author, decision, "write", patient_id, "results", "lab_report", report.id)
-        url = url_for("record.entry", patient_id=patient_id, section="results", entry_id=report.id)
-        params = {
-            "title": catalog.panel_name(code, "ru"),
-            "title_en": catalog.panel_name(code, "en"),
-            "out_of_range": report.flagged,
-        }
-        for account_id in card_holders(patient_id):
-            inbox.post(account_id, "result_new", patient_id=patient_id, params=params, url=url)
-        return report
+        )
+    policy.record_access(author, decision, "write", patient_id, "results", "lab_report", report.id)
+    url = url_for("record.entry", patient_id=patient_id, section="results", entry_id=report.id)
+    params = {
+        "title": catalog.panel_name(code, "ru"),
+        "title_en": catalog.panel_name(code, "en"),
+        "out_of_range": report.flagged,
+    }
+    for account_id in card_holders(patient_id):
+        inbox.post(account_id, "result_new", patient_id=patient_id, params=params, url=url)
+    return report
 
 
-def issue_prescription(
+def issue_prescription(author, patient_id: int, **terms) -> Prescription:
+    """``write_prescription`` in a write transaction of its own."""
+    with write_transaction():
+        return write_prescription(author, patient_id, **terms)
+
+
+def write_prescription(
     author,
     patient_id: int,
     *,
@@ -117,33 +139,37 @@ def issue_prescription(
     preferential: bool = False,
     visit_id: int | None = None,
 ) -> Prescription:
-    """Write a prescription and tell the card's holders its number and how long it is valid.
-    AccessDenied (404) unless the author may write prescriptions."""
-    with write_transaction():
-        decision, _patient = policy.require(author, "write", patient_id, "prescriptions")
-        practitioner = practitioner_of(author)
-        issued_on = issued_on or policy.today()
-        if valid_until < issued_on:
-            raise ValueError("a prescription is valid from the day it is issued")
-        prescription = Prescription(
-            patient_id=patient_id,
-            number=number,
-            issued_on=issued_on,
-            drug=drug,
-            form=form,
-            dose=dose,
-            quantity=quantity,
-            valid_until=valid_until,
-            preferential=preferential,
-            visit_id=visit_id,
-            organisation_id=decision.organisation_id or practitioner.organisation_id,
-            practitioner_id=practitioner.id,
-        )
-        db.session.add(prescription)
-        db.session.flush()
-        policy.record_access(author, decision, "write", patient_id, "prescriptions", "prescription", prescription.id)
-        url = url_for("record.entry", patient_id=patient_id, section="prescriptions", entry_id=prescription.id)
-        params = {"drug": drug, "number": number, "valid_until": valid_until.isoformat()}
-        for account_id in card_holders(patient_id):
-            inbox.post(account_id, "prescription_issued", patient_id=patient_id, params=params, url=url)
-        return prescription
+    """Write a prescription in the caller's write transaction and tell the card's holders its
+    number and how long it is valid. AccessDenied (404) unless the author may write
+    prescriptions; AlreadyInCard when the card holds a prescription with this number."""
+    decision, _patient = policy.require(author, "write", patient_id, "prescriptions")
+    practitioner = practitioner_of(author)
+    issued_on = issued_on or policy.today()
+    if valid_until < issued_on:
+        raise ValueError("a prescription is valid from the day it is issued")
+    if db.session.scalar(
+        select(Prescription.id).where(Prescription.patient_id == patient_id, Prescription.number == number)
+    ):
+        raise AlreadyInCard(f"the prescription {number} is in the card already")
+    prescription = Prescription(
+        patient_id=patient_id,
+        number=number,
+        issued_on=issued_on,
+        drug=drug,
+        form=form,
+        dose=dose,
+        quantity=quantity,
+        valid_until=valid_until,
+        preferential=preferential,
+        visit_id=visit_id,
+        organisation_id=decision.organisation_id or practitioner.organisation_id,
+        practitioner_id=practitioner.id,
+    )
+    db.session.add(prescription)
+    db.session.flush()
+    policy.record_access(author, decision, "write", patient_id, "prescriptions", "prescription", prescription.id)
+    url = url_for("record.entry", patient_id=patient_id, section="prescriptions", entry_id=prescription.id)
+    params = {"drug": drug, "number": number, "valid_until": valid_until.isoformat()}
+    for account_id in card_holders(patient_id):
+        inbox.post(account_id, "prescription_issued", patient_id=patient_id, params=params, url=url)
+    return prescription
