@@ -339,6 +339,8 @@ def test_the_registrar_issues_a_tagged_pdf_the_citizen_downloads_and_anyone_can_
     for path in ("", "/document"):
         assert trusted.get(f"/card/{patient_id}/certificates/{row.id}{path}").status_code == 404
 
+    typed = app.test_client().get(f"/verify/{row.verification_code.lower()}")  # typed off the paper
+    assert typed.status_code == 200 and row.number in typed.get_data(as_text=True)
     check = app.test_client().get(f"/verify/{row.verification_code}")
     html = check.get_data(as_text=True)
     assert check.status_code == 200

@@ -584,3 +584,52 @@ def test_a_trusted_persons_report_is_news_to_the_owner(app, demo, login):
     decide(login, demo["registrar"], row.id, "reject", reason="Дата верна")
     owner = [p for p in notifications(app, demo["patient"].id) if row.number in p]
     assert [re.search(r'"status": "(\w+)"', p)[1] for p in owner] == ["registered", "rejected"]
+
+
+def test_a_report_about_a_certificate_stays_with_the_owner(app, demo, login):
+    """The owner's report about a 086/у in «Мои документы» is hers: a trusted person shown the
+    Documents section finds it neither in the card's reports nor by its address."""
+    from portal.sharing.models import AccessGrant
+
+    patient = demo["patient"]
+    card = patient.patient_id
+    with app.app_context(), write_transaction():
+        document = m.Document(
+            patient_id=card,
+            kind="certificate",
+            title="Медицинская справка (форма 086/у) № С-2026-000009",
+            document_date=date.today(),
+            storage_key="not-stored",
+            filename="certificate.pdf",
+            content_type="application/pdf",
+            size=1,
+            keep_until=date.today() + timedelta(days=300),
+            search_text="",
+        )
+        db.session.add(document)
+        grant = db.session.scalar(sa.select(AccessGrant).where(AccessGrant.grantee_id == demo["trusted"].id))
+        grant.sections = "documents,vaccinations"
+        db.session.flush()
+        document_id = document.id
+    report(login, patient, card, "documents", document_id)
+    row = latest(app)
+    trusted = login(demo["trusted"])
+    assert row.number not in trusted.get(f"/card/{card}/corrections").get_data(as_text=True)
+    assert trusted.get(f"/card/{card}/corrections/{row.id}").status_code == 404
+    assert row.number in login(patient).get(f"/card/{card}/corrections").get_data(as_text=True)
+
+
+def test_a_trusted_person_whose_access_ended_is_not_told_the_outcome(app, demo, login):
+    from portal.sharing.models import AccessGrant
+
+    patient_id = demo["patient"].patient_id
+    vaccination = demo_vaccination(app, patient_id)
+    report(login, demo["trusted"], patient_id, "vaccinations", vaccination)
+    row = latest(app)
+    with app.app_context(), write_transaction():
+        grant = db.session.scalar(sa.select(AccessGrant).where(AccessGrant.grantee_id == demo["trusted"].id))
+        grant.revoked_at = datetime.now(UTC)
+    decide(login, demo["registrar"], row.id, "reject", reason="Дата верна: прививка 12.03")
+    trusted = [re.search(r'"status": "(\w+)"', p)[1] for p in notifications(app, demo["trusted"].id) if row.number in p]
+    owner = [re.search(r'"status": "(\w+)"', p)[1] for p in notifications(app, demo["patient"].id) if row.number in p]
+    assert trusted == ["registered"] and owner == ["registered", "rejected"]

@@ -409,6 +409,13 @@ def test_a_certificate_made_from_the_card_stays_with_the_owner(app, demo, login,
     assert client.get(f"/card/{card}/documents/{made}").status_code == expected
     assert client.get(f"/card/{card}/documents/{made}/file").status_code == expected
     assert client.get(f"/card/{card}/documents/{made}/report-error").status_code == expected
+    if not sees:  # each refusal is audited as one, not as a read
+        with app.app_context():
+            refused = db.session.scalars(
+                sa.select(AuditEvent).where(AuditEvent.actor_id == demo[who].id, AuditEvent.outcome == "denied")
+            ).all()
+        assert len(refused) == 3 and {e.section for e in refused} == {"documents"}
+        assert all("certificates and extracts stay with the patient" in e.reason for e in refused)
 
 
 def test_a_certificate_stays_in_my_documents_for_a_year_then_is_gone(app, demo, login):

@@ -5,7 +5,7 @@ each for the owner, a guardian, a trusted person with and without the section, a
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -316,6 +316,38 @@ def test_the_dashboard_names_unread_news_and_links_each_open_request(app, login,
     owner = text(login(demo["patient"]).get(f"/card/{pid}", headers={"Accept-Language": "en"}))
     assert "1 unread notification about this card." in owner and "New result: ОАК, 2 values out of range" in owner
     assert f'<a href="/card/{pid}/corrections/{report_id}">Error report № {number}</a>' in owner
+
+
+def test_an_opt_out_on_a_childs_dashboard_links_only_for_its_applicant(app, login, demo):
+    """Both parents see that the child's card is being closed; the application's page is the
+    applicant's, so only they get a link to it."""
+    from portal.consent.models import OptOutRequest
+    from portal.database import write_transaction
+    from portal.sharing.models import Guardianship
+
+    child = demo["child_9"].id
+    with app.app_context(), write_transaction():
+        db.session.add(
+            Guardianship(
+                guardian_id=demo["patient"].id,
+                child_id=child,
+                basis="Свидетельство о рождении",
+                started_on=demo["child_9"].birth_date,
+                verified_at=datetime.now(UTC),
+            )
+        )
+        row = OptOutRequest(
+            patient_id=child, requested_by_id=demo["guardian"].id, reason="Бумажная карта", status="registered"
+        )
+        db.session.add(row)
+        db.session.flush()
+        row.number = f"О-T-{row.id:06d}"
+        request_id, number = row.id, row.number
+    applicant = text(login(demo["guardian"]).get(f"/card/{child}", headers={"Accept-Language": "en"}))
+    other = text(login(demo["patient"]).get(f"/card/{child}", headers={"Accept-Language": "en"}))
+    link = f'<a href="/consent/opt-out/{request_id}">'
+    assert link in applicant and number in applicant
+    assert link not in other and number in other
 
 
 def test_the_insurance_page_shows_the_policy_and_the_attached_clinic(app, login, demo, card):

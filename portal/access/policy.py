@@ -80,6 +80,18 @@ def hidden_document_kinds(decision: Decision) -> tuple[str, ...]:
     return () if decision.basis in OWNER_BASES else RECORD_MADE_DOCUMENTS
 
 
+def require_document_kind(account: Account, decision: Decision, patient_id: int, kind: str) -> None:
+    """AccessDenied (audited as a denial, answered 404) for a document this reader is not shown."""
+    if kind in hidden_document_kinds(decision):
+        refused = Decision(
+            False,
+            "certificates and extracts stay with the patient and guardian",
+            decision.basis,
+            decision.organisation_id,
+        )
+        raise AccessDenied(refused, account.id, patient_id, "read", "documents")
+
+
 class AccessDenied(Exception):
     """Raised by ``require``; the app answers 404 (never 403) so a probe learns nothing."""
 

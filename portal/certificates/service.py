@@ -569,7 +569,10 @@ def verify(code: str) -> Verified | None:
         select(CertificateRequest, Patient, Organisation)
         .join(Patient, Patient.id == CertificateRequest.patient_id)
         .join(Organisation, Organisation.id == CertificateRequest.organisation_id)
-        .where(CertificateRequest.verification_code == code, CertificateRequest.status == "ready")
+        # Typed from paper in lower case, the code still matches.
+        .where(
+            CertificateRequest.verification_code.in_({code, code.strip().upper()}), CertificateRequest.status == "ready"
+        )
     ).first()
     if found is None:
         return None

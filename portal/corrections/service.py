@@ -20,7 +20,7 @@ from flask import url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from portal import uploads
 from portal.access import policy
@@ -143,15 +143,21 @@ class NotAllowed(Exception):
 # -- entries -------------------------------------------------------------------------------------
 
 
-def entry_of(section: str, patient_id: int, entry_id: int, decision: policy.Decision | None = None):
-    """The entry of this card, or None (an entry of another card is "not found"). With the
-    reader's decision, also None for a document the policy does not show them."""
+def entry_of(section: str, patient_id: int, entry_id: int):
+    """The entry of this card, or None (an entry of another card is "not found")."""
     spec = CORRECTABLE.get(section)
     entry = db.session.get(spec.model, entry_id) if spec else None
-    if entry is None or entry.patient_id != patient_id:
-        return None
-    if decision is not None and section == "documents" and entry.kind in policy.hidden_document_kinds(decision):
-        return None
+    return entry if entry is not None and entry.patient_id == patient_id else None
+
+
+def readable_entry(account: Account, decision: policy.Decision, section: str, patient_id: int, entry_id: int):
+    """The entry as this reader may see it, or None: a document past its time in «Мои
+    документы» is gone; one of a kind the policy keeps from them raises AccessDenied."""
+    entry = entry_of(section, patient_id, entry_id)
+    if entry is not None and section == "documents":
+        if not entry.kept_on(policy.today()):
+            return None
+        policy.require_document_kind(account, decision, patient_id, entry.kind)
     return entry
 
 
@@ -296,7 +302,12 @@ def _event(row: CorrectionRequest, status: str, actor: Account, note: str | None
     )
     if not tell:
         return
-    for account_id in sorted({row.requested_by_id, *card_holders(row.patient_id)}):
+    told = set(card_holders(row.patient_id))
+    requester = db.session.get(Account, row.requested_by_id)
+    patient = db.session.get(m.Patient, row.patient_id)
+    if requester is not None and policy.decide(requester, "read", patient, row.section).allowed:
+        told.add(requester.id)  # not a trusted person whose grant has ended since
+    for account_id in sorted(told):
         inbox.post(
             account_id,
             "request_status",
@@ -319,7 +330,7 @@ def report(
             keys.append(uploads.store(checked.data, f"correction:{patient_id}"))
         with write_transaction():
             decision, _patient = policy.require(account, "read", patient_id, section)
-            if entry_of(section, patient_id, entry_id, decision) is None:
+            if readable_entry(account, decision, section, patient_id, entry_id) is None:
                 raise LookupError(entry_id)
             row = CorrectionRequest(
                 patient_id=patient_id,
@@ -360,16 +371,17 @@ def report(
         raise
 
 
-def requests_of(patient_id: int, sections: tuple[str, ...]) -> list[CorrectionRequest]:
-    """A card's correction requests in the sections the viewer may read, newest first."""
-    return list(
-        db.session.scalars(
-            select(CorrectionRequest)
-            .where(CorrectionRequest.patient_id == patient_id, CorrectionRequest.section.in_(sections))
-            .order_by(CorrectionRequest.id.desc())
-            .limit(100)
-        )
+def requests_of(patient_id: int, sections: tuple[str, ...], decision: policy.Decision) -> list[CorrectionRequest]:
+    """A card's correction requests in the sections the viewer may read, newest first; none
+    about a document of a kind the policy keeps from them."""
+    query = select(CorrectionRequest).where(
+        CorrectionRequest.patient_id == patient_id, CorrectionRequest.section.in_(sections)
     )
+    hidden = policy.hidden_document_kinds(decision)
+    if hidden:
+        kept_back = select(m.Document.id).where(m.Document.patient_id == patient_id, m.Document.kind.in_(hidden))
+        query = query.where(or_(CorrectionRequest.section != "documents", CorrectionRequest.entry_id.not_in(kept_back)))
+    return list(db.session.scalars(query.order_by(CorrectionRequest.id.desc()).limit(100)))
 
 
 def timeline(request_id: int) -> list[m.RequestEvent]:

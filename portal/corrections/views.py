@@ -61,7 +61,7 @@ def report(patient_id: int, section: str, entry_id: int):
         abort(404)
     with write_transaction():
         view = open_section(g.account, patient_id, section, object_type=section, object_id=entry_id)
-        entry = service.entry_of(section, patient_id, entry_id, view.decision)
+        entry = service.readable_entry(g.account, view.decision, section, patient_id, entry_id)
     if entry is None:
         g.pop("card", None)  # a 404 names no card
         abort(404)
@@ -111,7 +111,7 @@ def _checked_files(form: ReportForm) -> list[uploads.CheckedFile] | None:
 def index(patient_id: int):
     with write_transaction():
         view = open_section(g.account, patient_id, "summary", object_type="correction_requests")
-        found = service.requests_of(patient_id, view.sections)
+        found = service.requests_of(patient_id, view.sections, view.decision)
     rows = [
         (
             (row.number, url_for("corrections.detail", patient_id=patient_id, request_id=row.id)),
@@ -134,7 +134,7 @@ def detail(patient_id: int, request_id: int):
         abort(404)
     with write_transaction():
         view = open_section(g.account, patient_id, row.section, object_type="correction_request", object_id=request_id)
-        entry = service.entry_of(row.section, patient_id, row.entry_id, view.decision)
+        entry = service.readable_entry(g.account, view.decision, row.section, patient_id, row.entry_id)
     return render(
         "corrections/detail.html",
         view=view,

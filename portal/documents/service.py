@@ -207,17 +207,15 @@ def list_documents(
     return DocumentPage(card, rows[:size], total, position or 0, next_after, may_add)
 
 
-def _document(card: CardContext, document_id: int) -> Document:
-    """The card's document as this reader may see it; LookupError otherwise (answered 404)."""
+def _document(account: Account, card: CardContext, document_id: int) -> Document:
+    """The card's document as this reader may see it: LookupError when there is none (or its
+    time in «Мои документы» is over), AccessDenied for a kind the policy keeps from them."""
     document = db.session.scalar(
         select(Document).where(Document.id == document_id, Document.patient_id == card.patient.id)
     )
-    if (
-        document is None
-        or not document.kept_on(policy.today())
-        or document.kind in policy.hidden_document_kinds(card.decision)
-    ):
+    if document is None or not document.kept_on(policy.today()):
         raise LookupError(document_id)
+    policy.require_document_kind(account, card.decision, card.patient.id, document.kind)
     return document
 
 
@@ -235,7 +233,7 @@ def view_document(account: Account, patient_id: int, document_id: int) -> Docume
     """One document's details; LookupError when the card holds no such document."""
     with write_transaction():
         card = open_section(account, patient_id, "documents", object_type="document", object_id=document_id)
-        document = _document(card, document_id)
+        document = _document(account, card, document_id)
         history = tuple(histories("documents", [document.id]).get(document.id, ()))
         return DocumentView(card, document, _may_delete(account, card, document), history)
 
@@ -244,7 +242,7 @@ def document_file(account: Account, patient_id: int, document_id: int) -> tuple[
     """The decrypted file, its opening audited; LookupError when the card holds no such document."""
     with write_transaction():
         card = open_section(account, patient_id, "documents", object_type="document_file", object_id=document_id)
-        document = _document(card, document_id)
+        document = _document(account, card, document_id)
     return document, uploads.load(document.storage_key, storage_purpose(patient_id))
 
 
@@ -275,7 +273,7 @@ def delete(account: Account, patient_id: int, document_id: int) -> str:
     such document or this account may not delete it (a clinic's document, say): nothing changes."""
     with write_transaction():
         card = open_section(account, patient_id, "documents", object_type="document", object_id=document_id)
-        document = _document(card, document_id)
+        document = _document(account, card, document_id)
         if not _may_delete(account, card, document):
             raise LookupError(document_id)
         title, key = document.title, document.storage_key

@@ -141,13 +141,13 @@ def requests(context: CardContext) -> DashboardCard:
 
     pid = context.patient.id
     query = (
-        select(literal("certificate", String).label("kind"), C.id, C.number, C.status, C.created_at)
+        select(literal("certificate", String).label("kind"), C.id, C.number, C.status, C.created_at, C.requested_by_id)
         .where(C.patient_id == pid, C.status.in_(("registered", "in_progress")))
         .union_all(
-            select(literal("correction", String), R.id, R.number, R.status, R.created_at).where(
+            select(literal("correction", String), R.id, R.number, R.status, R.created_at, R.requested_by_id).where(
                 R.patient_id == pid, R.status.in_(("registered", "in_review"))
             ),
-            select(literal("opt_out", String), O.id, O.number, O.status, O.created_at).where(
+            select(literal("opt_out", String), O.id, O.number, O.status, O.created_at, O.requested_by_id).where(
                 O.patient_id == pid, O.status == "registered"
             ),
         )
