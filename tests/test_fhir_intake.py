@@ -298,3 +298,44 @@ def test_the_same_bundle_sent_twice_is_written_once_and_a_late_duplicate_writes_
     assert reports_of(app, patient.patient_id) == before
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).where(Prescription.number == "77-0050")) == 1
+
+
+def test_the_laboratory_amends_a_value_and_the_entry_keeps_the_old_one(app, demo, login, tmp_path):
+    """A wrong haemoglobin reported through «Сообщить об ошибке» is put right where it came from:
+    the laboratory sends the report again as amended; the value is corrected in place, the old
+    one stays in the entry's history, the flag follows the new value and the patient is told."""
+    patient = demo["patient"]
+    taken = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
+    assert run(app, tmp_path, blood_count(patient.snils, taken), demo["doctor"].email).exit_code == 0
+    amended = blood_count(patient.snils, taken)
+    amended["entry"][1]["resource"]["status"] = "amended"
+    amended["entry"][2]["resource"]["status"] = "amended"
+    amended["entry"][2]["resource"]["valueQuantity"]["value"] = 141
+    before = reports_of(app, patient.patient_id)
+    result = run(app, tmp_path, amended, demo["doctor"].email)
+    assert result.exit_code == 0, result.output
+    assert reports_of(app, patient.patient_id) == before  # corrected, not added
+    with app.app_context():
+        report = db.session.scalar(
+            sa.select(LabReport).where(LabReport.patient_id == patient.patient_id).order_by(LabReport.id.desc())
+        )
+        hb = db.session.scalar(
+            sa.select(Observation).where(Observation.report_id == report.id, Observation.loinc == "718-7")
+        )
+        notes = db.session.scalars(
+            sa.select(Notification.params).where(
+                Notification.account_id == patient.id, Notification.event == "result_new"
+            )
+        ).all()
+    assert (hb.value, hb.flag, report.flagged) == (141, None, 0)
+    assert [json.loads(n).get("amended") for n in notes] == [False, True]
+    client = login(patient)
+    client.set_cookie("lang", "en")
+    page = client.get(f"/card/{patient.patient_id}/results/{report.id}").get_data(as_text=True)
+    assert "Change history" in page and "<del>171 g/L</del>" in page and "141 g/L" in page
+    assert "Исправлено лабораторией" in page
+    inbox = client.get("/notifications").get_data(as_text=True)
+    assert "Result corrected by the laboratory: Complete blood count" in inbox
+    # Sending the same amendment again changes nothing and is refused as such.
+    again = run(app, tmp_path, amended, demo["doctor"].email)
+    assert again.exit_code != 0 and "in the card already" in again.output

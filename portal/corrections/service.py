@@ -414,6 +414,12 @@ def history(section: str, entry_id: int) -> list[m.EntryRevision]:
 
 
 def revision_field(row: m.EntryRevision) -> str:
+    if row.section == "results" and row.field.startswith("value:"):  # a value the laboratory amended
+        from flask_babel import get_locale
+
+        from portal.record import catalog
+
+        return catalog.test_name(row.field.removeprefix("value:"), str(get_locale()))
     spec = CORRECTABLE.get(row.section)
     found = spec.field(row.field) if spec else None
     return str(found.label) if found else row.field

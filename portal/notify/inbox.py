@@ -279,7 +279,10 @@ def describe(event: str, params: dict) -> tuple[str, str]:
     """The title and body of an event, in the current language."""
     p = _Params(params)
     if event == "result_new":
-        title = _("New result: %(title)s", title=p.get("title") or _("test"))
+        if p.get("amended"):
+            title = _("Result corrected by the laboratory: %(title)s", title=p.get("title") or _("test"))
+        else:
+            title = _("New result: %(title)s", title=p.get("title") or _("test"))
         out = int(p.get("out_of_range") or 0)
         if out:
             title += ", " + ngettext("%(num)d value out of range", "%(num)d values out of range", out)

@@ -3,7 +3,8 @@ service), as a FHIR R4 Bundle: the way in for integrators until the FHIR API arr
 holds the Patient (identified by SNILS) and any of:
 
 - DiagnosticReports coded in LOINC and the Observations they reference (LOINC, a UCUM quantity
-  or a string, the reference range);
+  or a string, the reference range); a report with status amended or corrected corrects the one
+  the card holds for that panel and moment, its old values kept in the entry's history;
 - MedicationRequests: the number as an identifier, the medicine as «name, form» (the shape our
   IPS export writes), the dosage text, the quantity, authoredOn and the validity period's end.
 
@@ -41,6 +42,7 @@ class IncomingReport:
     taken_at: datetime
     values: list[Measured]
     conclusion: str | None
+    amended: bool = False  # status amended or corrected: it corrects the report the card holds
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,7 @@ def read(bundle: dict) -> IncomingResults:
                 _moment(resource.get("effectiveDateTime"), where),
                 values,
                 resource.get("conclusion"),
+                resource.get("status") in ("amended", "corrected"),
             )
         )
     if not reports and not prescriptions:
@@ -262,7 +265,9 @@ def take(author, bundle: dict) -> Taken:
     incoming = read(bundle)
     with write_transaction():
         reports = [
-            write_results(author, incoming.patient_id, r.code, r.taken_at, r.values, conclusion=r.conclusion).id
+            write_results(
+                author, incoming.patient_id, r.code, r.taken_at, r.values, conclusion=r.conclusion, amended=r.amended
+            ).id
             for r in incoming.reports
         ]
         prescriptions = [

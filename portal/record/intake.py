@@ -8,7 +8,7 @@ guardian, in the portal and by the channels they chose («Новый резул�
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from flask import url_for
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from portal.access.service import card_holders
 from portal.database import db, write_transaction
 from portal.notify import inbox
 from portal.record import catalog
-from portal.record.models import LabReport, Observation, Practitioner, Prescription
+from portal.record.models import EntryRevision, LabReport, Observation, Practitioner, Prescription
 
 
 class NotAPractitioner(LookupError):
@@ -64,18 +64,24 @@ def write_results(
     kind: str | None = None,
     conclusion: str | None = None,
     visit_id: int | None = None,
+    amended: bool = False,
 ) -> LabReport:
     """Write a panel of results (a LOINC panel or a single test) in the caller's write transaction
     and tell the card's holders how many values are out of range. AccessDenied (404) unless the
-    author may write results; AlreadyInCard when the card holds this panel taken at that moment."""
+    author may write results. When the card holds this panel taken at that moment already, an
+    ``amended`` one corrects its values (the old ones stay in the entry's history); otherwise
+    AlreadyInCard."""
     decision, _patient = policy.require(author, "write", patient_id, "results")
     practitioner = practitioner_of(author)
-    if db.session.scalar(
-        select(LabReport.id).where(
+    existing = db.session.scalar(
+        select(LabReport).where(
             LabReport.patient_id == patient_id, LabReport.code == code, LabReport.taken_at == taken_at
         )
-    ):
+    )
+    if existing is not None and not amended:
         raise AlreadyInCard(f"the results {code} of {taken_at.isoformat()} are in the card already")
+    if existing is not None:
+        return _amend(author, decision, existing, values, conclusion)
     panel = catalog.PANELS.get(code)
     report = LabReport(
         patient_id=patient_id,
@@ -108,14 +114,74 @@ def write_results(
             )
         )
     policy.record_access(author, decision, "write", patient_id, "results", "lab_report", report.id)
-    url = url_for("record.entry", patient_id=patient_id, section="results", entry_id=report.id)
+    _tell_result(report)
+    return report
+
+
+def _tell_result(report: LabReport, amended: bool = False) -> None:
+    url = url_for("record.entry", patient_id=report.patient_id, section="results", entry_id=report.id)
     params = {
-        "title": catalog.panel_name(code, "ru"),
-        "title_en": catalog.panel_name(code, "en"),
+        "title": catalog.panel_name(report.code, "ru"),
+        "title_en": catalog.panel_name(report.code, "en"),
         "out_of_range": report.flagged,
+        "amended": amended,
     }
-    for account_id in card_holders(patient_id):
-        inbox.post(account_id, "result_new", patient_id=patient_id, params=params, url=url)
+    for account_id in card_holders(report.patient_id):
+        inbox.post(account_id, "result_new", patient_id=report.patient_id, params=params, url=url)
+
+
+def value_text(value: float | None, text: str | None, unit: str | None) -> str | None:
+    """A value as the history keeps it: «171 g/L», «не обнаружено»."""
+    if value is None:
+        return text
+    return f"{value:g} {unit}".strip() if unit else f"{value:g}"
+
+
+def _amend(author, decision: policy.Decision, report: LabReport, values: list[Measured], conclusion) -> LabReport:
+    """The laboratory's amended results: each changed value is corrected in place and its old
+    value kept in the entry's history («Изменения»); values it adds are added."""
+    observations = {
+        o.loinc: o for o in db.session.scalars(select(Observation).where(Observation.report_id == report.id))
+    }
+    moment = datetime.now(UTC)
+    changed = 0
+    for measured in values:
+        flag = catalog.flag(measured.value, measured.low, measured.high)
+        current = observations.get(measured.loinc)
+        new = (measured.value, measured.value_text, measured.unit, measured.low, measured.high)
+        if current is not None and (current.value, current.value_text, current.unit, current.low, current.high) == new:
+            continue
+        old = value_text(current.value, current.value_text, current.unit) if current is not None else None
+        if current is None:
+            current = Observation(patient_id=report.patient_id, report_id=report.id, loinc=measured.loinc)
+            current.taken_at = report.taken_at
+            db.session.add(current)
+        current.value, current.value_text, current.unit, current.low, current.high = new
+        current.flag, current.updated_at = flag, moment
+        db.session.add(
+            EntryRevision(
+                patient_id=report.patient_id,
+                section="results",
+                entry_id=report.id,
+                field=f"value:{measured.loinc}",
+                old_value=old,
+                new_value=value_text(measured.value, measured.value_text, measured.unit),
+                reason="Исправлено лабораторией",  # the record's free text is Russian, as clinics write it
+                changed_by_id=author.id,
+                changed_at=moment,
+            )
+        )
+        changed += 1
+    if not changed:
+        raise AlreadyInCard(f"the results {report.code} of {report.taken_at.isoformat()} are in the card already")
+    db.session.flush()
+    report.flagged = sum(
+        1 for o in db.session.scalars(select(Observation).where(Observation.report_id == report.id)) if o.flag
+    )
+    report.conclusion = conclusion or report.conclusion
+    report.updated_at = moment
+    policy.record_access(author, decision, "write", report.patient_id, "results", "lab_report", report.id)
+    _tell_result(report, amended=True)
     return report
 
 
