@@ -16,7 +16,7 @@ the record's intake (decided, audited, the card's holders told) in one transacti
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 
 from pydantic import ValidationError
@@ -270,18 +270,6 @@ def take(author, bundle: dict) -> Taken:
             ).id
             for r in incoming.reports
         ]
-        prescriptions = [
-            write_prescription(
-                author,
-                incoming.patient_id,
-                number=p.number,
-                drug=p.drug,
-                form=p.form,
-                dose=p.dose,
-                quantity=p.quantity,
-                valid_until=p.valid_until,
-                issued_on=p.issued_on,
-            ).id
-            for p in incoming.prescriptions
-        ]
+        patient_id = incoming.patient_id
+        prescriptions = [write_prescription(author, patient_id, **asdict(p)).id for p in incoming.prescriptions]
     return Taken(reports, prescriptions)
