@@ -375,6 +375,17 @@ def test_the_insurance_page_shows_the_policy_and_the_attached_clinic(app, login,
     body = text(login(demo["patient"]).get(f"/card/{card['patient']}/insurance"))
     assert "7700000000000008" in body and "СОГАЗ-Мед" in body and "Орлова Анна Петровна" in body
     assert login(demo["trusted"]).get(f"/card/{card['patient']}/insurance").status_code == 404
+    # With the section in the grant, the trusted person reads the same page; a stranger never does.
+    from portal.database import write_transaction
+    from portal.sharing.models import AccessGrant
+
+    with app.app_context(), write_transaction():
+        grant = db.session.scalar(sa.select(AccessGrant).where(AccessGrant.grantee_id == demo["trusted"].id))
+        grant.sections = "insurance"
+    shared = text(login(demo["trusted"]).get(f"/card/{card['patient']}/insurance"))
+    assert "7700000000000008" in shared and "СОГАЗ-Мед" in shared
+    for stranger in ("doctor_b", "registrar", "guardian"):
+        assert login(demo[stranger]).get(f"/card/{card['patient']}/insurance").status_code == 404, stranger
 
 
 QUERY_REPORT = Path(__file__).resolve().parents[1] / "reports" / "query-counts.txt"
