@@ -105,13 +105,12 @@ def after_commit(callback) -> None:
 QUEUE_SIZE = 100  # a registrar's work queue shows the oldest this many open requests
 
 
-def work_queue(query, conditions: tuple, model, scalars: bool = True) -> tuple[list, int]:
-    """The oldest ``QUEUE_SIZE`` rows of a work queue (``query`` already filtered by
-    ``conditions`` and ordered) and how many are open in all, so the page can say so. Two
-    queries whatever the size of the queue."""
+def work_queue(query, scalars: bool = True) -> tuple[list, int]:
+    """The oldest ``QUEUE_SIZE`` rows of a work queue (``query`` filtered and ordered) and how
+    many it holds in all, so the page can say so. Two queries whatever the size of the queue."""
     from sqlalchemy import func, select
 
     limited = query.limit(QUEUE_SIZE)
     rows = list(db.session.scalars(limited)) if scalars else [tuple(r) for r in db.session.execute(limited)]
-    total = db.session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     return rows, total

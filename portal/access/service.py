@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.access.models import CareRelationship, EmergencyAccess
-from portal.access.policy import birthday, guardian_age_limit, today
+from portal.access.policy import birthday, guardian_age_limit, is_child, today
 from portal.audit import service as audit
 from portal.auth import passwords
 from portal.auth.models import Account
@@ -114,7 +114,7 @@ def card_holders(patient_id: int) -> list[int]:
         )
     )
     patient = db.session.get(Patient, patient_id)
-    if patient is not None and today() < birthday(patient.birth_date, guardian_age_limit()):
+    if patient is not None and is_child(patient, today()):
         holders |= set(
             db.session.scalars(
                 select(Guardianship.guardian_id)

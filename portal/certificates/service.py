@@ -293,14 +293,13 @@ class WrongStep(Exception):
 def queue(registrar: Account) -> tuple[list[tuple[CertificateRequest, Patient]], int]:
     """Open requests in this registrar's scope with their patients, oldest first, and how many
     are open in all."""
-    conditions = (CertificateRequest.status.in_(OPEN), policy.registrar_scope(registrar, CertificateRequest.patient_id))
     query = (
         select(CertificateRequest, Patient)
         .join(Patient, Patient.id == CertificateRequest.patient_id)
-        .where(*conditions)
+        .where(CertificateRequest.status.in_(OPEN), policy.registrar_scope(registrar, CertificateRequest.patient_id))
         .order_by(CertificateRequest.id)
     )
-    return work_queue(query, conditions, CertificateRequest, scalars=False)
+    return work_queue(query, scalars=False)
 
 
 def for_registrar(registrar: Account, request_id: int) -> tuple[CertificateRequest, Patient, bool]:

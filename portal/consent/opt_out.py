@@ -135,15 +135,14 @@ def queue() -> tuple[list[tuple[OptOutRequest, Patient, Account]], int]:
     """Applications waiting, oldest first, and how many wait in all. «Отказ от ЭМК» is decided for
     the region's record as a whole, not by the clinic the patient is attached to: any registrar
     but a party to it decides."""
-    conditions = (OptOutRequest.status == "registered",)
     query = (
         select(OptOutRequest, Patient, Account)
         .join(Patient, Patient.id == OptOutRequest.patient_id)
         .join(Account, Account.id == OptOutRequest.requested_by_id)
-        .where(*conditions)
+        .where(OptOutRequest.status == "registered")
         .order_by(OptOutRequest.id)
     )
-    return work_queue(query, conditions, OptOutRequest, scalars=False)
+    return work_queue(query, scalars=False)
 
 
 def for_registrar(request_id: int) -> tuple[OptOutRequest, Patient, Account] | None:

@@ -33,6 +33,7 @@ from portal.database import db, work_queue, write_transaction
 from portal.identifiers import is_valid_enp
 from portal.notify import inbox
 from portal.record import models as m
+from portal.record.service import histories
 
 MAX_FILES = 3
 OPEN = ("registered", "in_review")
@@ -404,13 +405,7 @@ def files_of(request_id: int) -> list[CorrectionFile]:
 
 def history(section: str, entry_id: int) -> list[m.EntryRevision]:
     """The entry's visible history, oldest first: every corrected field with its old value."""
-    return list(
-        db.session.scalars(
-            select(m.EntryRevision)
-            .where(m.EntryRevision.section == section, m.EntryRevision.entry_id == entry_id)
-            .order_by(m.EntryRevision.id)
-        )
-    )
+    return histories(section, [entry_id]).get(entry_id, [])
 
 
 def revision_field(row: m.EntryRevision) -> str:
@@ -436,9 +431,12 @@ def revision_value(row: m.EntryRevision, which: str) -> str:
 def queue(registrar: Account) -> tuple[list[CorrectionRequest], int]:
     """Open requests about patients in this registrar's scope (policy.registrar_scope), oldest
     first, and how many are open in all."""
-    conditions = (CorrectionRequest.status.in_(OPEN), policy.registrar_scope(registrar, CorrectionRequest.patient_id))
-    query = select(CorrectionRequest).where(*conditions).order_by(CorrectionRequest.id)
-    return work_queue(query, conditions, CorrectionRequest)
+    query = (
+        select(CorrectionRequest)
+        .where(CorrectionRequest.status.in_(OPEN), policy.registrar_scope(registrar, CorrectionRequest.patient_id))
+        .order_by(CorrectionRequest.id)
+    )
+    return work_queue(query)
 
 
 def _allowed(registrar: Account, row: CorrectionRequest, action: str) -> policy.Decision:

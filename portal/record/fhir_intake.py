@@ -23,13 +23,10 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from portal.database import db, write_transaction
+from portal.export.fhir import LOINC, SNILS, UCUM  # the systems our IPS export writes, read back
 from portal.identifiers import snils_digits
 from portal.record.intake import Measured, write_prescription, write_results
 from portal.record.models import Patient
-
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
-SNILS = "urn:oid:1.2.643.100.3"
 
 
 class BundleRefused(ValueError):

@@ -97,25 +97,23 @@ def write_results(
     db.session.add(report)
     db.session.flush()
     for measured in values:
-        flag = catalog.flag(measured.value, measured.low, measured.high)
-        report.flagged += flag is not None
-        db.session.add(
-            Observation(
-                patient_id=patient_id,
-                report_id=report.id,
-                loinc=measured.loinc,
-                value=measured.value,
-                value_text=measured.value_text,
-                unit=measured.unit,
-                low=measured.low,
-                high=measured.high,
-                flag=flag,
-                taken_at=taken_at,
-            )
-        )
+        report.flagged += _observe(report, measured).flag is not None
     policy.record_access(author, decision, "write", patient_id, "results", "lab_report", report.id)
     _tell_result(report)
     return report
+
+
+def _observe(report: LabReport, measured: Measured, observation: Observation | None = None) -> Observation:
+    """A new observation of the report (or ``observation`` corrected) holding ``measured``,
+    flagged against its range."""
+    if observation is None:
+        observation = Observation(patient_id=report.patient_id, report_id=report.id, loinc=measured.loinc)
+        observation.taken_at = report.taken_at
+        db.session.add(observation)
+    observation.value, observation.value_text, observation.unit = measured.value, measured.value_text, measured.unit
+    observation.low, observation.high = measured.low, measured.high
+    observation.flag = catalog.flag(measured.value, measured.low, measured.high)
+    return observation
 
 
 def _tell_result(report: LabReport, amended: bool = False) -> None:
@@ -146,18 +144,13 @@ def _amend(author, decision: policy.Decision, report: LabReport, values: list[Me
     moment = datetime.now(UTC)
     changed = 0
     for measured in values:
-        flag = catalog.flag(measured.value, measured.low, measured.high)
         current = observations.get(measured.loinc)
         new = (measured.value, measured.value_text, measured.unit, measured.low, measured.high)
         if current is not None and (current.value, current.value_text, current.unit, current.low, current.high) == new:
             continue
         old = value_text(current.value, current.value_text, current.unit) if current is not None else None
-        if current is None:
-            current = Observation(patient_id=report.patient_id, report_id=report.id, loinc=measured.loinc)
-            current.taken_at = report.taken_at
-            db.session.add(current)
-        current.value, current.value_text, current.unit, current.low, current.high = new
-        current.flag, current.updated_at = flag, moment
+        observations[measured.loinc] = corrected = _observe(report, measured, current)
+        corrected.updated_at = moment
         db.session.add(
             EntryRevision(
                 patient_id=report.patient_id,
@@ -174,10 +167,7 @@ def _amend(author, decision: policy.Decision, report: LabReport, values: list[Me
         changed += 1
     if not changed:
         raise AlreadyInCard(f"the results {report.code} of {report.taken_at.isoformat()} are in the card already")
-    db.session.flush()
-    report.flagged = sum(
-        1 for o in db.session.scalars(select(Observation).where(Observation.report_id == report.id)) if o.flag
-    )
+    report.flagged = sum(1 for o in observations.values() if o.flag)
     report.conclusion = conclusion or report.conclusion
     report.updated_at = moment
     policy.record_access(author, decision, "write", report.patient_id, "results", "lab_report", report.id)

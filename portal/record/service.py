@@ -123,7 +123,7 @@ def related(section: str, entry) -> dict:
     from portal.database import db
     from portal.record import models as m
 
-    found: dict = {"history": _history(section, entry.id)}
+    found: dict = {"history": histories(section, [entry.id]).get(entry.id, [])}
     if section == "visits":
         for key, model in (
             ("diagnoses", m.Diagnosis),
@@ -138,10 +138,6 @@ def related(section: str, entry) -> dict:
     elif section == "vaccinations" and entry.document_id:
         found["document"] = db.session.get(m.Document, entry.document_id)
     return found
-
-
-def _history(section: str, entry_id: int) -> list:
-    return histories(section, [entry_id]).get(entry_id, [])
 
 
 def histories(section: str, entry_ids: list[int]) -> dict[int, list]:
