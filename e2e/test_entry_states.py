@@ -1,10 +1,12 @@
-"""The states of record pages that only time or a correction brings: an OMS policy whose number
+"""The states of pages that only time, a correction or a backlog brings: an OMS policy whose number
 fails its check digit beside a corrected one with its history, a document whose title was
-corrected, and a certificate whose year in «Мои документы» is over. Axe, console and CSP clean
-in both languages, every theme, JavaScript on and off."""
+corrected, a certificate whose year in «Мои документы» is over, a dashboard naming unread news,
+and a registrar's queue longer than the hundred it shows. Axe, console and CSP clean in both
+languages, every theme, JavaScript on and off."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -14,14 +16,20 @@ from e2e.conftest import LANGUAGES, THEMES
 from e2e.test_certificates import ordered
 from e2e.test_signed_in_pages import JS, email_of_key, page_is_clean, signed_in
 from portal.auth.models import Account
+from portal.consent.models import OptOutRequest
 from portal.database import db, write_transaction
+from portal.notify.models import Notification
 from portal.record.models import Document, EntryRevision, InsurancePolicy
 
+# (who, path)
 PAGES = [
-    "/card/{patient}/insurance",
-    "/card/{patient}/documents/{document}",
-    "/card/{patient}/certificates/{expired}",
+    ("patient", "/card/{patient}/insurance"),
+    ("patient", "/card/{patient}/documents/{document}"),
+    ("patient", "/card/{patient}/certificates/{expired}"),
+    ("patient", "/card/{patient}"),
+    ("registrar", "/clinic/opt-outs"),
 ]
+BACKLOG = 105
 
 
 @pytest.fixture(scope="module")
@@ -78,17 +86,47 @@ def ids(live_app):
             db.session.add(old)
             db.session.flush()
             expired.document_id, expired.issued_at = old.id, moment - timedelta(days=400)
+            news = Notification(
+                account_id=patient.id,
+                patient_id=card,
+                event="result_new",
+                params=json.dumps({"title": "Общий анализ крови", "out_of_range": 2}, ensure_ascii=False),
+                created_at=moment,
+                reminded_times=0,
+            )
+            db.session.add(news)
+            # A backlog of opt-outs on the trusted person's card, for the queue's «how many in all».
+            trusted = db.session.scalar(sa.select(Account).where(Account.email == email_of_key("trusted")))
+            backlog = [
+                OptOutRequest(
+                    patient_id=trusted.patient_id,
+                    requested_by_id=trusted.id,
+                    reason="Проверка очереди",
+                    status="registered",
+                    number=f"О-E2E-{n:04d}",
+                    created_at=moment,
+                )
+                for n in range(BACKLOG)
+            ]
+            db.session.add_all(backlog)
+            db.session.flush()
             found = {"patient": card, "document": document.id, "expired": expired.id}
+            backlog_ids, news_id = [row.id for row in backlog], news.id
         db.session.remove()
-    return found
+    yield found
+    with live_app.app_context():  # the other modules expect the demo's opt-out alone, and no news
+        with write_transaction():
+            db.session.execute(sa.delete(OptOutRequest).where(OptOutRequest.id.in_(backlog_ids)))
+            db.session.execute(sa.delete(Notification).where(Notification.id == news_id))
+        db.session.remove()
 
 
 @pytest.mark.parametrize("js", JS)
 @pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("lang", LANGUAGES)
-@pytest.mark.parametrize("path", PAGES)
-def test_page_is_accessible(browser, base_url, live_app, ids, path, lang, theme, js):
-    context = signed_in(browser, base_url, live_app, "patient", "complete", lang=lang, theme=theme, js=js)
+@pytest.mark.parametrize("who,path", PAGES, ids=[p[1] for p in PAGES])
+def test_page_is_accessible(browser, base_url, live_app, ids, who, path, lang, theme, js):
+    context = signed_in(browser, base_url, live_app, who, "complete", lang=lang, theme=theme, js=js)
     page_is_clean(context, path.format(**ids), lang, js)
 
 
@@ -103,5 +141,15 @@ def test_the_states_are_on_the_pages(browser, base_url, live_app, ids):
         assert page.locator("section.entry-history del").inner_text() == "Выписка"
         page.goto(f"/card/{ids['patient']}/certificates/{ids['expired']}")
         assert page.get_by_text("no longer in «My documents»").count() == 1
+        page.goto(f"/card/{ids['patient']}")
+        assert page.locator("#card-notifications li", has_text="New result: Общий анализ крови").count() == 1
     finally:
         context.close()
+    registrar = signed_in(browser, base_url, live_app, "registrar", "complete", lang="ru")
+    try:
+        page = registrar.new_page()
+        page.goto("/clinic/opt-outs")
+        assert page.locator("tbody tr").count() == 100
+        assert page.get_by_text(f"Показаны 100 самых давних. Всего открыто: {BACKLOG + 1};").count() == 1
+    finally:
+        registrar.close()
