@@ -184,7 +184,12 @@ def app_factory(database_url: str, tmp_path: Path) -> Iterator:
             db.session.remove()
             db.engine.dispose()
     if ON_POSTGRES and made and database_url == database_template_url(database_url):
-        empty_all_tables(make_app(database_url, tmp_path))
+        cleaner = make_app(database_url, tmp_path)
+        empty_all_tables(cleaner)
+        # No connection may stay open on the session database: it is the template the demo
+        # database is cloned from, and CREATE DATABASE … TEMPLATE refuses a database in use.
+        with cleaner.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture

@@ -4,11 +4,13 @@ hash-chained, linear under concurrent writers, verified from the command line.""
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from portal.audit import service as audit
+from portal.appointments.models import Organisation
 from portal.audit.models import AuditEvent
 from portal.database import db, write_transaction
 from tests.conftest import ON_POSTGRES
@@ -65,7 +67,7 @@ def test_the_database_refuses_to_change_or_remove_events(app, statement):
     assert run_cli(app).exit_code == 0
 
 
-def tamper(app, *statements: str) -> None:
+def tamper(app, *statements: str | sa.Executable) -> None:
     """Change the log the way someone with direct database access could: triggers off first."""
     with app.app_context(), db.engine.begin() as conn:
         if ON_POSTGRES:
@@ -74,7 +76,10 @@ def tamper(app, *statements: str) -> None:
             conn.exec_driver_sql("DROP TRIGGER audit_event_no_update")
             conn.exec_driver_sql("DROP TRIGGER audit_event_no_delete")
         for statement in statements:
-            conn.exec_driver_sql(statement)
+            if isinstance(statement, str):
+                conn.exec_driver_sql(statement)
+            else:
+                conn.execute(statement)
         if ON_POSTGRES:
             conn.exec_driver_sql("ALTER TABLE audit_event ENABLE TRIGGER USER")
 
@@ -139,3 +144,54 @@ def test_the_chain_stays_linear_under_concurrent_writers(app):
         seqs = list(db.session.scalars(sa.select(AuditEvent.seq).order_by(AuditEvent.seq)))
     assert seqs == list(range(1, 61))
     assert run_cli(app).output.startswith("OK: 60 events")
+
+
+def changed_value(column: sa.Column, value: object) -> object:
+    """Another value for ``column`` that the database accepts: NULL where it may be empty,
+    otherwise something of the same type that differs from ``value``."""
+    if column.nullable and value is not None:
+        return None
+    python_type = column.type.python_type
+    if python_type is datetime:
+        return value - timedelta(seconds=1)
+    if python_type is int:
+        return value + 1_000_000
+    return "tampered" if value != "tampered" else "forged"
+
+
+@pytest.mark.parametrize("column", [c.name for c in AuditEvent.__table__.columns])
+def test_an_edit_to_any_field_of_an_event_is_named(app, demo, column):
+    """Every column of an audit event is covered by the chain: the hash covers its fields, the
+    link covers prev_hash, the order covers id and seq. Editing any one of them in the database
+    makes verify-audit name that event (a column added to the model but left out of the hash
+    fails here)."""
+    with app.app_context():
+        # Every field filled, so each can be changed to NULL or another value.
+        organisation = db.session.scalar(sa.select(Organisation.id).limit(1))
+        with app.test_request_context(environ_base={"REMOTE_ADDR": "192.0.2.7"}):
+            for i in range(3):
+                with write_transaction():
+                    event = audit.record(
+                        "card.open",
+                        actor_id=demo["doctor"].id,
+                        actor_role="doctor",
+                        on_behalf_of_id=demo["patient"].id,
+                        organisation_id=organisation,
+                        patient_id=demo["patient"].patient_id,
+                        section="summary",
+                        object_type="thing",
+                        object_id=i,
+                        outcome="success",
+                        reason=f"reason {i}",
+                    )
+                    if i == 1:
+                        target, original = event.seq, getattr(event, column)
+        assert None not in [getattr(event, c.name) for c in AuditEvent.__table__.columns]
+        table = AuditEvent.__table__
+        value = changed_value(table.c[column], original)
+        db.session.remove()
+    assert run_cli(app).exit_code == 0
+    tamper(app, sa.update(table).where(table.c.seq == target).values({column: value}))
+    result = run_cli(app)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"BROKEN at event {target}:"), result.output
