@@ -2,6 +2,9 @@
 
 ``record()`` adds an event to the caller's write transaction, so the event lands if and only if
 the action does. Verification recomputes every hash from the first event.
+
+Every feature writes through this module, so it is a leaf: it imports no feature package (the
+access-log page, which reads other features' tables, is ``portal.audit.access_log``).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import has_request_context, request
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal.audit.models import AuditEvent, AuditHead
@@ -148,114 +151,3 @@ def verify(batch: int = 5000) -> Verdict:
             f"the log ends at event {checked} but {head.seq} were written",
         )
     return Verdict(True, checked)
-
-
-# -- the patient's view: «Кто смотрел мою карту» ----------------------------------------------------
-
-PAGE_SIZE = 20
-
-
-@dataclass(frozen=True)
-class AccessEntry:
-    seq: int
-    created_at: datetime
-    actor_name: str | None  # None: the viewer themselves
-    actor_role: str
-    organisation: str | None
-    action: str
-    section: str | None
-    outcome: str
-    reason: str | None
-    grantee_name: str | None = None  # a grant event: the trusted person it concerns
-    terms: object = None  # a grant event: its sections, level and end date (sharing.service.Terms)
-    export_format: str | None = None  # an export: "pdf" or "ips"
-    request_number: str | None = None  # a registrar's reading: the citizen's request it served
-
-
-@dataclass(frozen=True)
-class AccessPage:
-    patient_id: int
-    entries: list[AccessEntry]
-    next_before: int | None
-
-
-def access_log(
-    viewer,
-    patient_id: int,
-    *,
-    who: str = "all",
-    since=None,
-    until=None,
-    before: int | None = None,
-    size: int = PAGE_SIZE,
-) -> AccessPage:
-    """Who opened this card, newest first, in one query per page; the viewing is audited too."""
-    from datetime import time as clock
-
-    from sqlalchemy.orm import aliased
-
-    from portal.access import policy
-    from portal.appointments.models import Organisation
-    from portal.auth.models import Account
-    from portal.database import write_transaction
-    from portal.record.service import open_section
-    from portal.sharing.models import AccessGrant
-    from portal.sharing.service import Terms
-
-    actor, grantee = aliased(Account), aliased(Account)
-    with write_transaction():
-        open_section(viewer, patient_id, "access_log")  # decided, audited, and the card named on the page
-        # Openings of the card, and the owner's grants to trusted persons (given, changed, ended).
-        query = (
-            select(
-                AuditEvent,
-                actor.surname,
-                actor.name,
-                actor.patronymic,
-                Organisation.name,
-                grantee.surname,
-                grantee.name,
-                grantee.patronymic,
-            )
-            .outerjoin(actor, actor.id == AuditEvent.actor_id)
-            .outerjoin(Organisation, Organisation.id == AuditEvent.organisation_id)
-            .outerjoin(
-                AccessGrant,
-                (AuditEvent.object_type == "access_grant") & (AuditEvent.object_id == cast(AccessGrant.id, String)),
-            )
-            .outerjoin(grantee, grantee.id == AccessGrant.grantee_id)
-            .where(
-                AuditEvent.patient_id == patient_id,
-                or_(AuditEvent.action.like("card.%"), AuditEvent.action.like("grant.%")),
-            )
-            .order_by(AuditEvent.seq.desc())
-            .limit(size + 1)
-        )
-        if who == "others":
-            query = query.where(AuditEvent.actor_id != viewer.id)
-        if since:
-            query = query.where(AuditEvent.created_at >= datetime.combine(since, clock.min, UTC))
-        if until:
-            query = query.where(AuditEvent.created_at <= datetime.combine(until, clock.max, UTC))
-        if before:
-            query = query.where(AuditEvent.seq < before)
-        rows = db.session.execute(query).all()
-    entries = [
-        AccessEntry(
-            seq=event.seq,
-            created_at=event.created_at,
-            actor_name=None if event.actor_id == viewer.id else " ".join(p for p in (surname, name, patronymic) if p),
-            actor_role=event.actor_role,
-            organisation=org,
-            action=event.action.removeprefix("card."),
-            section=event.section,
-            outcome=event.outcome,
-            reason=event.reason if event.actor_role == "emergency" else None,
-            grantee_name=" ".join(p for p in person if p) or None,
-            terms=Terms.read(event.reason) if event.action.startswith("grant.") else None,
-            export_format=event.object_id if event.object_type == "export" else None,
-            request_number=policy.request_number(event.reason) if event.actor_role == "registrar" else None,
-        )
-        for event, surname, name, patronymic, org, *person in rows[:size]
-    ]
-    return AccessPage(patient_id, entries, rows[size - 1][0].seq if len(rows) > size else None)

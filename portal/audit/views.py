@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 
 from portal.access import card
-from portal.audit import service
+from portal.audit import access_log as reader
 from portal.audit.forms import AccessLogFilter
 from portal.record.sections import LABELS
 from portal.rendering import render
@@ -16,7 +16,7 @@ bp = Blueprint("audit", __name__, template_folder="templates")
 def access_log(patient_id: int):
     form = AccessLogFilter(request.args)
     valid = form.validate()
-    log = service.access_log(
+    log = reader.access_log(
         g.account,
         patient_id,
         who=form.who.data if valid else "all",
