@@ -11,7 +11,7 @@ TEST_WORKERS ?= 2
 PLUGIN_CATALOGS := $(wildcard plugins/*/translations)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-unit test-e2e test-pg install install-test translations compile-translations db lint clean
+.PHONY: run test test-unit test-e2e test-pg install install-test deps deps-run translations compile-translations db lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
+## System packages (fonts and Pango for the PDFs; Chromium and poppler for the tests), listed once in
+## e2e/system-packages: installed when missing if we are root with apt-get, otherwise it stops
+## and prints the one command that installs them.
+deps:
+	@e2e/system-packages test
+
+deps-run:
+	@e2e/system-packages run
+
 install: $(VENV)/.installed compile-translations
 install-test: $(VENV)/.installed-test compile-translations
 
@@ -36,14 +45,14 @@ db: install
 
 ## Demo mode (one-click demo sign-in, on-screen outbox) is on for `make run` unless
 ## PORTAL_DEMO_MODE says otherwise; production (PORTAL_ENV=production) refuses it.
-run: db
+run: deps-run db
 	PORTAL_DEMO_MODE=$${PORTAL_DEMO_MODE:-$$( [ "$$PORTAL_ENV" = production ] && echo false || echo true )} \
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
 
 ## Every test: unit and HTTP tests (again on PostgreSQL when PORTAL_TEST_DATABASE_URL is set),
 ## then the browser tests in Chromium. Fails if Chromium cannot be found. (The suites run one after
 ## the other: beside a database suite the browser tests' waits become flaky on two cores.)
-test: install-test
+test: deps install-test
 	$(BIN)/python e2e/find_chromium.py
 	$(BIN)/pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --junitxml=reports/unit-sqlite.xml
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \

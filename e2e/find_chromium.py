@@ -30,8 +30,8 @@ if __name__ == "__main__":
     found = find_chromium()
     if not found:
         sys.exit(
-            "No Chromium for the browser tests. Install Debian's: "
-            "apt-get install -y chromium fonts-dejavu-core fonts-liberation "
-            "(or set PORTAL_CHROMIUM to a Chromium binary)."
+            "No Chromium for the browser tests. Install Debian's with `make deps` as root "
+            "(e2e/system-packages prints the apt-get command otherwise), "
+            "or set PORTAL_CHROMIUM to a Chromium binary."
         )
     print(f"browser tests use {found}")
