@@ -75,7 +75,7 @@ SUBCATEGORY_ENDINGS = (".0", ".1", ".8", ".9")
 
 
 def _generator_codes() -> set[str]:
-    from portal.record.generator import DIAGNOSIS_CODES
+    from portal.demodata.history import DIAGNOSIS_CODES
 
     return set(DIAGNOSIS_CODES)
 

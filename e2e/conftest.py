@@ -69,7 +69,7 @@ def browser_type_launch_args(browser_type_launch_args):
 def live_app(tmp_path_factory):
     from flask_migrate import upgrade
 
-    from portal.demo import seed_demo
+    from portal.demodata.seed import seed_demo
 
     base = tmp_path_factory.mktemp("e2e")
     app = create_app(

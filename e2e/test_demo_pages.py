@@ -21,7 +21,7 @@ JS = [pytest.param(True, id="js"), pytest.param(False, id="nojs")]
 def demo_url(tmp_path_factory):
     from flask_migrate import upgrade
 
-    from portal.demo import seed_demo
+    from portal.demodata.seed import seed_demo
 
     base = tmp_path_factory.mktemp("demo")
     app = create_app(

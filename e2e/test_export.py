@@ -75,7 +75,7 @@ def test_an_old_sign_in_confirms_the_password_then_downloads(browser, base_url, 
     from e2e.test_identity_journey import type_into
     from portal.auth.models import ServerSession
     from portal.database import db, write_transaction
-    from portal.demo import DEMO_PASSWORD
+    from portal.demodata.people import DEMO_PASSWORD
 
     context = signed_in(
         browser, base_url, live_app, "patient", "complete", lang="ru", theme=EVERY_THEME, js=js, accept_downloads=True

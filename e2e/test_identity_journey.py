@@ -22,7 +22,7 @@ from e2e.test_accessibility import assert_clean
 from portal import crypto
 from portal.auth.models import Account
 from portal.database import db
-from portal.demo import DEMO_PASSWORD
+from portal.demodata.people import DEMO_PASSWORD
 from portal.identifiers import make_snils
 from portal.notify.models import OutboxMessage
 

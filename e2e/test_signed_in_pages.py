@@ -12,7 +12,7 @@ from e2e.test_accessibility import assert_clean
 from portal.auth import service
 from portal.auth.models import Account, VerificationRequest
 from portal.database import db, write_transaction
-from portal.demo import email_of
+from portal.demodata.people import email_of
 from portal.sharing.models import GuardianshipRequest
 
 JS = [pytest.param(True, id="js"), pytest.param(False, id="nojs")]
@@ -89,7 +89,7 @@ def _end_session(live_app, token: str) -> None:
 
 
 def email_of_key(key: str) -> str:
-    from portal.demo import PEOPLE
+    from portal.demodata.people import PEOPLE
 
     return email_of(next(p for p in PEOPLE if p.key == key))
 

@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 @with_appcontext
 def seed_demo_command() -> None:
     """Load the demo organisations and patients; running it again adds nothing."""
-    from portal.demo import seed_demo
+    from portal.demodata.seed import seed_demo
 
     added = seed_demo()
     click.echo(", ".join(f"{name}: {count} added" for name, count in added.items()))

@@ -66,7 +66,7 @@ def seeded_template(database_template: str, tmp_path_factory) -> Path:
     """SQLite: a folder with a migrated database already holding the demo data (its years of
     history take half a second to generate) and the instance folder its files and data key
     live in. Tests that ask for ``demo`` start from a copy; seed_demo then finds nothing to add."""
-    from portal.demo import seed_demo
+    from portal.demodata.seed import seed_demo
 
     base = tmp_path_factory.mktemp("seeded")
     shutil.copyfile(database_template, base / "medkarta.db")
@@ -82,7 +82,7 @@ def seeded_template(database_template: str, tmp_path_factory) -> Path:
 def pg_seeded_template(database_template: str, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """PostgreSQL: a database holding the migrated schema and the demo data, cloned (CREATE
     DATABASE … TEMPLATE) for each test that asks for ``demo``, with its instance folder."""
-    from portal.demo import seed_demo
+    from portal.demodata.seed import seed_demo
 
     base = tmp_path_factory.mktemp("pgseeded")
     name = f"medkarta_seed_{uuid.uuid4().hex[:8]}"
@@ -241,7 +241,8 @@ def demo_factory():
 
 def seed_people(app):
     from portal.auth.models import Account
-    from portal.demo import CHILDREN, PEOPLE, email_of, seed_demo
+    from portal.demodata.people import CHILDREN, PEOPLE, email_of
+    from portal.demodata.seed import seed_demo
     from portal.identifiers import make_snils
     from portal.record.models import Patient
 

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal.audit import service as audit
 from portal.appointments.models import Organisation
+from portal.audit import service as audit
 from portal.audit.models import AuditEvent
 from portal.database import db, write_transaction
 from tests.conftest import ON_POSTGRES

@@ -47,8 +47,8 @@ def test_db_upgrade_creates_the_schema_from_nothing(tmp_path):
 
 
 def test_bench_generator_loads_n_patients(app):
-    from bench.generate import load
     from portal.database import write_transaction
+    from portal.demodata.synthetic import load
 
     with app.app_context(), write_transaction() as session:
         added = load(session, n_patients=500)

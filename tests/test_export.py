@@ -577,7 +577,7 @@ def test_an_old_sign_in_confirms_the_password_before_a_download(app, demo, recor
     assert last_events(app)[0].action == "auth.reauthenticated" and last_events(app)[0].outcome == "failure"
     assert owner.get(f"/card/{pid}{suffix}").status_code == 303  # still asked
 
-    from portal.demo import DEMO_PASSWORD
+    from portal.demodata.people import DEMO_PASSWORD
 
     right = owner.post(asked, data={"csrf_token": csrf_token(owner, asked), "current_password": DEMO_PASSWORD})
     assert right.status_code == 303 and right.headers["Location"] == f"/card/{pid}{suffix}"
@@ -595,7 +595,7 @@ def test_a_stranger_with_an_old_sign_in_still_gets_404_not_a_password_form(app, 
 
 
 def test_the_confirmation_goes_back_only_to_this_site(app, demo, login):
-    from portal.demo import DEMO_PASSWORD
+    from portal.demodata.people import DEMO_PASSWORD
     from tests.conftest import csrf_token
 
     owner = login(demo["patient"])

@@ -8,7 +8,8 @@ from math import gcd
 
 import pytest
 
-from bench.generate import (
+from portal.appointments.models import organisation_search_text as search_text
+from portal.demodata.synthetic import (
     FEMALE_NAMES,
     MALE_NAMES,
     ORGANISATION_KINDS,
@@ -20,7 +21,6 @@ from bench.generate import (
     feminine_surname,
     organisations,
     patients,
-    search_text,
 )
 from portal.identifiers import is_valid_snils, snils_checksum
 

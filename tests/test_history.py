@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bench.generate import organisations, patients
 from bench.mkb10_subset import reference_book, russian_titles
 from portal.database import db, write_transaction
+from portal.demodata import history as g
+from portal.demodata.synthetic import organisations, patients
 from portal.identifiers import is_valid_enp
 from portal.record import calendar, catalog, mkb10
-from portal.record import generator as g
 from portal.record import models as m
 
 TODAY = date(2026, 11, 27)
-SUBSET = Path(g.__file__).parent / "data" / "mkb10.csv"
+SUBSET = Path(mkb10.__file__).parent / "data" / "mkb10.csv"
 # The НСИ reference book's own rows for the subset's codes, copied verbatim by bench/mkb10_subset.py
 # (МКБ-10, ВОЗ; НСИ Минздрава России, OID 1.2.643.5.1.13.13.11.1005), so the check runs anywhere.
 EXCERPT = Path(__file__).parent / "data" / "mkb10_reference_excerpt.csv"
@@ -396,7 +396,7 @@ def test_demo_cards_are_full_and_consistent(app, demo):
 
 
 def test_seeding_the_demo_again_adds_no_history(app, demo):
-    from portal.demo import seed_demo
+    from portal.demodata.seed import seed_demo
 
     def sizes():
         return [db.session.scalar(sa.select(sa.func.count()).select_from(model)) for model in g.MODELS.values()]
@@ -408,7 +408,7 @@ def test_seeding_the_demo_again_adds_no_history(app, demo):
 
 
 def test_bulk_path_writes_linked_histories(app):
-    from bench.generate import load
+    from portal.demodata.synthetic import load
 
     with app.app_context():
         with write_transaction() as session:

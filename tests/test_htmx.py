@@ -10,10 +10,9 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from flask import Flask
 
-from bench.generate import search_text
-from portal.appointments.models import Organisation
+from portal.appointments.models import Organisation, organisation_search_text
 from portal.database import db, write_transaction
-from portal.demo import seed_demo
+from portal.demodata.seed import seed_demo
 
 HX = {"HX-Request": "true", "HX-Target": "results"}
 
@@ -77,7 +76,7 @@ def add_organisations(n: int, start: int = 0) -> None:
             city="Москва",
             address=f"ул. Тестовая, д. {i}",
             phone="+74950000000",
-            search_text=search_text(f"Поликлиника № {i:04d}", "Москва", f"ул. Тестовая, д. {i}"),
+            search_text=organisation_search_text(f"Поликлиника № {i:04d}", "Москва", f"ул. Тестовая, д. {i}"),
         )
         for i in range(start, start + n)
     ]

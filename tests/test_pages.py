@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from portal.demo import seed_demo
+from portal.demodata.seed import seed_demo
 
 PAGES = ["/", "/auth/sign-in", "/accessibility", "/privacy", "/clinics", "/settings/display", "/hotline/"]
 

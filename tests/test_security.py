@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.database import db
-from portal.demo import seed_demo
+from portal.demodata.seed import seed_demo
 from portal.rendering import safe_next
 from tests.conftest import csrf_token
 from tests.test_pages import PAGES

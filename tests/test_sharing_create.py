@@ -17,7 +17,7 @@ from portal.notify.models import Notification
 from portal.sharing.models import AccessGrant
 from tests.conftest import csrf_token, last_code, outbox
 
-OWNER_PHONE = "+79000000011"  # Smirnova confirms by SMS (portal/demo.py)
+OWNER_PHONE = "+79000000011"  # Smirnova confirms by SMS (portal/demodata/people.py)
 NOT_FOUND = "We did not find a person with a confirmed Medkarta account"
 
 

@@ -8,6 +8,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from portal.database import Base, name_column
 
 
+def organisation_search_text(name: str, city: str, address: str) -> str:
+    """The case-folded text an organisation is searched by (SQLite's LIKE folds only ASCII)."""
+    return " ".join((name, city, address)).casefold()
+
+
 class Organisation(Base):
     """A medical organisation (clinic, hospital, laboratory) listed in the directory."""
 

@@ -494,7 +494,7 @@ def confirm_phone():
 
 
 def demo_accounts():
-    from portal.demo import demo_sign_in_list
+    from portal.demodata.demo_mode import demo_sign_in_list
 
     return demo_sign_in_list()
 
@@ -504,7 +504,7 @@ def demo_accounts():
 def demo_sign_in():
     if not current_app.config["DEMO_MODE"]:
         abort(404)
-    from portal.demo import demo_session
+    from portal.demodata.demo_mode import demo_session
 
     token = demo_session(request.form.get("account", type=int), request.remote_addr, request.headers.get("User-Agent"))
     if token is None:

@@ -21,7 +21,7 @@ bp = Blueprint("notify", __name__, template_folder="templates")
 def outbox():
     if not current_app.config["DEMO_MODE"]:
         abort(404)
-    from portal.demo import demo_totp_secrets
+    from portal.demodata.demo_mode import demo_totp_secrets
 
     messages = list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(30)))
     totp = [(label, pyotp.TOTP(secret).now()) for label, secret in demo_totp_secrets()]

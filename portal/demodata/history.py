@@ -15,7 +15,7 @@ accounts' cards, with their PDF documents) and ``bulk_history`` for many, a batc
 statement (the benchmark load, 100,000 patients). Both insert with Core ``executemany`` on the
 session's connection (visit and report ids come back through RETURNING): the ORM unit of work
 was four times slower, and the demo is seeded before many tests. ``seed_demo_history`` is what
-``portal.demo.seed_demo`` calls.
+``portal.demodata.seed.seed_demo`` calls.
 """
 
 from __future__ import annotations
@@ -31,6 +31,16 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from portal.demodata.people import CHILDREN, DEMO_PATIENTS, PEOPLE, email_of
+from portal.demodata.synthetic import (
+    FEMALE_NAMES,
+    MALE_NAMES,
+    PATRONYMICS,
+    SURNAMES,
+    demo_organisations,
+    feminine_surname,
+)
+from portal.demodata.synthetic import patients as synthetic_patients
 from portal.identifiers import enp_check_digit
 from portal.record import calendar, catalog, mkb10
 from portal.record import models as m
@@ -73,8 +83,6 @@ STAFFING: dict[str, tuple[tuple[str, int], ...]] = {
 
 def practitioner_rows(organisation_id: int, oid: str, kind: str, region_code: str) -> list[Row]:
     """The doctors of one organisation: the same names for the same OID."""
-    from bench.generate import FEMALE_NAMES, MALE_NAMES, PATRONYMICS, SURNAMES, feminine_surname
-
     rng = random.Random(f"practitioners:{oid}")
     rows = []
     for specialty, count in STAFFING.get(kind, ((THERAPIST, 1),)):
@@ -1519,7 +1527,7 @@ def _documents(h: History) -> None:
     stored: dict[str, tuple[str, int]] = {}
     for kind, visit in h.docs:
         if kind not in stored:
-            data = resources.files("portal.record").joinpath(f"data/demo_{kind}.pdf").read_bytes()
+            data = resources.files("portal.demodata").joinpath(f"data/demo_{kind}.pdf").read_bytes()
             stored[kind] = (uploads.store(data, storage_purpose(h.patient.id)), len(data))
         key, size = stored[kind]
         title = DOCUMENT_TITLES[kind]
@@ -1619,13 +1627,11 @@ def _practitioner_for(session: Session, directory: Directory, account, organisat
 def seed_demo_history(session: Session, today: date) -> dict[str, int]:
     """Histories for the demo cards that have none: full ones for the demo patient Смирнова
     Елена and the guardian's children Дарья and Максим, lighter ones for everyone else."""
-    from bench.generate import patients as synthetic
     from portal.auth.models import Account
-    from portal.demo import CHILDREN, DEMO_PATIENTS, PEOPLE, _organisations, email_of
     from portal.identifiers import make_snils
 
     directory = ensure_directory(session)
-    orgs = _organisations()
+    orgs = demo_organisations()
     accounts = {
         a.email: a for a in session.scalars(select(Account).where(Account.email.in_([email_of(p) for p in PEOPLE])))
     }
@@ -1636,7 +1642,7 @@ def seed_demo_history(session: Session, today: date) -> dict[str, int]:
 
     full_snils = {make_snils(PEOPLE[0].snils9): "patient", **{make_snils(c[5]): c[0] for c in CHILDREN}}
     wanted = [make_snils(p.snils9) for p in PEOPLE if p.verified] + [make_snils(c[5]) for c in CHILDREN]
-    wanted += [p["snils"] for p in synthetic(DEMO_PATIENTS)]
+    wanted += [p["snils"] for p in synthetic_patients(DEMO_PATIENTS)]
     total: dict[str, int] = dict.fromkeys(TABLES, 0)
     light: list[PatientInfo] = []
     moscow = directory.organisations.get("77", {})

@@ -9,14 +9,11 @@ second run adds nothing and rows someone has edited are left alone. Everyone her
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pyotp
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from bench.generate import load
 from portal import crypto, uploads
 from portal.access.models import CareRelationship
 from portal.appointments.models import Organisation
@@ -24,157 +21,13 @@ from portal.auth import passwords
 from portal.auth.models import Account, IdentityDocument, StaffMembership, VerificationRequest
 from portal.consent.models import ConsentEvent
 from portal.database import db, write_transaction
+from portal.demodata.history import seed_demo_history
+from portal.demodata.people import CHILDREN, DEMO_PASSWORD, DEMO_PATIENTS, PEOPLE, email_of
+from portal.demodata.pharmacies import seed_pharmacies
+from portal.demodata.synthetic import demo_organisations, load
 from portal.identifiers import enp_check_digit, make_snils
-from portal.record.generator import seed_demo_history
 from portal.record.models import Patient
-from portal.record.pharmacies import seed_pharmacies
 from portal.sharing.models import AccessGrant, Guardianship, GuardianshipRequest
-
-DEMO_PATIENTS = 20
-DEMO_PASSWORD = "Zelenyi-Sad-2026!"  # noqa: S105 - shown in the README; demo accounts only
-
-
-@dataclass(frozen=True)
-class DemoPerson:
-    key: str
-    surname: str
-    name: str
-    patronymic: str
-    sex: str
-    age_days: int
-    snils9: str
-    role_label: object
-    factor: str = "sms"
-    staff: tuple[tuple[str, str], ...] = ()  # (role, organisation: "A" or "B")
-    verified: bool = True
-    consent: bool = True
-
-
-PEOPLE = (
-    DemoPerson("patient", "Смирнова", "Елена", "Викторовна", "F", 38 * 365 + 40, "002000011", _l("patient")),
-    DemoPerson(
-        "guardian",
-        "Кузнецов",
-        "Андрей",
-        "Игоревич",
-        "M",
-        41 * 365 + 100,
-        "002000012",
-        _l("parent of two children"),
-        factor="email",
-    ),
-    DemoPerson(
-        "trusted",
-        "Павлова",
-        "Ольга",
-        "Сергеевна",
-        "F",
-        63 * 365 + 7,
-        "002000013",
-        _l("trusted person of Elena Smirnova"),
-    ),
-    DemoPerson(
-        "doctor",
-        "Соколов",
-        "Дмитрий",
-        "Александрович",
-        "M",
-        45 * 365,
-        "002000014",
-        _l("doctor, clinic A"),
-        factor="totp",
-        staff=(("doctor", "A"),),
-    ),
-    DemoPerson(
-        "nurse",
-        "Морозова",
-        "Наталья",
-        "Павловна",
-        "F",
-        33 * 365,
-        "002000015",
-        _l("nurse, clinic A"),
-        factor="totp",
-        staff=(("nurse", "A"),),
-    ),
-    DemoPerson(
-        "doctor_b",
-        "Волков",
-        "Сергей",
-        "Николаевич",
-        "M",
-        52 * 365,
-        "002000016",
-        _l("doctor, clinic B"),
-        factor="totp",
-        staff=(("doctor", "B"),),
-    ),
-    DemoPerson(
-        "registrar",
-        "Лебедева",
-        "Ирина",
-        "Владимировна",
-        "F",
-        29 * 365,
-        "002000017",
-        _l("registrar"),
-        factor="totp",
-        staff=(("registrar", "A"),),
-    ),
-    DemoPerson(
-        "org_admin",
-        "Новиков",
-        "Павел",
-        "Олегович",
-        "M",
-        47 * 365,
-        "002000018",
-        _l("organisation admin"),
-        factor="totp",
-        staff=(("org_admin", "A"),),
-    ),
-    DemoPerson(
-        "auditor",
-        "Федорова",
-        "Светлана",
-        "Игоревна",
-        "F",
-        50 * 365,
-        "002000019",
-        _l("auditor"),
-        factor="totp",
-        staff=(("auditor", "A"),),
-    ),
-    DemoPerson(
-        "applicant",
-        "Орлов",
-        "Игорь",
-        "Денисович",
-        "M",
-        27 * 365,
-        "002000020",
-        _l("waiting for an identity check"),
-        verified=False,
-        consent=False,
-    ),
-)
-CHILDREN = (  # (key, name, patronymic, sex, age in days, SNILS nine digits)
-    ("child_9", "Дарья", "Андреевна", "F", 9 * 365 + 120, "002000021"),
-    ("child_16", "Максим", "Андреевич", "M", 16 * 365 + 60, "002000022"),
-)
-
-
-def email_of(person: DemoPerson) -> str:
-    return f"{person.key.replace('_', '-')}@example.ru"
-
-
-def _organisations() -> dict[str, Organisation]:
-    first = list(
-        db.session.scalars(
-            select(Organisation).where(Organisation.region_code == "77").order_by(Organisation.oid).limit(2)
-        )
-    )
-    return {"A": first[0], "B": first[1]}
 
 
 def _tiny_png() -> bytes:
@@ -198,7 +51,7 @@ def _patient(surname: str, name: str, patronymic: str, sex: str, born: date, sni
 def _accounts(today: date) -> int:
     if db.session.scalar(select(func.count()).select_from(Account).where(Account.email == email_of(PEOPLE[0]))):
         return 0
-    orgs = _organisations()
+    orgs = demo_organisations()
     moment = datetime.now(UTC)
     password_hash = passwords.hash_password(DEMO_PASSWORD)
     accounts: dict[str, Account] = {}
@@ -464,44 +317,3 @@ def _demo_appointments(now: datetime) -> int:
         )
         added += 1
     return added
-
-
-def _demo_accounts() -> list[Account]:
-    emails = [email_of(p) for p in PEOPLE]
-    found = {a.email: a for a in db.session.scalars(select(Account).where(Account.email.in_(emails)))}
-    return [found[e] for e in emails if e in found]
-
-
-def demo_sign_in_list() -> list[dict]:
-    labels = {email_of(p): p.role_label for p in PEOPLE}
-    return [
-        {"id": a.id, "label": f"{a.surname} {a.name[0]}. {a.patronymic[0]}. — {labels[a.email]}"}
-        for a in _demo_accounts()
-    ]
-
-
-def demo_session(account_id: int | None, ip: str | None, user_agent: str | None) -> str | None:
-    """One click instead of the password, for a demo account only; the second factor still applies
-    (its code is on the demo outbox page)."""
-    from portal.audit import service as audit
-    from portal.auth import service
-
-    with write_transaction():
-        account = db.session.get(Account, account_id) if account_id else None
-        if account is None or account.email not in {email_of(p) for p in PEOPLE}:
-            return None
-        stage = "enrol" if service.needs_enrolment(account) else "password"
-        token, row = service.start_session(account, stage, ip, user_agent)
-        if stage == "password" and account.second_factor in ("sms", "email"):
-            service.send_code(account, "sign_in", row.id, account.second_factor)
-        audit.record("auth.password_accepted", actor_id=account.id, actor_role="self", reason="demo sign-in")
-        return token
-
-
-def demo_totp_secrets() -> list[tuple[str, str]]:
-    out = []
-    for account in _demo_accounts():
-        if account.second_factor == "totp" and account.totp_secret_encrypted:
-            secret = crypto.decrypt(account.totp_secret_encrypted, f"totp:{account.id}").decode()
-            out.append((f"{account.surname} {account.name}", secret))
-    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from portal.appointments.models import Organisation
+from portal.appointments.models import Organisation, organisation_search_text
 from portal.database import db
 
 DEMO_PHARMACIES = (
@@ -17,8 +17,6 @@ DEMO_PHARMACIES = (
 
 def seed_pharmacies() -> int:
     """Add the demo pharmacies that are missing; returns how many were added."""
-    from bench.generate import search_text
-
     existing = set(db.session.scalars(select(Organisation.oid).where(Organisation.kind == "pharmacy")))
     added = 0
     for oid, name, city, address, phone in DEMO_PHARMACIES:
@@ -33,7 +31,7 @@ def seed_pharmacies() -> int:
                 city=city,
                 address=address,
                 phone=phone,
-                search_text=search_text(name, city, address),
+                search_text=organisation_search_text(name, city, address),
             )
         )
         added += 1
