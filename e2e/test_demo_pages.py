@@ -9,7 +9,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from e2e.conftest import LANGUAGES, SECRET, THEMES, checked_page, new_context
+from e2e.conftest import ALL_THEMES, LANGUAGES, SECRET, THEME_URLS, THEMES, checked_page, new_context
 from e2e.test_accessibility import drop_expected_status_logs
 from portal import create_app
 from portal.database import db
@@ -37,6 +37,11 @@ def demo_url(tmp_path_factory):
         upgrade()
         seed_demo()
         db.session.remove()
+    # The theme check swaps stylesheets by URL; live_app fills these too, but this module may run alone.
+    from portal.assets import asset_url
+
+    with app.test_request_context():
+        THEME_URLS.update({name: asset_url(f"themes/{name}.css") for name in ALL_THEMES})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"

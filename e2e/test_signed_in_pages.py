@@ -34,7 +34,7 @@ PAGES = [
     ("patient", "/auth/sessions", "complete"),
     ("patient", "/auth/confirm-password?next=/cards&cancel=/cards", "complete"),
     ("patient", "/auth/verification", "complete"),
-    ("patient", "/children", "complete"),
+    ("guardian", "/children", "complete"),  # Дарья linked, Максим past the age limit
     ("patient", "/sharing", "complete"),
     ("registrar", "/clinic/verifications", "complete"),
     ("registrar", "/clinic/guardianships", "complete"),

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from flask_babel import format_date
 from PIL import Image
 
+from portal.access.policy import birthday
 from portal.audit.models import AuditEvent
 from portal.database import db
 from portal.identifiers import make_snils
@@ -198,3 +201,40 @@ def test_at_most_five_active_grants_and_each_is_audited_and_told(app, demo, logi
     assert outbox(app, demo["nurse"].email)[-1].kind == "notify_grant_received"
     nurse = login(demo["nurse"])
     assert nurse.get(f"/card/{demo['patient'].patient_id}").status_code == 200  # as a trusted person now
+
+
+HREF = re.compile(r'href="(/[^"#]*)')
+
+
+def test_every_link_a_guardian_is_shown_opens(app, demo, login):
+    """Максим (16) is past the age limit: «Мои дети» still lists him, says since when the card is
+    his own, and gives no link to it. No page the guardian reaches (the dashboard, «Мои карты» the
+    card switcher leads to, «Мои дети», a child's card) shows a link that answers 404."""
+    guardian = login(demo["guardian"])
+    pages = ["/", "/cards", "/children", f"/card/{demo['child_9'].id}"]
+    shown: dict[str, str] = {}
+    for page in pages:
+        response = guardian.get(page)
+        assert response.status_code == 200, page
+        for href in HREF.findall(response.get_data(as_text=True)):
+            if not href.startswith("/assets/"):
+                shown.setdefault(html.unescape(href), page)
+    assert f"/card/{demo['child_9'].id}" in shown
+    broken = {href: page for href, page in shown.items() if guardian.get(href).status_code == 404}
+    assert broken == {}
+
+    children = guardian.get("/children").get_data(as_text=True)
+    maxim = demo["child_16"]
+    assert f"/card/{maxim.id}" not in children
+    with app.test_request_context(headers={"Accept-Language": "ru"}):
+        since = format_date(birthday(maxim.birth_date, app.config["GUARDIAN_AGE_LIMIT"]))
+    line = next(li for li in re.findall(r"<li>(.*?)</li>", children, re.S) if maxim.name in li)
+    assert f"{since} ему исполнилось 15" in html.unescape(line)
+    assert "карта принадлежит ему" in line
+
+
+def test_a_child_past_the_age_limit_is_told_in_english_too(app, demo, login):
+    guardian = login(demo["guardian"])
+    guardian.post("/settings/language", data={"csrf_token": csrf_token(guardian), "language": "en"})
+    children = guardian.get("/children").get_data(as_text=True)
+    assert "turned 15" in children and "the card is his own" in children

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal import uploads
+from portal.access import service as access
 from portal.access.policy import birthday, guardian_age_limit, today
 from portal.audit import service as audit
 from portal.auth.models import Account
@@ -80,25 +81,46 @@ def request(guardian: Account, child: ChildDetails, document: uploads.CheckedFil
         raise
 
 
-def children_of(guardian_id: int) -> tuple[list[tuple[Guardianship, Patient]], list[GuardianshipRequest]]:
-    links = [
-        (g, p)
-        for g, p in db.session.execute(
-            select(Guardianship, Patient)
-            .join(Patient, Patient.id == Guardianship.child_id)
-            .where(Guardianship.guardian_id == guardian_id, Guardianship.ended_at.is_(None))
-            .order_by(Patient.birth_date)
+@dataclass(frozen=True)
+class ChildCard:
+    """A child on «Мои дети»: the card is linked only when the guardian may open it, as the card
+    switcher lists it; otherwise the page says what changed and since when."""
+
+    patient: Patient
+    opens: bool
+    own_since: date | None = None  # the child reached the age limit that day: the card is theirs
+    closed: bool = False  # an approved opt-out closed the card
+
+
+def children_of(guardian: Account) -> tuple[list[ChildCard], list[GuardianshipRequest]]:
+    """The guardian's children (every guardianship not ended) and their latest requests."""
+    opened = {child.id for child in access.children_of(guardian)}
+    limit = guardian_age_limit()
+    children = []
+    for patient in db.session.scalars(
+        select(Patient)
+        .join(Guardianship, Guardianship.child_id == Patient.id)
+        .where(Guardianship.guardian_id == guardian.id, Guardianship.ended_at.is_(None))
+        .order_by(Patient.birth_date)
+    ):
+        grown = birthday(patient.birth_date, limit)
+        children.append(
+            ChildCard(
+                patient,
+                opens=patient.id in opened,
+                own_since=grown if grown <= today() else None,
+                closed=patient.closed_at is not None,
+            )
         )
-    ]
     pending = list(
         db.session.scalars(
             select(GuardianshipRequest)
-            .where(GuardianshipRequest.guardian_id == guardian_id)
+            .where(GuardianshipRequest.guardian_id == guardian.id)
             .order_by(GuardianshipRequest.id.desc())
             .limit(10)
         )
     )
-    return links, pending
+    return children, pending
 
 
 def queue() -> list[tuple[GuardianshipRequest, Account]]:

@@ -46,12 +46,12 @@ def children():
             return redirect(url_for("sharing.children", sent=1), code=303)
     elif request.method == "POST" and not (form.document.data and form.document.data.filename):
         form.document.errors = [_("Choose a file")]
-    links, pending = service.children_of(g.account.id)
+    children, pending = service.children_of(g.account)
     failing = any(field.errors for field in form)
     return render(
         "sharing/children.html",
         form=form,
-        links=links,
+        children=children,
         pending=pending,
         account=g.account,
         status=400 if failing else 200,
