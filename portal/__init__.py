@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import assets, config, errors, formatting, plugins, security
 from portal.database import configure_engine
+from portal.notify import sms
 from portal.extensions import babel, compress, csrf, db, htmx, limiter, migrate
 from portal.rendering import current_page, render_card, select_locale
 
@@ -21,6 +22,8 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     """Build the portal. Settings: defaults < TOML file < PORTAL_* env < ``config_overrides``."""
     values = config.load(config_overrides)
     instance_path = Path(values.get("INSTANCE_PATH") or config.ROOT / "instance")
+    if problem := sms.settings_problem(values):
+        raise config.ConfigError(problem)
     app = Flask(__name__, instance_path=str(instance_path), static_folder=None)
     app.config.update(values)
     app.config.update(config.flask_settings(values, instance_path))

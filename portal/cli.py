@@ -44,12 +44,14 @@ def verify_audit_command() -> None:
 
 
 @click.command("deliver-outbox")
+@click.option("--now", is_flag=True, help="try every waiting message at once, without the back-off")
 @with_appcontext
-def deliver_outbox_command() -> None:
-    """Send outbox messages that could not go out at once (run it from cron until jobs arrive)."""
+def deliver_outbox_command(now: bool) -> None:
+    """Send outbox messages that could not go out at once (run it from cron every minute until
+    jobs arrive); a failed message is tried again after 1, 2, 4 and 8 minutes."""
     from portal.notify.service import deliver_pending
 
-    click.echo(f"{deliver_pending(limit=500)} messages sent")
+    click.echo(f"{deliver_pending(limit=500, due_only=not now)} messages sent")
 
 
 @click.command("send-reminders")

@@ -15,6 +15,7 @@ table { border-collapse: collapse; width: 100%; margin: 4pt 0 8pt; } caption { t
 th, td { border: 0.5pt solid #555; padding: 2pt 4pt; text-align: left; vertical-align: top; }
 th { background: #eee; } .meta { color: #333; font-size: 9pt; } .qr { float: right; width: 32mm; margin-left: 6mm; }
 .address { white-space: nowrap; }
+table.fixed { table-layout: fixed; } col.label { width: 32%; } col.code { width: 24mm; } col.date { width: 24mm; }
 """
 
 

@@ -69,7 +69,7 @@ def test_a_mail_server_that_is_down_loses_nothing_and_the_action_still_succeeds(
     [waiting] = outbox(app)
     assert waiting.sent_at is None and waiting.attempts == 1 and "Connection" in waiting.error
     app.config["SMTP_PORT"] = controller.port  # the server is back
-    result = app.test_cli_runner().invoke(args=["deliver-outbox"])
+    result = app.test_cli_runner().invoke(args=["deliver-outbox", "--now"])
     assert "1 messages sent" in result.output
     wait_for(inbox, 1)
     assert len(inbox.messages) == 1 and outbox(app)[-1].sent_at is not None

@@ -27,9 +27,10 @@ from portal.record.models import (
     Patient,
     Prescription,
     Referral,
+    ServiceRecord,
     Visit,
 )
-from portal.record.service import CardContext, open_section
+from portal.record.service import DOWNLOADABLE, CardContext, open_section
 
 # The sections an export can hold, in the order the PDF shows them.
 SECTIONS = (
@@ -243,3 +244,56 @@ LOADERS = {
     "insurance": _insurance,
     "checkups": _checkups,
 }
+
+
+# ---- one entry as a document --------------------------------------------------------------------
+
+# The entries that can be taken away on their own: a prescription to show at a pharmacy, and a
+# visit's protocol (протокол осмотра) to take to another doctor.
+ENTRY_SECTIONS = DOWNLOADABLE
+VISIT_PARTS = ("diagnoses", "prescriptions", "referrals", "services")
+
+
+@dataclass
+class EntryExport:
+    card: CardContext
+    section: str
+    entry: object
+    generated_at: datetime
+    # A visit's own orders, each only when the viewer may see that section.
+    parts: dict[str, list] = field(default_factory=dict)
+
+
+def export_entry(account: Account, patient_id: int, section: str, entry_id: int) -> EntryExport:
+    """Decide and audit (as an export of this entry) one entry of a card as a document. A visit
+    carries the diagnoses, prescriptions, referrals and services made at it only where the viewer
+    may export those sections, each audited as what it is. AccessDenied (404) otherwise; LookupError
+    when the card has no such entry."""
+    from portal.record import listing
+
+    if section not in ENTRY_SECTIONS:
+        raise LookupError(section)
+    with write_transaction():
+        card = open_section(account, patient_id, section, action="export", object_type=section, object_id=entry_id)
+        entry = listing.entry_of(listing.SPECS[section], patient_id, entry_id)
+        if entry is None:
+            raise LookupError(entry_id)
+        data = EntryExport(card, section, entry, datetime.now(UTC))
+        if section == "visits":
+            allowed = set(policy.visible_sections(account, card.patient, card.decision, action="export"))
+            for part in VISIT_PARTS:
+                if part not in allowed:
+                    continue
+                policy.record_access(account, card.decision, "export", card.patient.id, part, "visits", entry_id)
+                model = PART_MODELS[part]
+                data.parts[part] = _all(select(model).where(model.visit_id == entry.id).order_by(model.id))
+        return data
+
+
+PART_MODELS = {"diagnoses": Diagnosis, "prescriptions": Prescription, "referrals": Referral, "services": ServiceRecord}
+
+
+def prescription_qr_text(prescription: Prescription) -> str:
+    """What a prescription's QR code holds: what a pharmacy needs to find it in the regional
+    e-prescription service, and nothing about the patient's health."""
+    return f"RX:{prescription.number};{prescription.issued_on.isoformat()};{prescription.valid_until.isoformat()}"

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, g, url_for
+import segno
+from flask import Blueprint, abort, g, url_for
+from flask_babel import gettext as _
 
 from portal import uploads
 from portal.access import card, confirm_password_first
@@ -13,6 +15,7 @@ from portal.export import fhir, service
 from portal.extensions import limiter
 from portal.pdf import render_pdf
 from portal.record import catalog
+from portal.record.listing import prescription_state
 from portal.record.sections import LABELS
 from portal.rendering import render
 
@@ -67,3 +70,25 @@ def ips_json(patient_id: int):
     data = service.export(g.account, patient_id, "ips")
     body = json.dumps(fhir.build_bundle(data), ensure_ascii=False, indent=2).encode()
     return uploads.download(body, _filename(data, "json"), fhir.MEDIA_TYPE)
+
+
+@bp.get("/card/<int:patient_id>/<any(prescriptions, visits):section>/<int:entry_id>/document.pdf")
+@card
+@limiter.limit(DOWNLOAD_LIMIT)
+def entry_pdf(patient_id: int, section: str, entry_id: int):
+    """A prescription or a visit's protocol as a tagged PDF, decided and audited as an export."""
+    try:
+        data = service.export_entry(g.account, patient_id, section, entry_id)
+    except LookupError:
+        abort(404)
+    context: dict = {"data": data, "qr": None, "qr_text": None, "state": None}
+    if section == "prescriptions":
+        text = service.prescription_qr_text(data.entry)
+        context["qr_text"] = text
+        context["state"] = prescription_state(data.entry)
+        context["qr"] = segno.make(text, error="m").svg_inline(scale=3, title=_("QR code of the prescription"))
+        name = _("Prescription %(number)s", number=data.entry.number)
+    else:
+        name = _("Visit report %(date)s", date=data.entry.started_at.date().isoformat())
+    pdf = render_pdf("export/entry_pdf.html", **context)
+    return uploads.download(pdf, f"{name}.pdf", "application/pdf")

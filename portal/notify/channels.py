@@ -1,5 +1,6 @@
-"""Channels deliver outbox messages. E-mail over SMTP is built in; an SMS gateway is a channel a
-plugin adds through the ``notification_channels`` hook."""
+"""Channels deliver outbox messages. E-mail over SMTP and SMS through an HTTP gateway (`sms.py`) are
+built in; a plugin can add another channel, or replace the SMS one, through the
+``notification_channels`` hook."""
 
 from __future__ import annotations
 

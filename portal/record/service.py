@@ -237,6 +237,17 @@ def may_add(account: Account, context: CardContext, section: str) -> bool:
     return policy.decide(account, "add", context.patient, section).allowed
 
 
+# The entries a viewer can take away as a PDF of their own (export.service.ENTRY_SECTIONS).
+DOWNLOADABLE = ("prescriptions", "visits")
+
+
+def may_download_entry(account: Account, context: CardContext, section: str) -> bool:
+    """Whether the entry's page offers its PDF: the policy lets this viewer export the section."""
+    if section not in DOWNLOADABLE:
+        return False
+    return section in policy.visible_sections(account, context.patient, context.decision, action="export")
+
+
 def may_send_to_pharmacy(account: Account, context: CardContext) -> bool:
     """The patient and their guardian send a prescription to a pharmacy; a trusted person only
     when the grant lets them add to the prescriptions."""

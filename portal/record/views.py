@@ -84,9 +84,11 @@ def entry(patient_id: int, section: str, entry_id: int):
             abort(404)
         related = service.related(section, found)
         may_send = section == "prescriptions" and service.may_send_to_pharmacy(g.account, view)
+        may_download = service.may_download_entry(g.account, view, section)
     return render(
         "record/entry.html",
         may_send=may_send,
+        may_download=may_download,
         view=view,
         spec=spec,
         entry=found,
