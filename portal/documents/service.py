@@ -46,9 +46,8 @@ KINDS = {
     "vaccination_certificate": _l("Vaccination certificate"),
 }
 CITIZEN_BASES = ("self", "guardian", "trusted")
-# Files one account may upload in 24 hours (config UPLOADS_PER_DAY): a family's paperwork fits,
-# a script filling the disk does not.
-UPLOADS_PER_DAY = 60
+# The quota (config UPLOADS_PER_DAY, 60: a family's paperwork fits, a script filling the disk
+# does not) counts the uploads of this window.
 UPLOAD_QUOTA_WINDOW = timedelta(hours=24)
 # The same file sent again to the same card within this time is the same document.
 DUPLICATE_WINDOW = timedelta(minutes=10)
@@ -154,7 +153,7 @@ def check_quota(account: Account, adding: int = 1) -> None:
     """QuotaExceeded when ``adding`` more files would take the account past its uploads for the
     last 24 hours (``UPLOADS_PER_DAY``). Checked before a file is decoded, and again under the
     lock of the write that stores it."""
-    limit = int(current_app.config.get("UPLOADS_PER_DAY", UPLOADS_PER_DAY))
+    limit = current_app.config["UPLOADS_PER_DAY"]
     if _uploads_since(account.id, now() - UPLOAD_QUOTA_WINDOW) + adding > limit:
         raise QuotaExceeded(
             _l(
