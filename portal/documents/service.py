@@ -167,8 +167,11 @@ def check_quota(account: Account, adding: int = 1) -> None:
 def lock_uploads(account: Account) -> None:
     """Take the account's row lock for this write transaction, so one account's uploads are
     checked (quota, repeated file) and stored one at a time. SQLite's BEGIN IMMEDIATE already
-    serialises every write; on PostgreSQL concurrent uploads would each count before the other."""
-    db.session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
+    serialises every write; on PostgreSQL concurrent uploads would each count before the other.
+    FOR NO KEY UPDATE, not FOR UPDATE: a row that names the account (the audit event another
+    request writes while holding the audit chain's lock) takes FOR KEY SHARE, which FOR UPDATE
+    would block, and the two requests would wait for each other."""
+    db.session.execute(select(Account.id).where(Account.id == account.id).with_for_update(key_share=True))
 
 
 def recent_duplicate(account: Account, patient_id: int, content_hash: str) -> Document | None:
