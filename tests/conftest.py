@@ -184,7 +184,12 @@ def app_factory(database_url: str, tmp_path: Path) -> Iterator:
             db.session.remove()
             db.engine.dispose()
     if ON_POSTGRES and made and database_url == database_template_url(database_url):
-        empty_all_tables(make_app(database_url, tmp_path))
+        cleaner = make_app(database_url, tmp_path)
+        empty_all_tables(cleaner)
+        with cleaner.app_context():
+            # An idle pooled connection to the session's database would make the seeded
+            # template's CREATE DATABASE ... TEMPLATE fail for the first demo test after this one.
+            db.engine.dispose()
 
 
 @pytest.fixture
