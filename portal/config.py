@@ -115,6 +115,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("EMERGENCY_ACCESS_MINUTES", 60, int, "how long break-glass access to a card lasts"),
     Setting("UPLOAD_DIR", "", str, "where encrypted uploads are stored; empty means `instance/uploads`"),
+    Setting("UPLOADS_PER_DAY", 60, int, "files one account may upload in 24 hours (documents and error reports)"),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}

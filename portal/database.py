@@ -84,14 +84,23 @@ def write_transaction(session: Session | None = None) -> Iterator[Session]:
             yield session
     except BaseException:
         session.info.pop(AFTER_COMMIT, None)
+        for callback in session.info.pop(AFTER_ROLLBACK, []):
+            callback()
         raise
     finally:
         _write_intent.reset(token)
+    session.info.pop(AFTER_ROLLBACK, None)
     for callback in session.info.pop(AFTER_COMMIT, []):
         callback()
 
 
 AFTER_COMMIT = "portal.after_commit"
+AFTER_ROLLBACK = "portal.after_rollback"
+
+
+def in_write_transaction() -> bool:
+    """Whether the code runs inside ``write_transaction()``."""
+    return _write_intent.get()
 
 
 def after_commit(callback) -> None:
@@ -100,6 +109,14 @@ def after_commit(callback) -> None:
     callbacks = db.session().info.setdefault(AFTER_COMMIT, [])
     if callback not in callbacks:
         callbacks.append(callback)
+
+
+def after_rollback(callback) -> None:
+    """Run ``callback`` if the current write transaction rolls back (never if it commits): to
+    undo what lives outside the database, such as a file written for a row that never was."""
+    if not _write_intent.get():
+        raise RuntimeError("after_rollback() outside write_transaction()")
+    db.session().info.setdefault(AFTER_ROLLBACK, []).append(callback)
 
 
 QUEUE_SIZE = 100  # a registrar's work queue shows the oldest this many open requests

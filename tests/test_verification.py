@@ -111,7 +111,7 @@ def test_submission_stores_the_documents_encrypted_and_puts_the_account_in_revie
         ("passport.pdf.html", b"<html></html>", "must be a PDF, JPG or PNG"),
         ("fake.png", b"GIF89a" + b"\x00" * 100, "must be a PDF, JPG or PNG"),
         ("big.pdf", b"%PDF-1.4\n" + b"0" * (5 * 1024 * 1024), "smaller than 5 MB"),
-        ("script.pdf", make_pdf(evil=True), "scripts or attachments"),
+        ("script.pdf", make_pdf(evil=True), "scripts, links, forms with actions or attachments"),
         ("broken.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 10, "damaged"),
     ],
 )

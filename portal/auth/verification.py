@@ -32,41 +32,38 @@ class Submission:
 
 
 def submit(account_id: int, data: Submission) -> None:
-    keys: list[str] = []
-    try:
-        with write_transaction():
-            account = db.session.get(Account, account_id)
-            request = VerificationRequest(
-                account_id=account.id,
-                passport_series=data.passport_series,
-                passport_number=data.passport_number,
-                passport_issued_on=data.issued_on,
-                passport_issued_by=data.issued_by.strip(),
-                passport_division_code=data.division_code,
-                oms_number=data.oms_number,
-            )
-            db.session.add(request)
-            db.session.flush()
-            for kind, checked in data.files.items():
-                key = uploads.store(checked.data, f"identity:{account.id}")
-                keys.append(key)
-                db.session.add(
-                    IdentityDocument(
-                        account_id=account.id,
-                        request_id=request.id,
-                        kind=kind,
-                        filename=checked.filename,
-                        content_type=checked.content_type,
-                        size=len(checked.data),
-                        storage_key=key,
-                    )
+    """Register the request with its scans. Nothing half-written is kept: each scan is written
+    after its row is flushed and removed if the transaction rolls back."""
+    with write_transaction():
+        account = db.session.get(Account, account_id)
+        request = VerificationRequest(
+            account_id=account.id,
+            passport_series=data.passport_series,
+            passport_number=data.passport_number,
+            passport_issued_on=data.issued_on,
+            passport_issued_by=data.issued_by.strip(),
+            passport_division_code=data.division_code,
+            oms_number=data.oms_number,
+        )
+        db.session.add(request)
+        db.session.flush()
+        for kind, checked in data.files.items():
+            key = uploads.new_key()
+            db.session.add(
+                IdentityDocument(
+                    account_id=account.id,
+                    request_id=request.id,
+                    kind=kind,
+                    filename=checked.filename,
+                    content_type=checked.content_type,
+                    size=len(checked.data),
+                    storage_key=key,
                 )
-            account.verification_status, account.verification_reason = "in_review", None
-            audit.record("verification.submitted", actor_id=account.id, actor_role="self")
-    except BaseException:
-        for key in keys:  # nothing half-written is kept: the files go with the rolled-back rows
-            uploads.remove(key)
-        raise
+            )
+            db.session.flush()
+            uploads.write(key, checked.data, f"identity:{account.id}")
+        account.verification_status, account.verification_reason = "in_review", None
+        audit.record("verification.submitted", actor_id=account.id, actor_role="self")
 
 
 def latest_request(account_id: int) -> VerificationRequest | None:

@@ -30,6 +30,7 @@ from portal.auth.models import Account
 from portal.auth.service import now
 from portal.corrections.models import CorrectionFile, CorrectionRequest
 from portal.database import db, work_queue, write_transaction
+from portal.documents import service as documents
 from portal.identifiers import is_valid_enp
 from portal.notify import inbox
 from portal.record import models as m
@@ -324,52 +325,51 @@ def report(
     """Register a report of an error in one entry. Who may report: anyone the policy lets read
     that section of the card, the patient, a guardian, a trusted person whose grant names the
     section (decided again here, in the write transaction). The files are stored encrypted; if
-    anything fails, nothing is kept, the files neither."""
-    keys: list[str] = []
-    try:
+    anything fails, nothing is kept, the files neither: each file is written after its row is
+    flushed and removed if the transaction rolls back."""
+    with write_transaction():
+        decision, _patient = policy.require(account, "read", patient_id, section)
+        if readable_entry(account, decision, section, patient_id, entry_id) is None:
+            raise LookupError(entry_id)
+        if files:
+            documents.lock_uploads(account)
+            documents.check_quota(account, adding=len(files))
+        row = CorrectionRequest(
+            patient_id=patient_id,
+            requested_by_id=account.id,
+            section=section,
+            entry_id=entry_id,
+            description=description.strip(),
+            status="registered",
+            created_at=now(),
+        )
+        db.session.add(row)
+        db.session.flush()
+        row.number = number_of(row)
         for checked in files:
-            keys.append(uploads.store(checked.data, f"correction:{patient_id}"))
-        with write_transaction():
-            decision, _patient = policy.require(account, "read", patient_id, section)
-            if readable_entry(account, decision, section, patient_id, entry_id) is None:
-                raise LookupError(entry_id)
-            row = CorrectionRequest(
-                patient_id=patient_id,
-                requested_by_id=account.id,
-                section=section,
-                entry_id=entry_id,
-                description=description.strip(),
-                status="registered",
-                created_at=now(),
-            )
-            db.session.add(row)
-            db.session.flush()
-            row.number = number_of(row)
-            for key, checked in zip(keys, files, strict=True):
-                db.session.add(
-                    CorrectionFile(
-                        correction_id=row.id,
-                        storage_key=key,
-                        filename=checked.filename,
-                        content_type=checked.content_type,
-                        size=len(checked.data),
-                    )
+            key = uploads.new_key()
+            db.session.add(
+                CorrectionFile(
+                    correction_id=row.id,
+                    storage_key=key,
+                    filename=checked.filename,
+                    content_type=checked.content_type,
+                    size=len(checked.data),
                 )
-            audit.record(
-                "correction.registered",
-                actor_id=account.id,
-                actor_role=decision.basis,
-                patient_id=patient_id,
-                section=section,
-                object_type="correction_request",
-                object_id=row.id,
             )
-            _event(row, "registered", account)
-            return row
-    except BaseException:
-        for key in keys:
-            uploads.remove(key)
-        raise
+            db.session.flush()
+            uploads.write(key, checked.data, f"correction:{patient_id}")
+        audit.record(
+            "correction.registered",
+            actor_id=account.id,
+            actor_role=decision.basis,
+            patient_id=patient_id,
+            section=section,
+            object_type="correction_request",
+            object_id=row.id,
+        )
+        _event(row, "registered", account)
+        return row
 
 
 def requests_of(patient_id: int, sections: tuple[str, ...], decision: policy.Decision) -> list[CorrectionRequest]:

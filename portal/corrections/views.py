@@ -14,6 +14,7 @@ from portal.clinic.forms import RejectForm
 from portal.corrections import service
 from portal.corrections.forms import CorrectForm, ReportForm
 from portal.database import db, write_transaction
+from portal.documents import service as documents
 from portal.forms import choices
 from portal.record.sections import LABELS
 from portal.record.service import open_section
@@ -74,7 +75,10 @@ def report(patient_id: int, section: str, entry_id: int):
                 row = service.report(g.account, patient_id, section, entry_id, form.description.data, checked)
             except LookupError:
                 abort(404)
-            return redirect(url_for("corrections.detail", patient_id=patient_id, request_id=row.id), code=303)
+            except documents.QuotaExceeded as error:  # another upload got in first
+                form.files.errors = [str(error)]
+            else:
+                return redirect(url_for("corrections.detail", patient_id=patient_id, request_id=row.id), code=303)
     failed = any(field.errors for field in form)
     return render(
         "corrections/report.html",
@@ -94,6 +98,11 @@ def _checked_files(form: ReportForm) -> list[uploads.CheckedFile] | None:
     chosen = form.chosen_files()
     if len(chosen) > service.MAX_FILES:
         form.files.errors = [_("Attach at most %(num)s files", num=service.MAX_FILES)]
+        return None
+    try:
+        documents.check_quota(g.account, adding=len(chosen))  # before any file is decoded
+    except documents.QuotaExceeded as error:
+        form.files.errors = [str(error)]
         return None
     checked = []
     for storage in chosen:

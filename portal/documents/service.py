@@ -12,11 +12,10 @@ uploaded it or by the card's owner (the patient or a guardian); a clinic's docum
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, tuple_
@@ -25,6 +24,7 @@ from portal import uploads
 from portal.access import policy
 from portal.audit import service as audit
 from portal.auth.models import Account
+from portal.auth.service import now
 from portal.database import after_commit, db, write_transaction
 from portal.record.models import Document, Patient
 from portal.record.service import CardContext, histories, open_section
@@ -46,6 +46,11 @@ KINDS = {
     "vaccination_certificate": _l("Vaccination certificate"),
 }
 CITIZEN_BASES = ("self", "guardian", "trusted")
+# The quota (config UPLOADS_PER_DAY, 60: a family's paperwork fits, a script filling the disk
+# does not) counts the uploads of this window.
+UPLOAD_QUOTA_WINDOW = timedelta(hours=24)
+# The same file sent again to the same card within this time is the same document.
+DUPLICATE_WINDOW = timedelta(minutes=10)
 
 
 def storage_purpose(patient_id: int) -> str:
@@ -124,25 +129,74 @@ def open_form(account: Account, patient_id: int, section: str) -> CardContext:
         return open_section(account, patient_id, section)
 
 
-@contextmanager
-def files_kept_on_commit() -> Iterator[list[str]]:
-    """Wrap a write transaction that stores files: the storage keys added to the yielded list are
-    removed again when the transaction fails, so no file outlives a row that never was."""
-    keys: list[str] = []
-    try:
-        yield keys
-    except BaseException:
-        for key in keys:
-            uploads.remove(key)
-        raise
+class QuotaExceeded(uploads.UploadError):
+    """The account has uploaded as many files as it may for now; the message says when it may
+    upload again."""
+
+
+def _uploads_since(account_id: int, since: datetime) -> int:
+    """Files this account has uploaded since ``since``: documents (vaccination certificates
+    among them) and the files of its error reports."""
+    from portal.corrections.models import CorrectionFile, CorrectionRequest
+
+    documents = select(func.count()).where(Document.uploaded_by_id == account_id, Document.created_at >= since)
+    reports = (
+        select(func.count())
+        .select_from(CorrectionFile)
+        .join(CorrectionRequest, CorrectionRequest.id == CorrectionFile.correction_id)
+        .where(CorrectionRequest.requested_by_id == account_id, CorrectionRequest.created_at >= since)
+    )
+    return (db.session.scalar(documents) or 0) + (db.session.scalar(reports) or 0)
+
+
+def check_quota(account: Account, adding: int = 1) -> None:
+    """QuotaExceeded when ``adding`` more files would take the account past its uploads for the
+    last 24 hours (``UPLOADS_PER_DAY``). Checked before a file is decoded, and again under the
+    lock of the write that stores it."""
+    limit = current_app.config["UPLOADS_PER_DAY"]
+    if _uploads_since(account.id, now() - UPLOAD_QUOTA_WINDOW) + adding > limit:
+        raise QuotaExceeded(
+            _l(
+                "You have uploaded %(limit)s files in the last 24 hours, as many as one account may. "
+                "Try again tomorrow, or ask your clinic to add the documents",
+                limit=limit,
+            )
+        )
+
+
+def lock_uploads(account: Account) -> None:
+    """Take the account's row lock for this write transaction, so one account's uploads are
+    checked (quota, repeated file) and stored one at a time. SQLite's BEGIN IMMEDIATE already
+    serialises every write; on PostgreSQL concurrent uploads would each count before the other.
+    FOR NO KEY UPDATE, not FOR UPDATE: a row that names the account (the audit event another
+    request writes while holding the audit chain's lock) takes FOR KEY SHARE, which FOR UPDATE
+    would block, and the two requests would wait for each other."""
+    db.session.execute(select(Account.id).where(Account.id == account.id).with_for_update(key_share=True))
+
+
+def recent_duplicate(account: Account, patient_id: int, content_hash: str) -> Document | None:
+    """The document this account uploaded to this card within ``DUPLICATE_WINDOW`` with the same
+    bytes, if any: a double click, a retried request, the same form sent from two tabs."""
+    return db.session.scalar(
+        select(Document)
+        .where(
+            Document.uploaded_by_id == account.id,
+            Document.patient_id == patient_id,
+            Document.content_hash == content_hash,
+            Document.created_at >= now() - DUPLICATE_WINDOW,
+        )
+        .order_by(Document.id)
+        .limit(1)
+    )
 
 
 def store_document(
     account: Account, patient_id: int, title: str, document_date: date, kind: str, checked: uploads.CheckedFile
 ) -> Document:
-    """Encrypt the checked file and add its Document row, in the caller's write transaction.
-    The caller has already checked the access."""
-    key = uploads.store(checked.data, storage_purpose(patient_id))
+    """Add the Document row and write its encrypted file, in the caller's write transaction.
+    The caller has already checked the access. The file is written once the row is flushed (a
+    row the database refuses leaves no file) and removed if the transaction rolls back."""
+    key = uploads.new_key()
     document = Document(
         patient_id=patient_id,
         kind=kind,
@@ -154,9 +208,12 @@ def store_document(
         content_type=checked.content_type,
         size=len(checked.data),
         search_text=search_text(title, checked.filename),
+        content_hash=uploads.digest(checked.data),
+        created_at=now(),  # the clock the quota and the repeated-upload window are measured by
     )
     db.session.add(document)
     db.session.flush()
+    uploads.write(key, checked.data, storage_purpose(patient_id))
     return document
 
 
@@ -249,15 +306,27 @@ def document_file(account: Account, patient_id: int, document_id: int) -> tuple[
 # -- changing -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Uploaded:
+    document: Document
+    repeated: bool  # the same file was uploaded moments ago: that document, no new one
+
+
 def upload(
     account: Account, patient_id: int, title: str, document_date: date, kind: str, checked: uploads.CheckedFile
-) -> Document:
-    with files_kept_on_commit() as stored, write_transaction():
+) -> Uploaded:
+    """Add the citizen's upload to the card: QuotaExceeded past the account's uploads for the
+    day; the same file sent again to the same card within minutes gives the earlier document."""
+    with write_transaction():
         require_citizen_add(account, patient_id, "documents")
+        lock_uploads(account)
+        earlier = recent_duplicate(account, patient_id, uploads.digest(checked.data))
+        if earlier is not None:
+            return Uploaded(earlier, repeated=True)
+        check_quota(account)
         document = store_document(account, patient_id, title, document_date, kind, checked)
-        stored.append(document.storage_key)
         open_section(account, patient_id, "documents", "add", "document", document.id)
-        return document
+        return Uploaded(document, repeated=False)
 
 
 def deletable(account: Account, patient_id: int, document_id: int) -> DocumentView:

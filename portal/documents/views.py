@@ -49,19 +49,25 @@ def upload(patient_id: int):
         valid = form.validate_on_submit()
         checked = None
         try:
+            service.check_quota(g.account)  # before the file is decoded
             checked = uploads.check(form.file.data)
         except uploads.UploadError as error:
             form.file.errors = [str(error)]
         if valid and checked is not None:
-            service.upload(
-                g.account,
-                patient_id,
-                form.title.data.strip(),
-                parse_date(form.document_date.data),
-                form.kind.data,
-                checked,
-            )
-            return redirect(url_for("documents.documents", patient_id=patient_id, uploaded=1), code=303)
+            try:
+                uploaded = service.upload(
+                    g.account,
+                    patient_id,
+                    form.title.data.strip(),
+                    parse_date(form.document_date.data),
+                    form.kind.data,
+                    checked,
+                )
+            except service.QuotaExceeded as error:  # another upload got in first
+                form.file.errors = [str(error)]
+            else:
+                done = {"repeated": 1} if uploaded.repeated else {"uploaded": 1}
+                return redirect(url_for("documents.documents", patient_id=patient_id, **done), code=303)
     failing = any(field.errors for field in form)
     return render("documents/upload.html", form=form, view=view, status=400 if failing else 200)
 

@@ -387,10 +387,16 @@ class Document(_Entry, Base):
     keep_until: Mapped[date | None] = mapped_column(Date)  # certificates stay for a year
     # Case-folded title and file name for the search box (SQLite's LIKE folds ASCII only).
     search_text: Mapped[str] = mapped_column(String(500), default="")
+    # The SHA-256 of a citizen's upload: the same file sent twice within minutes is one document.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
 
     organisation: Mapped[Organisation | None] = relationship(lazy="joined")
 
-    __table_args__ = (Index("ix_document_patient_date", "patient_id", "document_date", "id"),)
+    __table_args__ = (
+        Index("ix_document_patient_date", "patient_id", "document_date", "id"),
+        # The uploads an account made lately (the quota, the repeated upload): a range, not a scan.
+        Index("ix_document_uploader_created", "uploaded_by_id", "created_at"),
+    )
 
     def kept_on(self, day: date) -> bool:
         """Whether the document is still in «Мои документы» on ``day`` (a certificate: a year)."""

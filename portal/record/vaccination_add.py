@@ -115,12 +115,14 @@ class NewVaccination:
 
 def add(account: Account, patient_id: int, new: NewVaccination, certificate: uploads.CheckedFile) -> Immunization:
     """Add an unconfirmed vaccination with its certificate (a Document of the card)."""
-    with documents.files_kept_on_commit() as stored, write_transaction():
+    with write_transaction():
         documents.require_citizen_add(account, patient_id, SECTION)
+        documents.lock_uploads(account)
+        documents.check_quota(account)
+        # The certificate's file is written after its row is flushed and removed on a rollback.
         document = documents.store_document(
             account, patient_id, new.vaccine, new.given_on, "vaccination_certificate", certificate
         )
-        stored.append(document.storage_key)
         entry = Immunization(
             patient_id=patient_id,
             vaccine=new.vaccine,
@@ -195,27 +197,33 @@ def add_vaccination(patient_id: int):
         valid = form.validate_on_submit()
         checked = None
         try:
+            documents.check_quota(g.account)  # before the file is decoded
             checked = uploads.check(form.certificate.data)
         except uploads.UploadError as error:
             form.certificate.errors = [str(error)]
         if valid and checked is not None:
-            entry = add(
-                g.account,
-                patient_id,
-                NewVaccination(
-                    vaccine=form.vaccine.data.strip(),
-                    target=form.target.data,
-                    given_on=parse_date(form.given_on.data),
-                    dose_number=int(form.dose_number.data.strip()),
-                    series=(form.series.data or "").strip(),
-                    place=form.place.data.strip(),
-                    reactions=(form.reactions.data or "").strip(),
-                ),
-                checked,
-            )
-            return redirect(
-                url_for("record.entry", patient_id=patient_id, section=SECTION, entry_id=entry.id, added=1), code=303
-            )
+            try:
+                entry = add(
+                    g.account,
+                    patient_id,
+                    NewVaccination(
+                        vaccine=form.vaccine.data.strip(),
+                        target=form.target.data,
+                        given_on=parse_date(form.given_on.data),
+                        dose_number=int(form.dose_number.data.strip()),
+                        series=(form.series.data or "").strip(),
+                        place=form.place.data.strip(),
+                        reactions=(form.reactions.data or "").strip(),
+                    ),
+                    checked,
+                )
+            except documents.QuotaExceeded as error:  # another upload got in first
+                form.certificate.errors = [str(error)]
+            else:
+                return redirect(
+                    url_for("record.entry", patient_id=patient_id, section=SECTION, entry_id=entry.id, added=1),
+                    code=303,
+                )
     failing = any(field.errors for field in form)
     return render("vaccinations/add.html", form=form, view=view, status=400 if failing else 200)
 

@@ -50,35 +50,33 @@ def request(guardian: Account, child: ChildDetails, document: uploads.CheckedFil
         raise Refused("snils", _("Confirm your own identity first"))
     if today() >= birthday(child.birth_date, guardian_age_limit()):
         raise Refused("birth_date", _("A child of %(age)s or older manages their own card", age=guardian_age_limit()))
-    key = uploads.store(document.data, f"guardianship:{guardian.id}")
-    try:
-        with write_transaction():
-            row = GuardianshipRequest(
-                guardian_id=guardian.id,
-                child_surname=child.surname.strip(),
-                child_name=child.name.strip(),
-                child_patronymic=(child.patronymic or "").strip() or None,
-                child_birth_date=child.birth_date,
-                child_sex=child.sex,
-                child_snils=snils_digits(child.snils),
-                basis=child.basis.strip(),
-                document_key=key,
-                document_filename=document.filename,
-                document_type=document.content_type,
-            )
-            db.session.add(row)
-            db.session.flush()
-            audit.record(
-                "guardianship.requested",
-                actor_id=guardian.id,
-                actor_role="self",
-                object_type="guardianship_request",
-                object_id=row.id,
-            )
-            return row
-    except BaseException:
-        uploads.remove(key)
-        raise
+    key = uploads.new_key()
+    with write_transaction():
+        row = GuardianshipRequest(
+            guardian_id=guardian.id,
+            child_surname=child.surname.strip(),
+            child_name=child.name.strip(),
+            child_patronymic=(child.patronymic or "").strip() or None,
+            child_birth_date=child.birth_date,
+            child_sex=child.sex,
+            child_snils=snils_digits(child.snils),
+            basis=child.basis.strip(),
+            document_key=key,
+            document_filename=document.filename,
+            document_type=document.content_type,
+        )
+        db.session.add(row)
+        db.session.flush()
+        # Written once the row is flushed, removed again if the transaction rolls back.
+        uploads.write(key, document.data, f"guardianship:{guardian.id}")
+        audit.record(
+            "guardianship.requested",
+            actor_id=guardian.id,
+            actor_role="self",
+            object_type="guardianship_request",
+            object_id=row.id,
+        )
+        return row
 
 
 @dataclass(frozen=True)
