@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import assets, config, errors, formatting, plugins, security
+from portal import assets, config, errors, formatting, paging, plugins, security
 from portal.database import configure_engine
 from portal.extensions import babel, compress, csrf, db, htmx, limiter, migrate
 from portal.rendering import current_page, render_card, select_locale
@@ -22,6 +22,8 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     values = config.load(config_overrides)
     instance_path = Path(values.get("INSTANCE_PATH") or config.ROOT / "instance")
     app = Flask(__name__, instance_path=str(instance_path), static_folder=None)
+    # Before any blueprint: every <int:...> in a route (plugins' too) is an id the database can hold.
+    app.url_map.converters["int"] = paging.IdConverter
     app.config.update(values)
     app.config.update(config.flask_settings(values, instance_path))
     app.config.setdefault("PLUGINS_RAISE_ERRORS", app.debug)

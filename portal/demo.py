@@ -25,6 +25,7 @@ from portal.auth.models import Account, IdentityDocument, StaffMembership, Verif
 from portal.consent.models import ConsentEvent
 from portal.database import db, write_transaction
 from portal.identifiers import enp_check_digit, make_snils
+from portal.paging import MAX_ID
 from portal.record.generator import seed_demo_history
 from portal.record.models import Patient
 from portal.record.pharmacies import seed_pharmacies
@@ -487,7 +488,7 @@ def demo_session(account_id: int | None, ip: str | None, user_agent: str | None)
     from portal.auth import service
 
     with write_transaction():
-        account = db.session.get(Account, account_id) if account_id else None
+        account = db.session.get(Account, account_id) if account_id and 0 < account_id <= MAX_ID else None
         if account is None or account.email not in {email_of(p) for p in PEOPLE}:
             return None
         stage = "enrol" if service.needs_enrolment(account) else "password"
