@@ -229,7 +229,8 @@ def flask_settings(values: dict[str, Any], instance_path: Path) -> dict[str, Any
         "DATA_KEY": ensure_data_key(values, instance_path),
         "UPLOAD_DIR": values["UPLOAD_DIR"] or str(instance_path / "uploads"),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a failed statement's values (search text, names) stay out of the error log.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "MAX_CONTENT_LENGTH": values["MAX_UPLOAD_MB"] * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": values["LANGUAGES"][0],
         "BABEL_DEFAULT_TIMEZONE": values["TIMEZONE"],
