@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from portal import ratelimit_store
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Values that must never be accepted as a production secret.
@@ -60,9 +62,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DEFAULT_THEME", "default", str, "theme for visitors who have not chosen one"),
     Setting(
         "RATELIMIT_STORAGE_URI",
-        "memory://",
+        "",
         str,
-        "Flask-Limiter storage; `redis://127.0.0.1:6379/0` when several app servers run",
+        "Flask-Limiter storage; empty means a SQLite file in `instance/` that every worker shares; "
+        "`redis://127.0.0.1:6379/0` when several machines serve the portal",
     ),
     Setting("MAX_UPLOAD_MB", 6, int, "largest request body in megabytes (uploads are limited to 5 MB each)"),
     Setting("PROXY_COUNT", 0, int, "number of trusted reverse proxies in front of the app (X-Forwarded-* headers)"),
@@ -246,7 +249,10 @@ def flask_settings(values: dict[str, Any], instance_path: Path) -> dict[str, Any
         "PREFERRED_URL_SCHEME": "https" if production else "http",
         # The token lives as long as the session, so a page left open does not break htmx posts.
         "WTF_CSRF_TIME_LIMIT": None,
-        "RATELIMIT_STORAGE_URI": values["RATELIMIT_STORAGE_URI"],
+        # Counters shared by all worker processes, also in the default setup (make run's two).
+        "RATELIMIT_STORAGE_URI": (
+            values["RATELIMIT_STORAGE_URI"] or ratelimit_store.uri_for(instance_path / "ratelimits.db")
+        ),
         "RATELIMIT_HEADERS_ENABLED": False,
         "COMPRESS_ALGORITHM": ["br", "gzip"],
         "COMPRESS_MIMETYPES": [
