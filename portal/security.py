@@ -62,7 +62,7 @@ def csp_report_fields(body: bytes, url_map: Map) -> dict[str, Any]:
     source. Nothing else from the body is kept, and every value is cut short."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         return {"unreadable_report_bytes": len(body)}
     items = data if isinstance(data, list) else [data]
     reports = []

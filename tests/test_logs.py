@@ -89,6 +89,12 @@ def test_a_report_that_is_not_json_is_logged_by_its_size_only(client, json_log):
     assert any(e.get("unreadable_report_bytes") == len(body) for e in lines_of(json_log.getvalue()))
 
 
+def test_a_deeply_nested_report_is_only_unreadable(client, json_log):
+    body = b"[" * 8000
+    assert client.post("/csp-report", data=body, content_type="application/csp-report").status_code == 204
+    assert any(e.get("unreadable_report_bytes") == len(body) for e in lines_of(json_log.getvalue()))
+
+
 def test_a_large_report_is_refused_unread(client, json_log):
     body = b'{"csp-report": {"violated-directive": "' + b"x" * 64 * 1024 + b'"}}'
     assert client.post("/csp-report", data=body, content_type="application/csp-report").status_code == 413
