@@ -47,7 +47,7 @@ db: install
 ## PORTAL_DEMO_MODE says otherwise; production (PORTAL_ENV=production) refuses it.
 run: deps-run db
 	PORTAL_DEMO_MODE=$${PORTAL_DEMO_MODE:-$$( [ "$$PORTAL_ENV" = production ] && echo false || echo true )} \
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+	$(BIN)/gunicorn -c python:portal.gunicorn_conf --bind $(HOST):$(PORT) --workers $(WORKERS) wsgi:app
 
 ## Every test: unit and HTTP tests (again on PostgreSQL when PORTAL_TEST_DATABASE_URL is set),
 ## then the browser tests in Chromium. Fails if Chromium cannot be found. (The suites run one after

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import assets, config, errors, formatting, plugins, security
+from portal import assets, config, errors, formatting, logs, paging, plugins, security
 from portal.database import configure_engine
 from portal.notify import sms
 from portal.extensions import babel, compress, csrf, db, htmx, limiter, migrate
@@ -25,14 +24,17 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     if problem := sms.settings_problem(values):
         raise config.ConfigError(problem)
     app = Flask(__name__, instance_path=str(instance_path), static_folder=None)
+    # Before any blueprint: every <int:...> in a route (plugins' too) is an id the database can hold.
+    app.url_map.converters["int"] = paging.IdConverter
     app.config.update(values)
     app.config.update(config.flask_settings(values, instance_path))
     app.config.setdefault("PLUGINS_RAISE_ERRORS", app.debug)
-    logging.basicConfig(level=values["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(values["LOG_LEVEL"])
 
     if values["PROXY_COUNT"]:
         n = values["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    app.wsgi_app = logs.LoggedPath(app.wsgi_app, app.url_map)  # type: ignore[method-assign]
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)

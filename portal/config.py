@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from portal import ratelimit_store
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Values that must never be accepted as a production secret.
@@ -60,9 +62,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DEFAULT_THEME", "default", str, "theme for visitors who have not chosen one"),
     Setting(
         "RATELIMIT_STORAGE_URI",
-        "memory://",
+        "",
         str,
-        "Flask-Limiter storage; `redis://127.0.0.1:6379/0` when several app servers run",
+        "Flask-Limiter storage; empty means a SQLite file in `instance/` that every worker shares; "
+        "`redis://127.0.0.1:6379/0` when several machines serve the portal",
     ),
     Setting("MAX_UPLOAD_MB", 6, int, "largest request body in megabytes (uploads are limited to 5 MB each)"),
     Setting("PROXY_COUNT", 0, int, "number of trusted reverse proxies in front of the app (X-Forwarded-* headers)"),
@@ -246,7 +249,8 @@ def flask_settings(values: dict[str, Any], instance_path: Path) -> dict[str, Any
         "DATA_KEY": ensure_data_key(values, instance_path),
         "UPLOAD_DIR": values["UPLOAD_DIR"] or str(instance_path / "uploads"),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a failed statement's values (search text, names) stay out of the error log.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "MAX_CONTENT_LENGTH": values["MAX_UPLOAD_MB"] * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": values["LANGUAGES"][0],
         "BABEL_DEFAULT_TIMEZONE": values["TIMEZONE"],
@@ -262,7 +266,10 @@ def flask_settings(values: dict[str, Any], instance_path: Path) -> dict[str, Any
         "PREFERRED_URL_SCHEME": "https" if production else "http",
         # The token lives as long as the session, so a page left open does not break htmx posts.
         "WTF_CSRF_TIME_LIMIT": None,
-        "RATELIMIT_STORAGE_URI": values["RATELIMIT_STORAGE_URI"],
+        # Counters shared by all worker processes, also in the default setup (make run's two).
+        "RATELIMIT_STORAGE_URI": (
+            values["RATELIMIT_STORAGE_URI"] or ratelimit_store.uri_for(instance_path / "ratelimits.db")
+        ),
         "RATELIMIT_HEADERS_ENABLED": False,
         "COMPRESS_ALGORITHM": ["br", "gzip"],
         "COMPRESS_MIMETYPES": [

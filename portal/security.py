@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
+from werkzeug.routing import Map
+
+from portal.logs import masked_path
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
@@ -25,6 +31,54 @@ HEADERS = {
 }
 
 HSTS = "max-age=63072000; includeSubDomains"
+
+# A violation report is well under 2 KiB; a larger body is refused unread (413).
+CSP_REPORT_MAX_BYTES = 8 * 1024
+# What a report may put in the log, by its name in the report-uri and the Reporting API formats.
+_CSP_FIELDS = {
+    "directive": ("effective-directive", "effectiveDirective", "violated-directive"),
+    "blocked": ("blocked-uri", "blockedURL"),
+    "document": ("document-uri", "documentURL"),
+    "source": ("source-file", "sourceFile"),
+    "line": ("line-number", "lineNumber"),
+    "column": ("column-number", "columnNumber"),
+    "disposition": ("disposition",),
+}
+_URL_FIELDS = {"blocked", "document", "source"}
+
+
+def _loggable_url(value: str, url_map: Map) -> str:
+    """A URL from a report without its query and fragment; our own paths masked as in the access log."""
+    parts = urlsplit(value)
+    if not parts.scheme and not parts.netloc:
+        return value[:40]  # "inline", "eval", "self"
+    path = masked_path(url_map, parts.path) if parts.netloc == request.host else parts.path[:120]
+    return f"{parts.scheme}://{parts.netloc[:80]}{path}"
+
+
+def csp_report_fields(body: bytes, url_map: Map) -> dict[str, Any]:
+    """The log fields of a CSP violation report (``report-uri`` or Reporting API JSON): the
+    directive, the blocked and document addresses without query strings, the place in the
+    source. Nothing else from the body is kept, and every value is cut short."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
+        return {"unreadable_report_bytes": len(body)}
+    items = data if isinstance(data, list) else [data]
+    reports = []
+    for item in items[:5]:
+        report = item.get("csp-report") or item.get("body") if isinstance(item, dict) else None
+        if not isinstance(report, dict):
+            continue
+        fields: dict[str, Any] = {}
+        for name, keys in _CSP_FIELDS.items():
+            value = next((report[k] for k in keys if k in report), None)
+            if isinstance(value, int) and not isinstance(value, bool):
+                fields[name] = value
+            elif isinstance(value, str):
+                fields[name] = _loggable_url(value, url_map) if name in _URL_FIELDS else value[:80]
+        reports.append(fields)
+    return {"reports": reports} if reports else {"unreadable_report_bytes": len(body)}
 
 
 def request_id() -> str:

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SearchField, SelectField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms import SearchField, SelectField
+from wtforms.validators import Length, Optional
 
 from portal.forms import ValidChoice
+from portal.paging import IdKeyField
 
 
 class ClinicSearchForm(FlaskForm):
@@ -23,4 +24,4 @@ class ClinicSearchForm(FlaskForm):
         validators=[Optional(), ValidChoice(_l("Choose a region from the list"))],
         validate_choice=False,
     )
-    after = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    after = IdKeyField()

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import IntegerField, SelectField
-from wtforms.validators import NumberRange, Optional
+from wtforms import SelectField
+from wtforms.validators import Optional
 
 from portal.forms import ValidChoice, choices
+from portal.paging import IdKeyField
 from portal.record.forms import PeriodFilter
 
 
@@ -16,4 +17,4 @@ class AccessLogFilter(PeriodFilter):
         validators=[Optional(), ValidChoice(_l("Choose from the list"))],
         validate_choice=False,
     )
-    before = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    before = IdKeyField()

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, redirect, request, url_for
+from flask import Blueprint, abort, g, redirect, url_for
 
-from portal import uploads
+from portal import paging, uploads
 from portal.access import service as access
 from portal.access import staff
 from portal.audit import service as audit
@@ -30,7 +30,7 @@ def _audited_download(
 @bp.get("/verifications")
 @staff("registrar")
 def verifications():
-    after = request.args.get("after", type=int)
+    after = paging.page_key("after")
     rows = verifying.queue(after)
     return render("clinic/verifications.html", rows=rows, next_after=rows[-1][0].id if len(rows) == 20 else None)
 

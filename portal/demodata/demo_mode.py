@@ -10,6 +10,7 @@ from portal import crypto
 from portal.auth.models import Account
 from portal.database import db, write_transaction
 from portal.demodata.people import PEOPLE, email_of
+from portal.paging import MAX_ID
 
 
 def _demo_accounts() -> list[Account]:
@@ -33,7 +34,7 @@ def demo_session(account_id: int | None, ip: str | None, user_agent: str | None)
     from portal.auth import service
 
     with write_transaction():
-        account = db.session.get(Account, account_id) if account_id else None
+        account = db.session.get(Account, account_id) if account_id and 0 < account_id <= MAX_ID else None
         if account is None or account.email not in {email_of(p) for p in PEOPLE}:
             return None
         stage = "enrol" if service.needs_enrolment(account) else "password"

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
@@ -9,10 +8,10 @@ from flask_wtf.file import FileField
 from wtforms import SearchField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
+from portal import paging
 from portal.auth.forms import parse_date
 from portal.forms import ValidChoice, choices
 
-AFTER = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{1,18})$")
 DATE_FORMAT = _l("Enter the date as day, month and year, for example 15.03.2025")
 
 
@@ -50,8 +49,10 @@ class DocumentFilter(FlaskForm):
         return parse_date(self.until.data)
 
     def after_key(self) -> tuple[date, int] | None:
-        match = AFTER.match(self.after.data or "")
-        return (date.fromisoformat(match.group(1)), int(match.group(2))) if match else None
+        if not self.after.data:
+            return None
+        when, ident = paging.parse_dated(self.after.data)
+        return when.date(), ident
 
     def validate_since(self, field) -> None:
         if field.data and parse_date(field.data) is None:
@@ -66,11 +67,9 @@ class DocumentFilter(FlaskForm):
 
     def validate_after(self, field) -> None:
         try:
-            valid = self.after_key() is not None
-        except ValueError:
-            valid = False
-        if not valid:
-            raise ValidationError(_l("The page link is damaged. Start again from the first page"))
+            self.after_key()
+        except ValueError as exc:
+            raise ValidationError(paging.DAMAGED) from exc
 
 
 class UploadForm(FlaskForm):

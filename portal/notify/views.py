@@ -5,6 +5,7 @@ from flask import Blueprint, abort, current_app, g, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from portal import paging
 from portal.access import public, signed_in, signed_in_without_consent
 from portal.database import db, write_transaction
 from portal.notify import inbox
@@ -36,8 +37,13 @@ def outbox():
 
 
 def _before() -> int | None:
-    value = request.values.get("before", "")
-    return int(value) if value.isdigit() else None
+    return paging.page_key("before")
+
+
+@bp.before_request
+def _page_key_first() -> None:
+    """A damaged page key is refused (400) before a message is marked, not after."""
+    _before()
 
 
 def _inbox_page(announce: str | None = None, focus: int | None = None):

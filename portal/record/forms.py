@@ -9,6 +9,7 @@ from wtforms.validators import Optional, ValidationError
 
 from portal.auth.forms import parse_date
 from portal.forms import ValidChoice, choices
+from portal.paging import DatedKeyField
 
 
 class PeriodFilter(FlaskForm):
@@ -46,7 +47,7 @@ class SectionFilter(PeriodFilter):
     type = _choice(_l("Type"))
     organisation = _choice(_l("Organisation"))
     doctor = _choice(_l("Doctor"))
-    after = StringField(validators=[Optional()])
+    after = DatedKeyField(validators=[Optional()])
 
     def offer(self, types, organisations, doctors) -> None:
         every = _l("All")

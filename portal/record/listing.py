@@ -16,6 +16,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
 
+from portal import paging
 from portal.access.policy import today
 from portal.appointments.models import Organisation
 from portal.database import db
@@ -171,14 +172,11 @@ def _status_clause(value: str):
 
 
 def parse_after(spec: Spec, after: str | None) -> tuple[Any, int] | None:
-    if not after or "_" not in after:
+    """The page key as the section's date column compares it (the form has checked it parses)."""
+    if not after:
         return None
-    when, _sep, ident = after.rpartition("_")
-    try:
-        key = datetime.fromisoformat(when) if spec.is_datetime else date.fromisoformat(when)
-        return key, int(ident)
-    except ValueError:
-        return None
+    when, ident = paging.parse_dated(after)
+    return (when if spec.is_datetime else when.date()), ident
 
 
 def page_of(spec: Spec, patient_id: int, filters: Filters, size: int = PAGE_SIZE) -> EntryPage:
