@@ -100,40 +100,31 @@
     arm();
   }
 
-  // The menu. The server writes it after the content, with a «Меню» link to it at the top, so it
-  // works without JavaScript. Here it moves into the header: the account tools beside the
-  // service's name, the navigation under them, and on a narrow screen both fold behind a
-  // disclosure button, so a phone opens on the page rather than on a screenful of links.
-  var header = document.querySelector(".site-header");
-  var menuLink = document.getElementById("menu-toggle");
-  var menu = document.getElementById("menu");
-  var tools = document.getElementById("header-tools");
+  // The menu (after the content, outside any form) moves into the header, folded behind a
+  // disclosure button on a phone; Escape closes it, focus back on the button.
+  var header = document.querySelector(".site-header"), menuLink = document.getElementById("menu-toggle"),
+    menu = document.getElementById("menu"), tools = document.getElementById("header-tools");
   if (header && menuLink && menu && tools) {
-    var menuButton = document.createElement("button");
-    menuButton.type = "button";
-    menuButton.id = "menu-toggle";
-    menuButton.className = "menu-button";
-    menuButton.textContent = menuLink.textContent;
-    menuButton.setAttribute("aria-controls", "header-tools menu");
-    menuButton.setAttribute("aria-expanded", "false");
-    menuLink.parentNode.replaceChild(menuButton, menuLink);
-    menuButton.parentNode.appendChild(tools);
-    header.appendChild(menu);
-    header.classList.add("menu-closed");
+    var toggle = document.createElement("button");
+    toggle.id = menuLink.id;
+    toggle.className = "menu-button";
+    toggle.textContent = menuLink.textContent;
+    toggle.setAttribute("aria-controls", "header-tools menu");
     var setMenu = function (open) {
-      menuButton.setAttribute("aria-expanded", open ? "true" : "false");
+      toggle.setAttribute("aria-expanded", String(open));
       header.classList.toggle("menu-closed", !open);
     };
-    // A disclosure: focus stays on the button; the menu follows it in the tab order.
-    menuButton.addEventListener("click", function () {
-      setMenu(menuButton.getAttribute("aria-expanded") !== "true");
+    setMenu(false);
+    menuLink.parentNode.replaceChild(toggle, menuLink);
+    toggle.parentNode.appendChild(tools);
+    header.appendChild(menu);
+    toggle.addEventListener("click", function () {
+      setMenu(header.classList.contains("menu-closed"));
     });
-    // Escape closes the open menu from the button or from inside it, and focus returns to the
-    // button, so it is never left on a link that has just been hidden.
     header.addEventListener("keydown", function (event) {
-      if (event.key === "Escape" && menuButton.getAttribute("aria-expanded") === "true") {
+      if (event.key === "Escape" && !header.classList.contains("menu-closed")) {
         setMenu(false);
-        menuButton.focus();
+        toggle.focus();
       }
     });
   }
