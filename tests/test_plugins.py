@@ -84,7 +84,7 @@ def test_hook_register_themes(everything_app):
 
 def test_hook_navigation_items(everything_app):
     html = everything_app.test_client().get("/everything/").get_data(as_text=True)
-    nav = html[html.index('<nav class="wrap main-nav"') : html.index("</nav>", html.index('class="wrap main-nav"'))]
+    nav = html[html.index('<nav class="site-menu main-nav" id="menu"') : html.index("</nav>", html.index('id="menu"'))]
     assert '<a href="/everything/" aria-current="page">Everything nav</a>' in nav
     # Ordered by the items' order: core "Home" (10) before the plugin's (50) before "Sign in" (90).
     assert nav.index('href="/"') < nav.index("Everything nav") < nav.index("/auth/sign-in")

@@ -100,6 +100,35 @@
     arm();
   }
 
+  // The menu (after the content, outside any form) moves into the header, folded behind a
+  // disclosure button on a phone; Escape closes it, focus back on the button.
+  var header = document.querySelector(".site-header"), menuLink = document.getElementById("menu-toggle"),
+    menu = document.getElementById("menu"), tools = document.getElementById("header-tools");
+  if (header && menuLink && menu && tools) {
+    var toggle = document.createElement("button");
+    toggle.id = menuLink.id;
+    toggle.className = "menu-button";
+    toggle.textContent = menuLink.textContent;
+    toggle.setAttribute("aria-controls", "header-tools menu");
+    var setMenu = function (open) {
+      toggle.setAttribute("aria-expanded", String(open));
+      header.classList.toggle("menu-closed", !open);
+    };
+    setMenu(false);
+    menuLink.parentNode.replaceChild(toggle, menuLink);
+    toggle.parentNode.appendChild(tools);
+    header.appendChild(menu);
+    toggle.addEventListener("click", function () {
+      setMenu(header.classList.contains("menu-closed"));
+    });
+    header.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && !header.classList.contains("menu-closed")) {
+        setMenu(false);
+        toggle.focus();
+      }
+    });
+  }
+
   document.addEventListener("htmx:responseError", function () {
     var region = live();
     failed(region && region.dataset.errorText);
