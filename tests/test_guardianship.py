@@ -198,3 +198,24 @@ def test_at_most_five_active_grants_and_each_is_audited_and_told(app, demo, logi
     assert outbox(app, demo["nurse"].email)[-1].kind == "notify_grant_received"
     nurse = login(demo["nurse"])
     assert nurse.get(f"/card/{demo['patient'].patient_id}").status_code == 200  # as a trusted person now
+
+
+def test_the_document_of_a_decided_request_is_no_longer_opened(app, demo, login):
+    parent = login(demo["trusted"])
+    ask(parent, date.today() - timedelta(days=3 * 365), make_snils("004000004"))
+    request = latest_request(app, demo["trusted"].id)
+    registrar = login(demo["registrar"])
+    document = f"/clinic/guardianships/{request.id}/document"
+    assert registrar.get(document).status_code == 200
+    assert registrar_decision(login, demo, request.id, "reject", "Скан нечитаем").status_code == 303
+    assert registrar.get(document).status_code == 404
+    assert document not in registrar.get(f"/clinic/guardianships/{request.id}").get_data(as_text=True)
+    with app.app_context():
+        outcomes = list(
+            db.session.scalars(
+                sa.select(AuditEvent.outcome)
+                .where(AuditEvent.action == "guardianship.document_viewed")
+                .order_by(AuditEvent.seq)
+            )
+        )
+    assert outcomes == ["success", "denied"]

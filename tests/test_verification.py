@@ -245,3 +245,31 @@ def test_a_path_in_the_file_name_is_only_a_name(app, demo, citizen):
             .limit(1)
         )
     assert doc.filename == "__init__.py.png" and "/" not in doc.storage_key
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_the_documents_of_a_decided_request_are_no_longer_opened(app, demo, citizen, login, approve):
+    """The scans serve the check; once it is decided they are kept but a registrar no longer
+    downloads them (404, the refusal audited), and the page no longer links them."""
+    from portal.audit.models import AuditEvent
+
+    submit(citizen, GOOD)
+    registrar = login(demo["registrar"])
+    queue = registrar.get("/clinic/verifications").get_data(as_text=True)
+    request_id = re.findall(r"/clinic/verifications/(\d+)", queue)[-1]
+    page = f"/clinic/verifications/{request_id}"
+    links = re.findall(r'href="(/clinic/verifications/\d+/documents/\d+)"', registrar.get(page).get_data(as_text=True))
+    assert len(links) == 3 and registrar.get(links[0]).status_code == 200
+    response, registrar, _id = registrar_decides(app, demo, login, approve=approve, reason="Скан нечитаем")
+    assert response.status_code == 303
+    assert [registrar.get(link).status_code for link in links] == [404, 404, 404]
+    assert "/documents/" not in registrar.get(page).get_data(as_text=True)
+    with app.app_context():
+        outcomes = list(
+            db.session.scalars(
+                sa.select(AuditEvent.outcome)
+                .where(AuditEvent.action == "verification.document_viewed", AuditEvent.actor_id == demo["registrar"].id)
+                .order_by(AuditEvent.seq)
+            )
+        )
+    assert outcomes == ["success", "denied", "denied", "denied"]

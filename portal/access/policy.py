@@ -319,10 +319,19 @@ def is_party(account: Account, patient_id: int, requested_by_id: int | None) -> 
 
 
 def decide_request(
-    account: Account | None, action: str, patient: Patient | None, section: str, requested_by_id: int | None
+    account: Account | None,
+    action: str,
+    patient: Patient | None,
+    section: str,
+    requested_by_id: int | None,
+    *,
+    request_open: bool = True,
 ) -> Decision:
     """May this registrar ACTION the SECTION of this card to resolve a request filed by
-    ``requested_by_id``? The caller has found the open request; this decides and gives the reason."""
+    ``requested_by_id``? ``request_open`` says whether the request is still open: a decided one
+    opens nothing. A refusal with the basis "registrar" means the request is in this registrar's
+    scope but the card stays shut now (the request is decided, or the patient withdrew consent):
+    the request's own page may be shown, without the card's data."""
     if action not in REGISTRAR_ACTIONS or (section not in SECTIONS and section != CERTIFICATES):
         return Decision(False, f"a registrar may not {action} {section}")
     if section in OWNER_ONLY_SECTIONS:
@@ -347,7 +356,31 @@ def decide_request(
     if denial:
         return Decision(False, denial)
     organisation = min(attached & organisations) if attached else min(organisations)
+    # Consent withdrawn stops every other party (DOMAIN: only the patient and a guardian then);
+    # a registrar is no exception.
+    if not has_consent(patient.id):
+        return Decision(False, "the patient has not given consent to processing", "registrar", organisation)
+    if not request_open:
+        return Decision(
+            False,
+            "the request is decided: a registrar reads a card through an open request only",
+            "registrar",
+            organisation,
+        )
     return Decision(True, "registrar resolving the citizen's request", "registrar", organisation)
+
+
+def decide_request_file(account: Account | None, owner_id: int, decided: bool) -> Decision:
+    """May this registrar open a file a citizen sent to be checked (the scans of an identity
+    check, a guardianship's proof)? Only while the request waits for a decision, and never their
+    own: once decided, the files are kept but no longer opened."""
+    if account is None or not account.is_active or not registrar_organisations(account):
+        return Decision(False, "not a registrar")
+    if owner_id == account.id:
+        return Decision(False, "a registrar never checks their own request", conflict=True)
+    if decided:
+        return Decision(False, "the request is decided: its files are no longer opened", "registrar")
+    return Decision(True, "registrar checking the citizen's request", "registrar")
 
 
 REQUEST_KINDS = ("correction", "certificate")

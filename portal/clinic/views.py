@@ -3,8 +3,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, g, redirect, request, url_for
 
 from portal import uploads
+from portal.access import policy, staff
 from portal.access import service as access
-from portal.access import staff
 from portal.audit import service as audit
 from portal.auth import verification as verifying
 from portal.auth.models import Account, IdentityDocument, VerificationRequest
@@ -17,13 +17,32 @@ bp = Blueprint("clinic", __name__, url_prefix="/clinic", template_folder="templa
 
 
 def _audited_download(
-    action: str, object_type: str, object_id: int, key: str, purpose: str, filename: str, content_type: str
+    action: str,
+    object_type: str,
+    object_id: int,
+    owner_id: int,
+    decided: bool,
+    key: str,
+    purpose: str,
+    filename: str,
+    content_type: str,
 ):
-    """A registrar opens an uploaded document: recorded first, then served with safe headers."""
+    """A registrar opens a document a citizen sent to be checked, while the request waits for a
+    decision (the policy decides): recorded first, then served with safe headers. A refusal is
+    answered 404 and recorded too."""
+    decision = policy.decide_request_file(g.account, owner_id, decided)
     with write_transaction():
         audit.record(
-            action, actor_id=g.account.id, actor_role="registrar", object_type=object_type, object_id=object_id
+            action,
+            actor_id=g.account.id,
+            actor_role="registrar",
+            object_type=object_type,
+            object_id=object_id,
+            outcome="success" if decision.allowed else "denied",
+            reason=None if decision.allowed else decision.reason,
         )
+    if not decision.allowed:
+        abort(404)
     return uploads.download(uploads.load(key, purpose), filename, content_type)
 
 
@@ -62,12 +81,14 @@ def verification(request_id: int):
 def verification_document(request_id: int, document_id: int):
     found, account = _request_or_404(request_id)
     document = db.session.get(IdentityDocument, document_id)
-    if document is None or document.request_id != found.id or account.id == g.account.id:
+    if document is None or document.request_id != found.id:
         abort(404)
     return _audited_download(
         "verification.document_viewed",
         "identity_document",
         document.id,
+        account.id,
+        found.decided_at is not None,
         document.storage_key,
         f"identity:{account.id}",
         document.filename,
@@ -164,12 +185,12 @@ def guardianship(request_id: int):
 @staff("registrar")
 def guardianship_document(request_id: int):
     found, guardian = _guardianship_or_404(request_id)
-    if guardian.id == g.account.id:
-        abort(404)
     return _audited_download(
         "guardianship.document_viewed",
         "guardianship_request",
         found.id,
+        guardian.id,
+        found.decided_at is not None,
         found.document_key,
         f"guardianship:{guardian.id}",
         found.document_filename,
