@@ -256,6 +256,40 @@ def decide(account: Account | None, action: str, patient: Patient | None, sectio
     return Decision(False, "no relationship with this patient")
 
 
+def require_writer_of(
+    account: Account | None, action: str, patient_id: int, section: str, organisation_id: int | None
+) -> Decision:
+    """``require``, and more for changing an entry an organisation wrote (a laboratory amending its
+    results): only a clinician of that same organisation, treating the patient there, in a role
+    that may ACTION. The decision names that organisation; AccessDenied (404, audited) otherwise."""
+    decision, _patient = require(account, action, patient_id, section)
+    if decision.basis == "clinician" and organisation_id is not None:
+        role = next(
+            (
+                m.role
+                for m in account.memberships
+                if m.ended_at is None and m.organisation_id == organisation_id and m.role in CLINICAL_ROLES
+            ),
+            None,
+        )
+        care = db.session.scalar(
+            select(CareRelationship).where(
+                CareRelationship.practitioner_id == account.id,
+                CareRelationship.patient_id == patient_id,
+                CareRelationship.ended_at.is_(None),
+                CareRelationship.organisation_id == organisation_id,
+            )
+        )
+        if role is not None and action in CLINICAL_ROLES[role] and care is not None:
+            return Decision(
+                True, f"{role} of the organisation that wrote the entry ({care.basis})", "clinician", organisation_id
+            )
+    refused = Decision(
+        False, "only the organisation that wrote the entry changes it", decision.basis, decision.organisation_id
+    )
+    raise AccessDenied(refused, account.id, patient_id, action, section)
+
+
 def decide_rejoin(account: Account | None, patient: Patient | None) -> Decision:
     """May this account give consent again to reopen a card closed by an approved opt-out? The
     patient themselves, or the verified guardian of a child still under the age limit: the same
