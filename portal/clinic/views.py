@@ -8,7 +8,7 @@ from portal.access import service as access
 from portal.audit import service as audit
 from portal.auth import verification as verifying
 from portal.auth.models import Account, IdentityDocument, VerificationRequest
-from portal.clinic.forms import EmergencyForm, RejectForm
+from portal.clinic.forms import ApproveForm, EmergencyForm, RejectForm
 from portal.database import db, write_transaction
 from portal.rendering import render
 from portal.web.forms import ConfirmForm
@@ -61,19 +61,37 @@ def _request_or_404(request_id: int) -> tuple[VerificationRequest, Account]:
     return found, db.session.get(Account, found.account_id)
 
 
-@bp.get("/verifications/<int:request_id>")
-@staff("registrar")
-def verification(request_id: int):
-    found, account = _request_or_404(request_id)
+def _verification_page(
+    found: VerificationRequest,
+    account: Account,
+    reject_form: RejectForm | None = None,
+    approve_form: ApproveForm | None = None,
+    status: int = 200,
+):
+    """The registrar's page of one identity check, warning of details that already belong to
+    another card or account: approving then asks for a reason."""
+    own = account.id == g.account.id
+    warnings = verifying.clashes(found) if found.decided_at is None and not own else []
+    approve_form = approve_form or ApproveForm(prefix="approve")
+    approve_form.reason.flags.required = bool(warnings)
     return render(
         "clinic/verification.html",
         item=found,
         account=account,
         documents=verifying.documents(found.id),
-        reject_form=RejectForm(),
-        approve_form=ConfirmForm(),
-        own=account.id == g.account.id,
+        reject_form=reject_form or RejectForm(),
+        approve_form=approve_form,
+        warnings=[verifying.CLASHES[key] for key in warnings],
+        own=own,
+        status=status,
     )
+
+
+@bp.get("/verifications/<int:request_id>")
+@staff("registrar")
+def verification(request_id: int):
+    found, account = _request_or_404(request_id)
+    return _verification_page(found, account)
 
 
 @bp.get("/verifications/<int:request_id>/documents/<int:document_id>")
@@ -99,14 +117,18 @@ def verification_document(request_id: int, document_id: int):
 @bp.post("/verifications/<int:request_id>/approve")
 @staff("registrar")
 def approve(request_id: int):
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        verifying.decide(request_id, g.account, approve=True)
-    except (LookupError, verifying.NotAllowed):
-        abort(404)
-    return redirect(url_for("clinic.verifications", done="approved"), code=303)
+    found, account = _request_or_404(request_id)
+    form = ApproveForm(prefix="approve")
+    if form.validate_on_submit():
+        try:
+            verifying.decide(request_id, g.account, approve=True, reason=form.reason.data)
+        except (LookupError, verifying.NotAllowed):
+            abort(404)
+        except verifying.Refused as refused:
+            getattr(form, refused.field).errors = [refused.message]
+        else:
+            return redirect(url_for("clinic.verifications", done="approved"), code=303)
+    return _verification_page(found, account, approve_form=form, status=400)
 
 
 @bp.post("/verifications/<int:request_id>/reject")
@@ -115,16 +137,7 @@ def reject(request_id: int):
     found, account = _request_or_404(request_id)
     form = RejectForm()
     if not form.validate_on_submit():
-        return render(
-            "clinic/verification.html",
-            item=found,
-            account=account,
-            documents=verifying.documents(found.id),
-            reject_form=form,
-            approve_form=ConfirmForm(),
-            own=account.id == g.account.id,
-            status=400,
-        )
+        return _verification_page(found, account, reject_form=form, status=400)
     try:
         verifying.decide(request_id, g.account, approve=False, reason=form.reason.data.strip())
     except (LookupError, verifying.NotAllowed):
