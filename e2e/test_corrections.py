@@ -84,6 +84,7 @@ WORDS = {
         "review": "Взять на рассмотрение",
         "correct": "Исправить запись",
         "history": "История изменений",
+        "decided": "Решение по обращению принято: запись и приложенные файлы больше не показываются.",
     },
     "en": {
         "report": "Report an error",
@@ -91,6 +92,7 @@ WORDS = {
         "review": "Take into review",
         "correct": "Correct the entry",
         "history": "Change history",
+        "decided": "The report is decided: its entry and attached files are no longer shown.",
     },
 }
 
@@ -158,6 +160,16 @@ def test_a_report_with_a_scan_is_corrected_and_the_entry_shows_its_history(
         with page.expect_navigation() as decided:
             page.get_by_role("button", name=words["correct"]).click()
         assert decided.value.status == 200
+        assert_clean(check, js)
+        # The decided report keeps its page, but no longer opens the entry or the scan.
+        with live_app.app_context():
+            request_id = db.session.scalar(sa.select(CorrectionRequest.id).where(CorrectionRequest.number == number))
+            db.session.remove()
+        check.goto(f"/clinic/corrections/{request_id}")
+        assert page.get_by_text(words["decided"]).count() == 1
+        # No link to the scan, and no list of the entry's current values beside the request's own.
+        assert page.locator("a[href*='/files/']").count() == 0 and page.locator("dl.summary-list").count() == 1
+        assert page.get_by_role("button", name=words["correct"]).count() == 0
         assert_clean(check, js)
     finally:
         context.close()

@@ -23,7 +23,7 @@ from portal import crypto
 from portal.auth.models import Account
 from portal.database import db
 from portal.demodata.people import DEMO_PASSWORD
-from portal.identifiers import make_snils
+from portal.identifiers import enp_check_digit, make_snils
 from portal.notify.models import OutboxMessage
 
 PASSWORD = "Тихий вечер над рекой 2026!"
@@ -196,11 +196,14 @@ def test_identity_journey(make_check, live_app, tmp_path, js):
     # 6. Upload identity documents.
     check.goto("/auth/verification")
     assert_clean(check, js)
-    type_into(page, "#passport_series_number", "45 08 123456")
+    # Each run its own passport and OMS number: a second person with the same ones would be
+    # (rightly) flagged to the registrar as a clash.
+    type_into(page, "#passport_series_number", f"45 08 12345{suffix}")
     type_into(page, "#issued_on", "21.06.2019")
     type_into(page, "#issued_by", "ГУ МВД России по г. Москве")
     type_into(page, "#division_code", "770-001")
-    type_into(page, "#oms_number", "8451999122899990")
+    oms = f"84519991228999{suffix}"
+    type_into(page, "#oms_number", oms + str(enp_check_digit(oms)))
     for field in ("passport_file", "snils_file", "oms_file"):
         page.set_input_files(f"#{field}", png_file(tmp_path, f"{field}.png"))
     press_button(page, "Отправить на проверку")
@@ -242,3 +245,63 @@ def test_identity_journey(make_check, live_app, tmp_path, js):
     assert page.locator("h1").inner_text() == "Кто смотрел мою карту"
     assert page.locator("table tbody tr").count() >= 1
     assert_clean(check, js)
+
+
+@pytest.mark.parametrize("lang,js", [("ru", True), ("en", False)], ids=["ru-js", "en-nojs"])
+def test_a_reused_policy_number_is_warned_of_and_approval_asks_why(browser, base_url, live_app, lang, js):
+    """The demo's waiting identity check gives an OMS number another card already holds: the
+    registrar's page warns, and approving without a reason answers with the error summary. The
+    page is clean in both states; the request stays undecided and the policy added is removed."""
+    from datetime import date
+
+    from e2e.conftest import checked_page
+    from e2e.test_accessibility import drop_expected_status_logs
+    from e2e.test_signed_in_pages import email_of_key, signed_in
+    from portal.auth.models import VerificationRequest
+    from portal.database import write_transaction
+    from portal.record.models import InsurancePolicy
+
+    with live_app.app_context():
+        request = db.session.scalar(
+            sa.select(VerificationRequest)
+            .where(VerificationRequest.decided_at.is_(None))
+            .order_by(VerificationRequest.id)
+        )
+        smirnova = db.session.scalar(sa.select(Account.patient_id).where(Account.email == email_of_key("patient")))
+        with write_transaction():
+            reused = InsurancePolicy(
+                patient_id=smirnova,
+                number=request.oms_number,
+                insurer="СОГАЗ-Мед",
+                region_code="77",
+                status="closed",
+                valid_from=date(2015, 1, 1),
+            )
+            db.session.add(reused)
+        reused_id, request_id = reused.id, request.id
+        db.session.remove()
+    context = signed_in(browser, base_url, live_app, "registrar", "complete", lang=lang, js=js)
+    try:
+        check = checked_page(context, js=js)
+        page = check.page
+        check.goto(f"/clinic/verifications/{request_id}")
+        warning = "Этот номер полиса ОМС уже есть" if lang == "ru" else "This OMS policy number is already on"
+        assert warning in page.content() and page.locator("#approve-reason").count() == 1
+        assert_clean(check, js)
+        approve = "Подтвердить личность и привязать карту" if lang == "ru" else "Confirm identity and link the card"
+        with page.expect_navigation() as answer:
+            page.get_by_role("button", name=approve).click()
+        assert answer.value.status == 400
+        page.wait_for_load_state("load")
+        assert page.locator("#error-summary").is_visible()
+        assert page.locator("#approve-reason").get_attribute("aria-invalid") == "true"
+        assert page.title().startswith("Ошибка:" if lang == "ru" else "Error:")
+        drop_expected_status_logs(check, 400)
+        assert_clean(check, js)
+    finally:
+        context.close()
+        with live_app.app_context():
+            with write_transaction():
+                db.session.delete(db.session.get(InsurancePolicy, reused_id))
+            assert db.session.get(VerificationRequest, request_id).decided_at is None
+            db.session.remove()

@@ -13,6 +13,7 @@ import time_machine
 
 from portal.access import policy
 from portal.audit.models import AuditEvent
+from portal.consent.models import ConsentEvent
 from portal.database import db, write_transaction
 from portal.sharing.models import AccessGrant
 from tests.conftest import csrf_token, outbox
@@ -344,6 +345,8 @@ REGISTRAR_CASES = [
     ("a request she filed", "patient", "registrar", "read", "allergies", False, "their own or their family's"),
     ("her child's card", "child_9", "guardian", "read", "allergies", False, "their own or their family's"),
     ("a closed card", "closed", "closed", "read", "allergies", False, "the card is closed"),
+    ("a card without consent", "unconsented", "unconsented", "read", "allergies", False, "not given consent"),
+    ("a decided request", "patient", "patient", "read", "allergies", False, "the request is decided"),
 ]
 
 
@@ -361,12 +364,23 @@ def test_a_registrar_reaches_a_card_only_through_a_request(
 
     with app.app_context(), write_transaction():
         registrar = db.session.get(Account, demo["registrar"].id)
-        if card_key in ("unattached", "closed"):
+        if card_key in ("unattached", "closed", "unconsented"):
             patient = Patient(surname="Тестова", name="Вера", sex="F", birth_date=date(1980, 1, 1), snils="00500000101")
             patient.closed_at = datetime.now(UTC) if card_key == "closed" else None
             db.session.add(patient)
             db.session.flush()
             filed_by = None
+            if card_key != "unconsented":  # her consent, as a card's owner gives it
+                db.session.add(
+                    ConsentEvent(
+                        patient_id=patient.id,
+                        account_id=registrar.id,
+                        action="given",
+                        text_version="v1",
+                        created_at=datetime.now(UTC),
+                    )
+                )
+                db.session.flush()
         else:
             patient = db.session.get(Patient, demo[card_key].id if card_key == "child_9" else demo[card_key].patient_id)
             filed_by = demo[filer].id
@@ -382,7 +396,9 @@ def test_a_registrar_reaches_a_card_only_through_a_request(
             )
             db.session.flush()
             filed_by = demo["guardian"].id  # the father filed it
-        decision = policy.decide_request(registrar, action, patient, section, filed_by)
+        decision = policy.decide_request(
+            registrar, action, patient, section, filed_by, request_open="decided" not in reason
+        )
         assert decision.allowed is allowed and reason in decision.reason
         assert decision.conflict is ("their own or their family's" in reason)
         if allowed:
@@ -401,7 +417,7 @@ def test_a_registrar_reaches_a_card_only_through_a_request(
 
 def test_a_registrar_of_another_clinic_gets_404_for_a_correction_and_nothing_is_read(app, demo, login):
     """The demo's error report is about Smirnova, attached to clinic A. Once she moves to another
-    clinic, clinic A's registrar neither lists nor opens it, and no read is audited."""
+    clinic, clinic A's registrar neither lists nor opens it: nothing is read, the refusal is audited."""
     from portal.appointments.models import Organisation
     from portal.corrections.models import CorrectionRequest
     from portal.record.models import ClinicAttachment
@@ -422,9 +438,11 @@ def test_a_registrar_of_another_clinic_gets_404_for_a_correction_and_nothing_is_
     assert registrar.get(f"/clinic/corrections/{request_id}").status_code == 404
     with app.app_context():
         reads = db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.actor_id == demo["registrar"].id, AuditEvent.action == "card.read")
+            sa.select(AuditEvent.outcome).where(
+                AuditEvent.actor_id == demo["registrar"].id, AuditEvent.action == "card.read"
+            )
         ).all()
-        assert reads == []
+        assert reads == ["denied"]  # nothing is read, and the refusal is audited
 
 
 @pytest.mark.parametrize(

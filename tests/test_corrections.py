@@ -365,9 +365,7 @@ def test_the_registrar_corrects_and_the_citizen_sees_the_old_value(app, demo, lo
         demo["registrar"].id,
     )
     assert latest(app).status == "corrected" and latest(app).resolved_by_id == demo["registrar"].id
-    assert {"card.read", "correction.file_viewed", "correction.in_review", "card.write", "correction.corrected"} <= set(
-        actions
-    )
+    assert {"card.read", "correction.in_review", "card.write", "correction.corrected"} <= set(actions)
     statuses = [re.search(r'"status": "(\w+)"', p)[1] for p in notifications(app, patient.id)]
     assert statuses == ["registered", "in_review", "corrected"]
 
@@ -633,3 +631,103 @@ def test_a_trusted_person_whose_access_ended_is_not_told_the_outcome(app, demo, 
     trusted = [re.search(r'"status": "(\w+)"', p)[1] for p in notifications(app, demo["trusted"].id) if row.number in p]
     owner = [re.search(r'"status": "(\w+)"', p)[1] for p in notifications(app, demo["patient"].id) if row.number in p]
     assert trusted == ["registered"] and owner == ["registered", "rejected"]
+
+
+# -- the registrar reads through an open request only (issue 8, points 5 and 31) ------------------
+
+
+def file_of(app, request_id: int) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(CorrectionFile.id).where(CorrectionFile.correction_id == request_id))
+
+
+def registrar_reads(app, registrar_id: int, patient_id: int, outcome: str = "success") -> list[AuditEvent]:
+    with app.app_context():
+        rows = list(
+            db.session.scalars(
+                sa.select(AuditEvent)
+                .where(
+                    AuditEvent.action == "card.read",
+                    AuditEvent.actor_id == registrar_id,
+                    AuditEvent.patient_id == patient_id,
+                    AuditEvent.outcome == outcome,
+                )
+                .order_by(AuditEvent.seq)
+            )
+        )
+        db.session.expunge_all()
+    return rows
+
+
+def test_a_decided_request_no_longer_shows_the_entry_or_its_files(app, demo, login, entries):
+    """After «Исправлено» or «Отклонено» the registrar still finds the request's own page (its
+    number, status, timeline), but neither the entry nor the files: walking past requests reads
+    nothing of the card. The refused file is 404 and audited as a denial."""
+    patient, registrar = demo["patient"], demo["registrar"]
+    report(login, patient, patient.patient_id, "allergies", entries["allergies"], files=[("scan.png", png())])
+    row = latest(app)
+    client = login(registrar)
+    open_page = client.get(f"/clinic/corrections/{row.id}").get_data(as_text=True)
+    assert "Пенициллин" in open_page and "scan.png" in open_page  # an open request shows both
+    assert decide(login, registrar, row.id, "reject", reason="Запись верна").status_code == 303
+    reads = len(registrar_reads(app, registrar.id, patient.patient_id))
+
+    response = client.get(f"/clinic/corrections/{row.id}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and row.number in page and "Rejected" in page and "Запись верна" in page
+    assert "Пенициллин" not in page and "Moderate" not in page and "scan.png" not in page
+    assert "no longer shown" in page and "Correct the entry" not in page
+    assert client.get(f"/clinic/corrections/{row.id}/files/{file_of(app, row.id)}").status_code == 404
+    assert len(registrar_reads(app, registrar.id, patient.patient_id)) == reads  # nothing of the card was read
+    [denied] = registrar_reads(app, registrar.id, patient.patient_id, "denied")
+    assert (denied.actor_role, denied.section) == ("registrar", "allergies") and "decided" in denied.reason
+
+
+def test_a_corrected_request_does_not_show_the_corrected_entry(app, demo, login, entries):
+    patient, registrar = demo["patient"], demo["registrar"]
+    report(login, patient, patient.patient_id, "diagnoses", entries["diagnoses"])
+    row = latest(app)
+    response = decide(login, registrar, row.id, "correct", field="code", value="J06.9", note="Подтверждено")
+    assert response.status_code == 303
+    page = login(registrar).get(f"/clinic/corrections/{row.id}").get_data(as_text=True)
+    assert "Corrected" in page and "J06.9" not in page and "I10" not in page and "Current values" not in page
+
+
+def test_withdrawn_consent_stops_the_registrar(app, demo, login, entries):
+    """A patient who withdrew consent to processing is shut to everyone else, registrars too: the
+    request's page shows no entry and no files, the file is 404, and nothing can be decided."""
+    from portal.auth.models import Account
+    from portal.consent import service as consent
+
+    patient, registrar = demo["patient"], demo["registrar"]
+    report(login, patient, patient.patient_id, "allergies", entries["allergies"], files=[("scan.png", png())])
+    row = latest(app)
+    with app.app_context():
+        assert consent.revoke(db.session.get(Account, patient.id), None)
+    client = login(registrar)
+    response = client.get(f"/clinic/corrections/{row.id}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and row.number in page and "withdrawn consent" in page
+    assert "Пенициллин" not in page and "scan.png" not in page and "Correct the entry" not in page
+    assert client.get(f"/clinic/corrections/{row.id}/files/{file_of(app, row.id)}").status_code == 404
+    response = decide(login, registrar, row.id, "correct", field="substance", value="Аспирин", note="Проверено")
+    assert response.status_code == 404
+    assert decide(login, registrar, row.id, "review").status_code == 404
+    with app.app_context():
+        assert db.session.get(m.Allergy, entries["allergies"]).substance == "Пенициллин"
+    assert latest(app).status == "registered" and registrar_reads(app, registrar.id, patient.patient_id) == []
+    assert {e.reason for e in registrar_reads(app, registrar.id, patient.patient_id, "denied")} == {
+        "the patient has not given consent to processing"
+    }
+
+
+def test_an_attachment_the_registrar_opens_is_in_who_opened_my_card(app, demo, login, entries):
+    patient, registrar = demo["patient"], demo["registrar"]
+    report(login, patient, patient.patient_id, "allergies", entries["allergies"], files=[("scan.png", png())])
+    row = latest(app)
+    file_id = file_of(app, row.id)
+    assert login(registrar).get(f"/clinic/corrections/{row.id}/files/{file_id}").status_code == 200
+    [read] = registrar_reads(app, registrar.id, patient.patient_id)
+    assert (read.object_type, read.object_id, read.actor_role) == ("correction_file", str(file_id), "registrar")
+    log = login(patient).get(f"/card/{patient.patient_id}/access-log").get_data(as_text=True)
+    assert log.count(f"for the request {row.number}") == 1

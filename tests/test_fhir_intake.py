@@ -339,3 +339,52 @@ def test_the_laboratory_amends_a_value_and_the_entry_keeps_the_old_one(app, demo
     # Sending the same amendment again changes nothing and is refused as such.
     again = run(app, tmp_path, amended, demo["doctor"].email)
     assert again.exit_code != 0 and "in the card already" in again.output
+
+
+def test_a_doctor_of_another_clinic_cannot_amend_a_clinics_results(app, demo, tmp_path):
+    """Clinic B treats the patient too, but the results are clinic A's: B's amended report is
+    refused (nothing changes, the refusal is audited); A's own doctor still amends them."""
+    from portal.access.models import CareRelationship
+    from portal.auth.models import StaffMembership
+    from portal.database import write_transaction
+
+    patient = demo["patient"]
+    with app.app_context(), write_transaction():
+        clinic_b = db.session.scalar(
+            sa.select(StaffMembership.organisation_id).where(StaffMembership.account_id == demo["doctor_b"].id)
+        )
+        db.session.add(
+            CareRelationship(
+                practitioner_id=demo["doctor_b"].id,
+                patient_id=patient.patient_id,
+                organisation_id=clinic_b,
+                basis="referral",
+            )
+        )
+    taken = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
+    assert run(app, tmp_path, blood_count(patient.snils, taken), demo["doctor"].email).exit_code == 0
+    amended = blood_count(patient.snils, taken)
+    for n in (1, 2):
+        amended["entry"][n]["resource"]["status"] = "amended"
+    amended["entry"][2]["resource"]["valueQuantity"]["value"] = 99
+
+    result = run(app, tmp_path, amended, demo["doctor_b"].email)
+    assert result.exit_code != 0 and "may not write to this card" in result.output
+
+    def haemoglobin() -> float:
+        with app.app_context():
+            return db.session.scalar(
+                sa.select(Observation.value)
+                .join(LabReport, LabReport.id == Observation.report_id)
+                .where(LabReport.patient_id == patient.patient_id, LabReport.taken_at == taken)
+                .where(Observation.loinc == "718-7")
+            )
+
+    assert haemoglobin() == 171
+    with app.app_context():
+        denied = db.session.scalar(
+            sa.select(AuditEvent).where(AuditEvent.actor_id == demo["doctor_b"].id, AuditEvent.outcome == "denied")
+        )
+    assert (denied.action, denied.section, denied.patient_id) == ("card.write", "results", patient.patient_id)
+    assert run(app, tmp_path, amended, demo["doctor"].email).exit_code == 0
+    assert haemoglobin() == 99

@@ -238,3 +238,24 @@ def test_a_child_past_the_age_limit_is_told_in_english_too(app, demo, login):
     guardian.post("/settings/language", data={"csrf_token": csrf_token(guardian), "language": "en"})
     children = guardian.get("/children").get_data(as_text=True)
     assert "turned 15" in children and "the card is his own" in children
+
+
+def test_the_document_of_a_decided_request_is_no_longer_opened(app, demo, login):
+    parent = login(demo["trusted"])
+    ask(parent, date.today() - timedelta(days=3 * 365), make_snils("004000004"))
+    request = latest_request(app, demo["trusted"].id)
+    registrar = login(demo["registrar"])
+    document = f"/clinic/guardianships/{request.id}/document"
+    assert registrar.get(document).status_code == 200
+    assert registrar_decision(login, demo, request.id, "reject", "Скан нечитаем").status_code == 303
+    assert registrar.get(document).status_code == 404
+    assert document not in registrar.get(f"/clinic/guardianships/{request.id}").get_data(as_text=True)
+    with app.app_context():
+        outcomes = list(
+            db.session.scalars(
+                sa.select(AuditEvent.outcome)
+                .where(AuditEvent.action == "guardianship.document_viewed")
+                .order_by(AuditEvent.seq)
+            )
+        )
+    assert outcomes == ["success", "denied"]

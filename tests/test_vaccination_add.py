@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 
 import pytest
@@ -207,7 +207,7 @@ def test_the_doctor_confirms_and_the_patient_is_told(app, demo, login):
         written = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "card.write"))
     assert entry.confirmed is True and entry.confirmed_by_id == practitioner.id and entry.confirmed_at is not None
     assert [(n.account_id, n.patient_id) for n in notes] == [(demo["patient"].id, card)]
-    assert "Приорикс" in json.loads(notes[0].params)["note"]
+    assert json.loads(notes[0].params)["vaccine"] == "Приорикс"
     assert (written.actor_id, written.object_id, written.outcome) == (demo["doctor"].id, str(entry.id), "success")
     assert "Confirm the vaccination" not in doctor.get(f"/card/{card}/vaccinations/{entry.id}").get_data(as_text=True)
     # Twice is harmless: nothing changes and nobody is told again.
@@ -249,3 +249,73 @@ def test_a_confirmation_needs_the_csrf_token(app, demo, login):
     [entry] = entries(app, card)
     assert login(demo["doctor"]).post(f"/card/{card}/vaccinations/{entry.id}/confirm").status_code == 400
     assert entries(app, card)[0].confirmed is False
+
+
+# -- who is told, and what (issue 8, points 14 and 33) ---------------------------------------------
+
+
+def told(app, patient_id: int) -> dict[int, dict]:
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(Notification.account_id, Notification.params).where(
+                Notification.event == "request_status", Notification.patient_id == patient_id
+            )
+        ).all()
+    return {account_id: json.loads(params) for account_id, params in rows}
+
+
+def test_a_former_trusted_person_is_not_told_of_the_confirmation(app, demo, login):
+    card = demo["patient"].patient_id
+    grant(app, demo, "vaccinations", "add")
+    assert add(login(demo["trusted"]), card).status_code == 303
+    [entry] = entries(app, card)
+    with app.app_context(), write_transaction():
+        row = db.session.scalar(sa.select(AccessGrant).where(AccessGrant.grantee_id == demo["trusted"].id))
+        row.revoked_at = datetime.now(UTC)
+    assert confirm(login(demo["doctor"]), card, entry.id).status_code == 303
+    assert set(told(app, card)) == {demo["patient"].id}
+
+
+def test_a_trusted_person_who_still_holds_access_is_told(app, demo, login):
+    card = demo["patient"].patient_id
+    grant(app, demo, "vaccinations", "add")
+    add(login(demo["trusted"]), card)
+    [entry] = entries(app, card)
+    assert confirm(login(demo["doctor"]), card, entry.id).status_code == 303
+    assert set(told(app, card)) == {demo["patient"].id, demo["trusted"].id}
+
+
+def test_the_guardian_is_told_of_the_childs_confirmed_vaccination(app, demo, login):
+    """The child's card has no account of its own: its holder, the guardian, is told, also when
+    the vaccination was added by someone else (here written as the clinic's own import would)."""
+    child = demo["child_9"].id
+    with app.app_context(), write_transaction():
+        entry = Immunization(
+            patient_id=child,
+            vaccine="Превенар 13",
+            target="MMR",
+            given_on=TODAY - timedelta(days=40),
+            dose_number=1,
+            place="Детская поликлиника № 1",
+            confirmed=False,
+        )
+        db.session.add(entry)
+        db.session.flush()
+        entry_id = entry.id
+    assert confirm(login(demo["doctor"]), child, entry_id).status_code == 303
+    assert set(told(app, child)) == {demo["guardian"].id}
+
+
+def test_the_confirmation_names_the_vaccination_not_a_request_number(app, demo, login):
+    card = demo["patient"].patient_id
+    add(login(demo["patient"]), card)
+    [entry] = entries(app, card)
+    confirm(login(demo["doctor"]), card, entry.id)
+    patient = login(demo["patient"])
+    russian = unescape(patient.get("/notifications").get_data(as_text=True))
+    given = entry.given_on
+    assert "Прививка подтверждена: Приорикс" in russian
+    assert f"{given.day} " in russian and str(given.year) in russian
+    assert "Заявка №" not in russian and f"№ {entry.id}" not in russian
+    english_page = unescape(english(patient).get("/notifications").get_data(as_text=True))
+    assert "Vaccination confirmed: Приорикс" in english_page and "Request No." not in english_page

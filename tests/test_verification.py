@@ -245,3 +245,167 @@ def test_a_path_in_the_file_name_is_only_a_name(app, demo, citizen):
             .limit(1)
         )
     assert doc.filename == "__init__.py.png" and "/" not in doc.storage_key
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_the_documents_of_a_decided_request_are_no_longer_opened(app, demo, citizen, login, approve):
+    """The scans serve the check; once it is decided they are kept but a registrar no longer
+    downloads them (404, the refusal audited), and the page no longer links them."""
+    from portal.audit.models import AuditEvent
+
+    submit(citizen, GOOD)
+    registrar = login(demo["registrar"])
+    queue = registrar.get("/clinic/verifications").get_data(as_text=True)
+    request_id = re.findall(r"/clinic/verifications/(\d+)", queue)[-1]
+    page = f"/clinic/verifications/{request_id}"
+    links = re.findall(r'href="(/clinic/verifications/\d+/documents/\d+)"', registrar.get(page).get_data(as_text=True))
+    assert len(links) == 3 and registrar.get(links[0]).status_code == 200
+    response, registrar, _id = registrar_decides(app, demo, login, approve=approve, reason="Скан нечитаем")
+    assert response.status_code == 303
+    assert [registrar.get(link).status_code for link in links] == [404, 404, 404]
+    assert "/documents/" not in registrar.get(page).get_data(as_text=True)
+    with app.app_context():
+        outcomes = list(
+            db.session.scalars(
+                sa.select(AuditEvent.outcome)
+                .where(AuditEvent.action == "verification.document_viewed", AuditEvent.actor_id == demo["registrar"].id)
+                .order_by(AuditEvent.seq)
+            )
+        )
+    assert outcomes == ["success", "denied", "denied", "denied"]
+
+
+# -- details that already belong to someone else (issue 8, point 17) -------------------------------
+
+
+def give_policy(app, patient_id: int, number: str) -> None:
+    from datetime import date
+
+    from portal.database import write_transaction
+    from portal.record.models import InsurancePolicy
+
+    with app.app_context(), write_transaction():
+        db.session.add(
+            InsurancePolicy(
+                patient_id=patient_id,
+                number=number,
+                insurer="СОГАЗ-Мед",
+                region_code="84",
+                status="active",
+                valid_from=date(2020, 1, 1),
+            )
+        )
+
+
+def approve_with(registrar, request_id: str, **data):
+    page = f"/clinic/verifications/{request_id}"
+    return registrar.post(f"{page}/approve", data={"csrf_token": csrf_token(registrar, page), **data})
+
+
+def pending(login, demo):
+    registrar = login(demo["registrar"])
+    registrar.set_cookie("lang", "en")
+    queue = registrar.get("/clinic/verifications").get_data(as_text=True)
+    return registrar, re.findall(r"/clinic/verifications/(\d+)", queue)[-1]
+
+
+def approvals(app) -> list[str | None]:
+    from portal.audit.models import AuditEvent
+
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                sa.select(AuditEvent.reason)
+                .where(AuditEvent.action == "verification.approved")
+                .order_by(AuditEvent.seq)
+            )
+        )
+
+
+def test_a_policy_number_on_another_card_is_warned_of_and_approval_needs_a_reason(app, demo, citizen, login):
+    give_policy(app, demo["patient"].patient_id, DETAILS["oms_number"])  # Smirnova's card holds it
+    submit(citizen, GOOD)
+    registrar, request_id = pending(login, demo)
+    page = registrar.get(f"/clinic/verifications/{request_id}").get_data(as_text=True)
+    assert "This OMS policy number is already on another person" in page and "Check before you confirm" in page
+    assert 'name="approve-reason"' in page and "Смирнова" not in page  # whose card is not told
+
+    response = approve_with(registrar, request_id, **{"approve-reason": "  "})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and 'id="error-summary"' in html
+    assert 'href="#approve-reason"' in html and "Write why you confirm the identity despite the warning" in html
+    with app.app_context():
+        assert db.session.get(Account, demo["applicant"].id).verification_status == "in_review"
+    assert approvals(app) == []
+
+    reason = "Полис переоформлен на заявителя, оригинал проверен"
+    assert approve_with(registrar, request_id, **{"approve-reason": reason}).status_code == 303
+    with app.app_context():
+        assert db.session.get(Account, demo["applicant"].id).verification_status == "verified"
+    [audited] = approvals(app)
+    assert audited.startswith("oms already belong") and audited.endswith(reason)
+
+
+def test_a_passport_confirmed_for_another_account_is_warned_of(app, demo, citizen, login):
+    from datetime import UTC, date, datetime
+
+    from portal.auth.models import VerificationRequest
+    from portal.database import write_transaction
+
+    with app.app_context(), write_transaction():
+        db.session.add(
+            VerificationRequest(
+                account_id=demo["trusted"].id,
+                passport_series="4508",
+                passport_number="123456",  # DETAILS' passport
+                passport_issued_on=date(2019, 6, 21),
+                passport_issued_by="ГУ МВД России по г. Москве",
+                passport_division_code="770001",
+                oms_number="7700000000000000",
+                decided_at=datetime.now(UTC),
+                decided_by_id=demo["registrar"].id,
+                decision="approved",
+            )
+        )
+    submit(citizen, GOOD)
+    registrar, request_id = pending(login, demo)
+    page = registrar.get(f"/clinic/verifications/{request_id}").get_data(as_text=True)
+    assert "This passport is already confirmed for another account" in page and "OMS policy number is" not in page
+    assert approve_with(registrar, request_id).status_code == 400
+    assert approve_with(registrar, request_id, **{"approve-reason": "Паспорт проверен лично"}).status_code == 303
+    assert approvals(app)[-1].startswith("passport already belong")
+
+
+def test_details_of_nobody_else_need_no_reason(app, demo, citizen, login):
+    submit(citizen, GOOD)
+    registrar, request_id = pending(login, demo)
+    page = registrar.get(f"/clinic/verifications/{request_id}").get_data(as_text=True)
+    assert "Check before you confirm" not in page and 'name="approve-reason"' not in page
+    assert approve_with(registrar, request_id).status_code == 303
+    assert approvals(app) == [None]
+
+
+def test_a_card_linked_to_another_account_is_never_linked_twice(app, demo, citizen, login):
+    from portal.database import write_transaction
+
+    with app.app_context(), write_transaction():
+        applicant = db.session.get(Account, demo["applicant"].id)
+        card = Patient(
+            surname=applicant.surname,
+            name=applicant.name,
+            patronymic=applicant.patronymic,
+            birth_date=applicant.birth_date,
+            sex=applicant.sex,
+            snils=applicant.snils,
+        )
+        db.session.add(card)
+        db.session.flush()
+        db.session.get(Account, demo["auditor"].id).patient_id = card.id
+    submit(citizen, GOOD)
+    registrar, request_id = pending(login, demo)
+    page = registrar.get(f"/clinic/verifications/{request_id}").get_data(as_text=True)
+    assert "The card with this SNILS is already linked to another account" in page
+    response = approve_with(registrar, request_id, **{"approve-reason": "Проверено"})
+    assert response.status_code == 400 and "refuse the request" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Account, demo["applicant"].id).patient_id is None

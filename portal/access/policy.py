@@ -256,6 +256,40 @@ def decide(account: Account | None, action: str, patient: Patient | None, sectio
     return Decision(False, "no relationship with this patient")
 
 
+def require_writer_of(
+    account: Account | None, action: str, patient_id: int, section: str, organisation_id: int | None
+) -> Decision:
+    """``require``, and more for changing an entry an organisation wrote (a laboratory amending its
+    results): only a clinician of that same organisation, treating the patient there, in a role
+    that may ACTION. The decision names that organisation; AccessDenied (404, audited) otherwise."""
+    decision, _patient = require(account, action, patient_id, section)
+    if decision.basis == "clinician" and organisation_id is not None:
+        role = next(
+            (
+                m.role
+                for m in account.memberships
+                if m.ended_at is None and m.organisation_id == organisation_id and m.role in CLINICAL_ROLES
+            ),
+            None,
+        )
+        care = db.session.scalar(
+            select(CareRelationship).where(
+                CareRelationship.practitioner_id == account.id,
+                CareRelationship.patient_id == patient_id,
+                CareRelationship.ended_at.is_(None),
+                CareRelationship.organisation_id == organisation_id,
+            )
+        )
+        if role is not None and action in CLINICAL_ROLES[role] and care is not None:
+            return Decision(
+                True, f"{role} of the organisation that wrote the entry ({care.basis})", "clinician", organisation_id
+            )
+    refused = Decision(
+        False, "only the organisation that wrote the entry changes it", decision.basis, decision.organisation_id
+    )
+    raise AccessDenied(refused, account.id, patient_id, action, section)
+
+
 def decide_rejoin(account: Account | None, patient: Patient | None) -> Decision:
     """May this account give consent again to reopen a card closed by an approved opt-out? The
     patient themselves, or the verified guardian of a child still under the age limit: the same
@@ -319,10 +353,19 @@ def is_party(account: Account, patient_id: int, requested_by_id: int | None) -> 
 
 
 def decide_request(
-    account: Account | None, action: str, patient: Patient | None, section: str, requested_by_id: int | None
+    account: Account | None,
+    action: str,
+    patient: Patient | None,
+    section: str,
+    requested_by_id: int | None,
+    *,
+    request_open: bool = True,
 ) -> Decision:
     """May this registrar ACTION the SECTION of this card to resolve a request filed by
-    ``requested_by_id``? The caller has found the open request; this decides and gives the reason."""
+    ``requested_by_id``? ``request_open`` says whether the request is still open: a decided one
+    opens nothing. A refusal with the basis "registrar" means the request is in this registrar's
+    scope but the card stays shut now (the request is decided, or the patient withdrew consent):
+    the request's own page may be shown, without the card's data."""
     if action not in REGISTRAR_ACTIONS or (section not in SECTIONS and section != CERTIFICATES):
         return Decision(False, f"a registrar may not {action} {section}")
     if section in OWNER_ONLY_SECTIONS:
@@ -347,7 +390,31 @@ def decide_request(
     if denial:
         return Decision(False, denial)
     organisation = min(attached & organisations) if attached else min(organisations)
+    # Consent withdrawn stops every other party (DOMAIN: only the patient and a guardian then);
+    # a registrar is no exception.
+    if not has_consent(patient.id):
+        return Decision(False, "the patient has not given consent to processing", "registrar", organisation)
+    if not request_open:
+        return Decision(
+            False,
+            "the request is decided: a registrar reads a card through an open request only",
+            "registrar",
+            organisation,
+        )
     return Decision(True, "registrar resolving the citizen's request", "registrar", organisation)
+
+
+def decide_request_file(account: Account | None, owner_id: int, decided: bool) -> Decision:
+    """May this registrar open a file a citizen sent to be checked (the scans of an identity
+    check, a guardianship's proof)? Only while the request waits for a decision, and never their
+    own: once decided, the files are kept but no longer opened."""
+    if account is None or not account.is_active or not registrar_organisations(account):
+        return Decision(False, "not a registrar")
+    if owner_id == account.id:
+        return Decision(False, "a registrar never checks their own request", conflict=True)
+    if decided:
+        return Decision(False, "the request is decided: its files are no longer opened", "registrar")
+    return Decision(True, "registrar checking the citizen's request", "registrar")
 
 
 REQUEST_KINDS = ("correction", "certificate")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -15,7 +16,7 @@ from portal.auth.models import Account, IdentityDocument, VerificationRequest
 from portal.auth.service import now, tell
 from portal.consent import service as consent
 from portal.database import db, write_transaction
-from portal.record.models import Patient
+from portal.record.models import InsurancePolicy, Patient
 
 DOCUMENT_KINDS = ("passport", "snils", "oms")
 
@@ -100,16 +101,77 @@ class NotAllowed(Exception):
     """Separation of duties: a registrar never decides their own verification."""
 
 
+class Refused(Exception):
+    """The decision cannot be taken as sent; ``field`` names the form field the message is for."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+# What the registrar is warned of: the request's details already belonging to someone else.
+CLASHES = {
+    "snils": _l("The card with this SNILS is already linked to another account."),
+    "oms": _l("This OMS policy number is already on another person's card or confirmed for another account."),
+    "passport": _l("This passport is already confirmed for another account."),
+}
+
+
+def clashes(request: VerificationRequest) -> list[str]:
+    """Which of the request's SNILS, OMS policy number and passport already belong to another card
+    or account (keys of ``CLASHES``): a reused number is a warning sign of a mistake or a fraud.
+    Three queries."""
+    account = db.session.get(Account, request.account_id)
+    own_card = db.session.scalar(select(Patient.id).where(Patient.snils == account.snils))
+    others = (VerificationRequest.account_id != account.id) & (VerificationRequest.decision == "approved")
+    found = []
+    if own_card is not None and db.session.scalar(
+        select(Account.id).where(Account.patient_id == own_card, Account.id != account.id).limit(1)
+    ):
+        found.append("snils")
+    on_other_card = select(InsurancePolicy.id).where(InsurancePolicy.number == request.oms_number)
+    if own_card is not None:
+        on_other_card = on_other_card.where(InsurancePolicy.patient_id != own_card)
+    confirmed_for_other = select(VerificationRequest.id).where(
+        others, VerificationRequest.oms_number == request.oms_number
+    )
+    if db.session.scalar(on_other_card.limit(1)) or db.session.scalar(confirmed_for_other.limit(1)):
+        found.append("oms")
+    if db.session.scalar(
+        select(VerificationRequest.id)
+        .where(
+            others,
+            VerificationRequest.passport_series == request.passport_series,
+            VerificationRequest.passport_number == request.passport_number,
+        )
+        .limit(1)
+    ):
+        found.append("passport")
+    return found
+
+
 def decide(request_id: int, registrar: Account, approve: bool, reason: str | None = None) -> VerificationRequest:
+    """Approve (linking the card with the account's SNILS) or reject with ``reason``. Approving a
+    request whose details already belong to someone else (``clashes``) needs ``reason``, kept in
+    the audit event; a card already linked to another account is never linked twice (Refused)."""
     with write_transaction():
-        request = db.session.get(VerificationRequest, request_id)
+        request = db.session.get(VerificationRequest, request_id, with_for_update=True)
         if request is None or request.decided_at is not None:
             raise LookupError(request_id)
         if request.account_id == registrar.id:
             raise NotAllowed
         account = db.session.get(Account, request.account_id)
+        if approve:
+            found = clashes(request)
+            reason = (reason or "").strip() or None
+            if "snils" in found:
+                raise Refused("reason", _("The card with this SNILS is linked to another account: refuse the request"))
+            if found and reason is None:
+                raise Refused("reason", _("Write why you confirm the identity despite the warning"))
+            # The audit keeps what was overridden and why; with nothing to override, nothing is kept.
+            reason = f"{', '.join(found)} already belong to another card or account: {reason}" if found else None
         request.decided_at, request.decided_by_id = now(), registrar.id
-        request.decision, request.reason = ("approved" if approve else "rejected"), reason
+        request.decision, request.reason = ("approved", None) if approve else ("rejected", reason)
         if approve:
             patient = db.session.scalar(select(Patient).where(Patient.snils == account.snils))
             if patient is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from portal.identifiers import is_valid_snils
 
@@ -15,6 +15,16 @@ class RejectForm(FlaskForm):
             InputRequired(_l("Write the reason: the citizen will see it")),
             Length(max=1000, message=_l("Enter at most 1000 characters")),
         ],
+    )
+
+
+class ApproveForm(FlaskForm):
+    """Confirming an identity. The reason is asked for only when the request's SNILS, OMS number
+    or passport already belongs to someone else; the service then requires it."""
+
+    reason = TextAreaField(
+        _l("Why you confirm the identity despite the warning"),
+        validators=[Optional(), Length(max=1000, message=_l("Enter at most 1000 characters"))],
     )
 
 

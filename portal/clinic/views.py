@@ -3,12 +3,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, g, redirect, url_for
 
 from portal import paging, uploads
+from portal.access import policy, staff
 from portal.access import service as access
-from portal.access import staff
 from portal.audit import service as audit
 from portal.auth import verification as verifying
 from portal.auth.models import Account, IdentityDocument, VerificationRequest
-from portal.clinic.forms import EmergencyForm, RejectForm
+from portal.clinic.forms import ApproveForm, EmergencyForm, RejectForm
 from portal.database import db, write_transaction
 from portal.rendering import render
 from portal.web.forms import ConfirmForm
@@ -17,13 +17,32 @@ bp = Blueprint("clinic", __name__, url_prefix="/clinic", template_folder="templa
 
 
 def _audited_download(
-    action: str, object_type: str, object_id: int, key: str, purpose: str, filename: str, content_type: str
+    action: str,
+    object_type: str,
+    object_id: int,
+    owner_id: int,
+    decided: bool,
+    key: str,
+    purpose: str,
+    filename: str,
+    content_type: str,
 ):
-    """A registrar opens an uploaded document: recorded first, then served with safe headers."""
+    """A registrar opens a document a citizen sent to be checked, while the request waits for a
+    decision (the policy decides): recorded first, then served with safe headers. A refusal is
+    answered 404 and recorded too."""
+    decision = policy.decide_request_file(g.account, owner_id, decided)
     with write_transaction():
         audit.record(
-            action, actor_id=g.account.id, actor_role="registrar", object_type=object_type, object_id=object_id
+            action,
+            actor_id=g.account.id,
+            actor_role="registrar",
+            object_type=object_type,
+            object_id=object_id,
+            outcome="success" if decision.allowed else "denied",
+            reason=None if decision.allowed else decision.reason,
         )
+    if not decision.allowed:
+        abort(404)
     return uploads.download(uploads.load(key, purpose), filename, content_type)
 
 
@@ -42,19 +61,37 @@ def _request_or_404(request_id: int) -> tuple[VerificationRequest, Account]:
     return found, db.session.get(Account, found.account_id)
 
 
-@bp.get("/verifications/<int:request_id>")
-@staff("registrar")
-def verification(request_id: int):
-    found, account = _request_or_404(request_id)
+def _verification_page(
+    found: VerificationRequest,
+    account: Account,
+    reject_form: RejectForm | None = None,
+    approve_form: ApproveForm | None = None,
+    status: int = 200,
+):
+    """The registrar's page of one identity check, warning of details that already belong to
+    another card or account: approving then asks for a reason."""
+    own = account.id == g.account.id
+    warnings = verifying.clashes(found) if found.decided_at is None and not own else []
+    approve_form = approve_form or ApproveForm(prefix="approve")
+    approve_form.reason.flags.required = bool(warnings)
     return render(
         "clinic/verification.html",
         item=found,
         account=account,
         documents=verifying.documents(found.id),
-        reject_form=RejectForm(),
-        approve_form=ConfirmForm(),
-        own=account.id == g.account.id,
+        reject_form=reject_form or RejectForm(),
+        approve_form=approve_form,
+        warnings=[verifying.CLASHES[key] for key in warnings],
+        own=own,
+        status=status,
     )
+
+
+@bp.get("/verifications/<int:request_id>")
+@staff("registrar")
+def verification(request_id: int):
+    found, account = _request_or_404(request_id)
+    return _verification_page(found, account)
 
 
 @bp.get("/verifications/<int:request_id>/documents/<int:document_id>")
@@ -62,12 +99,14 @@ def verification(request_id: int):
 def verification_document(request_id: int, document_id: int):
     found, account = _request_or_404(request_id)
     document = db.session.get(IdentityDocument, document_id)
-    if document is None or document.request_id != found.id or account.id == g.account.id:
+    if document is None or document.request_id != found.id:
         abort(404)
     return _audited_download(
         "verification.document_viewed",
         "identity_document",
         document.id,
+        account.id,
+        found.decided_at is not None,
         document.storage_key,
         f"identity:{account.id}",
         document.filename,
@@ -78,14 +117,18 @@ def verification_document(request_id: int, document_id: int):
 @bp.post("/verifications/<int:request_id>/approve")
 @staff("registrar")
 def approve(request_id: int):
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        verifying.decide(request_id, g.account, approve=True)
-    except (LookupError, verifying.NotAllowed):
-        abort(404)
-    return redirect(url_for("clinic.verifications", done="approved"), code=303)
+    found, account = _request_or_404(request_id)
+    form = ApproveForm(prefix="approve")
+    if form.validate_on_submit():
+        try:
+            verifying.decide(request_id, g.account, approve=True, reason=form.reason.data)
+        except (LookupError, verifying.NotAllowed):
+            abort(404)
+        except verifying.Refused as refused:
+            getattr(form, refused.field).errors = [refused.message]
+        else:
+            return redirect(url_for("clinic.verifications", done="approved"), code=303)
+    return _verification_page(found, account, approve_form=form, status=400)
 
 
 @bp.post("/verifications/<int:request_id>/reject")
@@ -94,16 +137,7 @@ def reject(request_id: int):
     found, account = _request_or_404(request_id)
     form = RejectForm()
     if not form.validate_on_submit():
-        return render(
-            "clinic/verification.html",
-            item=found,
-            account=account,
-            documents=verifying.documents(found.id),
-            reject_form=form,
-            approve_form=ConfirmForm(),
-            own=account.id == g.account.id,
-            status=400,
-        )
+        return _verification_page(found, account, reject_form=form, status=400)
     try:
         verifying.decide(request_id, g.account, approve=False, reason=form.reason.data.strip())
     except (LookupError, verifying.NotAllowed):
@@ -164,12 +198,12 @@ def guardianship(request_id: int):
 @staff("registrar")
 def guardianship_document(request_id: int):
     found, guardian = _guardianship_or_404(request_id)
-    if guardian.id == g.account.id:
-        abort(404)
     return _audited_download(
         "guardianship.document_viewed",
         "guardianship_request",
         found.id,
+        guardian.id,
+        found.decided_at is not None,
         found.document_key,
         f"guardianship:{guardian.id}",
         found.document_filename,

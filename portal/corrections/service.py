@@ -440,16 +440,22 @@ def queue(registrar: Account) -> tuple[list[CorrectionRequest], int]:
 
 
 def _allowed(registrar: Account, row: CorrectionRequest, action: str) -> policy.Decision:
-    """The policy's decision for this request: NotAllowed on a request of the registrar's own or
-    their family's, LookupError (answered 404) for any other refusal."""
-    decision = policy.decide_request(
-        registrar, action, db.session.get(m.Patient, row.patient_id), row.section, row.requested_by_id
-    )
+    """The policy's decision for this request (a decided one opens nothing): NotAllowed on a
+    request of the registrar's own or their family's, AccessDenied (answered 404 and audited) for
+    any other refusal."""
+    decision = _decide(registrar, row, action)
     if decision.conflict:
         raise NotAllowed
     if not decision.allowed:
-        raise LookupError(row.id)
+        raise policy.AccessDenied(decision, registrar.id, row.patient_id, action, row.section)
     return decision
+
+
+def _decide(registrar: Account, row: CorrectionRequest, action: str) -> policy.Decision:
+    patient = db.session.get(m.Patient, row.patient_id)
+    return policy.decide_request(
+        registrar, action, patient, row.section, row.requested_by_id, request_open=row.status in OPEN
+    )
 
 
 def _record(registrar: Account, decision: policy.Decision, action: str, row: CorrectionRequest, **audited) -> None:
@@ -457,20 +463,37 @@ def _record(registrar: Account, decision: policy.Decision, action: str, row: Cor
     policy.record_access(registrar, decision, action, row.patient_id, row.section, reason=reason, **audited)
 
 
-def open_for_registrar(registrar: Account, request_id: int):
-    """(request, entry, own) for the decision page. Showing the entry's values is a read of the
-    card, decided by the policy and audited, so the patient sees it in «Кто смотрел мою карту». On
-    a request of their own or their family's the registrar sees the request, not the entry."""
+@dataclass(frozen=True)
+class RegistrarView:
+    """The decision page's content: the request, and the entry when the registrar may read it.
+    ``own``: the request is the registrar's own or their family's; ``withheld``: why the card's
+    data is not shown ("decided", "no_consent"), or None."""
+
+    row: CorrectionRequest
+    entry: Any = None
+    own: bool = False
+    withheld: str | None = None
+
+
+def open_for_registrar(registrar: Account, request_id: int) -> RegistrarView:
+    """The decision page. Showing the entry's values is a read of the card, decided by the policy
+    and audited, so the patient sees it in «Кто смотрел мою карту»; it goes through an open request
+    only. A decided request (or one whose patient withdrew consent) shows its own details and
+    timeline, not the entry; a request of the registrar's own or their family's shows neither. Out
+    of the registrar's scope: AccessDenied (404, audited)."""
     with write_transaction():
         row = db.session.get(CorrectionRequest, request_id)
         if row is None:
             raise LookupError(request_id)
-        try:
-            decision = _allowed(registrar, row, "read")
-        except NotAllowed:
-            return row, None, True
+        decision = _decide(registrar, row, "read")
+        if decision.conflict:
+            return RegistrarView(row, own=True)
+        if not decision.allowed:
+            if decision.basis != "registrar":
+                raise policy.AccessDenied(decision, registrar.id, row.patient_id, "read", row.section)
+            return RegistrarView(row, withheld="decided" if row.status not in OPEN else "no_consent")
         _record(registrar, decision, "read", row, object_type="correction_request", object_id=row.id)
-        return row, entry_of(row.section, row.patient_id, row.entry_id), False
+        return RegistrarView(row, entry_of(row.section, row.patient_id, row.entry_id))
 
 
 def section_of(request_id: int) -> str | None:
@@ -576,20 +599,13 @@ def reject(request_id: int, registrar: Account, reason: str) -> CorrectionReques
 
 
 def load_file(request_id: int, file_id: int, registrar: Account) -> tuple[bytes, CorrectionFile]:
-    """An attached file for the registrar: audited first, then decrypted."""
+    """An attached file for the registrar, through the open request only: a read of the patient's
+    data, audited first (so «Кто смотрел мою карту» shows it), then decrypted."""
     with write_transaction():
         row = db.session.get(CorrectionRequest, request_id)
         found = db.session.get(CorrectionFile, file_id)
         if row is None or found is None or found.correction_id != row.id:
             raise LookupError(file_id)
-        _allowed(registrar, row, "read")
-        audit.record(
-            "correction.file_viewed",
-            actor_id=registrar.id,
-            actor_role="registrar",
-            patient_id=row.patient_id,
-            section=row.section,
-            object_type="correction_file",
-            object_id=found.id,
-        )
+        decision = _allowed(registrar, row, "read")
+        _record(registrar, decision, "read", row, object_type="correction_file", object_id=found.id)
     return uploads.load(found.storage_key, f"correction:{row.patient_id}"), found

@@ -171,11 +171,12 @@ def queue():
 
 def _decision_page(request_id: int, correct_form=None, reject_form=None, status: int = 200):
     try:
-        row, entry, own = service.open_for_registrar(g.account, request_id)
+        view = service.open_for_registrar(g.account, request_id)
     except LookupError:
         abort(404)
     from portal.record.models import Patient
 
+    row, entry, readable = view.row, view.entry, not view.own and not view.withheld
     spec = service.CORRECTABLE[row.section]
     correct_form = correct_form or CorrectForm()
     correct_form.field.choices = choices([("", _("Choose a field"))] + [(f.name, f.label) for f in spec.fields])
@@ -184,12 +185,13 @@ def _decision_page(request_id: int, correct_form=None, reject_form=None, status:
         item=row,
         patient=db.session.get(Patient, row.patient_id),
         entry=entry,
-        line=service.describe(row.section, entry) if entry and not own else None,
-        values=service.current_values(row.section, entry) if entry and not own else [],
+        line=service.describe(row.section, entry) if entry and readable else None,
+        values=service.current_values(row.section, entry) if entry and readable else [],
         fields=spec.fields,
-        files=[] if own else service.files_of(row.id),
+        files=service.files_of(row.id) if readable else [],
         events=service.timeline(row.id),
-        own=own,
+        own=view.own,
+        withheld=view.withheld,
         correct_form=correct_form,
         reject_form=reject_form or RejectForm(),
         review_form=ConfirmForm(),

@@ -101,7 +101,8 @@ def post(
 
     Parameters each event shows: result_new {title, out_of_range}; prescription_issued {drug,
     number, valid_until}; prescription_expiring {drug, valid_until}; certificate_ready {title or number};
-    request_status {number, status, note or reason}; vaccination_due {vaccine, patient, due_on};
+    request_status {number, status, note or reason} or, for a confirmed vaccination, {kind:
+    "vaccination", status, vaccine, given_on}; vaccination_due {vaccine, patient, due_on};
     checkup_due {patient, due_on}; grant_received {patient, until}."""
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
@@ -306,6 +307,14 @@ def describe(event: str, params: dict) -> tuple[str, str]:
     if event == "certificate_ready":
         what = p.get("title") or _("request No. %(number)s", number=p.get("number", "—"))
         return _("Certificate ready: %(title)s", title=what), _("You can download it now.")
+    if event == "request_status" and p.get("kind") == "vaccination":
+        # A vaccination the citizen added, confirmed by a clinician: named by vaccine and date.
+        title = _(
+            "Vaccination confirmed: %(vaccine)s of %(date)s",
+            vaccine=p.get("vaccine", ""),
+            date=_date(p.get("given_on")),
+        )
+        return title, _("A clinician confirmed it: the card no longer marks it as not confirmed.")
     if event == "request_status":
         status = p.get("status", "")
         label = str(REQUEST_STATUSES.get(status, status))

@@ -81,6 +81,9 @@ def write_results(
     if existing is not None and not amended:
         raise AlreadyInCard(f"the results {code} of {taken_at.isoformat()} are in the card already")
     if existing is not None:
+        # Only the organisation that wrote the results corrects them, through a doctor entitled
+        # to write there: another clinic's amended report is refused (404, audited).
+        decision = policy.require_writer_of(author, "write", patient_id, "results", existing.organisation_id)
         return _amend(author, decision, existing, values, conclusion)
     panel = catalog.PANELS.get(code)
     report = LabReport(

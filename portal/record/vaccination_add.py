@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import Blueprint, abort, g, redirect, request, url_for
-from flask_babel import force_locale, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -22,7 +22,8 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from portal import uploads
-from portal.access import card
+from portal.access import card, policy
+from portal.access.service import card_holders
 from portal.auth.forms import parse_date
 from portal.auth.models import Account
 from portal.database import db, write_transaction
@@ -30,7 +31,7 @@ from portal.documents import service as documents
 from portal.forms import ValidChoice, choices
 from portal.notify import inbox
 from portal.record import calendar
-from portal.record.models import Immunization, Practitioner
+from portal.record.models import Immunization, Patient, Practitioner
 from portal.record.service import open_section
 from portal.rendering import render
 from portal.web.forms import ConfirmForm
@@ -163,26 +164,22 @@ def confirm(account: Account, patient_id: int, entry_id: int) -> Immunization:
 
 
 def _tell(entry: Immunization) -> None:
-    """The person who added the entry, and the patient when they have an account of their own."""
-    recipients = {entry.added_by_id} if entry.added_by_id else set()
-    recipients |= set(db.session.scalars(select(Account.id).where(Account.patient_id == entry.patient_id)))
-    notes = {}
-    for locale in ("ru", "en"):
-        with force_locale(locale):
-            notes[locale] = _(
-                "The vaccination «%(vaccine)s» of %(date)s is confirmed by a clinician.",
-                vaccine=entry.vaccine,
-                date=entry.given_on.strftime("%d.%m.%Y"),
-            )
+    """The card's current holders (the patient, a child's guardian), and the person who added the
+    entry while they may still read the card's vaccinations (a trusted person whose grant has
+    ended is not told). The notice names the vaccination: it answers no numbered request."""
+    recipients = set(card_holders(entry.patient_id))
+    adder = db.session.get(Account, entry.added_by_id) if entry.added_by_id else None
+    if adder is not None and policy.decide(adder, "read", db.session.get(Patient, entry.patient_id), SECTION).allowed:
+        recipients.add(adder.id)
+    params = {
+        "kind": "vaccination",
+        "status": "accepted",
+        "vaccine": entry.vaccine,
+        "given_on": entry.given_on.isoformat(),
+    }
     url = url_for("record.entry", patient_id=entry.patient_id, section=SECTION, entry_id=entry.id)
     for account_id in sorted(recipients):
-        inbox.post(
-            account_id,
-            "request_status",
-            patient_id=entry.patient_id,
-            params={"number": entry.id, "status": "accepted", "note": notes["ru"], "note_en": notes["en"]},
-            url=url,
-        )
+        inbox.post(account_id, "request_status", patient_id=entry.patient_id, params=params, url=url)
 
 
 # -- views ----------------------------------------------------------------------------------------
