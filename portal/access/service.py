@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -151,13 +151,25 @@ def owner_and_guardian_cards(account_ids: list[int]) -> list[tuple[int, Patient]
     return [(account_id, patient) for account_id, patient in own] + _children(verified, closed=False)
 
 
+def own_card_opens_on(account: Account) -> date | None:
+    """For a child below the age of medical consent with an account of their own: the birthday
+    their card opens to them (and their guardian's access ends). None for anyone else."""
+    if not account.patient_id or account.verification_status != "verified":
+        return None
+    own = db.session.get(Patient, account.patient_id)
+    if own is None or not is_child(own, today()):
+        return None
+    return birthday(own.birth_date, guardian_age_limit())
+
+
 def cards_for(account: Account) -> list[CardLink]:
     """The cards this account may open, in the order a switcher shows them: own, children, shared,
     patients. Four queries whatever the number of cards."""
     links: list[CardLink] = []
     if account.patient_id and account.verification_status == "verified":
         own = db.session.get(Patient, account.patient_id)
-        if own.closed_at is None:  # an opted-out card is closed to portal viewing
+        # An opted-out card is closed to portal viewing; a child's opens on the birthday.
+        if own.closed_at is None and not is_child(own, today()):
             links.append(CardLink(own, "self"))
     if account.verification_status != "verified":
         return links
