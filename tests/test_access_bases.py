@@ -13,6 +13,7 @@ import time_machine
 from babel.dates import format_date
 
 from portal.access import policy
+from portal.access import service as access
 from portal.access.models import CareRelationship, EmergencyAccess
 from portal.audit.models import AuditEvent
 from portal.auth.models import Account, StaffMembership
@@ -206,10 +207,14 @@ def test_a_teen_under_15_does_not_open_their_own_card_until_the_15th_birthday(ap
                 sa.select(AuditEvent).where(AuditEvent.actor_id == teen_id, AuditEvent.outcome == "denied").limit(1)
             )
         assert refused is not None and "15th birthday" in refused.reason
+        with app.app_context():  # the record's news go to the guardian, not yet to the teen
+            assert access.card_holders(patient_id) == [demo["guardian"].id]
     with time_machine.travel(noon(fifteenth), tick=False):
         client = login(teen)
         assert client.get(f"/card/{patient_id}").status_code == 200
         assert login(demo["guardian"]).get(f"/card/{patient_id}").status_code == 404
+        with app.app_context():
+            assert access.card_holders(patient_id) == [teen_id]
 
 
 def test_a_teen_under_15_neither_gives_nor_withdraws_the_consent_for_the_card(app, demo, login):
