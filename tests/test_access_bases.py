@@ -59,7 +59,11 @@ def add_guardianship(guardian_id: int, child: Patient, ended: bool = False) -> N
 def consent_for(patient_id: int, account_id: int) -> None:
     db.session.add(
         ConsentEvent(
-            patient_id=patient_id, account_id=account_id, action="given", text_version="v1", created_at=datetime.now(UTC)
+            patient_id=patient_id,
+            account_id=account_id,
+            action="given",
+            text_version="v1",
+            created_at=datetime.now(UTC),
         )
     )
 
@@ -275,7 +279,10 @@ def test_a_parent_holding_the_16_year_olds_grant_reads_what_it_shares(app, demo,
 def test_a_former_guardian_without_another_basis_is_told_the_card_is_the_childs(app, demo):
     with app.app_context():
         decision = policy.decide(
-            db.session.get(Account, demo["guardian"].id), "read", db.session.get(Patient, demo["child_16"].id), "summary"
+            db.session.get(Account, demo["guardian"].id),
+            "read",
+            db.session.get(Patient, demo["child_16"].id),
+            "summary",
         )
     assert not decision.allowed
 

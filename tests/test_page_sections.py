@@ -46,7 +46,9 @@ def visit(app, demo) -> dict:
         doctor = record_data.practitioner(org)
         record_data.fill(patient_id, 1, org, doctor, start=date.today() - timedelta(days=3))
         with write_transaction():
-            visit_id = db.session.scalar(sa.select(m.Visit.id).where(m.Visit.patient_id == patient_id).order_by(m.Visit.id.desc()).limit(1))
+            visit_id = db.session.scalar(
+                sa.select(m.Visit.id).where(m.Visit.patient_id == patient_id).order_by(m.Visit.id.desc()).limit(1)
+            )
             for model, column in (
                 (m.Diagnosis, "title"),
                 (m.Prescription, "drug"),

@@ -13,8 +13,9 @@ decides, and the decision names it (a clinician who also holds a grant reads as 
 guardianship past the child's birthday decides nothing; from that birthday (the age of medical
 consent, 323-ФЗ art. 54) the card opens to its owner, and not before, even with an account.
 Without the patient's consent to processing (no consent event at all counts as none) only the
-patient (and a guardian, who consents for the child) sees the card. Staff roles without clinical work (registrar, org_admin, auditor,
-accountant) never open a card; a registrar reads and corrects what a citizen's request names.
+patient (and a guardian, who consents for the child) sees the card. Staff roles without clinical
+work (registrar, org_admin, auditor, accountant) never open a card; a registrar reads and
+corrects what a citizen's request names.
 Plugins may add deny rules only; an error in one denies. Every decision carries a reason.
 """
 

@@ -95,10 +95,10 @@ def _change(account, action: str, ip: str | None) -> bool:
     from portal.record.models import Patient
 
     with write_transaction():
-        if account.patient_id is not None:
-            # A child below the age of medical consent neither gives nor withdraws it: the guardian does.
-            if not policy.decide_consent(account, db.session.get(Patient, account.patient_id)).allowed:
-                return False
+        # A child below the age of medical consent neither gives nor withdraws it: the guardian does.
+        own = db.session.get(Patient, account.patient_id) if account.patient_id is not None else None
+        if own is not None and not policy.decide_consent(account, own).allowed:
+            return False
         current = _latest(_subject(account))
         if (current is not None and current.action == action) or (current is None and action == "revoked"):
             return False  # nothing changes: a repeated click records nothing
