@@ -12,7 +12,9 @@ from e2e.test_accessibility import assert_clean
 from portal.auth import service
 from portal.auth.models import Account, VerificationRequest
 from portal.database import db, write_transaction
-from portal.demodata.people import email_of
+from portal.demodata.people import CHILDREN, email_of
+from portal.identifiers import make_snils
+from portal.record.models import Patient
 from portal.sharing.models import GuardianshipRequest
 
 JS = [pytest.param(True, id="js"), pytest.param(False, id="nojs")]
@@ -30,6 +32,8 @@ PAGES = [
     ("patient", "/card/{patient}", "complete"),
     ("patient", "/card/{patient}/access-log", "complete"),
     ("patient", "/consent/", "complete"),
+    ("guardian", "/consent/", "complete"),
+    ("guardian", "/consent/child/{child}", "complete"),
     ("patient", "/auth/security", "complete"),
     ("patient", "/auth/sessions", "complete"),
     ("patient", "/auth/confirm-password?next=/cards&cancel=/cards", "complete"),
@@ -100,8 +104,9 @@ def ids(live_app):
         patient = db.session.scalar(sa.select(Account.patient_id).where(Account.email == email_of_key("patient")))
         request = db.session.scalar(sa.select(VerificationRequest.id).order_by(VerificationRequest.id))
         grequest = db.session.scalar(sa.select(GuardianshipRequest.id).order_by(GuardianshipRequest.id))
+        child = db.session.scalar(sa.select(Patient.id).where(Patient.snils == make_snils(CHILDREN[0][-1])))
         db.session.remove()
-    return {"patient": patient, "request": request, "grequest": grequest}
+    return {"patient": patient, "request": request, "grequest": grequest, "child": child}
 
 
 @pytest.mark.parametrize("js", JS)

@@ -8,9 +8,14 @@ Deny by default. The bases that open a card, most specific first:
 - clinician: a doctor or nurse with a care relationship in the same organisation;
 - emergency: break-glass access with a reason, time-boxed and flagged;
 - registrar: only through a citizen's open request about the card (``decide_request``).
-Without the patient's consent to processing only the patient (and a guardian, who consents for
-the child) sees the card. Staff roles without clinical work (registrar, org_admin, auditor,
-accountant) never open a card; a registrar reads and corrects what a citizen's request names.
+When one account holds several of these bases, the one that grants most for the action asked
+decides, and the decision names it (a clinician who also holds a grant reads as the clinician). A
+guardianship past the child's birthday decides nothing; from that birthday (the age of medical
+consent, 323-ФЗ art. 54) the card opens to its owner, and not before, even with an account.
+Without the patient's consent to processing (no consent event at all counts as none) only the
+patient (and a guardian, who consents for the child) sees the card. Staff roles without clinical
+work (registrar, org_admin, auditor, accountant) never open a card; a registrar reads and
+corrects what a citizen's request names.
 Plugins may add deny rules only; an error in one denies. Every decision carries a reason.
 """
 
@@ -175,6 +180,8 @@ def decide(account: Account | None, action: str, patient: Patient | None, sectio
     if account.patient_id == patient.id:
         if account.verification_status != "verified":
             return Decision(False, "identity not verified")
+        if is_child(patient, on):  # the age of medical consent (323-ФЗ art. 54)
+            return Decision(False, f"the card opens to its owner on their {guardian_age_limit()}th birthday")
         if action == "write":
             return Decision(False, "citizens add entries; clinicians write the record")
         return Decision(True, "the patient's own card", "self")
@@ -182,22 +189,50 @@ def decide(account: Account | None, action: str, patient: Patient | None, sectio
     if account.verification_status != "verified":
         return Decision(False, "identity not verified")
 
+    # A guardianship ends on the child's birthday: past it, it decides nothing, and the card opens
+    # (or not) on the account's other bases, as for anyone else.
     guardianship = _guardianship(account.id, patient.id)
-    if guardianship is not None:
-        if not is_child(patient, on):
-            return Decision(False, f"the child is {guardian_age_limit()} or older: the card is theirs now")
-        if action == "write":
-            return Decision(False, "guardians add entries; clinicians write the record")
-        return Decision(True, f"guardian of a child under {guardian_age_limit()} ({guardianship.basis})", "guardian")
+    former_guardian = guardianship is not None and not is_child(patient, on)
+    refused: list[Decision] = []
+    if guardianship is not None and not former_guardian:
+        if action != "write":
+            return Decision(
+                True, f"guardian of a child under {guardian_age_limit()} ({guardianship.basis})", "guardian"
+            )
+        # A parent who also treats the child writes as the clinician, below.
+        refused.append(Decision(False, "guardians add entries; clinicians write the record", "guardian"))
 
     if section == CERTIFICATES:
         return Decision(False, "certificates are ordered by the patient or their legal representative only")
 
     if not has_consent(patient.id):
-        return Decision(False, "the patient has not given consent to processing")
+        return refused[0] if refused else Decision(False, "the patient has not given consent to processing")
     if section in OWNER_ONLY_SECTIONS:
         return Decision(False, "only the patient and their guardian see who opened the card")
 
+    # The other bases, the one that grants most first: a clinician treating the patient, then
+    # emergency access (read-only, every section), then a trusted person's grant (named sections).
+    decisions = _as_clinician(account, action, patient) + _as_trusted(account, action, patient, section, on)
+    allowed = [d for d in decisions if d.allowed]
+    if allowed:
+        chosen = allowed[0]
+        others = [d.basis for d in allowed[1:]]
+        if not others:
+            return chosen
+        reason = f"{chosen.reason}; the basis that grants most, of {chosen.basis}, {', '.join(others)}"
+        return Decision(True, reason, chosen.basis, chosen.organisation_id, chosen.sections)
+    refused += sorted(decisions, key=lambda d: d.basis != "trusted")  # the grant's refusal says most
+    if refused:
+        return refused[0]
+    if former_guardian:
+        return Decision(False, f"the child is {guardian_age_limit()} or older: the card is theirs now")
+    if account.roles:
+        return Decision(False, "this staff role does not see medical data")
+    return Decision(False, "no relationship with this patient")
+
+
+def _as_trusted(account: Account, action: str, patient: Patient, section: str, on: date) -> list[Decision]:
+    """The decision of the account's current grant to this card, if it holds one."""
     grant = db.session.scalar(
         select(AccessGrant)
         .where(
@@ -208,52 +243,62 @@ def decide(account: Account | None, action: str, patient: Patient | None, sectio
         )
         .order_by(AccessGrant.id.desc())
     )
-    if grant is not None:
-        # A trusted person exports what they may see: the shared sections (the export filters).
-        allowed = {"view": {"read", "export"}, "add": {"read", "add", "export"}}[grant.level]
-        if section != "summary" and section not in grant.section_set:
-            return Decision(False, f"the grant does not include {section}", "trusted", sections=grant.section_set)
-        if action not in allowed:
-            return Decision(False, f"the grant allows {grant.level} only", "trusted", sections=grant.section_set)
-        return Decision(
-            True, f"trusted person until {grant.expires_on.isoformat()}", "trusted", sections=grant.section_set
-        )
+    if grant is None:
+        return []
+    # A trusted person exports what they may see: the shared sections (the export filters).
+    allowed = {"view": {"read", "export"}, "add": {"read", "add", "export"}}[grant.level]
+    if section != "summary" and section not in grant.section_set:
+        return [Decision(False, f"the grant does not include {section}", "trusted", sections=grant.section_set)]
+    if action not in allowed:
+        return [Decision(False, f"the grant allows {grant.level} only", "trusted", sections=grant.section_set)]
+    return [
+        Decision(True, f"trusted person until {grant.expires_on.isoformat()}", "trusted", sections=grant.section_set)
+    ]
 
+
+def _as_clinician(account: Account, action: str, patient: Patient) -> list[Decision]:
+    """The decisions of the account's clinical work: a care relationship in one of its
+    organisations, then emergency access; a refusal when it has neither; nothing for a
+    non-clinician."""
     memberships = {
         m.organisation_id: m.role for m in account.memberships if m.ended_at is None and m.role in CLINICAL_ROLES
     }
-    if memberships:
-        care = db.session.scalar(
-            select(CareRelationship).where(
-                CareRelationship.practitioner_id == account.id,
-                CareRelationship.patient_id == patient.id,
-                CareRelationship.ended_at.is_(None),
-                CareRelationship.organisation_id.in_(memberships),
-            )
+    if not memberships:
+        return []
+    found: list[Decision] = []
+    care = db.session.scalar(
+        select(CareRelationship).where(
+            CareRelationship.practitioner_id == account.id,
+            CareRelationship.patient_id == patient.id,
+            CareRelationship.ended_at.is_(None),
+            CareRelationship.organisation_id.in_(memberships),
         )
-        if care is not None:
-            role = memberships[care.organisation_id]
-            if action not in CLINICAL_ROLES[role]:
-                return Decision(False, f"a {role} may not {action}", "clinician", care.organisation_id)
-            return Decision(True, f"{role} treating the patient ({care.basis})", "clinician", care.organisation_id)
-        emergency = db.session.scalar(
-            select(EmergencyAccess)
-            .where(
-                EmergencyAccess.practitioner_id == account.id,
-                EmergencyAccess.patient_id == patient.id,
-                EmergencyAccess.expires_at > datetime.now(UTC),
+    )
+    if care is not None:
+        role = memberships[care.organisation_id]
+        if action not in CLINICAL_ROLES[role]:
+            found.append(Decision(False, f"a {role} may not {action}", "clinician", care.organisation_id))
+        else:
+            found.append(
+                Decision(True, f"{role} treating the patient ({care.basis})", "clinician", care.organisation_id)
             )
-            .order_by(EmergencyAccess.id.desc())
+    emergency = db.session.scalar(
+        select(EmergencyAccess)
+        .where(
+            EmergencyAccess.practitioner_id == account.id,
+            EmergencyAccess.patient_id == patient.id,
+            EmergencyAccess.expires_at > datetime.now(UTC),
         )
-        if emergency is not None and emergency.organisation_id in memberships:
-            if action != "read":
-                return Decision(False, "emergency access is read-only", "emergency", emergency.organisation_id)
-            return Decision(True, f"emergency access: {emergency.reason}", "emergency", emergency.organisation_id)
-        return Decision(False, "no care relationship in this clinician's organisation")
-
-    if account.roles:
-        return Decision(False, "this staff role does not see medical data")
-    return Decision(False, "no relationship with this patient")
+        .order_by(EmergencyAccess.id.desc())
+    )
+    if emergency is not None and emergency.organisation_id in memberships:
+        if action != "read":
+            found.append(Decision(False, "emergency access is read-only", "emergency", emergency.organisation_id))
+        else:
+            found.append(
+                Decision(True, f"emergency access: {emergency.reason}", "emergency", emergency.organisation_id)
+            )
+    return found or [Decision(False, "no care relationship in this clinician's organisation")]
 
 
 def require_writer_of(
@@ -299,12 +344,37 @@ def decide_rejoin(account: Account | None, patient: Patient | None) -> Decision:
     if patient is None or patient.closed_at is None:
         return Decision(False, "no closed card")
     if account.patient_id == patient.id:
+        if is_child(patient, today()):
+            return Decision(False, f"the card opens to its owner on their {guardian_age_limit()}th birthday")
         return Decision(True, "the patient's own card", "self")
     guardianship = _guardianship(account.id, patient.id)
     if guardianship is None:
         return Decision(False, "no relationship with this patient")
     if not is_child(patient, today()):
         return Decision(False, f"the child is {guardian_age_limit()} or older: the card is theirs now")
+    return Decision(True, f"guardian of a child under {guardian_age_limit()} ({guardianship.basis})", "guardian")
+
+
+def decide_consent(account: Account | None, patient: Patient | None) -> Decision:
+    """May this account give or withdraw the consent to processing for this card? The patient from
+    the age of medical consent (their card may be closed: consenting again reopens it); below that
+    age, the child's verified guardian, who consents for the child, on an open card (a closed one
+    reopens through ``decide_rejoin``)."""
+    if account is None or not account.is_active or account.verification_status != "verified":
+        return Decision(False, "not signed in with a verified identity")
+    if patient is None:
+        return Decision(False, "no such card")
+    if account.patient_id == patient.id:
+        if is_child(patient, today()):
+            return Decision(False, f"the guardian consents for a child under {guardian_age_limit()}")
+        return Decision(True, "the patient's own card", "self")
+    guardianship = _guardianship(account.id, patient.id)
+    if guardianship is None:
+        return Decision(False, "no relationship with this patient")
+    if not is_child(patient, today()):
+        return Decision(False, f"the child is {guardian_age_limit()} or older: the card is theirs now")
+    if patient.closed_at is not None:
+        return Decision(False, "the card is closed: the patient opted out of the electronic record")
     return Decision(True, f"guardian of a child under {guardian_age_limit()} ({guardianship.basis})", "guardian")
 
 

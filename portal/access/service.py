@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -104,17 +104,23 @@ def _children(guardian_ids: list[int], closed: bool) -> list[tuple[int, Patient]
 def card_holders(patient_id: int) -> list[int]:
     """The accounts that hold this card as its owner or as a guardian (verified, active, the
     child under the age limit): whom the record's news is for. Two queries."""
-    holders = set(
-        db.session.scalars(
-            select(Account.id).where(
-                Account.patient_id == patient_id,
-                Account.is_active.is_(True),
-                Account.verification_status == "verified",
+    patient = db.session.get(Patient, patient_id)
+    child = patient is not None and is_child(patient, today())
+    # A child's own account holds the card from the birthday it opens to them, not before.
+    holders = (
+        set()
+        if child
+        else set(
+            db.session.scalars(
+                select(Account.id).where(
+                    Account.patient_id == patient_id,
+                    Account.is_active.is_(True),
+                    Account.verification_status == "verified",
+                )
             )
         )
     )
-    patient = db.session.get(Patient, patient_id)
-    if patient is not None and is_child(patient, today()):
+    if child:
         holders |= set(
             db.session.scalars(
                 select(Guardianship.guardian_id)
@@ -148,7 +154,19 @@ def owner_and_guardian_cards(account_ids: list[int]) -> list[tuple[int, Patient]
         .where(Account.id.in_(verified), Patient.closed_at.is_(None))
         .order_by(Account.id)
     ).all()
-    return [(account_id, patient) for account_id, patient in own] + _children(verified, closed=False)
+    own = [(account_id, patient) for account_id, patient in own if not is_child(patient, today())]
+    return own + _children(verified, closed=False)
+
+
+def own_card_opens_on(account: Account) -> date | None:
+    """For a child below the age of medical consent with an account of their own: the birthday
+    their card opens to them (and their guardian's access ends). None for anyone else."""
+    if not account.patient_id or account.verification_status != "verified":
+        return None
+    own = db.session.get(Patient, account.patient_id)
+    if own is None or not is_child(own, today()):
+        return None
+    return birthday(own.birth_date, guardian_age_limit())
 
 
 def cards_for(account: Account) -> list[CardLink]:
@@ -157,7 +175,8 @@ def cards_for(account: Account) -> list[CardLink]:
     links: list[CardLink] = []
     if account.patient_id and account.verification_status == "verified":
         own = db.session.get(Patient, account.patient_id)
-        if own.closed_at is None:  # an opted-out card is closed to portal viewing
+        # An opted-out card is closed to portal viewing; a child's opens on the birthday.
+        if own.closed_at is None and not is_child(own, today()):
             links.append(CardLink(own, "self"))
     if account.verification_status != "verified":
         return links

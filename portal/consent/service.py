@@ -91,7 +91,14 @@ def record(
 
 
 def _change(account, action: str, ip: str | None) -> bool:
+    from portal.access import policy
+    from portal.record.models import Patient
+
     with write_transaction():
+        # A child below the age of medical consent neither gives nor withdraws it: the guardian does.
+        own = db.session.get(Patient, account.patient_id) if account.patient_id is not None else None
+        if own is not None and not policy.decide_consent(account, own).allowed:
+            return False
         current = _latest(_subject(account))
         if (current is not None and current.action == action) or (current is None and action == "revoked"):
             return False  # nothing changes: a repeated click records nothing
@@ -127,3 +134,41 @@ def carry_over(account, patient_id: int) -> None:
         version=before.text_version,
         reason="given before the card was linked",
     )
+
+
+# -- a guardian's consent for a child's card ---------------------------------------------------------
+
+
+def child_card(account, patient_id: int):
+    """The child's card whose consent this guardian manages, or AccessDenied (answered 404 and
+    audited) for anyone the policy refuses."""
+    from portal.access import policy
+    from portal.record.models import Patient
+
+    patient = db.session.get(Patient, patient_id)
+    decision = policy.decide_consent(account, patient)
+    if not decision.allowed or decision.basis != "guardian":
+        raise policy.AccessDenied(decision, account.id, patient_id, "read", "summary")
+    return patient
+
+
+def card_history(patient_id: int) -> list[ConsentEvent]:
+    """The consent events of a card, newest first."""
+    return list(
+        db.session.scalars(
+            select(ConsentEvent).where(ConsentEvent.patient_id == patient_id).order_by(ConsentEvent.id.desc())
+        )
+    )
+
+
+def change_for_child(account, patient_id: int, action: str, ip: str | None) -> bool:
+    """A guardian gives or withdraws the consent for a child's card, with the same effect as the
+    patient's own: without it only the card's holders see it. Audited with the role "guardian";
+    a repeated click records nothing. AccessDenied for anyone the policy refuses."""
+    with write_transaction():
+        child_card(account, patient_id)
+        current = _latest(ConsentEvent.patient_id == patient_id)
+        if (current is not None and current.action == action) or (current is None and action == "revoked"):
+            return False
+        record(patient_id, account.id, action, actor_id=account.id, actor_role="guardian", ip=ip)
+        return True

@@ -4,6 +4,7 @@ from flask import Blueprint, abort, g, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from portal.access import service as access
 from portal.access import signed_in_without_consent, staff
 from portal.clinic.forms import RejectForm
 from portal.consent import opt_out as opt_outs
@@ -27,6 +28,8 @@ def show():
         given=service.account_has_consent(account),
         history=service.history(account),
         closed=opt_outs.own_card_closed(account),
+        children=access.children_of(account) if account.verification_status == "verified" else [],
+        opens_on=access.own_card_opens_on(account),
         account=account,
         form=ConfirmForm(),
     )
@@ -50,6 +53,35 @@ def revoke():
         return redirect(url_for("consent.show"), code=303)
     service.revoke(g.account, request.remote_addr)
     return redirect(url_for("consent.show", done="revoked"), code=303)
+
+
+# -- a guardian's consent for a child's card -------------------------------------------------------
+
+
+@bp.get("/child/<int:patient_id>")
+@signed_in_without_consent
+def child(patient_id: int):
+    """The consent for a child's card, which the guardian gives and withdraws for the child."""
+    patient = service.child_card(g.account, patient_id)
+    return render(
+        "consent/child.html",
+        patient=patient,
+        text=service.text(str(get_locale())),
+        version=service.CURRENT_VERSION,
+        given=service.has_consent(patient.id),
+        history=service.card_history(patient.id),
+        form=ConfirmForm(),
+    )
+
+
+@bp.post("/child/<int:patient_id>/<any(give, revoke):choice>")
+@signed_in_without_consent
+def child_change(patient_id: int, choice: str):
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("consent.child", patient_id=patient_id), code=303)
+    action = "given" if choice == "give" else "revoked"
+    service.change_for_child(g.account, patient_id, action, request.remote_addr)
+    return redirect(url_for("consent.child", patient_id=patient_id, done=action), code=303)
 
 
 # -- opting out of the electronic record («отказ от ЭМК») ----------------------------------------

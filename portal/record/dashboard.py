@@ -163,14 +163,20 @@ def requests(context: CardContext) -> DashboardCard:
     )
 
 
+SECTION_CARDS = (("results", results), ("prescriptions", prescriptions), ("vaccinations", vaccinations))
+
+
 def cards_for(context: CardContext, account) -> list[DashboardCard]:
+    """The dashboard's cards for this viewer. A card showing a section of the record appears only
+    where the viewer may read that section, and its read is audited as a read of that section,
+    in the page's write transaction (the view opens it)."""
+    from portal.access import policy
+
     cards = [appointment(context)] if context.basis in ("self", "guardian", "clinician") else []
-    if context.may("results"):
-        cards.append(results(context))
-    if context.may("prescriptions"):
-        cards.append(prescriptions(context))
-    if context.may("vaccinations"):
-        cards.append(vaccinations(context))
+    for section, make in SECTION_CARDS:
+        if context.may(section):
+            policy.record_access(account, context.decision, "read", context.patient.id, section, "dashboard")
+            cards.append(make(context))
     cards.append(notifications(context, account.id))
     if context.basis in ("self", "guardian"):
         cards.append(requests(context))

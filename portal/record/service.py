@@ -70,13 +70,6 @@ def open_section(
     return context
 
 
-def overview(account: Account, patient_id: int) -> CardContext:
-    from portal.database import write_transaction
-
-    with write_transaction():
-        return open_section(account, patient_id, "summary")
-
-
 # ---- entries and their neighbours -------------------------------------------------------------
 
 
@@ -115,9 +108,13 @@ def _locale() -> str:
     return str(get_locale() or "ru")
 
 
-def related(section: str, entry) -> dict:
+def related(account: Account, context: CardContext, section: str, entry) -> dict:
     """What an entry's page shows beside it: a visit's diagnoses, prescriptions, referrals and
-    services; a report's observations; the entry's correction history. A fixed number of queries."""
+    services; a report's observations; the entry's correction history. A fixed number of queries.
+
+    A visit's parts belong to other sections: each is read only where this viewer may read its
+    section, and audited as a read of that section (in the caller's write transaction), so a
+    trusted person given the visits alone sees the visit, not its diagnoses."""
     from sqlalchemy import select
 
     from portal.database import db
@@ -131,11 +128,15 @@ def related(section: str, entry) -> dict:
             ("referrals", m.Referral),
             ("services", m.ServiceRecord),
         ):
+            if not context.may(key):
+                found[key] = []
+                continue
+            policy.record_access(account, context.decision, "read", context.patient.id, key, "visit", entry.id)
             found[key] = list(db.session.scalars(select(model).where(model.visit_id == entry.id).order_by(model.id)))
     elif section == "results":
         observations = select(m.Observation).where(m.Observation.report_id == entry.id)
         found["observations"] = list(db.session.scalars(observations.order_by(m.Observation.id)))
-    elif section == "vaccinations" and entry.document_id:
+    elif section == "vaccinations" and entry.document_id and context.may("documents"):
         found["document"] = db.session.get(m.Document, entry.document_id)
     return found
 

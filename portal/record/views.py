@@ -20,7 +20,13 @@ LISTED = "<any(" + ",".join(listing.SPECS) + "):section>"
 @bp.get("/cards")
 @signed_in
 def cards():
-    return render("record/cards.html", links=access.cards_for(g.account), account=g.account, bases=BASES)
+    return render(
+        "record/cards.html",
+        links=access.cards_for(g.account),
+        account=g.account,
+        bases=BASES,
+        opens_on=access.own_card_opens_on(g.account),
+    )
 
 
 @bp.get("/card/<int:patient_id>")
@@ -30,8 +36,9 @@ def card_overview(patient_id: int):
     same one plugins use; each shows only sections this viewer may see."""
     from flask import current_app
 
-    view = service.overview(g.account, patient_id)
-    cards = current_app.extensions["portal.plugins"].collect("dashboard_cards", page=current_page())
+    with write_transaction():  # the summary's read and each card's read are audited together
+        view = service.open_section(g.account, patient_id, "summary")
+        cards = current_app.extensions["portal.plugins"].collect("dashboard_cards", page=current_page())
     return render(
         "record/card.html",
         view=view,
@@ -82,7 +89,7 @@ def entry(patient_id: int, section: str, entry_id: int):
         found = listing.entry_of(spec, patient_id, entry_id)
         if found is None:
             abort(404)
-        related = service.related(section, found)
+        related = service.related(g.account, view, section, found)
         may_send = section == "prescriptions" and service.may_send_to_pharmacy(g.account, view)
         may_download = service.may_download_entry(g.account, view, section)
     return render(
