@@ -139,6 +139,8 @@ class FactorForm(FlaskForm):
         ],
         validate_choice=False,
     )
+    # Asked only when a working second factor is being replaced from a signed-in session.
+    current_password = PasswordField(_l("Current password"), validators=[Optional()])
 
 
 class ForgotForm(FlaskForm):
