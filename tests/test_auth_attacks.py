@@ -367,3 +367,21 @@ def test_the_count_of_wrong_codes_starts_again_after_a_right_one(app, client):
     sign_in(second, EMAIL)
     assert [second_factor(second, "000000").status_code for _ in range(2)] == [400, 400]
     assert second_factor(second, "000000").status_code == 429  # the third in a row
+
+
+def test_a_recovery_code_can_stand_in_for_the_password_when_replacing_the_factor(app, client):
+    codes = enrolled(app, client)
+    before = working_secret(app)
+    wrong = post(client, "/auth/enrol/factor", {"method": "totp", "recovery_code": "QQQQQ-77777"})
+    assert wrong.status_code == 400 and 'href="#recovery_code"' in wrong.get_data(as_text=True)
+    assert "QQQQQ-77777" not in wrong.get_data(as_text=True)
+    assert client.get("/auth/enrol/totp").status_code == 303
+    right = post(client, "/auth/enrol/factor", {"method": "totp", "recovery_code": codes[0]})
+    assert right.headers["Location"] == "/auth/enrol/totp"
+    assert working_secret(app) == before
+    changes = events(app, "auth.second_factor_change")
+    assert [e.outcome for e in changes] == ["failure", "success"] and "recovery code" in changes[-1].reason
+    again = app.test_client()  # the code is spent
+    sign_in(again, EMAIL)
+    spent = post(again, "/auth/second-factor", {"r-recovery_code": codes[0], "use": "recovery"})
+    assert spent.status_code == 400

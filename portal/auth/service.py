@@ -706,18 +706,32 @@ def changing_factor(current: Current) -> bool:
     return current.session.stage == "complete" and current.account.second_factor is not None
 
 
-def choose_factor(current: Current, method: str, password: str | None = None) -> bool:
+def choose_factor(current: Current, method: str, password: str | None = None, recovery_code: str | None = None) -> bool:
     """Start setting up ``method`` as the second factor: a new authenticator seed kept in this
-    session, or a code sent by SMS or e-mail. Replacing a working factor needs the current password
-    (False when it is wrong; the attempt counts and is audited). The working factor stays until a
-    code from the new one is entered."""
+    session, or a code sent by SMS or e-mail. Replacing a working factor needs the current password,
+    or one of the recovery codes when the password is not given (False when it is wrong; the attempt
+    counts toward the account's pause and is audited). The working factor stays until a code from
+    the new one is entered."""
     with write_transaction():
         account = db.session.get(Account, current.account.id)
         row = db.session.get(ServerSession, current.session.id)
         if row.stage == "complete" and account.second_factor is not None:
-            if _password_ok(account, password or "", "auth.second_factor_change") is None:
+            if password or not recovery_code:
+                if _password_ok(account, password or "", "auth.second_factor_change") is None:
+                    return False
+            elif is_locked(account) or not use_recovery_code(account, recovery_code):
+                audit.record("auth.second_factor_change", actor_id=account.id, outcome="failure", reason="recovery")
+                _fresh_counter(account, "")
+                account.failed_codes += 1
+                if account.failed_codes >= MAX_CODE_FAILURES:
+                    lock(account, "too many wrong codes in a session")
                 return False
-            audit.record("auth.second_factor_change", actor_id=account.id, actor_role="self", reason=method)
+            audit.record(
+                "auth.second_factor_change",
+                actor_id=account.id,
+                actor_role="self",
+                reason=method if password else f"{method}, with a recovery code",
+            )
         if method == "totp":
             secret = pyotp.random_base32()
             row.pending_totp_encrypted = crypto.encrypt(secret.encode(), f"totp:{account.id}")
@@ -765,7 +779,9 @@ class Enrolled:
     device: str | None  # a new device-cookie token, or None
 
 
-def confirm_second_factor(current: Current, method: str, code: str) -> Enrolled | None:
+def confirm_second_factor(
+    current: Current, method: str, code: str, device_tokens: list[str] | None = None
+) -> Enrolled | None:
     """Finish enrolment: the right code from the new factor makes ``method`` the second factor,
     completes the session under a new id and issues new recovery codes; None for a wrong code."""
     with write_transaction():
@@ -794,7 +810,7 @@ def confirm_second_factor(current: Current, method: str, code: str) -> Enrolled 
         audit.record("auth.second_factor_enrolled", actor_id=account.id, actor_role="self", reason=method)
         if changed:
             security_alert(account, _l("The second factor of your account was changed."))
-        return Enrolled(codes, token, remember_device(account, []))
+        return Enrolled(codes, token, remember_device(account, device_tokens or []))
 
 
 # -- recovery and changes -------------------------------------------------------------------------

@@ -268,18 +268,21 @@ def enrol_factor():
     form.method.choices = choices(factor_choices(found.account))
     status = 200
     if form.validate_on_submit():
-        if changing and not form.current_password.data:
-            form.current_password.errors = [_("Enter your current password")]
-        elif service.choose_factor(found, form.method.data, form.current_password.data):
+        password, recovery_code = form.current_password.data, form.recovery_code.data
+        if changing and not (password or recovery_code):
+            form.current_password.errors = [_("Enter your current password or a recovery code")]
+        elif service.choose_factor(found, form.method.data, password, recovery_code):
             if form.method.data == "totp":
                 return redirect(url_for("auth.enrol_totp"), code=303)
             return redirect(url_for("auth.enrol_code", method=form.method.data), code=303)
-        else:
+        elif password:
             message, status = wrong_password(found)
             form.current_password.errors = [message]
+        else:
+            form.recovery_code.errors = [_("The code is not right. Check it and try again.")]
     if form.errors and status == 200:
         status = 400
-    form.current_password.data = ""
+    form.current_password.data = form.recovery_code.data = ""  # secrets are never echoed
     return render("auth/enrol_factor.html", form=form, changing=changing, status=status)
 
 
@@ -294,7 +297,7 @@ def enrol_totp():
         return redirect(url_for("auth.enrol_factor"), code=303)
     form = CodeForm()
     if form.validate_on_submit():
-        enrolled = service.confirm_second_factor(found, "totp", form.code.data)
+        enrolled = service.confirm_second_factor(found, "totp", form.code.data, sessions.device_tokens())
         if enrolled is not None:
             return after_enrolment(enrolled)
         form.code.errors = [_("The code is not right. Check the time on your phone and try again.")]
@@ -316,7 +319,7 @@ def enrol_code():
         abort(404)
     form = CodeForm()
     if form.validate_on_submit():
-        enrolled = service.confirm_second_factor(found, method, form.code.data)
+        enrolled = service.confirm_second_factor(found, method, form.code.data, sessions.device_tokens())
         if enrolled is not None:
             return after_enrolment(enrolled)
         form.code.errors = [_("The code is not right or has expired. Ask for a new one.")]
