@@ -45,7 +45,7 @@ PAGES = [
     ("registrar", "/clinic/guardianships/{grequest}", "complete"),
     ("registrar", "/clinic/verifications/{request}", "complete"),
     ("doctor", "/clinic/emergency", "complete"),
-    ("doctor", "/auth/enrol/totp", "complete"),
+    ("doctor", "/auth/enrol/factor", "complete"),  # replacing the app: the password is asked
 ]
 
 

@@ -166,6 +166,9 @@ def empty_all_tables(app: Flask) -> None:
             else:
                 for table in tables:
                     conn.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 (names from our metadata)
+        # Close the pool too: a connection left open to the shared database would stop the
+        # next test that clones it as a template ("being accessed by other users").
+        db.engine.dispose()
 
 
 @pytest.fixture

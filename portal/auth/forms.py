@@ -139,6 +139,13 @@ class FactorForm(FlaskForm):
         ],
         validate_choice=False,
     )
+    # Asked only when a working second factor is being replaced from a signed-in session: the
+    # password, or else one of the recovery codes.
+    current_password = PasswordField(_l("Current password"), validators=[Optional()])
+    recovery_code = StringField(
+        _l("Or one of your recovery codes"),
+        validators=[Optional(), Length(max=16, message=_l("Enter one code"))],
+    )
 
 
 class ForgotForm(FlaskForm):

@@ -143,6 +143,36 @@ class ServerSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(256))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     end_reason: Mapped[str | None] = mapped_column(String(32))
+    # A new authenticator seed being set up in this session, encrypted; the working one stays in
+    # the account until a code from the new one is entered.
+    pending_totp_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class TrustedDevice(Base):
+    """A browser that completed a sign-in to this account (OWASP's device cookie). Wrong passwords
+    typed on it count against it alone, so an attacker who throttles sign-in for everyone else does
+    not lock the owner out of a device they have used before."""
+
+    __tablename__ = "trusted_device"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's token
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SignInThrottle(Base):
+    """Wrong passwords per typed login (normalised, keyed-hashed), kept for known and unknown
+    logins alike so the answers never tell whether an account exists."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class IdentityDocument(Base):

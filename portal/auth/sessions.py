@@ -7,8 +7,9 @@ too. Flask-Login sees only fully signed-in accounts (password and second factor)
 
 from __future__ import annotations
 
-from flask import Flask, g, session
+from flask import Flask, current_app, g, request, session
 from flask_login import LoginManager
+from werkzeug.wrappers import Response
 
 from portal.auth import service
 
@@ -37,6 +38,43 @@ def begin(token: str) -> None:
     session.clear()
     session[SESSION_KEY] = token
     g.pop("portal_current", None)
+
+
+def renew(token: str) -> None:
+    """Rotate the cookie after a rise in privilege (step-up, emergency access) to the new session
+    ``token``: what the session holds stays, the CSRF token does not."""
+    kept = {key: value for key, value in session.items() if key not in (SESSION_KEY, "csrf_token")}
+    session.clear()
+    session.update(kept)
+    session[SESSION_KEY] = token
+    g.pop("portal_current", None)
+
+
+def device_cookie_name() -> str:
+    return "__Host-device" if current_app.config["SESSION_COOKIE_SECURE"] else "device"
+
+
+def device_tokens() -> list[str]:
+    """The device-cookie tokens this browser carries: one per account it signed in to."""
+    raw = request.cookies.get(device_cookie_name(), "")
+    return [t for t in raw.split(".") if t][: service.MAX_DEVICES_PER_COOKIE]
+
+
+def remember_device(response: Response, token: str | None) -> Response:
+    """Add a new device token to the browser's device cookie (OWASP's device-cookie pattern): the
+    next sign-ins from here are not paused by wrong passwords typed elsewhere."""
+    if token:
+        tokens = [token] + [t for t in device_tokens() if t != token]
+        response.set_cookie(
+            device_cookie_name(),
+            ".".join(tokens[: service.MAX_DEVICES_PER_COOKIE]),
+            max_age=service.DEVICE_DAYS * 24 * 3600,
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite="Lax",
+            path="/",
+        )
+    return response
 
 
 def forget() -> None:

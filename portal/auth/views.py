@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, abort, current_app, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from markupsafe import Markup
 
 from portal.access import (
@@ -34,7 +37,6 @@ from portal.rendering import render, safe_next
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
 
 WRONG_LOGIN = _l("The phone, e-mail, SNILS or password is not right")
-LOCKED = _l("Too many attempts. Sign-in is locked for 15 minutes; we have told the account owner.")
 FACTOR_LABELS = {
     "totp": _l("An authenticator app (for example Yandex Key or Google Authenticator)"),
     "sms": _l("A code by SMS to my phone"),
@@ -45,6 +47,28 @@ FACTOR_LABELS = {
 def login_key() -> str:
     """Rate-limit key per account: whatever was typed as the login, normalised."""
     return "login:" + (request.form.get("login") or "").strip().lower()
+
+
+def from_trusted_device() -> bool:
+    """The browser signed in to the typed login's account before: the per-login limit, which
+    anyone can exhaust, does not apply to it (the device has its own counter)."""
+    account = service.find_account(request.form.get("login") or "")
+    return account is not None and service.trusted_device(account, sessions.device_tokens()) is not None
+
+
+def sign_in_paused(until: datetime | None) -> str:
+    """The same words for known and unknown logins: nothing here says whether the account exists."""
+    return ngettext(
+        "Too many wrong attempts with this login. Sign-in from new devices is paused for %(num)d minute. "
+        "Try again then, sign in from a device you have signed in from before, or restore your password.",
+        "Too many wrong attempts with this login. Sign-in from new devices is paused for %(num)d minutes. "
+        "Try again then, sign in from a device you have signed in from before, or restore your password.",
+        service.minutes_until(until),
+    )
+
+
+def wrong_password(found: service.Current) -> tuple[str, int]:
+    return service.password_error(found.account.id)
 
 
 def current() -> service.Current:
@@ -112,13 +136,17 @@ def confirm_email():
 @bp.route("/sign-in", methods=["GET", "POST"])
 @public
 @limiter.limit("20/minute", methods=["POST"])
-@limiter.limit("10/15 minutes", methods=["POST"], key_func=login_key)
+@limiter.limit("10/15 minutes", methods=["POST"], key_func=login_key, exempt_when=from_trusted_device)
 def sign_in():
     form = SignInForm()
     status = 200
     if form.validate_on_submit():
         result = service.begin_sign_in(
-            form.login.data, form.password.data, request.remote_addr, request.headers.get("User-Agent")
+            form.login.data,
+            form.password.data,
+            request.remote_addr,
+            request.headers.get("User-Agent"),
+            sessions.device_tokens(),
         )
         if result.outcome == "ok":
             sessions.begin(result.token)
@@ -127,7 +155,7 @@ def sign_in():
             session["after_sign_in"] = safe_next(request.args.get("next"), url_for("web.home"))
             return redirect(url_for("auth.second_factor"), code=303)
         if result.outcome == "locked":
-            form.login.errors = [LOCKED]
+            form.login.errors = [sign_in_paused(result.retry_at)]
             status = 429
         elif result.outcome == "unconfirmed":
             form.login.errors = [_("Confirm your e-mail first: we have sent the link again.")]
@@ -153,16 +181,17 @@ def second_factor():
     chosen = recovery if method == "recovery" else form
     if request.method == "POST" and chosen.validate_on_submit():
         value = recovery.recovery_code.data if method == "recovery" else form.code.data
-        outcome = service.finish_sign_in(found, value, method)
-        if outcome == "ok":
+        finished = service.finish_sign_in(found, value, method, sessions.device_tokens())
+        if finished.outcome == "ok":
             target = session.pop("after_sign_in", url_for("web.home"))
-            token = session.get(sessions.SESSION_KEY)
-            sessions.begin(token)  # a fresh cookie and CSRF token for the signed-in session
-            return redirect(target, code=303)
-        if outcome == "locked":
+            sessions.begin(finished.token)  # a new session id, cookie and CSRF token once signed in
+            if finished.stage == "enrol":  # a staff member with a code factor: now an authenticator app
+                target = url_for("auth.enrol_factor")
+            return sessions.remember_device(redirect(target, code=303), finished.device)
+        if finished.outcome == "locked":
             sessions.forget()
             form = SignInForm()
-            form.login.errors = [LOCKED]
+            form.login.errors = [sign_in_paused(finished.retry_at)]
             return render("auth/sign_in.html", fragment="sign_in_form", form=form, demo=[], status=429)
         field = recovery.recovery_code if method == "recovery" else form.code
         field.errors = [_("The code is not right. Check it and try again.")]
@@ -234,15 +263,27 @@ def enrol_factor():
     found = current()
     if found.account.phone_confirmed_at is None:
         return redirect(url_for("auth.enrol"), code=303)
+    changing = service.changing_factor(found)
     form = FactorForm()
     form.method.choices = choices(factor_choices(found.account))
+    status = 200
     if form.validate_on_submit():
-        if form.method.data == "totp":
-            service.start_totp_enrolment(found)
-            return redirect(url_for("auth.enrol_totp"), code=303)
-        service.send_enrolment_code(found, form.method.data)
-        return redirect(url_for("auth.enrol_code", method=form.method.data), code=303)
-    return render("auth/enrol_factor.html", form=form, status=400 if form.errors else 200)
+        password, recovery_code = form.current_password.data, form.recovery_code.data
+        if changing and not (password or recovery_code):
+            form.current_password.errors = [_("Enter your current password or a recovery code")]
+        elif service.choose_factor(found, form.method.data, password, recovery_code):
+            if form.method.data == "totp":
+                return redirect(url_for("auth.enrol_totp"), code=303)
+            return redirect(url_for("auth.enrol_code", method=form.method.data), code=303)
+        elif password:
+            message, status = wrong_password(found)
+            form.current_password.errors = [message]
+        else:
+            form.recovery_code.errors = [_("The code is not right. Check it and try again.")]
+    if form.errors and status == 200:
+        status = 400
+    form.current_password.data = form.recovery_code.data = ""  # secrets are never echoed
+    return render("auth/enrol_factor.html", form=form, changing=changing, status=status)
 
 
 @bp.route("/enrol/totp", methods=["GET", "POST"])
@@ -251,15 +292,14 @@ def enrol_totp():
     import segno
 
     found = current()
-    secret = service.pending_totp_secret(found.account)
+    secret = service.pending_totp_secret(found)
     if secret is None:
         return redirect(url_for("auth.enrol_factor"), code=303)
     form = CodeForm()
     if form.validate_on_submit():
-        codes = service.confirm_second_factor(found, "totp", form.code.data)
-        if codes is not None:
-            session["recovery_codes"] = codes
-            return redirect(url_for("auth.recovery_codes"), code=303)
+        enrolled = service.confirm_second_factor(found, "totp", form.code.data, sessions.device_tokens())
+        if enrolled is not None:
+            return after_enrolment(enrolled)
         form.code.errors = [_("The code is not right. Check the time on your phone and try again.")]
     # segno escapes the title; the SVG is ours, made from our own URI.
     svg = segno.make(service.provisioning_uri(found.account, secret), error="m").svg_inline(
@@ -279,12 +319,18 @@ def enrol_code():
         abort(404)
     form = CodeForm()
     if form.validate_on_submit():
-        codes = service.confirm_second_factor(found, method, form.code.data)
-        if codes is not None:
-            session["recovery_codes"] = codes
-            return redirect(url_for("auth.recovery_codes"), code=303)
+        enrolled = service.confirm_second_factor(found, method, form.code.data, sessions.device_tokens())
+        if enrolled is not None:
+            return after_enrolment(enrolled)
         form.code.errors = [_("The code is not right or has expired. Ask for a new one.")]
     return render("auth/enrol_code.html", form=form, method=method, status=400 if form.errors else 200)
+
+
+def after_enrolment(enrolled: service.Enrolled):
+    """The session goes on under a new id; the recovery codes are shown once."""
+    sessions.begin(enrolled.token)
+    session["recovery_codes"] = enrolled.codes
+    return sessions.remember_device(redirect(url_for("auth.recovery_codes"), code=303), enrolled.device)
 
 
 @bp.get("/recovery-codes")
@@ -328,19 +374,19 @@ def end_session(session_id: str):
 def end_all_sessions():
     found = current()
     form = PasswordConfirmForm()
-    from portal.auth import passwords
-
-    if not form.validate_on_submit() or not passwords.verify_password(
-        found.account.password_hash, form.current_password.data
+    status = 400
+    if form.validate_on_submit() and not service.check_password(
+        found.account.id, form.current_password.data, "auth.signed_out_everywhere"
     ):
-        if not form.current_password.errors:
-            form.current_password.errors = [_("The password is not right")]
+        message, status = wrong_password(found)
+        form.current_password.errors = [message]
+    if form.errors:
         return render(
             "auth/sessions.html",
             rows=service.active_sessions(found.account.id),
             this=found.session.id,
             form=form,
-            status=400,
+            status=status,
         )
     service.sign_out_everywhere(found)
     sessions.forget()
@@ -407,11 +453,14 @@ def reauthenticate():
     back = safe_next(request.args.get("next"), url_for("web.home"))
     cancel = safe_next(request.args.get("cancel"), url_for("web.home"))
     form = PasswordConfirmForm()
-    if request.method == "POST" and form.validate_on_submit():
-        if service.reauthenticate(found, form.current_password.data):
-            return redirect(back, code=303)
-        form.current_password.errors = [_("The password is not right")]
     status = 400 if request.method == "POST" else 200
+    if request.method == "POST" and form.validate_on_submit():
+        token = service.reauthenticate(found, form.current_password.data)
+        if token is not None:
+            sessions.renew(token)  # a rise in privilege: a new session id
+            return redirect(back, code=303)
+        message, status = wrong_password(found)
+        form.current_password.errors = [message]
     return render("auth/reauthenticate.html", form=form, back=back, cancel=cancel, status=status)
 
 
@@ -445,7 +494,9 @@ def change_password():
     if form.validate_on_submit():
         if service.change_password(found, form.current_password.data, form.password.data):
             return redirect(url_for("auth.security", done="password"), code=303)
-        form.current_password.errors = [_("The password is not right")]
+        message, status = wrong_password(found)
+        form.current_password.errors = [message]
+        return security_page(status, password_form=form)
     return security_page(400, password_form=form)
 
 
@@ -457,7 +508,9 @@ def change_email():
     if form.validate_on_submit():
         if service.change_email(found, form.current_password.data, form.email.data):
             return redirect(url_for("auth.security", done="email"), code=303)
-        form.current_password.errors = [_("The password is not right")]
+        message, status = wrong_password(found)
+        form.current_password.errors = [message]
+        return security_page(status, email_form=form)
     return security_page(400, email_form=form)
 
 
@@ -470,7 +523,9 @@ def change_phone():
         if service.change_phone(found, form.current_password.data, form.phone.data):
             session["new_phone"] = form.phone.data
             return redirect(url_for("auth.confirm_phone"), code=303)
-        form.current_password.errors = [_("The password is not right")]
+        message, status = wrong_password(found)
+        form.current_password.errors = [message]
+        return security_page(status, phone_form=form)
     return security_page(400, phone_form=form)
 
 

@@ -6,6 +6,8 @@ from portal import paging, uploads
 from portal.access import policy, staff
 from portal.access import service as access
 from portal.audit import service as audit
+from portal.auth import service as auth
+from portal.auth import sessions
 from portal.auth import verification as verifying
 from portal.auth.models import Account, IdentityDocument, VerificationRequest
 from portal.clinic.forms import ApproveForm, EmergencyForm, RejectForm
@@ -149,15 +151,20 @@ def reject(request_id: int):
 @staff("doctor", "nurse")
 def emergency():
     form = EmergencyForm()
+    status = 200
     if form.validate_on_submit():
         try:
             patient_id = access.start_emergency(g.account, form.snils.data, form.reason.data, form.password.data)
         except access.EmergencyRefused as refused:
             getattr(form, refused.field).errors = [refused.message]
+            status = refused.status
         else:
+            # A rise in privilege: the session goes on under a new id.
+            sessions.renew(auth.elevate(sessions.current()))
             return redirect(url_for("record.card_overview", patient_id=patient_id), code=303)
     form.password.data = ""
-    status = 400 if any(field.errors for field in form) else 200
+    if status == 200 and any(field.errors for field in form):
+        status = 400
     return render("clinic/emergency.html", form=form, status=status)
 
 

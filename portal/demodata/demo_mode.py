@@ -37,7 +37,7 @@ def demo_session(account_id: int | None, ip: str | None, user_agent: str | None)
         account = db.session.get(Account, account_id) if account_id and 0 < account_id <= MAX_ID else None
         if account is None or account.email not in {email_of(p) for p in PEOPLE}:
             return None
-        stage = "enrol" if service.needs_enrolment(account) else "password"
+        stage = service.first_stage(account)
         token, row = service.start_session(account, stage, ip, user_agent)
         if stage == "password" and account.second_factor in ("sms", "email"):
             service.send_code(account, "sign_in", row.id, account.second_factor)

@@ -152,8 +152,15 @@ def _pending() -> service.Pending | None:
     return pending if pending is not None and pending.owner_id == g.account.id else None
 
 
+def _own_key() -> str:
+    """Rate-limit key per signed-in account (set by the access decorator, which runs first)."""
+    return f"account:{g.account.id}"
+
+
 @bp.route("/sharing/confirm", methods=["GET", "POST"])
 @signed_in
+# Besides the cap of tries per code: a bound on guesses however many codes are asked for.
+@limiter.limit("10/10 minutes", methods=["POST"], key_func=_own_key)
 def confirm():
     pending = _pending()
     if pending is None:
