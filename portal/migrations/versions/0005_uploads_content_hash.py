@@ -1,6 +1,6 @@
 """uploads: a document's content hash, and an index for the uploads an account made lately
 
-Revision ID: 0005_uploads
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-07 01:00:00
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0005_uploads'
+revision = '0005'
 down_revision = '0004'
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """sign-in throttling per login and per trusted device; pending authenticator seeds per session
 
-Revision ID: 0005_auth
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07 01:00:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0005_auth'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
