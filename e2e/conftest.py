@@ -66,7 +66,31 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture(scope="session")
-def live_app(tmp_path_factory):
+def sms_gateway() -> Iterator[str]:
+    """A local SMS gateway speaking the generic JSON protocol: it takes every message, so the portal
+    runs as a deployment with SMS does (the tests read the codes from the outbox)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"ok": true}')
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/sms"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory, sms_gateway):
     from flask_migrate import upgrade
 
     from portal.demodata.seed import seed_demo
@@ -78,6 +102,8 @@ def live_app(tmp_path_factory):
             "SECRET_KEY": SECRET,
             "INSTANCE_PATH": str(base),
             "RATELIMIT_ENABLED": False,
+            "SMS_GATEWAY": "generic",
+            "SMS_GATEWAY_URL": sms_gateway,
         }
     )
     with app.app_context():

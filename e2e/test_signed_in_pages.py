@@ -146,3 +146,50 @@ def test_the_idle_warning_appears_in_time_and_keeps_the_session(browser, base_ur
         check.assert_clean()
     finally:
         context.close()
+
+
+@pytest.fixture
+def without_sms(live_app):
+    """The portal as a deployment without any SMS channel sees it (the gateway switched off), and a
+    patient whose phone is not confirmed yet; both put back afterwards."""
+    email = email_of_key("patient")
+    live_app.config["SMS_GATEWAY"] = ""
+    with live_app.app_context(), write_transaction():
+        account = db.session.scalar(sa.select(Account).where(Account.email == email))
+        confirmed, account.phone_confirmed_at = account.phone_confirmed_at, None
+    try:
+        yield
+    finally:
+        live_app.config["SMS_GATEWAY"] = "generic"
+        with live_app.app_context(), write_transaction():
+            db.session.scalar(sa.select(Account).where(Account.email == email)).phone_confirmed_at = confirmed
+        with live_app.app_context():
+            db.session.remove()
+
+
+@pytest.mark.parametrize("js", JS)
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_pages_that_say_no_sms_can_be_sent_are_accessible(
+    browser, base_url, live_app, without_sms, lang, theme, js
+):
+    options = {"lang": lang, "theme": theme, "js": js}
+    expected = {"ru": "не отправляет SMS", "en": "does not send SMS"}[lang]
+    context = signed_in(browser, base_url, live_app, "patient", "enrol", **options)
+    check = checked_page(context, js=js)
+    try:
+        assert check.goto("/auth/enrol").status == 200
+        assert expected in check.page.locator("main").inner_text()
+        assert check.page.locator("form[action='/auth/enrol/phone/send']").count() == 0
+        assert_clean(check, js)
+    finally:
+        context.close()
+    told = {"ru": "на вашу электронную почту", "en": "to your e-mail instead"}[lang]
+    context = signed_in(browser, base_url, live_app, "patient", "password", **options)
+    check = checked_page(context, js=js)
+    try:
+        assert check.goto("/auth/second-factor").status == 200
+        assert told in check.page.locator("main").inner_text()
+        assert_clean(check, js)
+    finally:
+        context.close()

@@ -10,8 +10,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import assets, config, errors, formatting, logs, paging, plugins, security
 from portal.database import configure_engine
-from portal.notify import sms
 from portal.extensions import babel, compress, csrf, db, htmx, limiter, migrate
+from portal.notify import sms
 from portal.rendering import current_page, render_card, select_locale
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

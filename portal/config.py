@@ -95,7 +95,7 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "SMS provider: `smsru`, `smsc`, `smsaero` or `generic` (JSON over HTTP); empty means no SMS is sent",
     ),
-    Setting("SMS_GATEWAY_URL", "", str, "the gateway's address; empty means the provider's own (required for `generic`)"),
+    Setting("SMS_GATEWAY_URL", "", str, "the gateway's address; empty means the provider's own (needed for `generic`)"),
     Setting("SMS_GATEWAY_LOGIN", "", str, "the gateway account's login (SMSC.ru) or e-mail (SMS Aero)"),
     Setting(
         "SMS_GATEWAY_PASSWORD",
@@ -104,7 +104,7 @@ SETTINGS: tuple[Setting, ...] = (
         "the gateway's API key or password (SMS.ru `api_id`; a bearer token for `generic`)",
     ),
     Setting("SMS_SENDER", "", str, "the sender name registered with the provider; empty means the provider's default"),
-    Setting("SMS_GATEWAY_TIMEOUT", 5, int, "seconds to wait for the gateway; a message not taken is retried from the outbox"),
+    Setting("SMS_GATEWAY_TIMEOUT", 5, int, "seconds to wait for the gateway; a message not taken is retried later"),
     Setting("MAIL_FROM", "Медкарта <noreply@medkarta.local>", str, "sender of the portal's e-mail"),
     Setting("GUARDIAN_AGE_LIMIT", 15, int, "a guardian's access to a child's card ends on this birthday"),
     Setting("IDLE_MINUTES_CITIZEN", 30, int, "a citizen's session ends after this many idle minutes"),

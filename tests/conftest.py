@@ -143,6 +143,9 @@ def make_app(database_url: str, tmp_path: Path, **overrides) -> Flask:
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "RATELIMIT_ENABLED": False,
         "PLUGINS_RAISE_ERRORS": True,
+        # An SMS channel (it keeps what it sends), as a deployment with a gateway has: without one the
+        # portal sends every code by e-mail (tests/test_sms.py covers that).
+        "TESTING_PLUGINS": ["tests.fixture_plugins.sms_gateway"],
     }
     config.update(overrides)
     return create_app(config)

@@ -15,7 +15,7 @@ import time_machine
 from portal.audit.models import AuditEvent
 from portal.auth.models import Account
 from portal.database import db
-from portal.demo import DEMO_PASSWORD
+from portal.demodata.people import DEMO_PASSWORD
 from portal.identifiers import make_snils
 from tests.conftest import csrf_token, last_code, outbox
 from tests.test_auth import (

@@ -89,7 +89,9 @@ def visit(app, demo):
             db.session.add_all(
                 [
                     prescription,
-                    m.Diagnosis(**at, code="I10", title="Эссенциальная гипертензия", onset_on=date(2026, 3, 4), status="active"),
+                    m.Diagnosis(
+                        **at, code="I10", title="Эссенциальная гипертензия", onset_on=date(2026, 3, 4), status="active"
+                    ),
                     m.Referral(
                         **at,
                         number="Н-2026-0077",
@@ -99,7 +101,13 @@ def visit(app, demo):
                         valid_until=date(2099, 4, 4),
                         status="issued",
                     ),
-                    m.ServiceRecord(**at, provided_on=date(2026, 3, 4), code="B01.047.001", name="Приём терапевта", cost_kopecks=150000),
+                    m.ServiceRecord(
+                        **at,
+                        provided_on=date(2026, 3, 4),
+                        code="B01.047.001",
+                        name="Приём терапевта",
+                        cost_kopecks=150000,
+                    ),
                 ]
             )
             db.session.flush()
@@ -125,15 +133,29 @@ def test_a_prescription_downloads_as_a_tagged_pdf_with_its_number_qr_code_and_va
 
     response = client.get(link)
     assert response.status_code == 200 and response.mimetype == "application/pdf"
-    assert "filename*=UTF-8''%D0%A0%D0%B5%D1%86%D0%B5%D0%BF%D1%82%2077-0000456.pdf" in response.headers["Content-Disposition"]
+    assert (
+        "filename*=UTF-8''%D0%A0%D0%B5%D1%86%D0%B5%D0%BF%D1%82%2077-0000456.pdf"
+        in response.headers["Content-Disposition"]
+    )
     text = text_of(response.data)
     assert "Рецепт № 77-0000456" in text
-    for shown in ("Смирнова Елена Викторовна", "Лизиноприл", "таблетки 10 мг", "по 1 таблетке утром", "30 таблеток",
-                  "11 марта 2099", "действует", "RX:77-0000456;2099-01-10;2099-03-11"):
+    for shown in (
+        "Смирнова Елена Викторовна",
+        "Лизиноприл",
+        "таблетки 10 мг",
+        "по 1 таблетке утром",
+        "30 таблеток",
+        "11 марта 2099",
+        "действует",
+        "RX:77-0000456;2099-01-10;2099-03-11",
+    ):
         assert shown in text, shown
     info = info_of(response.data)
     assert re.search(r"Tagged:\s+yes", info) and "Рецепт № 77-0000456" in info
-    qr = [[bool(x) for x in row] for row in segno.make("RX:77-0000456;2099-01-10;2099-03-11", error="m").matrix_iter(scale=1, border=0)]
+    qr = [
+        [bool(x) for x in row]
+        for row in segno.make("RX:77-0000456;2099-01-10;2099-03-11", error="m").matrix_iter(scale=1, border=0)
+    ]
     assert qr_on_first_page(response.data, len(qr)) == qr
     assert last_export(app)[-1] == (demo["patient"].id, "prescriptions", "prescriptions", str(visit.prescription))
 
@@ -146,8 +168,17 @@ def test_a_visit_report_holds_the_protocol_and_what_was_ordered(app, login, demo
     assert response.status_code == 200
     text = text_of(response.data)
     assert "Visit report of March 4, 2026" in text
-    for shown in ("Головная боль по утрам", "АД 150/95", "Артериальная гипертензия 1 степени", "Ограничить соль",
-                  "I10", "Эссенциальная гипертензия", "77-0000456", "Кардиолог", "B01.047.001"):
+    for shown in (
+        "Головная боль по утрам",
+        "АД 150/95",
+        "Артериальная гипертензия 1 степени",
+        "Ограничить соль",
+        "I10",
+        "Эссенциальная гипертензия",
+        "77-0000456",
+        "Кардиолог",
+        "B01.047.001",
+    ):
         assert shown in text, shown
     sections = {row[1] for row in last_export(app) if row[3] == str(visit.visit)}
     assert sections == {"visits", "diagnoses", "prescriptions", "referrals", "services"}

@@ -202,7 +202,14 @@ def test_defaults_are_portal_and_email_not_sms(app, demo):
         assert inbox.preferences(demo["patient"].id, "result_new") == {"portal": True, "email": True, "sms": False}
 
 
-def test_settings_page_labels_every_choice_and_explains_why_sms_is_off(patient):
+def test_settings_page_labels_every_choice_and_explains_why_sms_is_off(app_factory, demo_factory):
+    from tests.conftest import session_for
+
+    app = app_factory(TESTING_PLUGINS=[])  # no SMS channel of any kind
+    people = demo_factory(app)
+    patient = app.test_client()
+    session_for(app, patient, people["patient"].id)
+    patient.set_cookie("lang", "en")
     html = patient.get("/notifications/settings").get_data(as_text=True)
     assert html.count("<fieldset") == len(inbox.EVENTS) and '<legend class="legend">New test results</legend>' in html
     assert '<label class="radio-label" for="result_new-email">By e-mail</label>' in html

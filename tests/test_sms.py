@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 import urllib.parse
@@ -87,7 +88,10 @@ CREDENTIALS = {"SMS_GATEWAY_LOGIN": "medkarta@example.ru", "SMS_GATEWAY_PASSWORD
 
 
 def sms_app(app_factory, gateway, provider="smsru", **overrides):
-    return app_factory(SMS_GATEWAY=provider, SMS_GATEWAY_URL=gateway.url, **CREDENTIALS, **overrides)
+    """The built-in gateway channel alone (no test plugin's channel in front of it)."""
+    return app_factory(
+        SMS_GATEWAY=provider, SMS_GATEWAY_URL=gateway.url, TESTING_PLUGINS=[], **CREDENTIALS, **overrides
+    )
 
 
 def queue_sms(app, text="Код Медкарты: 123456", kind="security_alert"):
@@ -104,7 +108,9 @@ def queue_sms(app, text="Код Медкарты: 123456", kind="security_alert"
         ("smsaero", "number", "text", {"sign": "Medkarta"}),
     ],
 )
-def test_each_provider_gets_the_number_and_the_text_in_its_own_fields(app_factory, gateway, provider, number, text, extra):
+def test_each_provider_gets_the_number_and_the_text_in_its_own_fields(
+    app_factory, gateway, provider, number, text, extra
+):
     gateway.answer = (200, ACCEPTED[provider])
     app = sms_app(app_factory, gateway, provider)
     queue_sms(app)
@@ -145,7 +151,20 @@ def test_a_phone_code_reaches_the_phone_and_confirms_it(app_factory, gateway):
     ("provider", "answer", "expected"),
     [
         ("smsru", {"status": "ERROR", "status_code": 201, "status_text": "Не хватает средств на лицевом счету"}, "201"),
-        ("smsru", {"status": "OK", "sms": {"79161234567": {"status": "ERROR", "status_code": 207, "status_text": "На этот номер нельзя отправлять"}}}, "207"),
+        (
+            "smsru",
+            {
+                "status": "OK",
+                "sms": {
+                    "79161234567": {
+                        "status": "ERROR",
+                        "status_code": 207,
+                        "status_text": "На этот номер нельзя отправлять",
+                    }
+                },
+            },
+            "207",
+        ),
         ("smsc", {"error": "authorise error", "error_code": 2}, "2 authorise error"),
         ("smsaero", {"success": False, "message": "Validation error."}, "Validation error."),
         ("generic", {"ok": False, "error": "unknown sender"}, "unknown sender"),
@@ -161,7 +180,10 @@ def test_a_provider_refusal_keeps_the_message_with_the_reason(app_factory, gatew
 
 
 def test_the_number_quoted_back_by_a_provider_is_not_kept(app_factory, gateway):
-    gateway.answer = (200, {"status": "ERROR", "status_code": 202, "status_text": "Неправильно указан номер +7 916 123-45-67"})
+    gateway.answer = (
+        200,
+        {"status": "ERROR", "status_code": 202, "status_text": "Неправильно указан номер +7 916 123-45-67"},
+    )
     app = sms_app(app_factory, gateway)
     queue_sms(app)
     [message] = outbox(app)
@@ -205,7 +227,7 @@ def test_a_gateway_that_does_not_answer_times_out_and_the_action_still_succeeds(
 def test_an_unreachable_gateway_is_a_failure_kept_in_the_outbox(app_factory, gateway):
     url = gateway.url
     gateway.close()
-    app = app_factory(SMS_GATEWAY="generic", SMS_GATEWAY_URL=url)
+    app = app_factory(SMS_GATEWAY="generic", SMS_GATEWAY_URL=url, TESTING_PLUGINS=[])
     queue_sms(app)
     [message] = outbox(app)
     assert message.sent_at is None and "unreachable" in message.error
@@ -243,3 +265,77 @@ def test_an_expired_code_is_not_retried(app_factory, gateway):
 def test_settings_that_cannot_work_stop_the_start_up(app_factory, settings, problem):
     with pytest.raises(ConfigError, match=re.escape(problem)):
         app_factory(**settings)
+
+
+# -- without any SMS channel: codes come by e-mail, and the pages say so ---------------------------
+
+
+def no_sms(app_factory):
+    """A portal with no SMS gateway, no SMS plugin and no demo outbox: no SMS can ever arrive. It has a
+    mail server (down here, so what it would send stays in the outbox, where the test reads it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    return app_factory(TESTING_PLUGINS=[], SMTP_HOST="127.0.0.1", SMTP_PORT=dead_port)
+
+
+def test_without_sms_enrolment_keeps_the_phone_unconfirmed_and_offers_e_mail_codes(app_factory):
+    app = no_sms(app_factory)
+    client = app.test_client()
+    assert register(client).status_code == 303
+    assert confirm(client, confirm_link(app, "anna.solovyova@example.ru")).status_code == 200
+    assert sign_in(client, "anna.solovyova@example.ru").headers["Location"] == "/auth/enrol"
+    page = client.get("/auth/enrol").get_data(as_text=True)
+    assert "не отправляет SMS" in page and "коды будут приходить на электронную почту" in page
+    assert "/auth/enrol/phone/send" not in page  # no button for a code that could never arrive
+    assert post(client, "/auth/enrol/phone/send", {}, page="/auth/enrol").status_code == 404
+    choices = client.get("/auth/enrol/factor")
+    assert choices.status_code == 200
+    text = choices.get_data(as_text=True)
+    assert 'value="email"' in text and 'value="totp"' in text and 'value="sms"' not in text
+    # The e-mail code sets the second factor up; the phone stays as typed, unconfirmed.
+    assert post(client, "/auth/enrol/factor", {"method": "email"}).status_code == 303
+    code = re.search(r"\d{6}", outbox(app, "anna.solovyova@example.ru")[-1].body).group(0)
+    response = post(client, "/auth/enrol/code?method=email", {"code": code}, page="/auth/enrol/code?method=email")
+    assert response.headers["Location"] == "/auth/recovery-codes"
+    account = account_by_email(app, "anna.solovyova@example.ru")
+    assert account.phone == PHONE and account.phone_confirmed_at is None and account.second_factor == "email"
+    assert not [m for m in outbox(app) if m.channel == "sms"]
+
+
+def test_without_sms_a_sign_in_by_sms_code_gets_the_code_by_e_mail_and_is_told(app_factory, demo_factory):
+    from portal.demodata.people import DEMO_PASSWORD
+
+    app = no_sms(app_factory)
+    people = demo_factory(app)
+    patient = people["patient"]  # signs in with a code by SMS
+    client = app.test_client()
+    assert sign_in(client, patient.email, DEMO_PASSWORD).status_code == 303
+    page = client.get("/auth/second-factor").get_data(as_text=True)
+    assert "не может отправить SMS" in page and "на вашу электронную почту" in page
+    [message] = [m for m in outbox(app) if m.kind == "code_sign_in"]
+    assert message.channel == "email" and message.recipient == patient.email
+    code = re.search(r"\d{6}", message.body).group(0)
+    response = post(client, "/auth/second-factor", {"f-code": code, "use": "code"}, page="/auth/second-factor")
+    assert response.status_code == 303 and response.headers["Location"] != "/auth/second-factor"
+
+
+def test_without_sms_a_new_phone_is_kept_unconfirmed_after_the_password(app_factory, demo_factory):
+    from portal.demodata.people import DEMO_PASSWORD
+    from tests.conftest import session_for
+
+    app = no_sms(app_factory)
+    people = demo_factory(app)
+    client = app.test_client()
+    session_for(app, client, people["patient"].id)
+    response = post(
+        client,
+        "/auth/security/phone",
+        {"ph-current_password": DEMO_PASSWORD, "ph-phone": "+7 903 555-44-33"},
+        page="/auth/security",
+    )
+    assert response.headers["Location"] == "/auth/security?done=phone_unconfirmed"
+    assert "не отправляет SMS" in client.get(response.headers["Location"]).get_data(as_text=True)
+    account = account_by_email(app, people["patient"].email)
+    assert account.phone == "+79035554433" and account.phone_confirmed_at is None
+    assert any(m.kind == "security_alert" for m in outbox(app, people["patient"].email))

@@ -206,8 +206,12 @@ def confirm_email(token: str) -> str:
 # -- one-time codes --------------------------------------------------------------------------------
 
 
-def send_code(account: Account, purpose: str, bound_to: str, channel: str, recipient: str | None = None) -> None:
-    """Send a 6-digit code valid for 10 minutes, bound to one attempt (``bound_to``)."""
+def send_code(account: Account, purpose: str, bound_to: str, channel: str, recipient: str | None = None) -> str:
+    """Send a 6-digit code valid for 10 minutes, bound to one attempt (``bound_to``). A code meant
+    for SMS goes to the e-mail when no SMS can be sent (``notify.code_channel``); returns the
+    channel it went by."""
+    if notify.code_channel(channel) != channel:
+        channel, recipient = "email", None
     code = f"{secrets.randbelow(10**6):06d}"
     db.session.execute(
         update(OneTimeCode)
@@ -235,6 +239,7 @@ def send_code(account: Account, purpose: str, bound_to: str, channel: str, recip
             subject=_("Your Medkarta code"),
             body=text,
         )
+    return channel
 
 
 def check_code(account: Account, purpose: str, bound_to: str, code: str) -> bool:
@@ -516,7 +521,10 @@ def first_stage(account: Account) -> str:
 
 
 def needs_enrolment(account: Account) -> bool:
-    if account.phone_confirmed_at is None or account.second_factor is None:
+    if account.second_factor is None:
+        return True
+    # An unconfirmed phone is confirmed first, where an SMS can confirm it at all.
+    if account.phone_confirmed_at is None and notify.sms_reachable():
         return True
     return account.is_staff and account.second_factor != "totp"  # staff must use an authenticator app
 
@@ -989,11 +997,19 @@ def change_email(current: Current, current_password: str, new_email: str) -> boo
 
 
 def change_phone(current: Current, current_password: str, new_phone: str) -> bool:
+    """Send a code to the new number; it replaces the old one once confirmed. Where no SMS can be
+    sent, the number is changed at once (the password proved the owner) and kept unconfirmed."""
     with write_transaction():
         account = _reauthenticated(current, current_password, "auth.phone_change_requested")
         if account is None:
             return False
         phone = normalise_phone(new_phone)
+        if not notify.sms_reachable():
+            old = account.phone
+            account.phone, account.phone_confirmed_at = phone, None
+            audit.record("auth.phone_changed", actor_id=account.id, actor_role="self", reason="unconfirmed: no SMS")
+            security_alert(account, _l("The phone number of your account was changed from %(old)s.", old=old))
+            return True
         send_code(account, f"phone:{phone}", current.session.id, "sms", recipient=phone)
         audit.record("auth.phone_change_requested", actor_id=account.id, actor_role="self")
         return True

@@ -31,7 +31,7 @@ from portal.auth.forms import (
 )
 from portal.extensions import limiter
 from portal.forms import choices
-from portal.notify.service import available_channels
+from portal.notify.service import available_channels, code_channel, sms_reachable
 from portal.rendering import render, safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
@@ -198,7 +198,14 @@ def second_factor():
         status = 400
     elif request.method == "POST":
         status = 400
-    return render("auth/second_factor.html", form=form, recovery=recovery, account=found.account, status=status)
+    return render(
+        "auth/second_factor.html",
+        form=form,
+        recovery=recovery,
+        account=found.account,
+        code_by=code_channel(found.account.second_factor or ""),
+        status=status,
+    )
 
 
 @bp.post("/second-factor/resend")
@@ -228,13 +235,21 @@ def sign_out():
 @enrolling
 def enrol():
     found = current()
-    return render("auth/enrol.html", account=found.account, code_form=CodeForm(), sent=request.args.get("sent"))
+    return render(
+        "auth/enrol.html",
+        account=found.account,
+        code_form=CodeForm(),
+        sent=request.args.get("sent"),
+        sms=sms_reachable(),
+    )
 
 
 @bp.post("/enrol/phone/send")
 @enrolling
 @limiter.limit("3/10 minutes")
 def enrol_phone_send():
+    if not sms_reachable():
+        abort(404)
     service.send_phone_confirmation(current())
     return redirect(url_for("auth.enrol", sent=1), code=303)
 
@@ -261,7 +276,8 @@ def factor_choices(account) -> list[tuple[str, str]]:
 @enrolling
 def enrol_factor():
     found = current()
-    if found.account.phone_confirmed_at is None:
+    # Without any way to send an SMS the phone cannot be confirmed: the account goes on without it.
+    if found.account.phone_confirmed_at is None and sms_reachable():
         return redirect(url_for("auth.enrol"), code=303)
     changing = service.changing_factor(found)
     form = FactorForm()
@@ -521,6 +537,8 @@ def change_phone():
     form = ChangePhoneForm(prefix="ph")
     if form.validate_on_submit():
         if service.change_phone(found, form.current_password.data, form.phone.data):
+            if not sms_reachable():  # changed at once, unconfirmed: there is no SMS to confirm it with
+                return redirect(url_for("auth.security", done="phone_unconfirmed"), code=303)
             session["new_phone"] = form.phone.data
             return redirect(url_for("auth.confirm_phone"), code=303)
         message, status = wrong_password(found)

@@ -30,6 +30,7 @@ from portal.certificates.models import CertificateRequest
 from portal.database import db, work_queue, write_transaction
 from portal.documents.service import storage_purpose
 from portal.notify import inbox
+from portal.notify import service as notify
 from portal.record.models import (
     ClinicAttachment,
     Diagnosis,
@@ -147,8 +148,8 @@ def code_channel(account: Account) -> str:
     """Where the confirmation code goes: the account's second factor, if it is a code by SMS or
     e-mail; otherwise the confirmed phone, else the e-mail."""
     if account.second_factor in ("sms", "email"):
-        return account.second_factor
-    return "sms" if account.phone_confirmed_at else "email"
+        return notify.code_channel(account.second_factor)
+    return notify.code_channel("sms") if account.phone_confirmed_at else "email"
 
 
 def start_order(account: Account, patient_id: int, form: str, purpose: str, start, end) -> Order:

@@ -34,6 +34,18 @@ def available_channels() -> set[str]:
     return {name for name, channel in channels().items() if channel.available()}
 
 
+def sms_reachable() -> bool:
+    """Whether a code sent by SMS can arrive: an SMS channel works here, or the demo shows every
+    message on its outbox page."""
+    return "sms" in available_channels() or bool(current_app.config.get("DEMO_MODE"))
+
+
+def code_channel(wanted: str) -> str:
+    """The channel a one-time code really goes by: SMS only when it can arrive, else e-mail, so
+    nobody is asked for a code that can never come."""
+    return "email" if wanted == "sms" and not sms_reachable() else wanted
+
+
 def queue(*, account_id: int | None, channel: str, kind: str, recipient: str, subject: str, body: str) -> OutboxMessage:
     """Add a message to the outbox in the current write transaction; it goes out after commit."""
     message = OutboxMessage(

@@ -24,6 +24,7 @@ from portal.auth.service import check_code, now, security_alert, send_code, tell
 from portal.database import db, write_transaction
 from portal.identifiers import normalise_email, snils_digits
 from portal.notify import inbox
+from portal.notify import service as notify
 from portal.record.models import Patient
 from portal.sharing.models import AccessGrant, Guardianship, GuardianshipRequest
 
@@ -389,7 +390,7 @@ class Pending:
 
 def code_channel(owner: Account) -> str:
     """E-mail for an owner who signs in with e-mail codes; otherwise the confirmed phone."""
-    return "email" if owner.second_factor == "email" else "sms"
+    return "email" if owner.second_factor == "email" else notify.code_channel("sms")
 
 
 def ask_for_code(owner: Account, grantee: Account, terms: Terms, grant_id: int | None = None) -> Pending:
