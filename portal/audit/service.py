@@ -190,10 +190,9 @@ def access_log(
     size: int = PAGE_SIZE,
 ) -> AccessPage:
     """Who opened this card, newest first, in one query per page; the viewing is audited too."""
-    from datetime import time as clock
-
     from sqlalchemy.orm import aliased
 
+    from portal import clock
     from portal.access import policy
     from portal.appointments.models import Organisation
     from portal.auth.models import Account
@@ -234,9 +233,9 @@ def access_log(
         if who == "others":
             query = query.where(AuditEvent.actor_id != viewer.id)
         if since:
-            query = query.where(AuditEvent.created_at >= datetime.combine(since, clock.min, UTC))
+            query = query.where(AuditEvent.created_at >= clock.day_start(since))  # days in the portal's zone
         if until:
-            query = query.where(AuditEvent.created_at <= datetime.combine(until, clock.max, UTC))
+            query = query.where(AuditEvent.created_at <= clock.day_end(until))
         if before:
             query = query.where(AuditEvent.seq < before)
         rows = db.session.execute(query).all()
