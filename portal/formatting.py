@@ -15,8 +15,8 @@ from portal.identifiers import format_snils
 # words instead, which reads right both inside a sentence and at its end.
 RUSSIAN_DATES = {
     "medium": "d MMM y",
-    "long": "d MMMM y 'года'",
-    "full": "EEEE, d MMMM y 'года'",
+    "long": "d MMMM y\u00a0'года'",  # a no-break space keeps «2026 года» on one line
+    "full": "EEEE, d MMMM y\u00a0'года'",
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,12 +27,26 @@ from portal.sharing.models import AccessGrant
 from tests.test_certificates import ordered, record, registrar_step, requests_of  # noqa: F401 - the fixture
 
 MOSCOW = ZoneInfo("Europe/Moscow")
-MONTHS = "января февраля марта апреля мая июня июля августа сентября октября ноября декабря".split()
+MONTHS = [
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+]
 
 
 def msk(day: date, hour: int, minute: int = 0) -> datetime:
-    """A moment given as a Moscow wall clock shows it."""
-    return datetime.combine(day, time(hour, minute), MOSCOW)
+    """A moment given as a Moscow wall clock shows it, in UTC: time_machine would also switch the
+    process's own time zone for a ZoneInfo moment, and the server's zone must play no part."""
+    return datetime.combine(day, time(hour, minute), MOSCOW).astimezone(UTC)
 
 
 def moscow_today() -> date:
@@ -54,18 +68,20 @@ def card(client, patient_id: int, suffix: str = "") -> int:
 @pytest.mark.parametrize("hour, minute", [(21, 0), (21, 30), (23, 59)])
 def test_late_evening_utc_is_already_tomorrow_in_moscow(app, hour, minute):
     utc_day = date(2026, 12, 6)
-    with time_machine.travel(datetime(2026, 12, 6, hour, minute, tzinfo=ZoneInfo("UTC")), tick=False):
-        with app.app_context():
-            assert clock.today() == utc_day + timedelta(days=1) == policy.today()
-    with time_machine.travel(datetime(2026, 12, 6, 20, 59, tzinfo=ZoneInfo("UTC")), tick=False), app.app_context():
+    with (
+        time_machine.travel(datetime(2026, 12, 6, hour, minute, tzinfo=UTC), tick=False),
+        app.app_context(),
+    ):
+        assert clock.today() == utc_day + timedelta(days=1) == policy.today()
+    with time_machine.travel(datetime(2026, 12, 6, 20, 59, tzinfo=UTC), tick=False), app.app_context():
         assert clock.today() == utc_day
 
 
 def test_the_time_zone_is_a_setting(app_factory):
     app = app_factory(TIMEZONE="Asia/Vladivostok")
-    with time_machine.travel(datetime(2026, 12, 6, 14, 30, tzinfo=ZoneInfo("UTC")), tick=False), app.app_context():
+    with time_machine.travel(datetime(2026, 12, 6, 14, 30, tzinfo=UTC), tick=False), app.app_context():
         assert clock.today() == date(2026, 12, 7)  # 00:30 in Vladivostok
-        assert clock.day_start(date(2026, 12, 7)) == datetime(2026, 12, 6, 14, 0, tzinfo=ZoneInfo("UTC"))
+        assert clock.day_start(date(2026, 12, 7)) == datetime(2026, 12, 6, 14, 0, tzinfo=UTC)
 
 
 # -- rules -----------------------------------------------------------------------------------------
@@ -82,6 +98,18 @@ def test_a_guardian_loses_access_at_midnight_moscow_time_on_the_15th_birthday(ap
         assert card(guardian, child.id) == 404
         assert card(guardian, child.id, "/access-log") == 404
         assert child.name not in guardian.get("/cards").get_data(as_text=True)
+
+
+def test_a_child_born_on_29_february_turns_15_on_1_march(app, demo, login):
+    from portal.record.models import Patient
+
+    child_id = demo["child_9"].id
+    with app.app_context(), write_transaction():
+        db.session.get(Patient, child_id).birth_date = date(2016, 2, 29)
+    with time_machine.travel(msk(date(2031, 2, 28), 23, 30), tick=False):
+        assert card(login(demo["guardian"]), child_id) == 200
+    with time_machine.travel(msk(date(2031, 3, 1), 0, 30), tick=False):
+        assert card(login(demo["guardian"]), child_id) == 404
 
 
 def test_a_grant_ends_at_midnight_moscow_time_after_its_last_day(app, demo, login):
@@ -155,12 +183,12 @@ def test_a_certificate_issued_late_in_the_evening_utc_has_one_date_everywhere(
     app,
     demo,
     login,
-    record,
+    record,  # noqa: F811 - the fixture imported above
     hour,
-    minute,  # noqa: F811
+    minute,
 ):
-    utc_day = datetime.now(ZoneInfo("UTC")).date()
-    moment = datetime.combine(utc_day, time(hour, minute), ZoneInfo("UTC"))
+    utc_day = datetime.now(UTC).date()
+    moment = datetime.combine(utc_day, time(hour, minute), UTC)
     issued_on = moment.astimezone(MOSCOW).date()
     assert issued_on == utc_day + timedelta(days=1)
     patient_id = demo["patient"].patient_id
@@ -235,3 +263,49 @@ def test_russian_dates_never_end_in_a_full_stop(app, form):
         shown = format_date(date(2026, 12, 7), form)
     assert not shown.endswith("."), shown
     assert "2026" in shown
+
+
+# -- the server's own time zone plays no part ------------------------------------------------------
+
+
+@pytest.fixture
+def new_york_server():
+    """The process runs in New York time, as a server configured that way would."""
+    import os
+    import time as process_time
+
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    process_time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    process_time.tzset()
+
+
+def test_the_audit_chain_verifies_on_a_server_in_another_time_zone(app, demo, login, new_york_server):
+    from portal.audit import service as audit
+
+    assert card(login(demo["doctor"]), demo["patient"].patient_id) == 200
+    with app.app_context():
+        verdict = audit.verify()
+    assert verdict.ok, verdict
+
+
+def test_a_vaccination_given_today_in_moscow_is_not_in_the_future_on_a_server_in_new_york(
+    app, demo, login, new_york_server
+):
+    """At 00:30 in Moscow it is still yesterday in New York; the form counts the portal's day."""
+    from tests.test_vaccination_add import add, entries
+
+    patient_id = demo["patient"].patient_id
+    day = moscow_today() + timedelta(days=2)
+    with time_machine.travel(msk(day, 0, 30), tick=False):
+        assert date.today() == day - timedelta(days=1)  # the process's own idea of today
+        response = add(login(demo["patient"]), patient_id, given_on=f"{day:%d.%m.%Y}")
+        assert response.status_code == 303, response.get_data(as_text=True)
+        tomorrow = add(login(demo["patient"]), patient_id, given_on=f"{day + timedelta(days=1):%d.%m.%Y}")
+        assert tomorrow.status_code == 400
+    assert [e.given_on for e in entries(app, patient_id)] == [day]
