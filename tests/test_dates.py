@@ -216,6 +216,31 @@ def test_a_certificate_issued_late_in_the_evening_utc_has_one_date_everywhere(
         assert document.keep_until == issued_on + timedelta(days=365)
 
 
+def test_the_card_summary_pdf_dates_a_late_evening_visit_by_its_moscow_day(app, demo, login):
+    from portal.record.models import Practitioner, Visit
+
+    patient_id = demo["patient"].patient_id
+    day = moscow_today() - timedelta(days=2)
+    with app.app_context(), write_transaction():
+        doctor = db.session.scalar(sa.select(Practitioner).order_by(Practitioner.id))
+        db.session.add(
+            Visit(
+                patient_id=patient_id,
+                organisation_id=doctor.organisation_id,
+                practitioner_id=doctor.id,
+                started_at=msk(day, 0, 30),  # 21:30 UTC the day before
+                kind="clinic",
+                conclusion="Поздний визит",
+            )
+        )
+    pdf = login(demo["patient"]).get(f"/card/{patient_id}/export/summary.pdf").data
+    text = " ".join(
+        subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode().split()
+    )
+    before = text[: text.index("Поздний визит")]
+    assert re.findall(r"\d\d\.\d\d\.\d{4}", before)[-1] == f"{day:%d.%m.%Y}"
+
+
 # -- «г..» -----------------------------------------------------------------------------------------
 
 
