@@ -11,8 +11,8 @@ from flask_babel import format_datetime, format_decimal, get_locale
 from portal.identifiers import format_snils
 
 # Russian dates as babel writes them end in «г.» (7 декабря 2026 г.), so a sentence ending with a
-# date gets a doubled full stop («…до 7 декабря 2026 г..»). The portal writes the year in full
-# words instead, which reads right both inside a sentence and at its end.
+# date gets a doubled full stop («…до 7 декабря 2026 г..»). The portal writes «года» in full
+# instead (the short month form drops it), which reads right inside a sentence and at its end.
 RUSSIAN_DATES = {
     "medium": "d MMM y",
     "long": "d MMMM y\u00a0'года'",  # a no-break space keeps «2026 года» on one line
