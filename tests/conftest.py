@@ -184,7 +184,12 @@ def app_factory(database_url: str, tmp_path: Path) -> Iterator:
             db.session.remove()
             db.engine.dispose()
     if ON_POSTGRES and made and database_url == database_template_url(database_url):
-        empty_all_tables(make_app(database_url, tmp_path))
+        cleaner = make_app(database_url, tmp_path)
+        empty_all_tables(cleaner)
+        with cleaner.app_context():
+            # No session may stay open on the shared database: the demo's clone is made from it
+            # (CREATE DATABASE … TEMPLATE), whichever test happens to run first.
+            db.engine.dispose()
 
 
 @pytest.fixture
