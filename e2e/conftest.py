@@ -1,4 +1,5 @@
-"""Browser tests: a live portal on a seeded SQLite database, Chromium through Playwright, axe.
+"""Browser tests: a live portal per module on its own copy of a seeded SQLite database, Chromium through
+Playwright, axe.
 
 ``page_check`` is the harness every page test uses: it collects console errors and CSP
 violations from the start of the page's life and runs axe with the WCAG 2.2 AA tags."""
@@ -6,9 +7,11 @@ violations from the start of the page's life and runs axe with the WCAG 2.2 AA t
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -69,7 +72,6 @@ def browser_type_launch_args(browser_type_launch_args):
 def sms_gateway() -> Iterator[str]:
     """A local SMS gateway speaking the generic JSON protocol: it takes every message, so the portal
     runs as a deployment with SMS does (the tests read the codes from the outbox)."""
-    import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Gateway(BaseHTTPRequestHandler):
@@ -89,14 +91,8 @@ def sms_gateway() -> Iterator[str]:
     server.shutdown()
 
 
-@pytest.fixture(scope="session")
-def live_app(tmp_path_factory, sms_gateway):
-    from flask_migrate import upgrade
-
-    from portal.demodata.seed import seed_demo
-
-    base = tmp_path_factory.mktemp("e2e")
-    app = create_app(
+def _portal(base: Path, sms_gateway: str):
+    return create_app(
         {
             "DATABASE_URL": f"sqlite:///{base / 'e2e.db'}",
             "SECRET_KEY": SECRET,
@@ -106,24 +102,53 @@ def live_app(tmp_path_factory, sms_gateway):
             "SMS_GATEWAY_URL": sms_gateway,
         }
     )
+
+
+@pytest.fixture(scope="session")
+def seeded_instance(tmp_path_factory, sms_gateway) -> Path:
+    """The demo, migrated and seeded once: an instance folder (database, data key, uploads) that
+    every module copies, so no module sees what another one added or changed."""
+    from flask_migrate import upgrade
+
+    from portal.demodata.seed import seed_demo
+
+    base = tmp_path_factory.mktemp("e2e-seeded")
+    app = _portal(base, sms_gateway)
     with app.app_context():
         upgrade()
         seed_demo()
         db.session.remove()
+        db.engine.dispose()  # the file is complete and closed before it is copied
+    return base
+
+
+@pytest.fixture(scope="module")
+def live_app(seeded_instance: Path, tmp_path_factory, sms_gateway):
+    """A portal on this module's own copy of the seeded demo: modules run in any order, alone or
+    together, and need not undo what they did."""
+    base = tmp_path_factory.mktemp("e2e") / "instance"
+    shutil.copytree(seeded_instance, base)
+    app = _portal(base, sms_gateway)
     from portal.assets import asset_url
 
     with app.test_request_context():
         THEME_URLS.update({name: asset_url(f"themes/{name}.css") for name in ALL_THEMES})
-    return app
+    yield app
+    with app.app_context():
+        db.engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def base_url(live_app) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    url = f"http://127.0.0.1:{server.server_port}"
+    yield url
     server.shutdown()
+    for key in [key for key in _POOL if key[1] == url]:  # the pooled contexts of this server
+        for context in _POOL.pop(key):
+            context.close()
 
 
 @dataclass

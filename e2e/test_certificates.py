@@ -4,7 +4,7 @@ page. Axe, console and CSP clean in both languages, all themes, JavaScript on an
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from e2e.conftest import LANGUAGES, THEMES, checked_page, new_context
 from e2e.test_accessibility import ERROR_PREFIX, assert_clean, drop_expected_status_logs
 from e2e.test_signed_in_pages import email_of_key, page_is_clean, signed_in
+from portal import clock
 from portal.auth.models import Account, StaffMembership
 from portal.certificates.models import CertificateRequest
 from portal.database import db, write_transaction
@@ -68,8 +69,8 @@ def ids(live_app):
                     patient,
                     "027u",
                     "Для санатория",
-                    period_from=date.today() - timedelta(days=60),
-                    period_to=date.today() - timedelta(days=1),
+                    period_from=clock.today() - timedelta(days=60),
+                    period_to=clock.today() - timedelta(days=1),
                 ),
                 "ready": ordered(patient, "063u", "Для школы", status="ready"),
             }

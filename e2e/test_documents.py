@@ -6,7 +6,7 @@ JavaScript on and off. Plus one upload made with the keyboard alone."""
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pikepdf
 import pytest
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from e2e.conftest import LANGUAGES, THEMES, checked_page
 from e2e.test_accessibility import ERROR_PREFIX, assert_clean, drop_expected_status_logs
 from e2e.test_signed_in_pages import email_of_key, page_is_clean, signed_in
+from portal import clock
 from portal.auth.models import Account
 from portal.database import db, write_transaction
 from portal.documents import service
@@ -61,7 +62,7 @@ def ids(live_app):
                 patient,
                 patient.patient_id,
                 "Выписка из санатория",
-                date.today() - timedelta(days=20),
+                clock.today() - timedelta(days=20),
                 "discharge",
                 CheckedFile("выписка.pdf", "application/pdf", data),
             )
@@ -131,7 +132,7 @@ def test_a_document_is_uploaded_with_the_keyboard_alone(browser, base_url, live_
         tab_to(page, "#title")
         page.keyboard.type("Заключение ЛОР-врача")
         page.keyboard.press("Tab")
-        page.keyboard.type((date.today() - timedelta(days=2)).strftime("%d.%m.%Y"))
+        page.keyboard.type((clock.today() - timedelta(days=2)).strftime("%d.%m.%Y"))
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.id") == "kind"
         page.keyboard.press("ArrowDown")

@@ -5,7 +5,7 @@ in and sending the form in the browser."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from e2e.conftest import LANGUAGES, THEMES, checked_page
 from e2e.test_accessibility import assert_clean, drop_expected_status_logs
 from e2e.test_signed_in_pages import JS, email_of_key, signed_in
+from portal import clock
 from portal.auth.models import Account
 from portal.consent.models import OptOutRequest
 from portal.database import db
@@ -34,7 +35,7 @@ def send_valid(page) -> int:
     page.locator("#surname").fill("Кузнецов")
     page.locator("#sections").check()  # the first section
     page.locator("#level-0").check()
-    page.locator("#expires_on").fill((date.today() + timedelta(days=60)).strftime("%d.%m.%Y"))
+    page.locator("#expires_on").fill((clock.today() + timedelta(days=60)).strftime("%d.%m.%Y"))
     return send_empty(page)
 
 
@@ -83,7 +84,7 @@ def closed_child(live_app, name: str) -> int:
                 name=name,
                 patronymic="Андреевна",
                 sex="F",
-                birth_date=date.today() - timedelta(days=6 * 365),
+                birth_date=clock.today() - timedelta(days=6 * 365),
                 snils=make_snils(f"0060{serial:05d}"),
                 closed_at=datetime.now(UTC),
             )
@@ -222,7 +223,7 @@ def test_sharing_one_section_end_to_end(browser, base_url, live_app, lang, js):
         page.locator("#surname").fill("Кузнецов")
         page.locator("input[name=sections][value=vaccinations]").check()
         page.locator("#level-0").check()
-        page.locator("#expires_on").fill((date.today() + timedelta(days=30)).strftime("%d.%m.%Y"))
+        page.locator("#expires_on").fill((clock.today() + timedelta(days=30)).strftime("%d.%m.%Y"))
         with page.expect_navigation():
             page.get_by_role("button", name=words["continue"]).click()
         assert page.url.endswith("/sharing/confirm")

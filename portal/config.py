@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from portal import ratelimit_store
 
@@ -58,7 +59,12 @@ SETTINGS: tuple[Setting, ...] = (
         "per-plugin settings (TOML table `[PLUGIN_CONFIG.<name>]`); unknown keys stop start-up",
     ),
     Setting("LANGUAGES", ("ru", "en"), tuple, "interface languages; the first is the default"),
-    Setting("TIMEZONE", "Europe/Moscow", str, "time zone dates are shown in"),
+    Setting(
+        "TIMEZONE",
+        "Europe/Moscow",
+        str,
+        "the portal's time zone: the day every date rule counts (birthdays, grants, reminders) and every date shown",
+    ),
     Setting("DEFAULT_THEME", "default", str, "theme for visitors who have not chosen one"),
     Setting(
         "RATELIMIT_STORAGE_URI",
@@ -185,6 +191,12 @@ def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None
         raise ConfigError(f"PORTAL_ENV must be 'development' or 'production', got {values['ENV']!r}")
     if values["ENV"] == "production" and values["DEMO_MODE"]:
         raise ConfigError("PORTAL_DEMO_MODE cannot be on in production: it signs anyone in as a demo account")
+    try:  # every date rule depends on it: a wrong name stops start-up, not the first request
+        ZoneInfo(values["TIMEZONE"])
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise ConfigError(
+            f"PORTAL_TIMEZONE must be an IANA time zone such as Europe/Moscow, got {values['TIMEZONE']!r}"
+        ) from exc
     return values
 
 

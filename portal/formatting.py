@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
+import flask_babel
 from flask import Flask
-from flask_babel import format_date, format_datetime, format_decimal
+from flask_babel import format_datetime, format_decimal, get_locale
 
 from portal.identifiers import format_snils
+
+# Russian dates as babel writes them end in «г.» (7 декабря 2026 г.), so a sentence ending with a
+# date gets a doubled full stop («…до 7 декабря 2026 г..»). The portal writes «года» in full
+# instead (the short month form drops it), which reads right inside a sentence and at its end.
+RUSSIAN_DATES = {
+    "medium": "d MMM y",
+    "long": "d MMMM y\u00a0'года'",  # a no-break space keeps «2026 года» on one line
+    "full": "EEEE, d MMMM y\u00a0'года'",
+}
+
+
+def format_date(value: date | datetime | None = None, format: str | None = None, rebase: bool = True) -> str:  # noqa: A002 - flask_babel's name
+    """A date in the reader's language; a moment is shown as its day in the portal's time zone
+    (flask_babel rebases it to BABEL_DEFAULT_TIMEZONE, the TIMEZONE setting). Every date the
+    portal shows or prints goes through here, so none ends with «г.» before a full stop."""
+    locale = get_locale()
+    if locale is not None and locale.language == "ru":
+        format = RUSSIAN_DATES.get(format or "medium", format)
+    return flask_babel.format_date(value, format, rebase)
 
 
 def format_phone(digits: str) -> str:

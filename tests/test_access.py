@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
+from portal import clock
 from portal.access import policy
 from portal.audit.models import AuditEvent
 from portal.consent.models import ConsentEvent
@@ -33,7 +34,7 @@ def post(client, path, data=None, page="/consent/"):
 def test_guardian_access_ends_on_the_15th_birthday(app, demo, login):
     child = demo["child_9"]
     born = child.birth_date
-    fifteenth = date(born.year + 15, born.month, born.day)
+    fifteenth = policy.birthday(born, 15)  # 1 March for a child born on 29 February
     guardian = login(demo["guardian"])
     eve = datetime.combine(fifteenth - timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=12)
     with time_machine.travel(eve, tick=False):
@@ -279,7 +280,7 @@ def test_the_access_log_pages_by_key_and_filters_by_period(app, demo, login):
     next_url = re.search(r'href="(/card/\d+/access-log\?[^"]*before=\d+[^"]*)"', first).group(1).replace("&amp;", "&")
     second = owner.get(next_url).get_data(as_text=True)
     assert second.count('<th scope="row">') == 5
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%d.%m.%Y")
+    tomorrow = (clock.today() + timedelta(days=1)).strftime("%d.%m.%Y")
     future = owner.get(f"/card/{patient_id}/access-log?since={tomorrow}").get_data(as_text=True)
     assert future.count('<th scope="row">') == 0
     bad = owner.get(f"/card/{patient_id}/access-log?since=31.31.2026")
@@ -392,7 +393,7 @@ def test_a_registrar_reaches_a_card_only_through_a_request(
                     guardian_id=registrar.id,
                     child_id=patient.id,
                     basis="Свидетельство о рождении",
-                    started_on=date.today(),
+                    started_on=clock.today(),
                     verified_at=datetime.now(UTC),
                 )
             )
@@ -432,8 +433,8 @@ def test_a_registrar_of_another_clinic_gets_404_for_a_correction_and_nothing_is_
         for attachment in db.session.scalars(
             sa.select(ClinicAttachment).where(ClinicAttachment.patient_id == row.patient_id)
         ):
-            attachment.until = date.today() - timedelta(days=1)
-        db.session.add(ClinicAttachment(patient_id=row.patient_id, organisation_id=other, since=date.today()))
+            attachment.until = clock.today() - timedelta(days=1)
+        db.session.add(ClinicAttachment(patient_id=row.patient_id, organisation_id=other, since=clock.today()))
         request_id, number = row.id, row.number
     registrar = login(demo["registrar"])
     assert number not in registrar.get("/clinic/corrections").get_data(as_text=True)

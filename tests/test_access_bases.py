@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import time_machine
 from babel.dates import format_date
 
+from portal import clock
 from portal.access import policy
 from portal.access import service as access
 from portal.access.models import CareRelationship, EmergencyAccess
@@ -38,7 +39,7 @@ def add_grant(patient_id: int, grantee_id: int, sections: str, granted_by_id: in
             granted_by_id=granted_by_id,
             sections=sections,
             level=level,
-            expires_on=date.today() + timedelta(days=60),
+            expires_on=clock.today() + timedelta(days=60),
         )
     )
 
@@ -152,7 +153,7 @@ def make_teen(app, demo, age_days: int) -> tuple[int, int]:
     """A 14-year-old registered and verified on Gosuslugi terms, linked to a card whose guardian
     (the demo guardian) consented: (account id, patient id)."""
     with app.app_context(), write_transaction():
-        born = date.today() - timedelta(days=age_days)
+        born = clock.today() - timedelta(days=age_days)
         patient = Patient(
             surname="Кузнецов", name="Тимур", patronymic="Андреевич", sex="M", birth_date=born,
             snils=make_snils("004100001"),
@@ -306,7 +307,7 @@ def test_a_guardian_who_is_a_doctor_elsewhere_does_not_write_to_the_childs_recor
                 )
             )  # fmt: skip
         entry = Immunization(
-            patient_id=child.id, vaccine="Приорикс", target="MMR", given_on=date.today() - timedelta(days=20),
+            patient_id=child.id, vaccine="Приорикс", target="MMR", given_on=clock.today() - timedelta(days=20),
             dose_number=2, place="Поликлиника № 3, Тула", confirmed=False, added_by_id=demo["guardian"].id,
         )  # fmt: skip
         db.session.add(entry)

@@ -15,6 +15,7 @@ import pytest
 import segno
 import sqlalchemy as sa
 
+from portal import clock
 from portal.audit.models import AuditEvent
 from portal.auth.models import OneTimeCode
 from portal.certificates.models import CertificateRequest
@@ -23,7 +24,6 @@ from portal.notify.models import Notification
 from portal.record.models import ClinicAttachment, Diagnosis, Document, Immunization, RequestEvent
 from tests.conftest import csrf_token, outbox
 
-TODAY = date.today()
 DIAGNOSIS = "Бронхиальная астма, эпизодическая"
 
 
@@ -55,8 +55,8 @@ def order(client, patient_id: int, **changes):
         "csrf_token": csrf_token(client, "/cards"),
         "kind": "027u",
         "purpose": "Для санатория",
-        "period_from": dmy(TODAY - timedelta(days=90)),
-        "period_to": dmy(TODAY - timedelta(days=1)),
+        "period_from": dmy(clock.today() - timedelta(days=90)),
+        "period_to": dmy(clock.today() - timedelta(days=1)),
     }
     data.update(changes)
     return client.post(page, data=data)
@@ -101,15 +101,17 @@ def test_bad_orders_answer_400_keep_what_was_typed_and_create_nothing(app, demo,
     client = login(demo["patient"])
     client.set_cookie("lang", "en")
     patient_id = demo["patient"].patient_id
-    start = dmy(TODAY - timedelta(days=10))
-    response = order(client, patient_id, purpose="", period_from=start, period_to=dmy(TODAY - timedelta(days=20)))
+    start = dmy(clock.today() - timedelta(days=10))
+    response = order(
+        client, patient_id, purpose="", period_from=start, period_to=dmy(clock.today() - timedelta(days=20))
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "Enter where the certificate is needed" in html
     assert "The end of the period must be the same as or after its start" in html
     assert f'value="{start}"' in html and re.search(r'<input checked [^>]*value="027u"', html)
     assert 'required="None"' not in html
-    response = order(client, patient_id, period_to=dmy(TODAY + timedelta(days=3)))
+    response = order(client, patient_id, period_to=dmy(clock.today() + timedelta(days=3)))
     assert response.status_code == 400
     assert "The end of the period cannot be in the future" in response.get_data(as_text=True)
     response = order(client, patient_id, period_from="31.02.2026")
@@ -144,7 +146,7 @@ def test_only_the_right_code_creates_the_request(app, demo, login):
     (row,) = requests_of(app, patient_id)
     assert re.fullmatch(r"С-\d{4}-\d{6}", row.number) and row.number.endswith(f"{row.id:06d}")
     assert (row.status, row.form, row.requested_by_id) == ("registered", "027u", demo["patient"].id)
-    assert row.period_from == TODAY - timedelta(days=90)
+    assert row.period_from == clock.today() - timedelta(days=90)
     detail = client.get(response.headers["Location"]).get_data(as_text=True)
     assert row.number in detail and "Registered" in detail
     assert row.number in client.get(f"/card/{patient_id}/certificates").get_data(as_text=True)
@@ -246,16 +248,18 @@ def record(app, demo):
         attach(patient_id, org)
         db.session.add_all(
             [
-                ClinicAttachment(**common, since=TODAY - timedelta(days=900)),
+                ClinicAttachment(**common, since=clock.today() - timedelta(days=900)),
                 Diagnosis(
                     **common,
                     practitioner_id=doctor.id,
                     code="J45.0",
                     title=DIAGNOSIS,
-                    onset_on=TODAY - timedelta(days=700),
+                    onset_on=clock.today() - timedelta(days=700),
                     status="active",
                 ),
-                Immunization(**common, vaccine="Гам-Ковид-Вак", target="COVID", given_on=TODAY - timedelta(days=300)),
+                Immunization(
+                    **common, vaccine="Гам-Ковид-Вак", target="COVID", given_on=clock.today() - timedelta(days=300)
+                ),
             ]
         )
         from portal.appointments.models import Organisation
@@ -429,7 +433,7 @@ def test_the_extract_holds_the_periods_entries_only(app, demo, record):
     from portal.record.models import LabReport, Observation, Practitioner, Visit
 
     patient_id = demo["patient"].patient_id
-    inside, outside = TODAY - timedelta(days=20), TODAY - timedelta(days=200)
+    inside, outside = clock.today() - timedelta(days=20), clock.today() - timedelta(days=200)
     with app.app_context(), write_transaction():
         doctor = db.session.scalar(sa.select(Practitioner.id))
         common = {"patient_id": patient_id, "organisation_id": record["organisation"], "practitioner_id": doctor}
@@ -443,7 +447,7 @@ def test_the_extract_holds_the_periods_entries_only(app, demo, record):
                 Observation(patient_id=patient_id, report_id=report.id, loinc="718-7", value=131, taken_at=moment)
             )
     row = CertificateRequest(
-        patient_id=patient_id, form="027u", period_from=TODAY - timedelta(days=30), period_to=TODAY
+        patient_id=patient_id, form="027u", period_from=clock.today() - timedelta(days=30), period_to=clock.today()
     )
     with app.test_request_context():
         found = service.record_content(row)

@@ -61,6 +61,12 @@ def test_missing_config_file_is_an_error(tmp_path):
         load(environ={"PORTAL_CONFIG_FILE": str(tmp_path / "nope.toml")})
 
 
+@pytest.mark.parametrize("zone", ["Moscow", "Europe/Moskva", "../etc/passwd"])
+def test_an_unknown_time_zone_stops_start_up(zone):
+    with pytest.raises(ConfigError, match="PORTAL_TIMEZONE must be an IANA time zone"):
+        load(environ={"PORTAL_TIMEZONE": zone})
+
+
 def test_bad_env_value_is_refused():
     with pytest.raises(ConfigError, match="PORTAL_ENV must be"):
         load(environ={"PORTAL_ENV": "staging"})

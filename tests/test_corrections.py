@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from portal import clock
 from portal.appointments.models import Organisation
 from portal.audit.models import AuditEvent
 from portal.corrections.models import CorrectionFile, CorrectionRequest
@@ -53,7 +54,7 @@ def login(login):
 
 def make_entries(app, patient_id: int) -> dict[str, int]:
     """One entry of each correctable section on this card."""
-    today = date.today()
+    today = clock.today()
     with app.app_context(), write_transaction():
         org = db.session.scalar(sa.select(Organisation).order_by(Organisation.id).limit(1))
         doctor = m.Practitioner(
@@ -388,7 +389,12 @@ def test_the_registrar_corrects_and_the_citizen_sees_the_old_value(app, demo, lo
     "section,field,value,message",
     [
         ("diagnoses", "onset_on", "31.02.2025", "Enter the date as day, month and year"),
-        ("diagnoses", "onset_on", (date.today() + timedelta(days=3)).strftime("%d.%m.%Y"), "must not be in the future"),
+        (
+            "diagnoses",
+            "onset_on",
+            (clock.today() + timedelta(days=3)).strftime("%d.%m.%Y"),
+            "must not be in the future",
+        ),
         ("diagnoses", "code", "Z99.99", "is not in the ICD-10 reference book"),
         ("diagnoses", "code", "гипертония", "Enter an ICD-10 code"),
         ("diagnoses", "status", "cured", "Choose one of the listed values"),
@@ -596,12 +602,12 @@ def test_a_report_about_a_certificate_stays_with_the_owner(app, demo, login):
             patient_id=card,
             kind="certificate",
             title="Медицинская справка (форма 086/у) № С-2026-000009",
-            document_date=date.today(),
+            document_date=clock.today(),
             storage_key="not-stored",
             filename="certificate.pdf",
             content_type="application/pdf",
             size=1,
-            keep_until=date.today() + timedelta(days=300),
+            keep_until=clock.today() + timedelta(days=300),
             search_text="",
         )
         db.session.add(document)

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from portal import uploads
+from portal import clock, uploads
 from portal.appointments.models import Organisation
 from portal.audit.models import AuditEvent
 from portal.database import db, write_transaction
@@ -22,9 +22,6 @@ from portal.documents import service
 from portal.record.models import Document
 from portal.sharing.models import AccessGrant
 from tests.conftest import csrf_token
-
-TODAY = date.today()
-
 
 # -- files ----------------------------------------------------------------------------------------
 
@@ -90,8 +87,9 @@ def grant(app, demo, sections: str, level: str = "view") -> None:
         row.sections, row.level = sections, level
 
 
-def clinic_document(app, patient_id: int, title: str = "Выписной эпикриз", on: date = TODAY, **extra) -> int:
-    """A clinic's document (no uploader), with its encrypted file."""
+def clinic_document(app, patient_id: int, title: str = "Выписной эпикриз", on: date | None = None, **extra) -> int:
+    """A clinic's document (no uploader), with its encrypted file, dated ``on`` (today by default)."""
+    on = on or clock.today()
     with app.app_context(), write_transaction():
         organisation = db.session.scalar(sa.select(Organisation).order_by(Organisation.id).limit(1))
         data = pdf()
@@ -123,7 +121,7 @@ def many_documents(app, patient_id: int, count: int) -> None:
                     "patient_id": patient_id,
                     "kind": "result" if i % 2 else "discharge",
                     "title": f"Анализ № {i}",
-                    "document_date": TODAY - timedelta(days=i % 700),
+                    "document_date": clock.today() - timedelta(days=i % 700),
                     "storage_key": f"missing{i}",
                     "filename": f"analysis-{i}.pdf",
                     "content_type": "application/pdf",
@@ -139,7 +137,7 @@ def upload(client, patient_id: int, file: tuple[bytes, str] | None = None, **cha
     data = {
         "csrf_token": csrf_token(client, f"/card/{patient_id}/documents/upload"),
         "title": "Выписка из кардиологии",
-        "document_date": (TODAY - timedelta(days=3)).strftime("%d.%m.%Y"),
+        "document_date": (clock.today() - timedelta(days=3)).strftime("%d.%m.%Y"),
         "kind": "discharge",
     }
     content, name = file or (pdf(), "выписка.pdf")
@@ -215,7 +213,7 @@ def test_a_missing_title_keeps_what_was_typed_and_stores_nothing(app, demo, logi
 
 def test_a_date_in_the_future_is_refused(app, demo, login):
     patient = english(login(demo["patient"]))
-    tomorrow = (TODAY + timedelta(days=1)).strftime("%d.%m.%Y")
+    tomorrow = (clock.today() + timedelta(days=1)).strftime("%d.%m.%Y")
     response = upload(patient, owner_card(demo), document_date=tomorrow)
     assert response.status_code == 400 and "The date must not be in the future" in response.get_data(as_text=True)
 
@@ -438,9 +436,9 @@ def test_a_certificate_stays_in_my_documents_for_a_year_then_is_gone(app, demo, 
     from portal.certificates.models import CertificateRequest
 
     card = owner_card(demo)
-    kept = clinic_document(app, card, "Справка о прививках (форма 063/у)", kind="certificate", keep_until=TODAY)
+    kept = clinic_document(app, card, "Справка о прививках (форма 063/у)", kind="certificate", keep_until=clock.today())
     gone = clinic_document(
-        app, card, "Медицинская справка (форма 086/у)", kind="certificate", keep_until=TODAY - timedelta(days=1)
+        app, card, "Медицинская справка (форма 086/у)", kind="certificate", keep_until=clock.today() - timedelta(days=1)
     )
     with app.app_context(), write_transaction():
         row = CertificateRequest(
@@ -575,9 +573,9 @@ def titles(html: str) -> list[str]:
 
 def test_search_ignores_case_in_cyrillic_and_filters_by_type_and_period(app, demo, login):
     card = owner_card(demo)
-    clinic_document(app, card, "Выписка из стационара", TODAY - timedelta(days=40))
-    clinic_document(app, card, "Анализ крови", TODAY - timedelta(days=10), kind="result")
-    clinic_document(app, card, "ЭКГ", TODAY - timedelta(days=400), kind="protocol")
+    clinic_document(app, card, "Выписка из стационара", clock.today() - timedelta(days=40))
+    clinic_document(app, card, "Анализ крови", clock.today() - timedelta(days=10), kind="result")
+    clinic_document(app, card, "ЭКГ", clock.today() - timedelta(days=400), kind="protocol")
     patient = english(login(demo["patient"]))
     base = f"/card/{card}/documents"
     assert titles(patient.get(base).get_data(as_text=True)) == ["Анализ крови", "Выписка из стационара", "ЭКГ"]
@@ -588,8 +586,8 @@ def test_search_ignores_case_in_cyrillic_and_filters_by_type_and_period(app, dem
         "ЭКГ",
     ]  # the file name is searched too
     assert titles(patient.get(f"{base}?kind=result").get_data(as_text=True)) == ["Анализ крови"]
-    since = (TODAY - timedelta(days=50)).strftime("%d.%m.%Y")
-    until = (TODAY - timedelta(days=20)).strftime("%d.%m.%Y")
+    since = (clock.today() - timedelta(days=50)).strftime("%d.%m.%Y")
+    until = (clock.today() - timedelta(days=20)).strftime("%d.%m.%Y")
     assert titles(patient.get(f"{base}?since={since}&until={until}").get_data(as_text=True)) == [
         "Выписка из стационара"
     ]

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from fhir.resources.R4B.bundle import Bundle
 
+from portal import clock
 from portal.appointments.models import Organisation
 from portal.audit.models import AuditEvent
 from portal.database import db, write_transaction
@@ -120,7 +121,7 @@ def empty_reason(section: dict) -> str | None:
 
 def build_record(app, patient_id: int, marker: str, reports: int = 1) -> None:
     """One of every kind of entry, each named with ``marker`` so a test can find it anywhere."""
-    today = date.today()
+    today = clock.today()
     with app.app_context(), write_transaction():
         org = db.session.scalar(sa.select(Organisation).order_by(Organisation.id))
         doctor = Practitioner(
@@ -447,7 +448,7 @@ def test_the_pdf_is_tagged_titled_and_holds_the_card(app, demo, record, login, t
 def test_the_pdf_holds_the_valid_referrals_the_policy_and_the_attached_clinic(app, demo, record, login, tmp_path):
     from portal.record.models import ClinicAttachment, InsurancePolicy, Practitioner, Referral
 
-    patient_id, today = record["patient"], date.today()
+    patient_id, today = record["patient"], clock.today()
     with app.app_context(), write_transaction():
         doctor = db.session.scalar(sa.select(Practitioner).order_by(Practitioner.id).limit(1))
         who = {"patient_id": patient_id, "organisation_id": doctor.organisation_id, "practitioner_id": doctor.id}

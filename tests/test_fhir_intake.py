@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from portal import clock
 from portal.audit.models import AuditEvent
 from portal.database import db
 from portal.notify.models import Notification
@@ -154,13 +155,13 @@ def _range_in_other_units(bundle):
 
 
 def _cancelled_prescription(bundle):
-    today = date.today()
+    today = clock.today()
     bundle["entry"].append(medication_request("77-9003", "Метформин, таблетки", today, today))
     bundle["entry"][-1]["resource"]["status"] = "cancelled"
 
 
 def _expired_prescription(bundle):
-    old = date.today() - timedelta(days=40)
+    old = clock.today() - timedelta(days=40)
     bundle["entry"].append(medication_request("77-9004", "Метформин, таблетки", old, old + timedelta(days=30)))
 
 
@@ -185,11 +186,11 @@ def medication_request(number: str, medicine: str, issued: date, until: date) ->
 
 
 def _prescription_without_form(bundle):
-    bundle["entry"].append(medication_request("77-9001", "Метформин", date.today(), date.today()))
+    bundle["entry"].append(medication_request("77-9001", "Метформин", clock.today(), clock.today()))
 
 
 def _prescription_ending_early(bundle):
-    today = date.today()
+    today = clock.today()
     bundle["entry"].append(medication_request("77-9002", "Метформин, таблетки", today, today - timedelta(days=1)))
 
 
@@ -249,7 +250,7 @@ def test_a_prescription_from_the_regional_service_lands_and_the_patient_is_told(
     patient = demo["patient"]
     bundle = blood_count(patient.snils)
     del bundle["entry"][1:]  # the Patient alone, then one prescription
-    today = date.today()
+    today = clock.today()
     bundle["entry"].append(
         medication_request("77-0042", "Метформин, таблетки 500 мг", today, today + timedelta(days=60))
     )
@@ -280,7 +281,7 @@ def test_the_same_bundle_sent_twice_is_written_once_and_a_late_duplicate_writes_
     from portal.record.models import Prescription
 
     patient = demo["patient"]
-    today = date.today()
+    today = clock.today()
     bundle = blood_count(patient.snils)
     assert run(app, tmp_path, bundle, demo["doctor"].email).exit_code == 0
     again = run(app, tmp_path, bundle, demo["doctor"].email)

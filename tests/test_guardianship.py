@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask_babel import format_date
 from PIL import Image
 
+from portal import clock
 from portal.access.policy import birthday
 from portal.audit.models import AuditEvent
 from portal.database import db
@@ -63,7 +64,7 @@ def latest_request(app, guardian_id):
 def test_request_approve_and_open_the_childs_card(app, demo, login):
     parent = login(demo["trusted"])
     snils = make_snils("004000001")
-    born = date.today() - timedelta(days=4 * 365)
+    born = clock.today() - timedelta(days=4 * 365)
     assert ask(parent, born, snils).status_code == 303
     request = latest_request(app, demo["trusted"].id)
     registrar = login(demo["registrar"])
@@ -84,7 +85,7 @@ def test_request_approve_and_open_the_childs_card(app, demo, login):
 
 def test_a_refusal_needs_a_reason_the_parent_sees(app, demo, login):
     parent = login(demo["trusted"])
-    ask(parent, date.today() - timedelta(days=3 * 365), make_snils("004000002"))
+    ask(parent, clock.today() - timedelta(days=3 * 365), make_snils("004000002"))
     request = latest_request(app, demo["trusted"].id)
     assert registrar_decision(login, demo, request.id, "reject", "").status_code == 400
     assert registrar_decision(login, demo, request.id, "reject", "Скан нечитаем").status_code == 303
@@ -95,7 +96,7 @@ def test_a_refusal_needs_a_reason_the_parent_sees(app, demo, login):
 def test_a_child_of_15_or_older_is_refused_at_once(app, demo, login):
     parent = login(demo["trusted"])
     parent.set_cookie("lang", "en")
-    response = ask(parent, date.today() - timedelta(days=16 * 365), make_snils("004000003"), surname="Старший")
+    response = ask(parent, clock.today() - timedelta(days=16 * 365), make_snils("004000003"), surname="Старший")
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert "A child of 15 or older manages their own card" in html and 'value="Старший"' in html
@@ -107,7 +108,7 @@ def test_a_bad_document_is_refused_and_nothing_is_kept(app, demo, login):
     parent.set_cookie("lang", "en")
     response = ask(
         parent,
-        date.today() - timedelta(days=2 * 365),
+        clock.today() - timedelta(days=2 * 365),
         make_snils("004000004"),
         document=(io.BytesIO(b"<html>not a scan</html>"), "scan.png"),
     )
@@ -119,7 +120,7 @@ def test_a_card_with_another_birth_date_is_not_linked(app, demo, login):
     parent = login(demo["trusted"])
     # Дарья's SNILS with a wrong date of birth: the registrar cannot approve it.
     snils = demo["child_9"].snils
-    ask(parent, date.today() - timedelta(days=2 * 365), snils)
+    ask(parent, clock.today() - timedelta(days=2 * 365), snils)
     request = latest_request(app, demo["trusted"].id)
     assert registrar_decision(login, demo, request.id, "approve").status_code == 400
     assert parent.get(f"/card/{demo['child_9'].id}").status_code == 404
@@ -127,7 +128,7 @@ def test_a_card_with_another_birth_date_is_not_linked(app, demo, login):
 
 def test_a_registrar_never_decides_their_own_request(app, demo, login):
     registrar = login(demo["registrar"])
-    ask(registrar, date.today() - timedelta(days=6 * 365), make_snils("004000005"))
+    ask(registrar, clock.today() - timedelta(days=6 * 365), make_snils("004000005"))
     request = latest_request(app, demo["registrar"].id)
     page = registrar.get(f"/clinic/guardianships/{request.id}").get_data(as_text=True)
     assert "another registrar must decide it" in page or "другой регистратор" in page
@@ -242,7 +243,7 @@ def test_a_child_past_the_age_limit_is_told_in_english_too(app, demo, login):
 
 def test_the_document_of_a_decided_request_is_no_longer_opened(app, demo, login):
     parent = login(demo["trusted"])
-    ask(parent, date.today() - timedelta(days=3 * 365), make_snils("004000004"))
+    ask(parent, clock.today() - timedelta(days=3 * 365), make_snils("004000004"))
     request = latest_request(app, demo["trusted"].id)
     registrar = login(demo["registrar"])
     document = f"/clinic/guardianships/{request.id}/document"

@@ -5,11 +5,12 @@ dismissed and are never created twice."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from portal import clock
 from portal.database import db, write_transaction
 from portal.notify import inbox, reminders
 from portal.notify.models import Notification
@@ -329,7 +330,7 @@ def test_vaccinations_due_remind_the_guardian_and_end_when_recorded(app, demo):
         ]
     due = [
         i
-        for i in calendar.due(child.birth_date, given, date.today())
+        for i in calendar.due(child.birth_date, given, clock.today())
         if i.status in ("due", "overdue") and not i.by_indication
     ]
     assert due, "the demo child should have a vaccination due"
@@ -346,7 +347,7 @@ def test_vaccinations_due_remind_the_guardian_and_end_when_recorded(app, demo):
                 vaccine="Вакцина",
                 target=item.target,
                 dose_label=item.dose_label,
-                given_on=date.today(),
+                given_on=clock.today(),
             )
         )
     outcome = run_job(app)
@@ -426,7 +427,7 @@ def test_checkups_due_and_prescriptions_expiring(app, demo):
     from portal.record.models import Checkup, Practitioner, Prescription
 
     patient_id = demo["patient"].patient_id
-    today = date.today()
+    today = clock.today()
     with app.app_context(), write_transaction():
         db.session.execute(sa.delete(Checkup).where(Checkup.patient_id == patient_id))  # a known history
         doctor = db.session.scalar(sa.select(Practitioner).order_by(Practitioner.id))

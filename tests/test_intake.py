@@ -5,11 +5,12 @@ child's guardian) are told, in the portal and by e-mail; nobody else is."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from portal import clock
 from portal.access.policy import AccessDenied
 from portal.audit.models import AuditEvent
 from portal.auth.models import Account
@@ -121,7 +122,7 @@ def test_only_a_treating_doctor_writes_and_a_refusal_writes_and_tells_nothing(ap
 
 def test_a_prescription_is_issued_and_the_patient_is_told_its_number_and_term(app, demo, login):
     card = demo["patient"].patient_id
-    until = date.today() + timedelta(days=60)
+    until = clock.today() + timedelta(days=60)
     with app.test_request_context():
         doctor = db.session.get(Account, demo["doctor"].id)
         rx = intake.issue_prescription(
@@ -137,7 +138,7 @@ def test_a_prescription_is_issued_and_the_patient_is_told_its_number_and_term(ap
         rx_id = rx.id
     with app.app_context():
         rx = db.session.get(Prescription, rx_id)
-        assert rx.practitioner.account_id == demo["doctor"].id and rx.issued_on == date.today()
+        assert rx.practitioner.account_id == demo["doctor"].id and rx.issued_on == clock.today()
     [note] = notes_of(app, demo["patient"].id, "prescription_issued")
     assert note.url == f"/card/{card}/prescriptions/{rx_id}"
     owner = login(demo["patient"])
@@ -159,7 +160,7 @@ def test_a_prescription_cannot_end_before_it_is_issued(app, demo):
             form="таблетки",
             dose="1",
             quantity="30",
-            valid_until=date.today() - timedelta(days=1),
+            valid_until=clock.today() - timedelta(days=1),
         )
     with app.app_context():
         assert db.session.scalar(sa.select(Prescription.id).where(Prescription.number == "77-0043")) is None

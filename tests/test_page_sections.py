@@ -6,11 +6,12 @@ that section."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from portal import clock
 from portal.audit.models import AuditEvent
 from portal.database import db, write_transaction
 from portal.record import models as m
@@ -44,7 +45,7 @@ def visit(app, demo) -> dict:
     with app.app_context():
         org = record_data.organisations(1)[0]
         doctor = record_data.practitioner(org)
-        record_data.fill(patient_id, 1, org, doctor, start=date.today() - timedelta(days=3))
+        record_data.fill(patient_id, 1, org, doctor, start=clock.today() - timedelta(days=3))
         with write_transaction():
             visit_id = db.session.scalar(
                 sa.select(m.Visit.id).where(m.Visit.patient_id == patient_id).order_by(m.Visit.id.desc()).limit(1)

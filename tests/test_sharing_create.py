@@ -5,10 +5,11 @@ trusted person's next request, and shown in «Кто смотрел мою ка�
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 
+from portal import clock
 from portal.audit import service as audit
 from portal.audit.models import AuditEvent
 from portal.database import db
@@ -30,7 +31,7 @@ def shared_sections(client, patient_id: int) -> set[str]:
 
 def ask(client, path: str, **fields):
     data = {"csrf_token": csrf_token(client, path), "level": "view"}
-    data["expires_on"] = (date.today() + timedelta(days=30)).strftime("%d.%m.%Y")
+    data["expires_on"] = (clock.today() + timedelta(days=30)).strftime("%d.%m.%Y")
     data.update(fields)
     return client.post(path, data=data)
 
@@ -62,7 +63,7 @@ def test_the_form_finds_a_person_only_with_the_surname_and_tells_nobody_who_uses
         assert f'value="{fields["surname"]}"' in html  # what the owner typed stays
     bad = ask(owner, "/sharing/new", person="112-233-445 96", surname="Кузнецов", sections=["results"])
     assert bad.status_code == 400 and "check number does not match" in bad.get_data(as_text=True)
-    late = (date.today() + timedelta(days=400)).strftime("%d.%m.%Y")
+    late = (clock.today() + timedelta(days=400)).strftime("%d.%m.%Y")
     too_long = ask(
         owner, "/sharing/new", person=guardian_snils, surname="Кузнецов", sections=["results"], expires_on=late
     )
@@ -78,7 +79,7 @@ def test_the_form_finds_a_person_only_with_the_surname_and_tells_nobody_who_uses
     with app.test_request_context():
         smirnova = db.session.get(Account, demo["patient"].id)
         for key in ("guardian", "doctor", "nurse", "doctor_b"):
-            service.grant(smirnova, demo[key].id, {"results"}, "view", date.today() + timedelta(days=10))
+            service.grant(smirnova, demo[key].id, {"results"}, "view", clock.today() + timedelta(days=10))
     full = ask(owner, "/sharing/new", person=make_snils("002000017"), surname="Лебедева", sections=["results"])
     assert full.status_code == 400 and "at most 5 people" in full.get_data(as_text=True)
 

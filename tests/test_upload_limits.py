@@ -8,7 +8,7 @@ import io
 import struct
 import threading
 import zlib
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pikepdf
@@ -17,6 +17,7 @@ import sqlalchemy as sa
 import time_machine
 from PIL import Image
 
+from portal import clock
 from portal.corrections.models import CorrectionFile, CorrectionRequest
 from portal.database import db, write_transaction
 from portal.record.models import Document, Immunization
@@ -74,7 +75,7 @@ def upload(client, patient_id: int, data: bytes, name: str = "scan.pdf", title: 
     form = {
         "csrf_token": csrf_token(client, path),
         "title": title,
-        "document_date": (date.today() - timedelta(days=3)).strftime("%d.%m.%Y"),
+        "document_date": (clock.today() - timedelta(days=3)).strftime("%d.%m.%Y"),
         "kind": "discharge",
         "file": (io.BytesIO(data), name),
     }

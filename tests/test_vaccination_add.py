@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
 import sqlalchemy as sa
 
+from portal import clock
 from portal.audit.models import AuditEvent
 from portal.database import db, write_transaction
 from portal.notify.models import Notification
@@ -19,8 +20,6 @@ from portal.sharing.models import AccessGrant
 from tests.conftest import csrf_token
 from tests.test_documents import pdf
 
-TODAY = date.today()
-
 
 def add(client, patient_id: int, certificate: tuple[bytes, str] | None = ..., **changes):
     page = f"/card/{patient_id}/vaccinations/add"
@@ -28,7 +27,7 @@ def add(client, patient_id: int, certificate: tuple[bytes, str] | None = ..., **
         "csrf_token": csrf_token(client, page) if client.get(page).status_code == 200 else csrf_token(client, "/cards"),
         "vaccine": "Приорикс",
         "target": "MMR",
-        "given_on": (TODAY - timedelta(days=30)).strftime("%d.%m.%Y"),
+        "given_on": (clock.today() - timedelta(days=30)).strftime("%d.%m.%Y"),
         "dose_number": "2",
         "series": "A12BC",
         "place": "Поликлиника № 3, Тула",
@@ -119,7 +118,7 @@ def test_the_certificate_is_listed_among_documents_and_cannot_be_deleted_there(a
 @pytest.mark.parametrize(
     "changes,message",
     [
-        ({"given_on": (TODAY + timedelta(days=1)).strftime("%d.%m.%Y")}, "The date must not be in the future"),
+        ({"given_on": (clock.today() + timedelta(days=1)).strftime("%d.%m.%Y")}, "The date must not be in the future"),
         ({"given_on": "01.01.1950"}, "The date must not be before the date of birth"),
         ({"given_on": "вчера"}, "Enter the date as day, month and year"),
         ({"dose_number": "два"}, "Enter the dose number as a whole number from 1 to 20"),
@@ -294,7 +293,7 @@ def test_the_guardian_is_told_of_the_childs_confirmed_vaccination(app, demo, log
             patient_id=child,
             vaccine="Превенар 13",
             target="MMR",
-            given_on=TODAY - timedelta(days=40),
+            given_on=clock.today() - timedelta(days=40),
             dose_number=1,
             place="Детская поликлиника № 1",
             confirmed=False,

@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime
 from flask import current_app
 from sqlalchemy import and_, exists, or_, select
 
+from portal import clock
 from portal.access.models import CareRelationship, EmergencyAccess
 from portal.auth.models import Account
 from portal.consent.service import has_consent
@@ -107,7 +108,9 @@ class AccessDenied(Exception):
 
 
 def today() -> date:
-    return datetime.now(UTC).date()
+    """Today in the portal's time zone: a 15th birthday or a grant's last day ends at midnight
+    there (00:00 Moscow time), not at midnight UTC."""
+    return clock.today()
 
 
 def birthday(born: date, years: int) -> date:

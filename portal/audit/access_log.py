@@ -7,12 +7,12 @@ It reads other features' tables (accounts, organisations, grants) and decides th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from datetime import time as clock
+from datetime import date, datetime
 
 from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import aliased
 
+from portal import clock
 from portal.access import policy
 from portal.appointments.models import Organisation
 from portal.audit.models import AuditEvent
@@ -96,9 +96,9 @@ def access_log(
         if who == "others":
             query = query.where(AuditEvent.actor_id != viewer.id)
         if since:
-            query = query.where(AuditEvent.created_at >= datetime.combine(since, clock.min, UTC))
+            query = query.where(AuditEvent.created_at >= clock.day_start(since))  # days in the portal's zone
         if until:
-            query = query.where(AuditEvent.created_at <= datetime.combine(until, clock.max, UTC))
+            query = query.where(AuditEvent.created_at <= clock.day_end(until))
         if before:
             query = query.where(AuditEvent.seq < before)
         rows = db.session.execute(query).all()

@@ -45,6 +45,8 @@ def canonical(event: AuditEvent) -> bytes:
     for name in FIELDS:
         value = getattr(event, name)
         if isinstance(value, datetime):
+            if value.tzinfo is None:  # SQLite hands moments back without their zone; they are UTC
+                value = value.replace(tzinfo=UTC)
             value = value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
         values[name] = value
     return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()

@@ -9,6 +9,7 @@ from flask_wtf.file import FileField
 from wtforms import EmailField, PasswordField, RadioField, StringField, TelField
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
+from portal import clock
 from portal.auth import passwords
 from portal.forms import ValidChoice, choices
 from portal.identifiers import is_valid_enp, is_valid_snils, normalise_phone, snils_digits
@@ -98,11 +99,11 @@ class RegistrationForm(NewPasswordMixin, FlaskForm):
         born = parse_date(field.data)
         if born is None:
             raise ValidationError(_l("Enter the date of birth as day, month and year, for example 15.03.1985"))
-        if born > date.today():
+        if born > clock.today():
             raise ValidationError(_l("The date of birth must be in the past"))
         if born.year < 1900:
             raise ValidationError(_l("Check the year of birth"))
-        if (date.today() - born).days < 14 * 365:
+        if (clock.today() - born).days < 14 * 365:
             raise ValidationError(_l("You can register from the age of 14; a parent manages a younger child's card"))
 
     def validate_snils(self, field) -> None:
@@ -225,7 +226,7 @@ class VerificationForm(FlaskForm):
         issued = parse_date(field.data)
         if issued is None:
             raise ValidationError(_l("Enter the date as day, month and year, for example 21.06.2019"))
-        if issued > date.today():
+        if issued > clock.today():
             raise ValidationError(_l("The date of issue must be in the past"))
 
     def validate_division_code(self, field) -> None:

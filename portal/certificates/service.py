@@ -12,14 +12,14 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
-from portal import uploads
+from portal import clock, uploads
 from portal.access import policy
 from portal.access.policy import CERTIFICATES, today
 from portal.appointments.models import Organisation
@@ -390,6 +390,7 @@ def issue(registrar: Account, request_id: int) -> CertificateRequest:
         raise WrongStep
     organisation = issuer(patient.id, registrar)
     issued_at, code = now(), new_verification_code()
+    issued_on = clock.local_date(issued_at)  # the day on the paper, the page and /verify alike
     pdf = render_certificate(row, patient, organisation, issued_at, code)
     key = uploads.store(pdf, storage_purpose(patient.id))
     try:
@@ -412,13 +413,13 @@ def issue(registrar: Account, request_id: int) -> CertificateRequest:
                 patient_id=patient.id,
                 kind="certificate",
                 title=title,
-                document_date=issued_at.date(),
+                document_date=issued_on,
                 organisation_id=organisation.id,
                 storage_key=key,
                 filename=f"certificate-{row.number}.pdf",
                 content_type="application/pdf",
                 size=len(pdf),
-                keep_until=issued_at.date() + timedelta(days=KEEP_DAYS),
+                keep_until=issued_on + timedelta(days=KEEP_DAYS),
                 search_text=title.casefold(),
             )
             db.session.add(document)
@@ -436,8 +437,8 @@ def issue(registrar: Account, request_id: int) -> CertificateRequest:
 
 
 def _period_bounds(row: CertificateRequest) -> tuple[datetime | None, datetime | None]:
-    start = datetime.combine(row.period_from, time.min, UTC) if row.period_from else None
-    end = datetime.combine(row.period_to, time.max, UTC) if row.period_to else None
+    start = clock.day_start(row.period_from) if row.period_from else None
+    end = clock.day_end(row.period_to) if row.period_to else None
     return start, end
 
 
@@ -521,7 +522,7 @@ def render_certificate(
             kind=kind,
             patient=patient,
             organisation=organisation,
-            issued_on=issued_at.date(),
+            issued_on=clock.local_date(issued_at),
             qr=qr,
             verify_url=url,
             record=record_content(row),
@@ -577,7 +578,7 @@ def verify(code: str) -> Verified | None:
     if found is None:
         return None
     row, patient, organisation = found
-    issued_on = row.issued_at.date()
+    issued_on = clock.local_date(row.issued_at)
     valid_until = issued_on + timedelta(days=KEEP_DAYS)
     initials = "".join(f"{p[0]}." for p in (patient.surname, patient.name, patient.patronymic) if p)
     return Verified(

@@ -202,9 +202,7 @@ def stored(field: Field, value: Any) -> str | None:
 
 def shown(field: Field | None, text: str | None) -> str:
     """A stored value as people read it, in the reader's language."""
-    from flask_babel import format_date
-
-    from portal.formatting import rubles
+    from portal.formatting import format_date, rubles
 
     if text is None or text == "":
         return "—"

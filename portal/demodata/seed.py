@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import pyotp
 from sqlalchemy import func, select
 
-from portal import crypto, uploads
+from portal import clock, crypto, uploads
 from portal.access.models import CareRelationship
 from portal.appointments.models import Organisation
 from portal.auth import passwords
@@ -280,8 +280,8 @@ def seed_demo() -> dict[str, int]:
     """
     with write_transaction() as session:
         added = load(session, n_patients=DEMO_PATIENTS)
-        added["accounts"] = _accounts(datetime.now(UTC).date())
-        added["visits"] = seed_demo_history(session, datetime.now(UTC).date())["visit"]
+        added["accounts"] = _accounts(clock.today())
+        added["visits"] = seed_demo_history(session, clock.today())["visit"]
         added["pharmacies"] = seed_pharmacies()
         added["appointments"] = _demo_appointments(datetime.now(UTC))
         return added

@@ -8,7 +8,7 @@ from flask_wtf.file import FileField
 from wtforms import SearchField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
-from portal import paging
+from portal import clock, paging
 from portal.auth.forms import parse_date
 from portal.forms import ValidChoice, choices
 
@@ -96,7 +96,7 @@ class UploadForm(FlaskForm):
         on = parse_date(field.data)
         if on is None:
             raise ValidationError(DATE_FORMAT)
-        if on > date.today():
+        if on > clock.today():
             raise ValidationError(_l("The date must not be in the future"))
         if on.year < 1900:
             raise ValidationError(_l("Check the year"))

@@ -14,11 +14,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
-from flask_babel import format_date, format_decimal, get_locale
+from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from markupsafe import escape
 
+from portal import clock
 from portal.export.service import CardExport, ResultGroup
+from portal.formatting import format_date
 from portal.record import catalog
 from portal.record.models import Allergy, Diagnosis, Immunization, Observation, Patient, Practitioner, Prescription
 
@@ -301,7 +303,7 @@ def _report(doc: _Document, group: ResultGroup, subject: dict, locale: str) -> t
         results.append(doc.add(_observation(doc, obs, report, subject, locale)))
         rows.append(
             [
-                _date_text(report.taken_at.date()),
+                _date_text(clock.local_date(report.taken_at)),
                 catalog.TESTS[obs.loinc].name(locale) if obs.loinc in catalog.TESTS else obs.loinc,
                 value_text(obs),
                 range_text(obs),
@@ -323,7 +325,7 @@ def _report(doc: _Document, group: ResultGroup, subject: dict, locale: str) -> t
         resource["result"] = results
     if report.conclusion:
         resource["conclusion"] = report.conclusion
-        rows.append([_date_text(report.taken_at.date()), name, report.conclusion, "", ""])
+        rows.append([_date_text(clock.local_date(report.taken_at)), name, report.conclusion, "", ""])
     return resource, rows
 
 

@@ -9,7 +9,7 @@ import segno
 from flask import Blueprint, abort, g, url_for
 from flask_babel import gettext as _
 
-from portal import uploads
+from portal import clock, uploads
 from portal.access import card, confirm_password_first
 from portal.export import fhir, service
 from portal.extensions import limiter
@@ -26,7 +26,7 @@ DOWNLOAD_LIMIT = "10/minute;60/hour"
 
 def _filename(data: service.CardExport, extension: str) -> str:
     patient = data.patient
-    return f"Медкарта {patient.surname} {patient.name} {data.generated_at.date().isoformat()}.{extension}"
+    return f"Медкарта {patient.surname} {patient.name} {clock.local_date(data.generated_at).isoformat()}.{extension}"
 
 
 def _confirm_first(patient_id: int):

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app, has_request_context, url_for
-from flask_babel import force_locale, format_date, ngettext
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from portal.auth.models import Account
 from portal.database import db
+from portal.formatting import format_date
 from portal.notify.models import Notification, NotificationPreference
 
 # The events a citizen can be told about (and choose channels for).

@@ -11,12 +11,13 @@ guardianship ended, a card closed by opt-out). Only active, verified accounts ar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import url_for
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
+from portal import clock
 from portal.access.service import owner_and_guardian_cards
 from portal.audit import service as audit
 from portal.auth.models import Account
@@ -51,7 +52,7 @@ def card_url(patient_id: int, section: str) -> str:
 def run(now: datetime | None = None, batch: int = 200) -> Outcome:
     """The whole job: repeat what is due, then the record's reminders ``batch`` accounts at a time,
     each batch in one transaction and a fixed number of queries whatever its size."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     outcome = Outcome()
     with inbox.one_message_per_event():
         _run(now, outcome, batch)
@@ -96,7 +97,7 @@ def _for_accounts(account_ids: list[int], now: datetime, outcome: Outcome) -> No
     batch, naming the cards (a system reading, not shown in «Кто смотрел мою карту»)."""
     pairs = owner_and_guardian_cards(account_ids)
     ids = sorted({patient.id for _account_id, patient in pairs})
-    on = now.date()
+    on = clock.local_date(now)  # the reader's day (the portal's time zone), as every date rule counts it
     given: dict[int, list[tuple]] = {pid: [] for pid in ids}
     for pid, target, dose, given_on in db.session.execute(
         select(Immunization.patient_id, Immunization.target, Immunization.dose_label, Immunization.given_on).where(

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from portal import clock
 from portal.database import db, write_transaction
 from portal.export.fhir import LOINC, SNILS, UCUM  # the systems our IPS export writes, read back
 from portal.identifiers import snils_digits
@@ -164,7 +165,7 @@ def _prescription(resource: dict, where: str) -> IncomingPrescription:
     valid_until = _day((dispense.get("validityPeriod") or {}).get("end"), where, "dispenseRequest.validityPeriod.end")
     if valid_until < issued_on:
         raise BundleRefused(f"{where}: the validity period ends before the prescription was issued")
-    if valid_until < date.today():
+    if valid_until < clock.today():
         raise BundleRefused(f"{where}: the prescription expired on {valid_until.isoformat()}")
     return IncomingPrescription(
         _text(number, where, "number", 32),

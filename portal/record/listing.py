@@ -10,13 +10,13 @@ each. So a list page costs the same number of queries whatever the size of the r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
 
-from portal import paging
+from portal import clock, paging
 from portal.access.policy import today
 from portal.appointments.models import Organisation
 from portal.database import db
@@ -153,7 +153,7 @@ class EntryPage:
 
 def _bound(spec: Spec, day: date, end: bool):
     if spec.is_datetime:
-        return datetime.combine(day, time.max if end else time.min, UTC)
+        return clock.day_end(day) if end else clock.day_start(day)  # the day as the portal's zone counts it
     return day
 
 

@@ -75,8 +75,9 @@ def open_section(
 
 def entry_title(section: str, entry) -> str:
     """How an entry is named in its page title and breadcrumbs."""
-    from flask_babel import format_date, format_datetime
+    from flask_babel import format_datetime
 
+    from portal.formatting import format_date
     from portal.record import catalog
 
     if section == "visits":
@@ -84,7 +85,7 @@ def entry_title(section: str, entry) -> str:
     if section == "diagnoses":
         return f"{entry.code} {entry.title}"
     if section == "results":
-        return f"{catalog.panel_name(entry.code, _locale())}, {format_date(entry.taken_at.date(), 'short')}"
+        return f"{catalog.panel_name(entry.code, _locale())}, {format_date(entry.taken_at, 'short')}"
     if section == "vaccinations":
         return f"{entry.vaccine}, {format_date(entry.given_on, 'short')}"
     if section == "prescriptions":

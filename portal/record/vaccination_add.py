@@ -21,7 +21,7 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
-from portal import uploads
+from portal import clock, uploads
 from portal.access import card, policy
 from portal.access.service import card_holders
 from portal.auth.forms import parse_date
@@ -97,7 +97,7 @@ class VaccinationForm(FlaskForm):
         given = parse_date(field.data)
         if given is None:
             raise ValidationError(_l("Enter the date as day, month and year, for example 15.03.2025"))
-        if given > date.today():
+        if given > clock.today():
             raise ValidationError(_l("The date must not be in the future"))
         if given < self.birth_date:
             raise ValidationError(_l("The date must not be before the date of birth"))

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -10,6 +9,7 @@ from wtforms import RadioField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal import clock
 from portal.auth.forms import NAME, parse_date
 from portal.forms import ValidChoice, choices
 from portal.identifiers import is_valid_snils, snils_digits
@@ -42,7 +42,7 @@ class ChildForm(FlaskForm):
         born = parse_date(field.data)
         if born is None:
             raise ValidationError(_l("Enter the date of birth as day, month and year, for example 15.03.1985"))
-        if born > date.today():
+        if born > clock.today():
             raise ValidationError(_l("The date of birth must be in the past"))
 
     def validate_snils(self, field) -> None:
@@ -120,7 +120,7 @@ class GrantTermsForm(FlaskForm):
         day = parse_date(field.data)
         if day is None:
             raise ValidationError(_l("Enter the date as day, month and year, for example 31.12.2026"))
-        if day <= date.today():
+        if day <= clock.today():
             raise ValidationError(_l("The end date must be in the future"))
         if day > latest_end_date():
             raise ValidationError(_l("Choose a date at most one year from today"))
