@@ -10,7 +10,7 @@ each. So a list page costs the same number of queries whatever the size of the r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
