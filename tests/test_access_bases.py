@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 import time_machine
-from babel.dates import format_date
 
 from portal import clock
 from portal.access import policy
@@ -25,6 +24,13 @@ from portal.record.models import Immunization, Patient, Practitioner
 from portal.sharing.models import AccessGrant, Guardianship
 from tests.conftest import csrf_token
 
+
+def portal_date(app, day, form: str, lang: str) -> str:
+    """A date as the portal writes it in ``lang`` (portal.formatting: «1 сентября 2027 года»)."""
+    from portal.formatting import format_date
+
+    with app.test_request_context(headers={"Accept-Language": lang}):
+        return format_date(day, form)
 
 def noon(day: date) -> datetime:
     """Midday UTC: the same date in UTC and in Moscow, whatever the hour the tests run at."""
@@ -200,11 +206,11 @@ def test_a_teen_under_15_does_not_open_their_own_card_until_the_15th_birthday(ap
         client.set_cookie("lang", "en")
         cards = client.get("/cards").get_data(as_text=True)
         assert f"/card/{patient_id}" not in cards
-        opens = format_date(fifteenth, "long", locale="en")
+        opens = portal_date(app, fifteenth, "long", "en")
         assert f"Your card opens to you on {opens}, when you turn 15. Until then your parent or guardian" in cards
         client.set_cookie("lang", "ru")
         russian = client.get("/cards").get_data(as_text=True)
-        opens = format_date(fifteenth, "long", locale="ru")
+        opens = portal_date(app, fifteenth, "long", "ru")
         assert f"Ваша карта откроется вам {opens}, когда вам исполнится 15 лет. До этого дня" in russian
         assert login(demo["guardian"]).get(f"/card/{patient_id}").status_code == 200
         with app.app_context():

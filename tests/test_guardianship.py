@@ -8,13 +8,13 @@ import re
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask_babel import format_date
 from PIL import Image
 
 from portal import clock
 from portal.access.policy import birthday
 from portal.audit.models import AuditEvent
 from portal.database import db
+from portal.formatting import format_date
 from portal.identifiers import make_snils
 from portal.sharing.models import Guardianship, GuardianshipRequest
 from tests.conftest import csrf_token, outbox
