@@ -339,3 +339,13 @@ def test_without_sms_a_new_phone_is_kept_unconfirmed_after_the_password(app_fact
     account = account_by_email(app, people["patient"].email)
     assert account.phone == "+79035554433" and account.phone_confirmed_at is None
     assert any(m.kind == "security_alert" for m in outbox(app, people["patient"].email))
+
+
+def test_a_failed_delivery_is_logged_without_the_recipient_or_the_providers_words(app_factory, gateway, caplog):
+    gateway.answer = (200, {"status": "ERROR", "status_code": 202, "status_text": "Номер 79161234567 неверен"})
+    app = sms_app(app_factory, gateway)
+    with caplog.at_level("WARNING", logger="portal.notify.service"):
+        queue_sms(app)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "portal.notify.service"]
+    assert "SmsGatewayError" in line
+    assert "79161234567" not in caplog.text and "неверен" not in caplog.text

@@ -115,7 +115,8 @@ def deliver_pending(limit: int = 50, only: list[int] | None = None, due_only: bo
             available[channel_name].send(message)
         except Exception as exc:  # a channel failure must not fail the user's action
             error = f"{type(exc).__name__}: {exc}"[:500]
-            log.warning("outbox message %s via %s failed: %s", message_id, channel_name, error)
+            # The log names the failure's kind only: a mail server's error text can quote the address.
+            log.warning("outbox message %s via %s failed: %s", message_id, channel_name, type(exc).__name__)
         with write_transaction():
             row = db.session.get(OutboxMessage, message_id)
             row.attempts += 1
