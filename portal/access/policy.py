@@ -346,9 +346,16 @@ def decide_rejoin(account: Account | None, patient: Patient | None) -> Decision:
         return Decision(False, "not signed in with a verified identity")
     if patient is None or patient.closed_at is None:
         return Decision(False, "no closed card")
+    refused = f"the card opens to its owner on their {guardian_age_limit()}th birthday"
+    return _owner_or_guardian(account, patient, refused)
+
+
+def _owner_or_guardian(account: Account, patient: Patient, child_owner_refused: str) -> Decision:
+    """The patient from the age limit on, or the verified guardian of a child below it: who speaks
+    for a card in consent and opt-out. ``child_owner_refused`` says why a child's own account may not."""
     if account.patient_id == patient.id:
         if is_child(patient, today()):
-            return Decision(False, f"the card opens to its owner on their {guardian_age_limit()}th birthday")
+            return Decision(False, child_owner_refused)
         return Decision(True, "the patient's own card", "self")
     guardianship = _guardianship(account.id, patient.id)
     if guardianship is None:
@@ -367,18 +374,10 @@ def decide_consent(account: Account | None, patient: Patient | None) -> Decision
         return Decision(False, "not signed in with a verified identity")
     if patient is None:
         return Decision(False, "no such card")
-    if account.patient_id == patient.id:
-        if is_child(patient, today()):
-            return Decision(False, f"the guardian consents for a child under {guardian_age_limit()}")
-        return Decision(True, "the patient's own card", "self")
-    guardianship = _guardianship(account.id, patient.id)
-    if guardianship is None:
-        return Decision(False, "no relationship with this patient")
-    if not is_child(patient, today()):
-        return Decision(False, f"the child is {guardian_age_limit()} or older: the card is theirs now")
-    if patient.closed_at is not None:
+    decision = _owner_or_guardian(account, patient, f"the guardian consents for a child under {guardian_age_limit()}")
+    if decision.basis == "guardian" and patient.closed_at is not None:
         return Decision(False, "the card is closed: the patient opted out of the electronic record")
-    return Decision(True, f"guardian of a child under {guardian_age_limit()} ({guardianship.basis})", "guardian")
+    return decision
 
 
 # -- registrars: through a citizen's request only -------------------------------------------------
