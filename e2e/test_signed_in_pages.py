@@ -184,6 +184,14 @@ def test_the_pages_that_say_no_sms_can_be_sent_are_accessible(
         assert_clean(check, js)
     finally:
         context.close()
+    context = signed_in(browser, base_url, live_app, "patient", "complete", **options)
+    check = checked_page(context, js=js)
+    try:  # after a change of phone with no SMS to confirm it
+        assert check.goto("/auth/security?done=phone_unconfirmed").status == 200
+        assert expected in check.page.locator("main").inner_text()
+        assert_clean(check, js)
+    finally:
+        context.close()
     told = {"ru": "на вашу электронную почту", "en": "to your e-mail instead"}[lang]
     context = signed_in(browser, base_url, live_app, "patient", "password", **options)
     check = checked_page(context, js=js)
