@@ -43,6 +43,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     limiter.init_app(app)
     compress.init_app(app)
+    app.after_request(assets.compress_pages)  # where Flask-Compress would register itself
     with app.app_context():
         configure_engine(db.engine, values["SQLITE_BUSY_TIMEOUT_MS"])
 

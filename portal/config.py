@@ -283,6 +283,8 @@ def flask_settings(values: dict[str, Any], instance_path: Path) -> dict[str, Any
             values["RATELIMIT_STORAGE_URI"] or ratelimit_store.uri_for(instance_path / "ratelimits.db")
         ),
         "RATELIMIT_HEADERS_ENABLED": False,
+        # Registered by hand (portal.assets.compress_pages): the assets come compressed already.
+        "COMPRESS_REGISTER": False,
         "COMPRESS_ALGORITHM": ["br", "gzip"],
         "COMPRESS_MIMETYPES": [
             "text/html",

@@ -95,7 +95,7 @@ def apply_headers(response: Response) -> Response:
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = HSTS
     response.headers["X-Request-ID"] = request_id()
-    if request.endpoint != "assets.serve" or response.status_code != 200:
+    if request.endpoint != "assets.serve" or response.status_code not in (200, 304):
         # Only fingerprinted static files may be cached; every dynamic page is no-store.
         response.headers["Cache-Control"] = "no-store"
         response.headers.pop("Expires", None)
