@@ -11,7 +11,7 @@ TEST_WORKERS ?= 2
 PLUGIN_CATALOGS := $(wildcard plugins/*/translations)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-unit test-e2e test-pg install install-test deps deps-run translations compile-translations db lint clean
+.PHONY: run test test-unit test-e2e test-pg install install-test deps deps-run deps-bench bench translations compile-translations db lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ deps:
 
 deps-run:
 	@e2e/system-packages run
+
+deps-bench:
+	@e2e/system-packages bench
 
 install: $(VENV)/.installed compile-translations
 install-test: $(VENV)/.installed-test compile-translations
@@ -60,6 +63,12 @@ test: deps install-test
 	  PORTAL_TEST_DB=postgresql $(BIN)/pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --junitxml=reports/unit-postgresql.xml; \
 	fi
 	$(BIN)/pytest e2e -q -p no:cacheprovider --junitxml=reports/e2e.xml
+
+## The benchmark (docs/performance.md): the portal as `make run` serves it, on a generated data set
+## (SQLite in bench/data/, or PORTAL_BENCH_DATABASE_URL), against a reference Flask page, with wrk.
+## Options: make bench BENCH_ARGS="--patients 5000 --duration 5 --rounds 3 --pages dashboard,results"
+bench: deps-bench install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .

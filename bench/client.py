@@ -104,8 +104,12 @@ def sign_in_demo_patient(client) -> None:
     page = client.get("/auth/sign-in")
     buttons = [(account, label) for account, label in DEMO_BUTTON.findall(page.text) if surname in html.unescape(label)]
     if page.status != 200 or not buttons:
-        raise SignInFailed("no demo sign-in for the demo patient on /auth/sign-in: is PORTAL_DEMO_MODE on and the demo seeded?")
-    answer = client.post("/auth/demo-sign-in", {"csrf_token": CSRF.search(page.text).group(1), "account": buttons[0][0]})
+        raise SignInFailed(
+            "no demo sign-in for the demo patient on /auth/sign-in: is PORTAL_DEMO_MODE on and the demo seeded?"
+        )
+    answer = client.post(
+        "/auth/demo-sign-in", {"csrf_token": CSRF.search(page.text).group(1), "account": buttons[0][0]}
+    )
     if answer.status != 303:
         raise SignInFailed(f"demo sign-in answered {answer.status}")
     outbox = client.get("/demo/outbox")
@@ -113,7 +117,9 @@ def sign_in_demo_patient(client) -> None:
     if not code:
         raise SignInFailed("no code in the demo outbox")
     form = client.get("/auth/second-factor")
-    answer = client.post("/auth/second-factor", {"csrf_token": CSRF.search(form.text).group(1), "f-code": code.group(1)})
+    answer = client.post(
+        "/auth/second-factor", {"csrf_token": CSRF.search(form.text).group(1), "f-code": code.group(1)}
+    )
     if answer.status != 303:
         raise SignInFailed(f"the second factor answered {answer.status}")
     home = client.get(_path(answer.location or "/"))

@@ -145,7 +145,9 @@ def test_another_process_computes_the_same_bytes_and_etags(app):
         "print(json.dumps({f'{n} {e}': [v.etag, hashlib.sha256(v.body).hexdigest()] "
         "for n in CORE_FILES for e, v in encode((STATIC / n).read_bytes()).items()}))"
     )
-    other = json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True, check=True, text=True, cwd=ROOT).stdout)
+    other = json.loads(
+        subprocess.run([sys.executable, "-c", script], capture_output=True, check=True, text=True, cwd=ROOT).stdout
+    )
     for name in CORE_FILES:
         for accept, encoding in (("br", "br"), ("gzip", "gzip"), ("", "identity")):
             response = _served(app, name, accept)

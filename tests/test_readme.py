@@ -41,7 +41,7 @@ def run_system_packages(tmp_path, *, installed: set[str], uid: int, target: str 
     """Run e2e/system-packages on a pretend Debian machine: dpkg-query knows only ``installed``,
     ``id -u`` answers ``uid``, and apt-get writes its arguments to a file instead of installing."""
     fake = tmp_path / "bin"
-    fake.mkdir()
+    fake.mkdir(parents=True)
     scripts = {
         "dpkg-query": 'for p in "$@"; do :; done; case " ' + " ".join(sorted(installed)) + ' " in '
         '*" $p "*) printf "install ok installed";; *) exit 1;; esac',
@@ -97,3 +97,18 @@ def test_make_run_needs_only_what_serving_and_pdfs_need(tmp_path):
     result, _apt = run_system_packages(tmp_path, installed=set(), uid=1000, target="run")
     assert result.returncode == 1
     assert "libpango-1.0-0" in result.stderr and "chromium" not in result.stderr
+
+
+def test_make_bench_installs_wrk_as_root_or_prints_the_command(tmp_path):
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"\nbench: deps-bench\b", makefile) and "e2e/system-packages bench" in makefile
+    assert "make bench" in README
+    serving = {"fonts-dejavu-core", "fonts-liberation", "libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0"}
+    result, apt = run_system_packages(tmp_path / "root", installed=serving, uid=0, target="bench")
+    assert result.returncode == 0, result.stderr
+    assert next(line.split() for line in apt.splitlines() if line.startswith("install"))[-1:] == ["wrk"]
+    result, apt = run_system_packages(tmp_path / "user", installed=serving, uid=1000, target="bench")
+    assert result.returncode == 1 and apt == ""
+    assert "sudo apt-get update && sudo apt-get install -y wrk" in result.stderr
+    result, apt = run_system_packages(tmp_path / "done", installed=serving | {"wrk"}, uid=0, target="bench")
+    assert result.returncode == 0 and apt == ""
