@@ -56,7 +56,9 @@ def log(message: str) -> None:
 
 def _flask(env: dict, *args: str) -> None:
     command = [str(BIN / "flask"), "--app", "portal", *args]
-    subprocess.run(command, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # noqa: S603 - our venv's flask
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)  # noqa: S603 - our venv's flask
+    if done.returncode:
+        raise SystemExit(f"flask {' '.join(args)} failed:\n{done.stderr}")
 
 
 def _fill(url: str, patients: int) -> None:
@@ -81,6 +83,11 @@ def prepare_database(patients: int) -> tuple[str, str]:
         import sqlalchemy as sa
 
         source = sa.make_url(pg_url)
+        admin = sa.create_engine(source.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            known = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": source.database})
+            if known.scalar() is None:
+                conn.execute(sa.text(f'CREATE DATABASE "{source.database}"'))
         engine = sa.create_engine(pg_url)
         with engine.connect() as conn:
             filled = conn.execute(sa.text("SELECT to_regclass('public.alembic_version') IS NOT NULL")).scalar()
@@ -89,12 +96,13 @@ def prepare_database(patients: int) -> tuple[str, str]:
             log(f"generating the data set in {source.database} ({patients} patients with history)")
             _fill(pg_url, patients)
         run_name = f"{source.database}_run"
-        admin = sa.create_engine(source.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{run_name}" WITH (FORCE)'))
             conn.execute(sa.text(f'CREATE DATABASE "{run_name}" TEMPLATE "{source.database}"'))
         admin.dispose()
-        return source.set(database=run_name).render_as_string(hide_password=False), "postgresql"
+        run_url = source.set(database=run_name).render_as_string(hide_password=False)
+        _flask({**os.environ, "PORTAL_DATABASE_URL": run_url}, "db", "upgrade")  # migrations newer than the data set
+        return run_url, "postgresql"
     DATA.mkdir(exist_ok=True)
     pristine = DATA / f"sqlite-{patients}.db"
     if not pristine.exists():
@@ -108,6 +116,7 @@ def prepare_database(patients: int) -> tuple[str, str]:
     for leftover in DATA.glob("run.db*"):
         leftover.unlink()
     shutil.copyfile(pristine, run)
+    _flask({**os.environ, "PORTAL_DATABASE_URL": f"sqlite:///{run}"}, "db", "upgrade")  # migrations newer than it
     return f"sqlite:///{run}", "sqlite"
 
 
@@ -339,8 +348,9 @@ def main(argv: list[str] | None = None) -> int:
 
         client = HttpClient(f"http://127.0.0.1:{args.port}")
         sign_in_demo_patient(client)
-        paths = {name: path for name, path in resolve(client).items() if name in wanted}
-        card_id = re.search(r"/card/(\d+)", resolve(client)["dashboard"]).group(1)
+        found = resolve(client)
+        paths = {name: path for name, path in found.items() if name in wanted}
+        card_id = re.search(r"/card/(\d+)", found["dashboard"]).group(1)
         headers = {"Cookie": client.cookie_header(), "Accept-Encoding": ACCEPT_ENCODING, "Accept-Language": "ru"}
         page_url = f"http://127.0.0.1:{args.port}"
         ref_path = f"/patient/{card_id}"
