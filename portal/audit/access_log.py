@@ -121,3 +121,17 @@ def access_log(
         for event, surname, name, patronymic, org, *person in rows[:size]
     ]
     return AccessPage(patient_id, entries, rows[size - 1][0].id if len(rows) > size else None)
+
+
+def logged_event(viewer, patient_id: int, event_id: int) -> AuditEvent | None:
+    """One line of this card's access log, for its proof: decided and audited as a reading of the
+    log; None when the event is not a line of this card's log (the page answers 404)."""
+    with write_transaction():
+        open_section(viewer, patient_id, "access_log")
+        return db.session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.id == event_id,
+                AuditEvent.patient_id == patient_id,
+                or_(AuditEvent.action.like("card.%"), AuditEvent.action.like("grant.%")),
+            )
+        )
