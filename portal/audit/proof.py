@@ -60,14 +60,10 @@ class Proof:
 def proof_for(event_id: int) -> Proof | None:
     """The proof that event ``event_id`` is in the newest signed head, or None while it is not
     sealed yet. O(log n) stored hashes, read in three queries."""
-    leaf = db.session.execute(
-        select(AuditLeaf.leaf_index).where(AuditLeaf.event_id == event_id)
-    ).scalar_one_or_none()
+    leaf = db.session.execute(select(AuditLeaf.leaf_index).where(AuditLeaf.event_id == event_id)).scalar_one_or_none()
     if leaf is None:
         return None
-    head = db.session.execute(
-        select(AuditTreeHead).order_by(AuditTreeHead.tree_size.desc()).limit(1)
-    ).scalar_one()
+    head = db.session.execute(select(AuditTreeHead).order_by(AuditTreeHead.tree_size.desc()).limit(1)).scalar_one()
     event = db.session.execute(select(AuditEvent.__table__).where(AuditEvent.id == event_id)).one()
     ranges = [merkle.perfect_parts(a, b) for a, b in merkle.audit_path_ranges(leaf, head.tree_size)]
     hashes = iter(subtree_hashes(db.session, [part for parts in ranges for part in parts]))

@@ -71,14 +71,23 @@ def verify(batch: int = 5000, now: datetime | None = None) -> Verdict:
         for row in rows:
             n = frontier.size
             if row.leaf_index != n:
-                return Verdict(False, n, checked_heads, GAP, f"leaf {n} is missing (the next is {row.leaf_index})",
-                               leaf_index=n)
+                return Verdict(
+                    False, n, checked_heads, GAP, f"leaf {n} is missing (the next is {row.leaf_index})", leaf_index=n
+                )
             if row.found is None:
-                return Verdict(False, n, checked_heads, DELETED,
-                               f"event {row.event_id} (leaf {n}) was deleted", row.event_id, n)
+                return Verdict(
+                    False, n, checked_heads, DELETED, f"event {row.event_id} (leaf {n}) was deleted", row.event_id, n
+                )
             if event_leaf_hash(_Event(row)) != row.leaf_hash:
-                return Verdict(False, n, checked_heads, EDITED,
-                               f"event {row.event_id} (leaf {n}) was changed after it was sealed", row.event_id, n)
+                return Verdict(
+                    False,
+                    n,
+                    checked_heads,
+                    EDITED,
+                    f"event {row.event_id} (leaf {n}) was changed after it was sealed",
+                    row.event_id,
+                    n,
+                )
             frontier.append(row.leaf_hash)
             while head is not None and head.tree_size == frontier.size:
                 if problem := _head_problem(head, frontier.root(), key):
@@ -86,15 +95,27 @@ def verify(batch: int = 5000, now: datetime | None = None) -> Verdict:
                 checked_heads += 1
                 head = next(heads, None)
             if head is not None and head.tree_size < frontier.size:  # a size that is never reached
-                return Verdict(False, frontier.size, checked_heads, WRONG_ROOT,
-                               f"the signed head of {head.tree_size} events matches no tree", tree_size=head.tree_size)
+                return Verdict(
+                    False,
+                    frontier.size,
+                    checked_heads,
+                    WRONG_ROOT,
+                    f"the signed head of {head.tree_size} events matches no tree",
+                    tree_size=head.tree_size,
+                )
         if len(rows) < batch:
             break
     if head is not None:
-        return Verdict(False, frontier.size, checked_heads, SHORT_TREE,
-                       f"a signed head covers {head.tree_size} events but the tree has {frontier.size}: "
-                       f"leaves from {frontier.size} on were removed", leaf_index=frontier.size,
-                       tree_size=head.tree_size)
+        return Verdict(
+            False,
+            frontier.size,
+            checked_heads,
+            SHORT_TREE,
+            f"a signed head covers {head.tree_size} events but the tree has {frontier.size}: "
+            f"leaves from {frontier.size} on were removed",
+            leaf_index=frontier.size,
+            tree_size=head.tree_size,
+        )
     cutoff = (now or datetime.now(UTC)) - grace
     unsealed = db.session.scalar(
         select(EVENT.c.id)
@@ -103,9 +124,15 @@ def verify(batch: int = 5000, now: datetime | None = None) -> Verdict:
         .limit(1)
     )
     if unsealed is not None:
-        return Verdict(False, frontier.size, checked_heads, MISSING,
-                       f"event {unsealed} is older than {int(grace.total_seconds())} s and in no leaf: it was never sealed, "
-                       "or its leaf was removed", unsealed)
+        return Verdict(
+            False,
+            frontier.size,
+            checked_heads,
+            MISSING,
+            f"event {unsealed} is older than {int(grace.total_seconds())} s and in no leaf: it was never sealed, "
+            "or its leaf was removed",
+            unsealed,
+        )
     return Verdict(True, frontier.size, checked_heads)
 
 
