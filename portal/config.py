@@ -301,8 +301,8 @@ def flask_settings(values: dict[str, Any], instance_path: Path) -> dict[str, Any
     secret_key = ensure_secret_key(values, instance_path)
     return {
         "SECRET_KEY": secret_key,
-        "AUDIT_SIGNING_KEY": ensure_audit_signing_key(values, secret_key),
         "DATA_KEY": ensure_data_key(values, instance_path),
+        "AUDIT_SIGNING_KEY": ensure_audit_signing_key(values, secret_key),
         "UPLOAD_DIR": values["UPLOAD_DIR"] or str(instance_path / "uploads"),
         "SQLALCHEMY_DATABASE_URI": database_url,
         # hide_parameters: a failed statement's values (search text, names) stay out of the error log.
