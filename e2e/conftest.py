@@ -110,6 +110,7 @@ def seeded_instance(tmp_path_factory, sms_gateway) -> Path:
     every module copies, so no module sees what another one added or changed."""
     from flask_migrate import upgrade
 
+    from portal.audit.sealer import seal_pending
     from portal.demodata.seed import seed_demo
 
     base = tmp_path_factory.mktemp("e2e-seeded")
@@ -117,6 +118,7 @@ def seeded_instance(tmp_path_factory, sms_gateway) -> Path:
     with app.app_context():
         upgrade()
         seed_demo()
+        seal_pending()  # what the seeding audited is sealed, as the worker's sealer would have done
         db.session.remove()
         db.engine.dispose()  # the file is complete and closed before it is copied
     return base

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 
 from e2e.conftest import LANGUAGES, THEMES, checked_page, new_context
 from e2e.test_accessibility import assert_clean
+from portal.audit import service as audit
+from portal.audit.sealer import seal_pending
 from portal.auth import service
 from portal.auth.models import Account, VerificationRequest
 from portal.database import db, write_transaction
@@ -31,6 +33,8 @@ PAGES = [
     ("patient", "/cards", "complete"),
     ("patient", "/card/{patient}", "complete"),
     ("patient", "/card/{patient}/access-log", "complete"),
+    ("patient", "/card/{patient}/access-log/{sealed}/proof", "complete"),
+    ("patient", "/card/{patient}/access-log/{unsealed}/proof", "complete"),  # "will be sealed shortly"
     ("patient", "/consent/", "complete"),
     ("guardian", "/consent/", "complete"),
     ("guardian", "/consent/child/{child}", "complete"),
@@ -105,8 +109,27 @@ def ids(live_app):
         request = db.session.scalar(sa.select(VerificationRequest.id).order_by(VerificationRequest.id))
         grequest = db.session.scalar(sa.select(GuardianshipRequest.id).order_by(GuardianshipRequest.id))
         child = db.session.scalar(sa.select(Patient.id).where(Patient.snils == make_snils(CHILDREN[0][-1])))
+        # Two lines of the access log: one sealed into a signed head, one not yet (no sealer runs here).
+        sealed, unsealed = (audit_line(patient) for _ in range(2))
         db.session.remove()
-    return {"patient": patient, "request": request, "grequest": grequest, "child": child}
+    return {
+        "patient": patient,
+        "request": request,
+        "grequest": grequest,
+        "child": child,
+        "sealed": sealed,
+        "unsealed": unsealed,
+    }
+
+
+def audit_line(patient_id: int) -> int:
+    """A doctor's reading of the card: a line of its access log; the lines before it are sealed."""
+    seal_pending()
+    with write_transaction():
+        doctor = db.session.scalar(sa.select(Account.id).where(Account.email == email_of_key("doctor")))
+        return audit.record(
+            "card.read", actor_id=doctor, actor_role="clinician", patient_id=patient_id, section="summary"
+        ).id
 
 
 @pytest.mark.parametrize("js", JS)

@@ -1,4 +1,4 @@
-"""``flask --app portal ...`` commands: seed-demo, plugins, verify-audit, deliver-outbox, send-reminders,
+"""``flask --app portal ...`` commands: seed-demo, plugins, verify-audit, seal-audit, deliver-outbox, send-reminders,
 assign-role, import-record (``db`` is Flask-Migrate's)."""
 
 from __future__ import annotations
@@ -32,15 +32,34 @@ def plugins_command() -> None:
 @click.command("verify-audit")
 @with_appcontext
 def verify_audit_command() -> None:
-    """Recompute the audit chain: print OK, or the first broken link and exit with status 1."""
-    from portal.audit.service import verify
+    """Check the audit log against its Merkle tree and signed heads: print OK, or name the first
+    problem (an edited, deleted or unsealed event, a reordered tree, a forged head) and exit 1."""
+    from portal.audit.verify import verify
 
     verdict = verify()
-    if verdict.ok:
-        click.echo(f"OK: {verdict.checked} events, the chain is intact")
+    click.echo(verdict.describe())
+    if not verdict.ok:
+        raise SystemExit(1)
+
+
+@click.command("seal-audit")
+@click.option("--follow", is_flag=True, help="keep sealing new events every 0.2 s until interrupted")
+@with_appcontext
+def seal_audit_command(follow: bool) -> None:
+    """Seal the audit events not yet in the Merkle tree and sign the new tree head (the background
+    worker runs the same in a thread)."""
+    import threading
+
+    from portal.audit import sealer
+
+    if not follow:
+        click.echo(f"{sealer.seal_pending()} events sealed")
         return
-    click.echo(f"BROKEN at event {verdict.broken_at}: {verdict.problem} ({verdict.checked} events before it verify)")
-    raise SystemExit(1)
+    stop = threading.Event()
+    try:
+        sealer.follow(stop)
+    except KeyboardInterrupt:
+        stop.set()
 
 
 @click.command("deliver-outbox")
@@ -142,6 +161,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(plugins_command)
     app.cli.add_command(verify_audit_command)
+    app.cli.add_command(seal_audit_command)
     app.cli.add_command(deliver_outbox_command)
     app.cli.add_command(assign_role_command)
     app.cli.add_command(send_reminders_command)

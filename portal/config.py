@@ -84,6 +84,19 @@ SETTINGS: tuple[Setting, ...] = (
         "AES-256 key for data at rest (base64 of 32 bytes); required in production, generated in development",
     ),
     Setting(
+        "AUDIT_SIGNING_KEY",
+        "",
+        str,
+        "Ed25519 seed (base64 of 32 bytes) the audit sealer signs tree heads with; required in production, "
+        "derived from the secret key in development",
+    ),
+    Setting(
+        "AUDIT_GRACE_SECONDS",
+        60,
+        int,
+        "verify-audit reports an event older than this that is not yet sealed into the audit tree as missing",
+    ),
+    Setting(
         "DEMO_MODE",
         False,
         bool,
@@ -252,13 +265,44 @@ def ensure_data_key(values: dict[str, Any], instance_path: Path) -> str:
     return key
 
 
+def ensure_audit_signing_key(values: dict[str, Any], secret_key: str) -> str:
+    """The audit signing seed. Production: the setting, required. Development: derived from the
+    secret key (HKDF-SHA256), so the same instance signs with the same key on every start."""
+    import base64
+    import binascii
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    key = values.get("AUDIT_SIGNING_KEY") or ""
+    if not key:
+        if values["ENV"] == "production":
+            raise ConfigError(
+                "PORTAL_AUDIT_SIGNING_KEY is missing: production needs a random 32-byte Ed25519 seed in base64, "
+                "for example `python -c 'import base64, secrets; "
+                "print(base64.b64encode(secrets.token_bytes(32)).decode())'`; keep it apart from the database."
+            )
+        seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"medkarta audit signing key").derive(
+            secret_key.encode()
+        )
+        return base64.b64encode(seed).decode()
+    try:
+        if len(base64.b64decode(key.replace("-", "+").replace("_", "/"), validate=True)) != 32:
+            raise ValueError
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigError("PORTAL_AUDIT_SIGNING_KEY must be 32 bytes encoded in base64") from exc
+    return key
+
+
 def flask_settings(values: dict[str, Any], instance_path: Path) -> dict[str, Any]:
     """Translate portal settings into the keys Flask and its extensions read."""
     production = values["ENV"] == "production"
     database_url = values["DATABASE_URL"] or f"sqlite:///{instance_path / 'medkarta.db'}"
+    secret_key = ensure_secret_key(values, instance_path)
     return {
-        "SECRET_KEY": ensure_secret_key(values, instance_path),
+        "SECRET_KEY": secret_key,
         "DATA_KEY": ensure_data_key(values, instance_path),
+        "AUDIT_SIGNING_KEY": ensure_audit_signing_key(values, secret_key),
         "UPLOAD_DIR": values["UPLOAD_DIR"] or str(instance_path / "uploads"),
         "SQLALCHEMY_DATABASE_URI": database_url,
         # hide_parameters: a failed statement's values (search text, names) stay out of the error log.

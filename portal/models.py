@@ -2,7 +2,7 @@
 
 from portal.access.models import CareRelationship, EmergencyAccess
 from portal.appointments.models import Appointment, Organisation
-from portal.audit.models import AuditEvent, AuditHead
+from portal.audit.models import AuditEvent, AuditLeaf, AuditNode, AuditTreeHead
 from portal.auth.models import (
     Account,
     IdentityDocument,
@@ -43,7 +43,9 @@ __all__ = [
     "Account",
     "Allergy",
     "AuditEvent",
-    "AuditHead",
+    "AuditLeaf",
+    "AuditNode",
+    "AuditTreeHead",
     "CareRelationship",
     "CertificateRequest",
     "Checkup",

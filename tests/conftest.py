@@ -303,3 +303,15 @@ def outbox(app, recipient: str | None = None) -> list:
 def last_code(app, recipient: str) -> str:
     body = outbox(app, recipient)[-1].body
     return re.search(r"\b(\d{6})\b", body).group(1)
+
+
+def audit_log_verifies():
+    """Seal the audit events written so far, then check the whole log (in an app context): the
+    verdict, truthy when the log is intact."""
+    from portal.audit.sealer import seal_pending
+    from portal.audit.verify import verify
+
+    seal_pending()
+    verdict = verify()
+    assert verdict.checked > 0, "nothing was sealed"
+    return verdict

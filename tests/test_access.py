@@ -195,7 +195,7 @@ def test_emergency_access_needs_the_password_a_reason_is_time_boxed_audited_and_
         event = db.session.scalar(
             sa.select(AuditEvent).where(AuditEvent.action == "access.emergency", AuditEvent.outcome == "success")
         )
-        read = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
+        read = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
     assert event.reason.startswith("Пациент без сознания") and read.actor_role == "emergency"
     told = [m for m in outbox(app, demo["patient"].email) if m.kind == "security_alert"]
     assert told and "Пациент без сознания" not in told[-1].body

@@ -32,6 +32,7 @@ def portal_date(app, day, form: str, lang: str) -> str:
     with app.test_request_context(headers={"Accept-Language": lang}):
         return format_date(day, form)
 
+
 def noon(day: date) -> datetime:
     """Midday UTC: the same date in UTC and in Moscow, whatever the hour the tests run at."""
     return datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=12)
@@ -112,7 +113,7 @@ def test_a_clinician_who_is_also_a_trusted_person_reads_every_section_under_emer
         read = db.session.scalar(
             sa.select(AuditEvent)
             .where(AuditEvent.actor_id == demo["doctor_b"].id, AuditEvent.section == "diagnoses")
-            .order_by(AuditEvent.seq.desc())
+            .order_by(AuditEvent.id.desc())
             .limit(1)
         )
         decision = policy.decide(

@@ -27,6 +27,8 @@ def case_id(case: dict) -> str:
 @pytest.fixture
 def world(app, demo):
     """Ids the paths need: owners' patient ids, a verification request and one of its documents."""
+    from portal.audit import service as audit
+    from portal.audit.sealer import seal_pending
     from portal.auth.models import IdentityDocument, VerificationRequest
     from portal.certificates.models import CertificateRequest
     from portal.record.models import Document, LabReport, Patient, Prescription, Visit
@@ -71,6 +73,14 @@ def world(app, demo):
             db.session.flush()
             row.number = f"С-2026-{row.id:06d}"
             certificate = row.id
+            # A line of Smirnova's access log and one of Дарья's, sealed: their proofs exist.
+            events = {
+                name: audit.record(
+                    "card.read", actor_id=demo["doctor"].id, actor_role="clinician", patient_id=owner, section="summary"
+                ).id
+                for name, owner in (("event", mine), ("child_event", demo["child_9"].id))
+            }
+        seal_pending()
     return {
         "owners": {
             "patient": demo["patient"].patient_id,
@@ -82,6 +92,7 @@ def world(app, demo):
         "certificate": certificate,
         "grequest": grequest,
         "document": document,
+        **events,
         **entries,
     }
 
@@ -112,6 +123,8 @@ def test_matrix(app, demo, world, case, htmx):
         document_of_patient=world["document_of_patient"],
         report=world["report"],
         prescription=world["prescription"],
+        event=world["event"],
+        child_event=world["child_event"],
     )
     headers = {"HX-Request": "true"} if htmx else {}
     failures = []
@@ -153,7 +166,7 @@ def test_a_denied_read_is_audited_as_denied(app, demo, world):
     client = client_for(app, demo, "doctor_b")
     assert client.get(f"/card/{world['owners']['patient']}").status_code == 404
     with app.app_context():
-        event = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
+        event = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
     assert (event.action, event.outcome, event.actor_id) == ("card.read", "denied", demo["doctor_b"].id)
     assert event.patient_id == world["owners"]["patient"]
     assert "no care relationship" in event.reason
@@ -165,7 +178,7 @@ def test_an_allowed_read_is_audited_with_the_basis(app, demo, world):
     client = client_for(app, demo, "trusted")
     assert client.get(f"/card/{world['owners']['patient']}").status_code == 200
     with app.app_context():
-        events = list(db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(4)))[::-1]
+        events = list(db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(4)))[::-1]
     assert [(e.action, e.outcome, e.actor_role, e.section) for e in events] == [
         ("card.read", "success", "trusted", "summary"),
         # the dashboard's cards of the shared sections, each audited as what it shows

@@ -331,7 +331,7 @@ def test_the_registrar_issues_a_tagged_pdf_the_citizen_downloads_and_anyone_can_
     assert qr_on_first_page(pdf.data, len(qr)) == qr
     with app.app_context():
         download = db.session.scalar(
-            sa.select(AuditEvent).where(AuditEvent.action == "card.export").order_by(AuditEvent.seq.desc())
+            sa.select(AuditEvent).where(AuditEvent.action == "card.export").order_by(AuditEvent.id.desc())
         )
     assert (download.actor_id, download.section, download.object_id) == (
         demo["patient"].id,

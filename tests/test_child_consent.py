@@ -35,9 +35,7 @@ def test_a_guardian_withdraws_and_gives_again_the_consent_for_the_childs_card(ap
     assert doctor.get(f"/card/{child.id}").status_code == 200
     with app.app_context():
         events = list(
-            db.session.scalars(
-                sa.select(AuditEvent).where(AuditEvent.action.like("consent.%")).order_by(AuditEvent.seq)
-            )
+            db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action.like("consent.%")).order_by(AuditEvent.id))
         )
     assert [(e.action, e.actor_id, e.actor_role, e.patient_id) for e in events] == [
         ("consent.revoked", demo["guardian"].id, "guardian", child.id),

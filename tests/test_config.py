@@ -83,6 +83,7 @@ def test_production_refuses_a_missing_or_weak_secret(tmp_path, secret):
 
 
 DATA_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+AUDIT_KEY = "c2lnbmluZy1zZWVkLWZvci10aGUtYXVkaXQtbG9nLTA="  # 32 bytes
 
 
 def test_production_starts_with_a_strong_secret(tmp_path):
@@ -91,6 +92,7 @@ def test_production_starts_with_a_strong_secret(tmp_path):
             "ENV": "production",
             "SECRET_KEY": "x" * 48,
             "DATA_KEY": DATA_KEY,
+            "AUDIT_SIGNING_KEY": AUDIT_KEY,
             "INSTANCE_PATH": str(tmp_path),
             "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
         }
@@ -144,3 +146,31 @@ def test_booleans_from_the_environment(raw, expected):
 def test_a_bad_boolean_is_a_clear_error():
     with pytest.raises(ConfigError, match="PORTAL_DEMO_MODE must be true or false"):
         load(environ={"PORTAL_DEMO_MODE": "maybe"})
+
+
+def test_production_needs_an_audit_signing_key(tmp_path):
+    config = {"ENV": "production", "SECRET_KEY": "x" * 48, "DATA_KEY": DATA_KEY, "INSTANCE_PATH": str(tmp_path)}
+    with pytest.raises(ConfigError, match="PORTAL_AUDIT_SIGNING_KEY is missing"):
+        create_app(config)
+    app = create_app({**config, "AUDIT_SIGNING_KEY": AUDIT_KEY})
+    with app.app_context():
+        from portal.audit.signing import current_key
+
+        assert current_key().public_b64 == app.test_client().get("/audit/public-key").get_json()["public_key"]
+
+
+@pytest.mark.parametrize("key", ["not base64!", "c2hvcnQ="])
+def test_a_malformed_audit_signing_key_is_refused(tmp_path, key):
+    with pytest.raises(ConfigError, match="PORTAL_AUDIT_SIGNING_KEY must be 32 bytes"):
+        create_app({"AUDIT_SIGNING_KEY": key, "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_development_derives_a_stable_audit_key_from_the_secret(tmp_path):
+    """`make run` needs no setting: the key follows the instance's secret key, so heads signed
+    yesterday still verify today; another secret gives another key."""
+
+    def public_key(secret: str) -> str:
+        app = create_app({"SECRET_KEY": secret, "INSTANCE_PATH": str(tmp_path)})
+        return app.test_client().get("/audit/public-key").get_json()["public_key"]
+
+    assert public_key("a" * 48) == public_key("a" * 48) != public_key("b" * 48)

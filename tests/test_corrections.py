@@ -277,7 +277,7 @@ def test_a_stranger_gets_404_and_the_denial_is_audited(app, demo, login, entries
     response = stranger.get(path)
     assert response.status_code == 404 and "Смирнова" not in response.get_data(as_text=True)
     with app.app_context():
-        event = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
+        event = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
     assert (event.action, event.outcome, event.actor_id, event.section) == (
         "card.read",
         "denied",
@@ -658,7 +658,7 @@ def registrar_reads(app, registrar_id: int, patient_id: int, outcome: str = "suc
                     AuditEvent.patient_id == patient_id,
                     AuditEvent.outcome == outcome,
                 )
-                .order_by(AuditEvent.seq)
+                .order_by(AuditEvent.id)
             )
         )
         db.session.expunge_all()

@@ -120,7 +120,7 @@ def last_export(app, outcome: str = "success") -> list[tuple]:
         rows = db.session.execute(
             sa.select(AuditEvent.actor_id, AuditEvent.section, AuditEvent.object_type, AuditEvent.object_id)
             .where(AuditEvent.action == "card.export", AuditEvent.outcome == outcome)
-            .order_by(AuditEvent.seq)
+            .order_by(AuditEvent.id)
         ).all()
     return [tuple(r) for r in rows]
 

@@ -234,7 +234,7 @@ def ips(client, patient_id: int):
 
 def last_events(app, count: int = 1) -> list[AuditEvent]:
     with app.app_context():
-        rows = list(db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(count)))
+        rows = list(db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(count)))
         db.session.expunge_all()
     return rows
 
@@ -346,9 +346,9 @@ def test_the_document_costs_the_same_queries_for_a_short_and_a_long_record(app, 
 
 def test_each_export_is_audited_once_and_shown_to_the_owner(app, demo, record, login):
     doctor = login(demo["doctor"])
-    before = max((e.seq for e in last_events(app)), default=0)
+    before = max((e.id for e in last_events(app)), default=0)
     ips(doctor, record["patient"])
-    events = [e for e in last_events(app, 5) if e.seq > before]
+    events = [e for e in last_events(app, 5) if e.id > before]
     assert [(e.action, e.object_type, e.object_id, e.actor_role) for e in events] == [
         ("card.export", "export", "ips", "clinician")
     ]

@@ -234,7 +234,7 @@ def test_only_a_doctor_treating_the_patient_signs_results(app, demo, tmp_path, w
     assert reports_of(app, patient.patient_id) == before
     with app.app_context():
         denied = db.session.scalar(
-            sa.select(AuditEvent).where(AuditEvent.action == "card.write").order_by(AuditEvent.seq.desc()).limit(1)
+            sa.select(AuditEvent).where(AuditEvent.action == "card.write").order_by(AuditEvent.id.desc()).limit(1)
         )
     assert (denied.actor_id, denied.outcome, denied.section) == (demo[who].id, "denied", "results")
 

@@ -256,7 +256,7 @@ def test_the_document_of_a_decided_request_is_no_longer_opened(app, demo, login)
             db.session.scalars(
                 sa.select(AuditEvent.outcome)
                 .where(AuditEvent.action == "guardianship.document_viewed")
-                .order_by(AuditEvent.seq)
+                .order_by(AuditEvent.id)
             )
         )
     assert outcomes == ["success", "denied"]

@@ -37,14 +37,19 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-def test_the_audit_writer_imports_no_feature_package():
+@pytest.mark.parametrize("module", ["service", "merkle", "signing", "sealer", "verify", "proof"])
+def test_the_audit_writer_imports_no_feature_package(module):
     """Every feature writes through portal.audit.service; were it to import a feature back (even
-    lazily inside a function) the features would import each other in a circle."""
-    allowed = {"portal.audit.models", "portal.database"}
-    own = {name for name in imported_modules(PORTAL / "audit" / "service.py") if name.split(".")[0] == "portal"}
-    # "from portal.audit.models import AuditEvent" also names portal.audit.models.AuditEvent
+    lazily inside a function) the features would import each other in a circle. The sealer, the
+    verifier and the proofs stay as small: the log's own modules and the database only."""
+    allowed = {"portal.audit.models", "portal.database", "portal.audit.merkle", "portal.audit.signing"}
+    allowed |= {"portal.audit.service", "portal.audit.sealer"}
+    own = {name for name in imported_modules(PORTAL / "audit" / f"{module}.py") if name.split(".")[0] == "portal"}
+    # "from portal.audit.models import AuditEvent" also names portal.audit.models.AuditEvent;
+    # "from portal.audit import merkle" names the package, whose __init__ is a docstring.
+    own.discard("portal.audit")
     features = {name for name in own if not any(name == a or name.startswith(a + ".") for a in allowed)}
-    assert features == set(), f"the audit writer imports {sorted(features)}"
+    assert features == set(), f"portal.audit.{module} imports {sorted(features)}"
 
 
 def test_the_portal_never_imports_the_benchmark_folder():

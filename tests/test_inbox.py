@@ -306,7 +306,7 @@ def test_the_job_reads_in_batches_with_a_fixed_number_of_queries_and_is_audited(
     assert many == few, f"{few} queries with 10 more accounts, {many} with 40 more"
     with app.app_context():
         reads = db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == "reminders.read").order_by(AuditEvent.seq.desc())
+            sa.select(AuditEvent).where(AuditEvent.action == "reminders.read").order_by(AuditEvent.id.desc())
         ).all()
         child = demo["child_9"].id
     assert reads and all(e.actor_role == "system" and e.actor_id is None for e in reads)

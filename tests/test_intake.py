@@ -58,7 +58,7 @@ def test_a_result_is_flagged_audited_and_the_patient_is_told_how_many_values_are
             )
         }
         written = db.session.scalar(
-            sa.select(AuditEvent).where(AuditEvent.action == "card.write").order_by(AuditEvent.seq.desc())
+            sa.select(AuditEvent).where(AuditEvent.action == "card.write").order_by(AuditEvent.id.desc())
         )
     assert report.flagged == 2 and flags == {"718-7": "high", "6690-2": "high", "777-3": None}
     assert (written.actor_id, written.section, written.object_id) == (demo["doctor"].id, "results", str(report_id))

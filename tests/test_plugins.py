@@ -247,7 +247,7 @@ def test_hook_access_denials(app_factory, demo_factory):
     from portal.database import db
 
     with app.app_context():
-        event = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
+        event = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
     assert event.outcome == "denied" and "the region hides the access log" in event.reason
 
 

@@ -20,6 +20,7 @@ PUBLIC_ENDPOINTS = {
     "auth.reset_link",
     "auth.sign_in",
     "auth.sign_out",
+    "audit.public_key",  # the audit log's public signing key
     "certificates.verify",  # a document's type, number, dates and issuer; no medical data
     "notify.outbox",
     "hotline.contacts",

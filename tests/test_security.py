@@ -178,7 +178,7 @@ def cookies_of(response) -> dict[str, str]:
 
 def test_production_cookies_are_host_prefixed_secure_httponly_and_lax(app_factory):
     key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
-    app = app_factory(ENV="production", TESTING=False, TESTING_PLUGINS=[], DATA_KEY=key)
+    app = app_factory(ENV="production", TESTING=False, TESTING_PLUGINS=[], DATA_KEY=key, AUDIT_SIGNING_KEY=key)
     client = app.test_client()
     base = "https://portal.test"
     page = client.get("/", base_url=base)

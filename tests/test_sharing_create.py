@@ -10,13 +10,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from portal import clock
-from portal.audit import service as audit
 from portal.audit.models import AuditEvent
 from portal.database import db
 from portal.identifiers import make_snils
 from portal.notify.models import Notification
 from portal.sharing.models import AccessGrant
-from tests.conftest import csrf_token, last_code, outbox
+from tests.conftest import audit_log_verifies, csrf_token, last_code, outbox
 
 OWNER_PHONE = "+79000000011"  # Smirnova confirms by SMS (portal/demodata/people.py)
 NOT_FOUND = "We did not find a person with a confirmed Medkarta account"
@@ -153,5 +152,5 @@ def test_a_change_applies_on_the_next_request_and_the_owner_can_end_it(app, demo
     assert "ended the access of Павлова Ольга Сергеевна" in log
     with app.app_context():
         actions = list(db.session.scalars(sa.select(AuditEvent.action).where(AuditEvent.action.like("grant.%"))))
-        assert audit.verify().ok
+        assert audit_log_verifies().ok
     assert actions == ["grant.changed", "grant.revoked"]

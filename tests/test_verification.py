@@ -269,7 +269,7 @@ def test_the_documents_of_a_decided_request_are_no_longer_opened(app, demo, citi
             db.session.scalars(
                 sa.select(AuditEvent.outcome)
                 .where(AuditEvent.action == "verification.document_viewed", AuditEvent.actor_id == demo["registrar"].id)
-                .order_by(AuditEvent.seq)
+                .order_by(AuditEvent.id)
             )
         )
     assert outcomes == ["success", "denied", "denied", "denied"]
@@ -315,9 +315,7 @@ def approvals(app) -> list[str | None]:
     with app.app_context():
         return list(
             db.session.scalars(
-                sa.select(AuditEvent.reason)
-                .where(AuditEvent.action == "verification.approved")
-                .order_by(AuditEvent.seq)
+                sa.select(AuditEvent.reason).where(AuditEvent.action == "verification.approved").order_by(AuditEvent.id)
             )
         )
 

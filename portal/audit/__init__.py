@@ -1,1 +1,2 @@
-"""The access log: append-only, hash-chained AuditEvents, the one writer, and verification."""
+"""The access log: append-only AuditEvents, the one writer, the sealer into a signed Merkle tree,
+verification and proofs."""

@@ -29,7 +29,7 @@ PAGE_SIZE = 20
 class AccessEntry:
     """One line of the log as the patient reads it."""
 
-    seq: int
+    event_id: int
     created_at: datetime
     actor_name: str | None  # None: the viewer themselves
     actor_role: str
@@ -90,7 +90,7 @@ def access_log(
                 AuditEvent.patient_id == patient_id,
                 or_(AuditEvent.action.like("card.%"), AuditEvent.action.like("grant.%")),
             )
-            .order_by(AuditEvent.seq.desc())
+            .order_by(AuditEvent.id.desc())
             .limit(size + 1)
         )
         if who == "others":
@@ -100,11 +100,11 @@ def access_log(
         if until:
             query = query.where(AuditEvent.created_at <= clock.day_end(until))
         if before:
-            query = query.where(AuditEvent.seq < before)
+            query = query.where(AuditEvent.id < before)
         rows = db.session.execute(query).all()
     entries = [
         AccessEntry(
-            seq=event.seq,
+            event_id=event.id,
             created_at=event.created_at,
             actor_name=None if event.actor_id == viewer.id else " ".join(p for p in (surname, name, patronymic) if p),
             actor_role=event.actor_role,
@@ -120,4 +120,18 @@ def access_log(
         )
         for event, surname, name, patronymic, org, *person in rows[:size]
     ]
-    return AccessPage(patient_id, entries, rows[size - 1][0].seq if len(rows) > size else None)
+    return AccessPage(patient_id, entries, rows[size - 1][0].id if len(rows) > size else None)
+
+
+def logged_event(viewer, patient_id: int, event_id: int) -> AuditEvent | None:
+    """One line of this card's access log, for its proof: decided and audited as a reading of the
+    log; None when the event is not a line of this card's log (the page answers 404)."""
+    with write_transaction():
+        open_section(viewer, patient_id, "access_log")
+        return db.session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.id == event_id,
+                AuditEvent.patient_id == patient_id,
+                or_(AuditEvent.action.like("card.%"), AuditEvent.action.like("grant.%")),
+            )
+        )

@@ -169,8 +169,8 @@ def lock_uploads(account: Account) -> None:
     checked (quota, repeated file) and stored one at a time. SQLite's BEGIN IMMEDIATE already
     serialises every write; on PostgreSQL concurrent uploads would each count before the other.
     FOR NO KEY UPDATE, not FOR UPDATE: a row that names the account (the audit event another
-    request writes while holding the audit chain's lock) takes FOR KEY SHARE, which FOR UPDATE
-    would block, and the two requests would wait for each other."""
+    request inserts) takes FOR KEY SHARE, which FOR UPDATE would block, and two requests could
+    wait for each other."""
     db.session.execute(select(Account.id).where(Account.id == account.id).with_for_update(key_share=True))
 
 
