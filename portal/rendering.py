@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import current_app, g, has_request_context, make_response, render_template, request
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
@@ -125,6 +127,32 @@ def current_page() -> Page:
             endpoint=request.endpoint,
         )
     return g.page
+
+
+def bound_gettext() -> dict[str, Any]:
+    """``_``, ``gettext`` and ``ngettext`` for one render, bound to the translations of the
+    request's locale and current domain (a plugin's pages and cards have their own), resolved once
+    here instead of through Flask-Babel's context look-ups at every string. A context processor:
+    templates rendered with the page's context use these; a macro imported without context uses
+    Flask-Babel's own, which give the same text. Behaves as Jinja's i18n "newstyle" gettext: the
+    text is a format string (``%%`` is a percent sign) and values put into it are escaped."""
+    from flask_babel import get_translations
+
+    translations = get_translations()
+    one, many = translations.ugettext, translations.ungettext
+
+    @pass_context
+    def gettext(context: Context, string: str, /, **variables: Any) -> str:
+        text = one(string)  # the catalog's text is trusted markup; the values are escaped into it
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704
+
+    @pass_context
+    def ngettext(context: Context, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        text = many(singular, plural, num)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704
+
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
 
 
 def wants_fragment() -> bool:
