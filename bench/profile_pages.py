@@ -171,6 +171,7 @@ def main() -> None:
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--sql", action="store_true", help="print the SQL statements of one request per page")
     parser.add_argument("--lang", default="ru")
+    parser.add_argument("--dump", metavar="DIR", help="write each page's HTML to DIR/<page>.html")
     parser.add_argument("--breakdown", action="store_true", help="with --profile: own time by component")
     args = parser.parse_args()
 
@@ -195,6 +196,9 @@ def main() -> None:
                 assert response.status_code == 200, (url, response.status_code)
             statements.seen.clear()
             body = client.get(url).get_data()
+            if args.dump:
+                Path(args.dump).mkdir(parents=True, exist_ok=True)
+                (Path(args.dump) / f"{name}.html").write_bytes(body)
             sql = list(statements.seen)
             profiler = cProfile.Profile() if args.profile else None
             times, walls = [], []
