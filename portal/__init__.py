@@ -12,7 +12,7 @@ from portal import assets, config, errors, formatting, logs, paging, plugins, se
 from portal.database import configure_engine
 from portal.extensions import babel, compress, csrf, db, htmx, limiter, migrate
 from portal.notify import sms
-from portal.rendering import current_page, render_card, select_locale
+from portal.rendering import bound_gettext, current_page, render_card, select_locale
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -64,6 +64,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     def _page() -> dict[str, Any]:
         return {"page": current_page()}
 
+    app.context_processor(bound_gettext)
     app.add_template_global(render_card)
 
     return app

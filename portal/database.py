@@ -76,8 +76,15 @@ def write_transaction(session: Session | None = None) -> Iterator[Session]:
             raise RuntimeError("changes were made outside write_transaction()")
         session.commit()  # end the read snapshot so the write lock is taken fresh
     # Objects stay loaded after a commit (no refresh per row when a page shows them), so inside a
-    # write everything is read again, under the write lock: no decision on a stale value.
-    session.expire_all()
+    # write everything is read again, under the write lock: no decision on a stale value. Except
+    # what ``keep_loaded`` named: the identity this request was let in with, which may not change.
+    kept = session.info.get(KEPT)
+    if kept:
+        for instance in list(session.identity_map.values()):
+            if id(instance) not in kept:
+                session.expire(instance)
+    else:
+        session.expire_all()
     token = _write_intent.set(True)
     try:
         with session.begin():
@@ -96,6 +103,24 @@ def write_transaction(session: Session | None = None) -> Iterator[Session]:
 
 AFTER_COMMIT = "portal.after_commit"
 AFTER_ROLLBACK = "portal.after_rollback"
+KEPT = "portal.kept"
+
+
+def keep_loaded(*instances: object) -> None:
+    """Let this request's write transactions use ``instances`` as loaded instead of reading them
+    again: for what a request was let in with and only reads (the signed-in account, its roles and
+    its session, checked moments before at the start of a card page, whose only write is the audit
+    event). A transaction that changes one of them fails rather than write a stale row. Lasts as
+    long as the request's database session."""
+    kept = db.session().info.setdefault(KEPT, {})
+    kept.update((id(instance), instance) for instance in instances)
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_kept(session: Session, _context, _instances) -> None:
+    kept = session.info.get(KEPT)
+    if kept and any(id(instance) in kept for instance in (*session.dirty, *session.deleted)):
+        raise RuntimeError("an object kept loaded for this request (keep_loaded) was changed: read it again")
 
 
 def in_write_transaction() -> bool:

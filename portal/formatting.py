@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import flask_babel
+from babel import dates as babel_dates
 from flask import Flask
 from flask_babel import format_datetime, format_decimal, get_locale
 
@@ -27,7 +28,13 @@ def format_date(value: date | datetime | None = None, format: str | None = None,
     locale = get_locale()
     if locale is not None and locale.language == "ru":
         format = RUSSIAN_DATES.get(format or "medium", format)
-    return flask_babel.format_date(value, format, rebase)
+    if locale is None or value is None:
+        return flask_babel.format_date(value, format, rebase)
+    # As flask_babel.format_date does (the portal sets no date formats of its own), with the
+    # locale looked up once: lists show a date on every row.
+    if rebase and isinstance(value, datetime):
+        value = flask_babel.to_user_timezone(value)
+    return babel_dates.format_date(value, format or "medium", locale=locale)
 
 
 def format_phone(digits: str) -> str:

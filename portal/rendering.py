@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import current_app, g, has_request_context, make_response, render_template, request
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
@@ -127,6 +129,33 @@ def current_page() -> Page:
     return g.page
 
 
+def bound_gettext(translations: Any = None) -> dict[str, Any]:
+    """``_``, ``gettext`` and ``ngettext`` for one render, bound to ``translations`` or else those of
+    the request's locale and current domain (a plugin's pages have their own), resolved once here
+    instead of through Flask-Babel's context look-ups at every string. A context processor:
+    templates rendered with the page's context use these; a macro imported without context uses
+    Flask-Babel's own, which give the same text. Behaves as Jinja's i18n "newstyle" gettext: the
+    text is a format string (``%%`` is a percent sign) and values put into it are escaped."""
+    if translations is None:
+        from flask_babel import get_translations
+
+        translations = get_translations()
+    one, many = translations.ugettext, translations.ungettext
+
+    @pass_context
+    def gettext(context: Context, string: str, /, **variables: Any) -> str:
+        text = one(string)  # the catalog's text is trusted markup; the values are escaped into it
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704
+
+    @pass_context
+    def ngettext(context: Context, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        text = many(singular, plural, num)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704
+
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
+
+
 def wants_fragment() -> bool:
     htmx = getattr(request, "htmx", None)
     return bool(htmx) and not htmx.history_restore_request
@@ -144,18 +173,21 @@ def render(template: str, *, fragment: str | None = None, status: int = 200, **c
 
 
 def render_card(card: DashboardCard) -> Markup:
-    """Render a dashboard card's template on its own, in its plugin's translation domain."""
-    from flask_babel import get_domain
+    """Render a dashboard card's template on its own: with ``page``, ``card`` and the card's
+    context, and gettext bound to its plugin's catalog (which holds the core's too), so no
+    translation domain is switched for it."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    plugin = app.extensions["portal.plugins"].translations_of(card.plugin)
+    translations = plugin.domain.get_translations() if plugin is not None else _core_translations()
+    template = app.jinja_env.get_template(card.template)
+    # The template's own output, escaped as it was rendered: HTML we produced.
+    return Markup(template.render(page=current_page(), card=card, **bound_gettext(translations), **card.context))  # noqa: S704
 
-    translations = current_app.extensions["portal.plugins"].translations_of(card.plugin)
-    previous = get_domain()
-    if translations is not None:
-        translations.domain.as_default()
-    try:
-        # render_template escapes what it interpolates; the result is HTML we produced.
-        return Markup(render_template(card.template, card=card, **card.context))  # noqa: S704
-    finally:
-        previous.as_default()
+
+def _core_translations() -> Any:
+    from flask_babel import get_babel
+
+    return get_babel().instance.domain_instance.get_translations()
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

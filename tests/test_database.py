@@ -87,6 +87,30 @@ def test_changes_outside_a_write_transaction_are_refused(app):
         db.session.rollback()
 
 
+def test_what_a_request_keeps_loaded_is_not_read_again_and_cannot_be_changed(app):
+    """``keep_loaded`` (a card page's account and session): its write transaction reads everything
+    else again under the write lock, not those; and a change to one of them is refused, never
+    written from the copy loaded before the lock."""
+    from portal.database import keep_loaded
+    from tests.test_htmx import recorded_statements
+
+    with app.app_context():
+        with write_transaction() as session:
+            session.add_all([patient(1), patient(2, name="Анна")])
+        db.session.remove()
+        kept, other = db.session.scalars(sa.select(Patient).order_by(Patient.id)).all()
+        keep_loaded(kept)
+        kept_id = kept.id
+        with recorded_statements(app) as statements, write_transaction():
+            assert (kept.name, other.name) == ("Мария", "Анна")
+        assert len(statements) == 1  # the other patient, read again; not the kept one
+        with pytest.raises(RuntimeError, match="keep_loaded"), write_transaction():
+            kept.name = "Ольга"
+        db.session.rollback()
+        db.session.remove()
+        assert db.session.scalar(sa.select(Patient.name).where(Patient.id == kept_id)) == "Мария"
+
+
 def test_concurrent_read_then_write_transactions_do_not_deadlock(app):
     """Eight threads each read, then write, at the same time: all must succeed."""
     errors: list[BaseException] = []

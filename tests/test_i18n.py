@@ -112,6 +112,21 @@ def test_plural_forms_in_russian(app):
     assert forms[2].startswith("Найдено 5") and forms[3].startswith("Найдена 21")
 
 
+def test_templates_translate_escape_what_they_put_in_and_pick_plural_forms(app):
+    """Templates get gettext bound to the request's catalog: the translation, with the values put
+    into it escaped (a name cannot inject markup), Russian plural forms, and a literal %%."""
+    from flask import render_template_string
+
+    source = (
+        '{{ _("room %(room)s", room="<b>7</b>") }}|'
+        '{{ ngettext("%(num)s organisation found", "%(num)s organisations found", 5) }}|'
+        '{% macro m() %}{{ _("room %(room)s", room=1) }}{% endmacro %}{{ m() }}|{{ _("100%%") }}'
+    )
+    with app.test_request_context("/", headers={"Cookie": "lang=ru"}):
+        html = render_template_string(source)
+    assert html.split("|") == ["кабинет &lt;b&gt;7&lt;/b&gt;", "Найдено 5 организаций", "кабинет 1", "100%"]
+
+
 def test_the_statement_date_is_today_or_earlier():
     from portal.web.views import STATEMENT_REVIEWED
 

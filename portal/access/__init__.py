@@ -150,7 +150,19 @@ def confirm_password_first(cancel: str) -> Response | None:
     return _page_redirect(url_for("auth.reauthenticate", next=request.full_path.rstrip("?"), cancel=cancel), 204)
 
 
+def _card_reader() -> Response | None:
+    refused = _need_complete(consent=True)
+    if refused is None:
+        from portal.auth.sessions import current
+        from portal.database import keep_loaded
+
+        # The account and session just checked are what the card's decision uses: its write
+        # transaction (the audit event) need not read them again.
+        keep_loaded(g.account, *g.account.memberships, current().session)
+    return refused
+
+
 def card(view: F) -> F:
     """A view of one patient's card (``patient_id`` in the URL). The view must call
     ``policy.require`` for the section it shows; anyone the policy refuses gets 404."""
-    return _guard("card (policy.require)", lambda: _need_complete(consent=True))(view)
+    return _guard("card (policy.require)", _card_reader)(view)

@@ -19,6 +19,7 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from portal import crypto
 from portal.audit import service as audit
@@ -308,10 +309,20 @@ def load_session(token: str | None) -> Current | None:
     """The live session behind a cookie's token, or None. Ends sessions that timed out."""
     if not token:
         return None
-    row = db.session.get(ServerSession, session_id(token))
-    if row is None or row.ended_at is not None:
+    # One query: the session row, its account and the account's staff roles.
+    found = (
+        db.session.execute(
+            select(ServerSession, Account)
+            .outerjoin(Account, Account.id == ServerSession.account_id)
+            .options(joinedload(Account.memberships))
+            .where(ServerSession.id == session_id(token))
+        )
+        .unique()
+        .first()
+    )
+    if found is None or found[0].ended_at is not None:
         return None
-    account = db.session.get(Account, row.account_id)
+    row, account = found
     moment = now()
     reason = None
     if account is None or not account.is_active:

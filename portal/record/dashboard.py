@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, func, literal, select
+from sqlalchemy import Select, String, bindparam, func, literal, select
 
 from portal.access.policy import today
 from portal.database import db
@@ -31,23 +32,74 @@ def _link(context: CardContext, section: str) -> str:
     return url_for("record.section", patient_id=context.patient.id, section=section)
 
 
+@cache
+def _statements() -> dict[str, Select]:
+    """Each card's query, built once per process (immutable) and run with the card's values: only
+    the columns the card shows, no record entries loaded as objects."""
+    from portal.appointments.models import Appointment as A
+    from portal.certificates.models import CertificateRequest as C
+    from portal.consent.models import OptOutRequest as O
+    from portal.corrections.models import CorrectionRequest as R
+    from portal.notify.models import Notification as N
+
+    patient, p, r, i = bindparam("patient"), m.Prescription, m.LabReport, m.Immunization
+    unread = (N.account_id == bindparam("account"), N.patient_id == patient, N.read_at.is_(None))
+    return {
+        "prescriptions": select(p.id, p.drug, p.form, p.valid_until)
+        .where(p.patient_id == patient, p.cancelled_at.is_(None), p.valid_until >= bindparam("on"))
+        .order_by(p.valid_until, p.id)
+        .limit(10),
+        "results": select(r.id, r.code, r.kind, r.taken_at, r.flagged)
+        .where(r.patient_id == patient)
+        .order_by(r.taken_at.desc(), r.id.desc())
+        .limit(LATEST),
+        "vaccinations": select(i.target, i.dose_label, i.given_on).where(i.patient_id == patient),
+        "appointment": select(
+            A.starts_at,
+            A.room,
+            m.Practitioner.surname,
+            m.Practitioner.name,
+            m.Practitioner.patronymic,
+            m.Practitioner.specialty,
+            m.Organisation.name.label("organisation"),
+            m.Organisation.address,
+            m.Organisation.phone,
+        )
+        .join(m.Organisation, m.Organisation.id == A.organisation_id)
+        .outerjoin(m.Practitioner, m.Practitioner.id == A.practitioner_id)
+        .where(A.patient_id == patient, A.status == "booked", A.starts_at >= bindparam("now"))
+        .order_by(A.starts_at, A.id)
+        .limit(1),
+        "notifications": select(N.event, N.params).where(*unread).order_by(N.id.desc()).limit(LATEST),
+        "unread": select(func.count()).select_from(N).where(*unread),
+        "requests": select(
+            literal("certificate", String).label("kind"), C.id, C.number, C.status, C.created_at, C.requested_by_id
+        )
+        .where(C.patient_id == patient, C.status.in_(("registered", "in_progress")))
+        .union_all(
+            select(literal("correction", String), R.id, R.number, R.status, R.created_at, R.requested_by_id).where(
+                R.patient_id == patient, R.status.in_(("registered", "in_review"))
+            ),
+            select(literal("opt_out", String), O.id, O.number, O.status, O.created_at, O.requested_by_id).where(
+                O.patient_id == patient, O.status == "registered"
+            ),
+        )
+        .order_by("created_at"),
+    }
+
+
+def _rows(name: str, **values) -> list:
+    return db.session.execute(_statements()[name], values).all()
+
+
 def prescriptions(context: CardContext) -> DashboardCard:
     on = today()
-    p = m.Prescription
-    rows = list(
-        db.session.scalars(
-            select(p)
-            .where(p.patient_id == context.patient.id, p.cancelled_at.is_(None), p.valid_until >= on)
-            .order_by(p.valid_until, p.id)
-            .limit(10)
-        )
-    )
     return DashboardCard(
         "prescriptions",
         str(_l("Active prescriptions")),
         "record/dashboard/prescriptions.html",
         {
-            "rows": rows,
+            "rows": _rows("prescriptions", patient=context.patient.id, on=on),
             "soon": on + timedelta(days=5),
             "url": _link(context, "prescriptions") + "?type=active",
             "patient_id": context.patient.id,
@@ -57,17 +109,15 @@ def prescriptions(context: CardContext) -> DashboardCard:
 
 
 def results(context: CardContext) -> DashboardCard:
-    r = m.LabReport
-    rows = list(
-        db.session.scalars(
-            select(r).where(r.patient_id == context.patient.id).order_by(r.taken_at.desc(), r.id.desc()).limit(LATEST)
-        )
-    )
     return DashboardCard(
         "results",
         str(_l("Latest results")),
         "record/dashboard/results.html",
-        {"rows": rows, "url": _link(context, "results"), "patient_id": context.patient.id},
+        {
+            "rows": _rows("results", patient=context.patient.id),
+            "url": _link(context, "results"),
+            "patient_id": context.patient.id,
+        },
         order=20,
     )
 
@@ -75,10 +125,7 @@ def results(context: CardContext) -> DashboardCard:
 def vaccinations(context: CardContext) -> DashboardCard:
     from portal.record import calendar
 
-    i = m.Immunization
-    given = db.session.execute(
-        select(i.target, i.dose_label, i.given_on).where(i.patient_id == context.patient.id)
-    ).all()
+    given = _rows("vaccinations", patient=context.patient.id)
     items = [d for d in calendar.due(context.patient.birth_date, given, today()) if d.status in ("due", "overdue")]
     return DashboardCard(
         "vaccinations",
@@ -93,72 +140,38 @@ def appointment(context: CardContext) -> DashboardCard:
     """The next booked appointment, with the doctor and the clinic's address."""
     from datetime import UTC, datetime
 
-    from portal.appointments.models import Appointment as A
-
-    row = db.session.execute(
-        select(A, m.Practitioner, m.Organisation)
-        .join(m.Organisation, m.Organisation.id == A.organisation_id)
-        .outerjoin(m.Practitioner, m.Practitioner.id == A.practitioner_id)
-        .where(A.patient_id == context.patient.id, A.status == "booked", A.starts_at >= datetime.now(UTC))
-        .order_by(A.starts_at, A.id)
-        .limit(1)
-    ).first()
+    found = _rows("appointment", patient=context.patient.id, now=datetime.now(UTC))
     return DashboardCard(
         "appointment",
         str(_l("Next appointment")),
         "record/dashboard/appointment.html",
-        {"next": row, "url": url_for("appointments.clinics")},
+        {"next": found[0] if found else None, "url": url_for("appointments.clinics")},
         order=10,
     )
 
 
 def notifications(context: CardContext, account_id: int) -> DashboardCard:
     from portal.notify.inbox import describe
-    from portal.notify.models import Notification
 
-    n = Notification
-    unread = (n.account_id == account_id, n.patient_id == context.patient.id, n.read_at.is_(None))
-    rows = list(db.session.scalars(select(n).where(*unread).order_by(n.id.desc()).limit(LATEST)))
-    total = db.session.scalar(select(func.count()).select_from(n).where(*unread)) if len(rows) == LATEST else len(rows)
+    ids = {"account": account_id, "patient": context.patient.id}
+    rows = _rows("notifications", **ids)
+    total = db.session.execute(_statements()["unread"], ids).scalar() if len(rows) == LATEST else len(rows)
     return DashboardCard(
         "notifications",
         str(_l("Unread notifications")),
         "record/dashboard/notifications.html",
-        {
-            "rows": rows,
-            "total": total,
-            "titles": [describe(note.event, json.loads(note.params or "{}"))[0] for note in rows],
-        },
+        {"total": total, "titles": [describe(event, json.loads(params or "{}"))[0] for event, params in rows]},
         order=50,
     )
 
 
 def requests(context: CardContext) -> DashboardCard:
     """Open certificate orders, error reports and opt-out applications for this card."""
-    from portal.certificates.models import CertificateRequest as C
-    from portal.consent.models import OptOutRequest as O
-    from portal.corrections.models import CorrectionRequest as R
-
-    pid = context.patient.id
-    query = (
-        select(literal("certificate", String).label("kind"), C.id, C.number, C.status, C.created_at, C.requested_by_id)
-        .where(C.patient_id == pid, C.status.in_(("registered", "in_progress")))
-        .union_all(
-            select(literal("correction", String), R.id, R.number, R.status, R.created_at, R.requested_by_id).where(
-                R.patient_id == pid, R.status.in_(("registered", "in_review"))
-            ),
-            select(literal("opt_out", String), O.id, O.number, O.status, O.created_at, O.requested_by_id).where(
-                O.patient_id == pid, O.status == "registered"
-            ),
-        )
-        .order_by("created_at")
-    )
-    rows = db.session.execute(query).all()
     return DashboardCard(
         "requests",
         str(_l("Open requests")),
         "record/dashboard/requests.html",
-        {"rows": rows, "patient_id": pid},
+        {"rows": _rows("requests", patient=context.patient.id), "patient_id": context.patient.id},
         order=60,
     )
 

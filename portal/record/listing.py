@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Text, and_, or_, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import defer, joinedload, lazyload
 
 from portal import clock, paging
 from portal.access.policy import today
@@ -35,6 +38,9 @@ class Spec:
     organisation: bool = True  # offers the organisation filter
     doctor: bool = True  # offers the doctor filter
     extra: tuple[str, ...] = field(default=())  # other relationships to load with the entry
+    # What the list's table shows besides the entry's own short columns: the related rows joined
+    # in (the others are not loaded) and the long texts read (the others are left in the database).
+    shows: tuple[str, ...] = ("organisation", "practitioner")
 
     @property
     def date_column(self):
@@ -73,6 +79,7 @@ SPECS: dict[str, Spec] = {
             "onset_on",
             "status",
             (("active", _l("Active")), ("resolved", _l("Resolved"))),
+            shows=("practitioner",),
         ),
         Spec(
             "results",
@@ -80,6 +87,7 @@ SPECS: dict[str, Spec] = {
             "taken_at",
             "kind",
             (("lab", _l("Laboratory tests")), ("instrumental", _l("Instrumental studies"))),
+            shows=("organisation", "conclusion"),
         ),
         Spec(
             "vaccinations",
@@ -87,9 +95,18 @@ SPECS: dict[str, Spec] = {
             "given_on",
             "confirmed",
             (("yes", _l("Confirmed by a clinic")), ("no", _l("Not confirmed"))),
+            shows=("organisation",),
         ),
-        Spec("prescriptions", m.Prescription, "issued_on", "status", PRESCRIPTION_STATES, extra=("pharmacy",)),
-        Spec("checkups", m.Checkup, "started_on"),
+        Spec(
+            "prescriptions",
+            m.Prescription,
+            "issued_on",
+            "status",
+            PRESCRIPTION_STATES,
+            extra=("pharmacy",),
+            shows=("practitioner",),
+        ),
+        Spec("checkups", m.Checkup, "started_on", shows=("organisation",)),
         Spec(
             "referrals",
             m.Referral,
@@ -101,6 +118,7 @@ SPECS: dict[str, Spec] = {
                 ("study", _l("Instrumental study")),
                 ("hospital", _l("Hospital")),
             ),
+            shows=("practitioner",),
         ),
         Spec(
             "allergies",
@@ -108,6 +126,7 @@ SPECS: dict[str, Spec] = {
             "recorded_on",
             "category",
             (("medication", _l("Medicines")), ("food", _l("Food")), ("environment", _l("Environment"))),
+            shows=(),
         ),
         Spec(
             "services",
@@ -115,6 +134,7 @@ SPECS: dict[str, Spec] = {
             "provided_on",
             "paid_by",
             (("oms", _l("Compulsory insurance (OMS)")), ("vmi", _l("Voluntary insurance")), ("paid", _l("Paid"))),
+            shows=("organisation",),
         ),
     )
 }
@@ -179,9 +199,33 @@ def parse_after(spec: Spec, after: str | None) -> tuple[Any, int] | None:
     return (when if spec.is_datetime else when.date()), ident
 
 
+def _list_options(spec: Spec) -> tuple:
+    return _options_of(spec.key)
+
+
+@cache
+def _options_of(key: str) -> tuple:
+    """Loader options for a section's list, worked out once per process from ``spec.shows``: the
+    shown relationships joined in (a doctor without their organisation), the others and the long
+    texts not shown left unloaded (read on access, which a list's table never does)."""
+    spec = SPECS[key]
+    mapper = sa_inspect(spec.model)
+    options: list = []
+    for relation in mapper.relationships:
+        attribute = getattr(spec.model, relation.key)
+        if relation.key not in spec.shows:
+            options.append(lazyload(attribute))
+        elif relation.mapper.class_ is m.Practitioner:
+            options.append(joinedload(attribute).lazyload(m.Practitioner.organisation))
+    for column in mapper.column_attrs:
+        if isinstance(column.expression.type, Text) and column.key not in spec.shows:
+            options.append(defer(getattr(spec.model, column.key)))
+    return tuple(options)
+
+
 def page_of(spec: Spec, patient_id: int, filters: Filters, size: int = PAGE_SIZE) -> EntryPage:
     model, column = spec.model, spec.date_column
-    query = select(model).where(model.patient_id == patient_id)
+    query = select(model).options(*_list_options(spec)).where(model.patient_id == patient_id)
     if filters.since:
         query = query.where(column >= _bound(spec, filters.since, False))
     if filters.until:

@@ -1,0 +1,76 @@
+"""What a page costs the database, as ``bench/profile_pages.py`` measures it: the SQL statements of
+one request for the demo patient's pages stay within their budgets (lower them when a page gets
+cheaper; never raise one without saying why), and a card page reads who is asking once."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from portal.database import db
+from tests.test_htmx import recorded_statements
+
+# Statements of one request (the second: the first also opens the connection). A card read
+# writes its audit events here too: on the dashboard, one for the card and one per section card.
+BUDGETS = {
+    "/": 3,
+    "/clinics": 5,
+    "/card/{card}": 22,
+    "/card/{card}/results": 10,
+    "/card/{card}/results/{report}": 10,
+    "/card/{card}/results/trend/{code}": 8,
+    "/card/{card}/access-log": 8,
+    "/notifications": 5,
+}
+CARD_PAGES = [path for path in BUDGETS if path.startswith("/card/")]
+
+
+@pytest.fixture
+def pages(app, demo, login):
+    from portal.record.models import LabReport, Observation
+
+    card = demo["patient"].patient_id
+    with app.app_context():
+        report = db.session.scalar(
+            sa.select(LabReport.id).where(LabReport.patient_id == card).order_by(LabReport.taken_at.desc()).limit(1)
+        )
+        code = db.session.scalar(
+            sa.select(Observation.loinc).where(Observation.report_id == report, Observation.value.is_not(None)).limit(1)
+        )
+    client = login(demo["patient"])
+
+    def statements_of(path: str) -> list[str]:
+        url = path.format(card=card, report=report, code=code)
+        assert client.get(url).status_code == 200
+        with recorded_statements(app) as statements:
+            assert client.get(url).status_code == 200
+        return statements
+
+    return statements_of
+
+
+@pytest.mark.parametrize("path", list(BUDGETS))
+def test_a_page_stays_within_its_sql_budget(pages, path):
+    statements = pages(path)
+    assert len(statements) <= BUDGETS[path], "\n".join(statements)
+
+
+def _reads(statements: list[str], table: str) -> int:
+    """How many SELECTs read ``table`` (in FROM or a JOIN)."""
+    pattern = re.compile(rf"\b(FROM|JOIN) {table}\b")
+    return sum(1 for s in statements if s.lstrip().startswith("SELECT") and pattern.search(s))
+
+
+@pytest.mark.parametrize("path", CARD_PAGES)
+def test_a_card_page_reads_the_session_account_consent_and_card_once(pages, path):
+    """The session row with its account and roles is one query, consent another, the card's
+    patient a third; the card's write transaction (the audit event) does not read them again."""
+    statements = pages(path)
+    assert _reads(statements, "server_session") == 1
+    # The account as the signed-in person (all its columns; a page may join others' names in).
+    assert sum("account.password_hash" in s for s in statements) == 1
+    assert _reads(statements, "staff_membership") == 1  # in the same query as the session
+    assert _reads(statements, "consent_event") == 1
+    assert _reads(statements, "patient") == 1
