@@ -36,6 +36,7 @@ from portal.record.models import (
     Visit,
 )
 from portal.sharing.models import AccessGrant, Guardianship, GuardianshipRequest
+from portal.record import version  # noqa: F401,E402  (stamps updated_at on changed entries)
 
 __all__ = [
     "Appointment",
