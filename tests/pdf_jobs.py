@@ -16,13 +16,13 @@ def queued(app) -> int:
     return tasks.queue(app).pending_jobs()
 
 
-def fetch_pdf(app, client, url: str):
+def fetch_pdf(app, client, url: str, **kwargs):
     """GET ``url``: the «готовится» page (202) and one job queued; run it; GET again: the file."""
-    first = client.get(url)
+    first = client.get(url, **kwargs)
     assert first.status_code == 202, first.status_code
     assert "Refresh the page" in first.get_data(as_text=True) or "Обновить страницу" in first.get_data(as_text=True)
     assert run_jobs(app) == 1
-    response = client.get(url)
+    response = client.get(url, **kwargs)
     assert response.status_code == 200, response.status_code
     assert response.mimetype == "application/pdf"
     return response

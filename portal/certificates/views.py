@@ -180,13 +180,13 @@ def issue_status(request_id: int):
         item, _patient, _own = service.for_registrar(g.account, request_id)
     except LookupError:
         abort(404)
-    if service.issuing(item) and not _issue_failed(item):
+    if item.status == "ready":
+        state = "ready"
+    elif _issue_failed(item):
+        state = "failed"
+    else:
         return Response(status=204)
-    response = render(
-        "certificates/_issue_state.html",
-        item=item,
-        preparing_state="failed" if service.issuing(item) else "ready",
-    )
+    response = render("certificates/_issue_state.html", item=item, preparing_state=state)
     response.headers["Cache-Control"] = "no-store"
     return response
 
