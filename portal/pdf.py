@@ -11,11 +11,13 @@ PDF_CSS = """
 html { font-family: "DejaVu Sans", sans-serif; font-size: 10pt; line-height: 1.4; color: #000; }
 h1 { font-size: 15pt; margin: 0 0 6pt; } h2 { font-size: 12pt; margin: 14pt 0 4pt; }
 h3 { font-size: 10.5pt; margin: 10pt 0 3pt; }
-table { border-collapse: collapse; width: 100%; margin: 4pt 0 8pt; } caption { text-align: left; font-weight: bold; }
+table { border-collapse: collapse; width: 100%; margin: 4pt 0 8pt; table-layout: fixed; }
+caption { text-align: left; font-weight: bold; }
 th, td { border: 0.5pt solid #555; padding: 2pt 4pt; text-align: left; vertical-align: top; }
 th { background: #eee; } .meta { color: #333; font-size: 9pt; } .qr { float: right; width: 32mm; margin-left: 6mm; }
 .address { white-space: nowrap; }
-table.fixed { table-layout: fixed; } col.label { width: 32%; } col.code { width: 24mm; } col.date { width: 24mm; }
+col.label { width: 32%; } col.code { width: 24mm; } col.date { width: 24mm; } col.short { width: 18mm; }
+col.mid { width: 32mm; } col.person { width: 40mm; }
 """
 
 

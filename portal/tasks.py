@@ -14,6 +14,9 @@ app builds its own Huey on first use and registers every task on it, run inside 
 context and a request context for ``BASE_URL`` (``url_for`` and templates work; nobody is signed
 in). Arguments are JSON-able values; a task keeps nothing in memory between runs.
 
+A failed job is not retried by the queue (it logs the error; the job records what the person
+sees); asking again queues it again.
+
 ``enqueue_once`` puts a job on the queue unless the same job (by key) is already waiting: the
 marker is an atomic ``put_if_empty`` in the queue's own storage, removed when the job ends, and
 ignored once older than ``STALE_SECONDS`` (a worker that died mid-job does not block it forever).
@@ -84,7 +87,7 @@ class TaskQueue:
         self.app = app
         self.huey = _make_huey(app)
         self._wrappers = {
-            name: self.huey.task(name=name, retries=1, retry_delay=2)(self._bind(fn)) for name, fn in _TASKS.items()
+            name: self.huey.task(name=name)(self._bind(fn)) for name, fn in _TASKS.items()
         }
 
     def _bind(self, fn: Callable) -> Callable:
