@@ -10,14 +10,14 @@ a 6-page card summary (≈ 600 ms of CPU before, ≈ 330 ms after, on the CI kin
 - matching every element against WeasyPrint's full HTML user-agent stylesheet (190 rules for
   forms, frames, ruby, bidi… none of which a PDF of ours holds): ``PDF_UA_CSS`` is the short
   list of rules our templates need, ≈ 25 %;
-- the stylesheets and font configuration are parsed and built once per process, not per file.
+- the stylesheets and font configuration are parsed and built once per worker thread, not per file.
 
 What remains is WeasyPrint's line breaking (Pango), drawing and writing the tagged PDF.
 """
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 
 from flask import render_template
 
@@ -65,10 +65,18 @@ col.mid { width: 32mm; } col.person { width: 40mm; } col.kind { width: 28mm; }
 """
 
 
-@cache
+_local = threading.local()
+
+
 def _weasyprint():
     """WeasyPrint's HTML class with our user-agent stylesheet, our stylesheet and the fonts,
-    built once per process."""
+    built once per thread (a worker's threads never share Pango's font map)."""
+    if not hasattr(_local, "made"):
+        _local.made = _build()
+    return _local.made
+
+
+def _build():
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
