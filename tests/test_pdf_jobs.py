@@ -71,7 +71,7 @@ def test_the_first_request_queues_one_job_and_a_second_queues_none(app, demo, lo
     assert run_jobs(app) == 1
     status = owner.get(summary_url(card) + "/status")
     fragment = status.get_data(as_text=True)
-    assert status.status_code == 200 and "Файл готов" in fragment
+    assert status.status_code == 200 and "Файл готов:" in fragment
     assert f'href="/card/{card}/export/summary.pdf"' in fragment and "hx-trigger" not in fragment
     assert exports(app, demo["patient"].id) == []  # asking whether it is ready is not a download
 
