@@ -5,7 +5,6 @@ page. Axe, console and CSP clean in both languages, all themes, JavaScript on an
 from __future__ import annotations
 
 import time
-
 from datetime import UTC, datetime, timedelta
 
 import pytest

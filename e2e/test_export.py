@@ -64,7 +64,6 @@ def touch_card(live_app, patient_id: int) -> None:
 def wait_for_the_file(page, js: bool, lang: str) -> None:
     """With JavaScript the status turns into the link by itself (focus stays where it was);
     without it, the person reloads (here: once the status address says it is ready)."""
-    status = page.locator("#preparing-status")
     if js:
         page.evaluate("window.__kept = document.querySelector('main a[href$=\"/export\"]'); window.__kept.focus()")
         page.wait_for_function(

@@ -38,8 +38,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from huey import RedisHuey, SqliteHuey
-from huey.consumer import Consumer
 from huey.constants import EmptyData
+from huey.consumer import Consumer
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,7 @@ class TaskQueue:
             importlib.import_module(module)
         self.app = app
         self.huey = _make_huey(app)
-        self._wrappers = {
-            name: self.huey.task(name=name)(self._bind(fn)) for name, fn in _TASKS.items()
-        }
+        self._wrappers = {name: self.huey.task(name=name)(self._bind(fn)) for name, fn in _TASKS.items()}
 
     def _bind(self, fn: Callable) -> Callable:
         app = self.app

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from portal.audit.models import AuditEvent
 from portal.database import db, write_transaction
 from portal.record import models as m
-from tests.pdf_jobs import fetch_pdf
 from tests import record_data
+from tests.pdf_jobs import fetch_pdf
 
 EN = {"Accept-Language": "en"}
 

@@ -490,7 +490,9 @@ def test_the_pdf_holds_the_valid_referrals_the_policy_and_the_attached_clinic(ap
         clinic = attached.organisation.name if attached and attached.until is None else None
     owner = login(demo["patient"])
     owner.set_cookie("lang", "en")
-    _info, text = pdf_text(tmp_path, fetch_pdf(app, owner, f"/card/{patient_id}/export/summary.pdf").get_data(), "owner")
+    _info, text = pdf_text(
+        tmp_path, fetch_pdf(app, owner, f"/card/{patient_id}/export/summary.pdf").get_data(), "owner"
+    )
     assert "Н-501" in text and "Кардиолог СМИР" in text
     assert "Окулист СМИР" not in text and "Хирург СМИР" not in text  # expired, used
     assert "7755000000000010" in text and "СОГАЗ-Мед" in text

@@ -64,7 +64,9 @@ class PdfSpec:
     @property
     def key(self) -> str:
         slot = json.dumps([self.kind, self.viewer_id, self.basis, self.sections, self.entry_id, self.locale])
-        return pdfcache.key(self.patient_id, f"{self.day}-{self.version}", hashlib.sha256(slot.encode()).hexdigest()[:24])
+        return pdfcache.key(
+            self.patient_id, f"{self.day}-{self.version}", hashlib.sha256(slot.encode()).hexdigest()[:24]
+        )
 
     def args(self) -> dict:
         return asdict(self)
@@ -93,7 +95,10 @@ def _decide(account: Account, patient_id: int, section: str) -> CardContext:
     audit event of an allowed access: that is written only when a file is served."""
     decision, patient = policy.require(account, "export", patient_id, section)
     card = CardContext(
-        patient, decision, age_on(patient.birth_date, policy.today()), policy.visible_sections(account, patient, decision)
+        patient,
+        decision,
+        age_on(patient.birth_date, policy.today()),
+        policy.visible_sections(account, patient, decision),
     )
     g.card = card  # the progress page names the card, as every card page does
     return card
@@ -216,7 +221,9 @@ def make_pdf(spec: PdfSpec) -> bytes:
         data = service.EntryExport(card, spec.kind, found, clock.now())
         for part in spec.sections:
             model = service.PART_MODELS[part]
-            data.parts[part] = list(db.session.scalars(select(model).where(model.visit_id == found.id).order_by(model.id)))
+            data.parts[part] = list(
+                db.session.scalars(select(model).where(model.visit_id == found.id).order_by(model.id))
+            )
         context: dict = {"data": data, "qr": None, "qr_text": None, "state": None}
         if spec.kind == "prescriptions":
             text = service.prescription_qr_text(found)
@@ -224,4 +231,3 @@ def make_pdf(spec: PdfSpec) -> bytes:
             context["state"] = prescription_state(found)
             context["qr"] = segno.make(text, error="m").svg_inline(scale=3, title=_("QR code of the prescription"))
         return render_pdf("export/entry_pdf.html", **context)
-

@@ -56,7 +56,9 @@ def summary_pdf(patient_id: int):
         return confirm
     outcome = jobs.summary(g.account, patient_id)
     if outcome.pdf is not None:
-        return uploads.download(outcome.pdf, _filename(outcome.card.patient, outcome.spec.day, "pdf"), "application/pdf")
+        return uploads.download(
+            outcome.pdf, _filename(outcome.card.patient, outcome.spec.day, "pdf"), "application/pdf"
+        )
     return _preparing(
         outcome,
         url_for("export.summary_pdf", patient_id=patient_id),
@@ -104,7 +106,11 @@ def _status(outcome: jobs.Outcome, file_url: str, status_url: str, label: str):
     if _state(outcome) == "preparing":
         return Response(status=204)
     response = render(
-        "export/_preparing_state.html", state=_state(outcome), file_url=file_url, status_url=status_url, file_label=label
+        "export/_preparing_state.html",
+        state=_state(outcome),
+        file_url=file_url,
+        status_url=status_url,
+        file_label=label,
     )
     response.headers["Cache-Control"] = "no-store"
     return response
