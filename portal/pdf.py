@@ -60,7 +60,7 @@ caption { text-align: left; font-weight: bold; }
 th, td { border: 0.5pt solid #555; padding: 2pt 4pt; text-align: left; vertical-align: top; overflow-wrap: break-word; }
 th { background: #eee; } .meta { color: #333; font-size: 9pt; } .qr { float: right; width: 32mm; margin-left: 6mm; }
 .address { white-space: nowrap; }
-col.label { width: 32%; } col.code { width: 24mm; } col.date { width: 27mm; } col.short { width: 24mm; }
+col.label { width: 32%; } col.code { width: 32mm; } col.date { width: 27mm; } col.short { width: 24mm; }
 col.mid { width: 32mm; } col.person { width: 40mm; } col.kind { width: 28mm; }
 """
 

@@ -73,6 +73,8 @@ def summary_pdf(patient_id: int):
 @card
 @limiter.limit(STATUS_LIMIT)
 def summary_pdf_status(patient_id: int):
+    """Whether the file is ready: decided by the policy (404 for anyone else), never audited
+    (nothing is read or served) and without the password step, which guards the file itself."""
     outcome = jobs.summary(g.account, patient_id, serve=False)
     return _status(
         outcome,
