@@ -48,8 +48,12 @@ db: install
 
 ## Demo mode (one-click demo sign-in, on-screen outbox) is on for `make run` unless
 ## PORTAL_DEMO_MODE says otherwise; production (PORTAL_ENV=production) refuses it.
+## Beside gunicorn runs the background worker (`flask worker`: the PDFs), stopped (SIGINT: it
+## finishes the job in hand) when gunicorn stops, however it stops.
 run: deps-run db
-	PORTAL_DEMO_MODE=$${PORTAL_DEMO_MODE:-$$( [ "$$PORTAL_ENV" = production ] && echo false || echo true )} \
+	@export PORTAL_DEMO_MODE=$${PORTAL_DEMO_MODE:-$$( [ "$$PORTAL_ENV" = production ] && echo false || echo true )}; \
+	$(BIN)/flask --app portal worker & worker=$$!; \
+	trap 'kill -INT $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	$(BIN)/gunicorn -c python:portal.gunicorn_conf --bind $(HOST):$(PORT) --workers $(WORKERS) wsgi:app
 
 ## Every test: unit and HTTP tests (again on PostgreSQL when PORTAL_TEST_DATABASE_URL is set),

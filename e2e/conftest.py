@@ -127,7 +127,7 @@ def seeded_instance(tmp_path_factory, sms_gateway) -> Path:
 @pytest.fixture(scope="module")
 def live_app(seeded_instance: Path, tmp_path_factory, sms_gateway):
     """A portal on this module's own copy of the seeded demo: modules run in any order, alone or
-    together, and need not undo what they did."""
+    together, and need not undo what they did. A real task consumer runs its background jobs."""
     base = tmp_path_factory.mktemp("e2e") / "instance"
     shutil.copytree(seeded_instance, base)
     app = _portal(base, sms_gateway)
@@ -135,7 +135,12 @@ def live_app(seeded_instance: Path, tmp_path_factory, sms_gateway):
 
     with app.test_request_context():
         THEME_URLS.update({name: asset_url(f"themes/{name}.css") for name in ALL_THEMES})
+    # The background jobs (PDFs) run as `flask worker` runs them: Huey's consumer, here in a thread.
+    from portal import tasks
+
+    consumer = tasks.start_consumer(app)
     yield app
+    consumer.stop(graceful=True)
     with app.app_context():
         db.engine.dispose()
 

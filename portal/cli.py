@@ -1,5 +1,5 @@
-"""``flask --app portal ...`` commands: seed-demo, plugins, verify-audit, seal-audit, deliver-outbox, send-reminders,
-assign-role, import-record (``db`` is Flask-Migrate's)."""
+"""``flask --app portal ...`` commands: seed-demo, plugins, verify-audit, seal-audit, deliver-outbox,
+send-reminders, assign-role, import-record; ``worker`` is in ``portal.tasks`` (``db`` is Flask-Migrate's)."""
 
 from __future__ import annotations
 
@@ -166,3 +166,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(assign_role_command)
     app.cli.add_command(send_reminders_command)
     app.cli.add_command(import_record_command)
+
+    from portal import tasks
+
+    tasks.init_app(app)  # flask worker

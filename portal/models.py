@@ -16,6 +16,7 @@ from portal.certificates.models import CertificateRequest
 from portal.consent.models import ConsentEvent, OptOutRequest
 from portal.corrections.models import CorrectionFile, CorrectionRequest
 from portal.notify.models import Notification, NotificationPreference, OutboxMessage
+from portal.record import version  # noqa: F401,E402  (stamps updated_at on changed entries)
 from portal.record.models import (
     Allergy,
     Checkup,

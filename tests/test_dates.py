@@ -24,6 +24,7 @@ from portal.certificates.models import CertificateRequest
 from portal.database import db, write_transaction
 from portal.record.models import Document
 from portal.sharing.models import AccessGrant
+from tests.pdf_jobs import fetch_pdf, run_jobs
 from tests.test_certificates import ordered, record, registrar_step, requests_of  # noqa: F401 - the fixture
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -198,6 +199,7 @@ def test_a_certificate_issued_late_in_the_evening_utc_has_one_date_everywhere(
         registrar = login(demo["registrar"])
         assert registrar_step(registrar, row.id, "take").status_code == 303
         assert registrar_step(registrar, row.id, "issue").status_code == 303
+        assert run_jobs(app) == 1  # the document is made by a background job
         (row,) = [r for r in requests_of(app, patient_id) if r.id == row.id]
         detail = citizen.get(f"/card/{patient_id}/certificates/{row.id}").get_data(as_text=True)
         pdf = citizen.get(f"/card/{patient_id}/certificates/{row.id}/document").data
@@ -233,7 +235,7 @@ def test_the_card_summary_pdf_dates_a_late_evening_visit_by_its_moscow_day(app, 
                 conclusion="Поздний визит",
             )
         )
-    pdf = login(demo["patient"]).get(f"/card/{patient_id}/export/summary.pdf").data
+    pdf = fetch_pdf(app, login(demo["patient"]), f"/card/{patient_id}/export/summary.pdf").data
     text = " ".join(
         subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode().split()
     )
@@ -253,6 +255,7 @@ def test_no_russian_date_ends_a_sentence_with_a_doubled_full_stop(app, demo, log
     registrar = login(demo["registrar"])
     registrar_step(registrar, row.id, "take")
     registrar_step(registrar, row.id, "issue")
+    run_jobs(app)
     pages = {"certificate": citizen.get(f"/card/{patient_id}/certificates/{row.id}").get_data(as_text=True)}
     with app.app_context(), write_transaction():
         row = db.session.get(CertificateRequest, row.id)

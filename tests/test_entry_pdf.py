@@ -16,6 +16,7 @@ from portal.audit.models import AuditEvent
 from portal.database import db, write_transaction
 from portal.record import models as m
 from tests import record_data
+from tests.pdf_jobs import fetch_pdf
 
 EN = {"Accept-Language": "en"}
 
@@ -131,8 +132,7 @@ def test_a_prescription_downloads_as_a_tagged_pdf_with_its_number_qr_code_and_va
     link = f"/card/{visit.patient}/prescriptions/{visit.prescription}/document.pdf"
     assert f'href="{link}"' in page and "Скачать рецепт (PDF)" in page
 
-    response = client.get(link)
-    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    response = fetch_pdf(app, client, link)
     assert (
         "filename*=UTF-8''%D0%A0%D0%B5%D1%86%D0%B5%D0%BF%D1%82%2077-0000456.pdf"
         in response.headers["Content-Disposition"]
@@ -164,8 +164,7 @@ def test_a_visit_report_holds_the_protocol_and_what_was_ordered(app, login, demo
     client = login(demo["patient"])
     page = client.get(f"/card/{visit.patient}/visits/{visit.visit}", headers=EN).get_data(as_text=True)
     assert "Download the visit report (PDF)" in page
-    response = client.get(f"/card/{visit.patient}/visits/{visit.visit}/document.pdf", headers=EN)
-    assert response.status_code == 200
+    response = fetch_pdf(app, client, f"/card/{visit.patient}/visits/{visit.visit}/document.pdf", headers=EN)
     text = text_of(response.data)
     assert "Visit report of March 4, 2026" in text
     for shown in (
@@ -191,8 +190,7 @@ def test_a_trusted_person_with_visits_alone_gets_the_protocol_without_the_other_
         row = db.session.scalar(sa.select(AccessGrant).where(AccessGrant.grantee_id == demo["trusted"].id))
         row.sections = "visits"
     client = login(demo["trusted"])
-    response = client.get(f"/card/{visit.patient}/visits/{visit.visit}/document.pdf")
-    assert response.status_code == 200
+    response = fetch_pdf(app, client, f"/card/{visit.patient}/visits/{visit.visit}/document.pdf")
     text = text_of(response.data)
     assert "Головная боль по утрам" in text
     for hidden in ("I10", "Эссенциальная гипертензия", "77-0000456", "Лизиноприл", "Кардиолог", "B01.047.001"):

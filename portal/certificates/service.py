@@ -356,6 +356,8 @@ def take(registrar: Account, request_id: int) -> CertificateRequest:
 def refuse(registrar: Account, request_id: int, reason: str) -> CertificateRequest:
     with write_transaction():
         row, _patient = _step(registrar, request_id, OPEN)
+        if issuing(row):
+            raise WrongStep  # the document is being made: it will be ready in a moment
         row.refusal_reason = reason
         _move(registrar, row, "refused", reason)
         _tell(row, "request_status")
@@ -378,36 +380,72 @@ def verification_url(code: str) -> str:
     return current_app.config["BASE_URL"].rstrip("/") + url_for("certificates.verify", code=code)
 
 
+ISSUE_TASK = "certificate.issue"
+
+
+def issue_key(request_id: int) -> str:
+    return f"certificate/{int(request_id)}"
+
+
 def issue(registrar: Account, request_id: int) -> CertificateRequest:
-    """Render the document, store it encrypted in «Мои документы» for a year, mark the request
-    ready and tell the citizen. The PDF is rendered before the write transaction (it takes a
-    second or two); the step is checked again under the lock, and the file is removed if the
-    transaction fails."""
-    row, patient, own = for_registrar(registrar, request_id)
+    """Issue the document. Under the lock: the step checked, the registrar's read of the card
+    (the document is made from it) decided and audited, the issuer, the moment and the
+    verification code fixed. The PDF is rendered by a background job (``finish_issue``), which
+    stores it in «Мои документы» for a year, marks the request ready and tells the citizen; the
+    request stays open meanwhile (``issuing``). Asking again while it is being made keeps the
+    code and queues the job only if none is waiting (after a failed job: tries again)."""
+    from portal import tasks
+
+    row, _patient, own = for_registrar(registrar, request_id)
     if own:
         raise NotAllowed
     if row.status not in OPEN:
         raise WrongStep
-    organisation = issuer(patient.id, registrar)
-    issued_at, code = now(), new_verification_code()
+    with write_transaction():
+        row, patient = _step(registrar, request_id, OPEN)
+        # The document is made from the card: the registrar's read of it, decided and audited.
+        policy.open_request(
+            registrar,
+            "read",
+            patient.id,
+            CERTIFICATES,
+            row.requested_by_id,
+            request=("certificate", row.number),
+            object_type="certificate_request",
+            object_id=row.id,
+        )
+        if row.verification_code is None:
+            row.organisation_id = issuer(patient.id, registrar).id
+            row.issued_at, row.verification_code = now(), new_verification_code()
+    tasks.queue().enqueue_once(issue_key(row.id), ISSUE_TASK, row.id, registrar.id)
+    return row
+
+
+def issuing(row: CertificateRequest) -> bool:
+    """Whether the document is being made (issued, not yet ready)."""
+    return row.status in OPEN and row.verification_code is not None
+
+
+def finish_issue(request_id: int, registrar_id: int) -> bool:
+    """The background half of ``issue``: render the document, store it encrypted, and under the
+    lock (the request still open, the same code) add it to «Мои документы», mark the request
+    ready and tell the citizen. The file is removed if that transaction does not happen. No
+    audit of a read here: the registrar's read was audited when they issued it."""
+    row = db.session.get(CertificateRequest, request_id)
+    if row is None or not issuing(row) or row.document_id is not None:
+        return False
+    patient = db.session.get(Patient, row.patient_id)
+    organisation = db.session.get(Organisation, row.organisation_id)
+    code, issued_at = row.verification_code, row.issued_at
     issued_on = clock.local_date(issued_at)  # the day on the paper, the page and /verify alike
     pdf = render_certificate(row, patient, organisation, issued_at, code)
     key = uploads.store(pdf, storage_purpose(patient.id))
     try:
         with write_transaction():
-            row, patient = _step(registrar, request_id, OPEN)
-            # The document is made from the card: the registrar's read of it, decided and audited.
-            policy.open_request(
-                registrar,
-                "read",
-                patient.id,
-                CERTIFICATES,
-                row.requested_by_id,
-                request=("certificate", row.number),
-                object_type="certificate_request",
-                object_id=row.id,
-            )
-            row.organisation_id, row.issued_at, row.verification_code = organisation.id, issued_at, code
+            row = db.session.get(CertificateRequest, request_id, with_for_update=True, populate_existing=True)
+            if not issuing(row) or row.document_id is not None or row.verification_code != code:
+                uploads.remove(key)  # refused meanwhile, or made by another job
+                return False
             title = f"{FORMS[row.form].official} № {row.number}"
             document = Document(
                 patient_id=patient.id,
@@ -425,9 +463,9 @@ def issue(registrar: Account, request_id: int) -> CertificateRequest:
             db.session.add(document)
             db.session.flush()
             row.document_id = document.id
-            _move(registrar, row, "ready")
+            _move(db.session.get(Account, registrar_id), row, "ready")
             _tell(row, "certificate_ready")
-            return row
+            return True
     except BaseException:
         uploads.remove(key)
         raise

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, redirect, request, session, url_for
+from flask import Blueprint, Response, abort, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 
 from portal import uploads
@@ -149,16 +149,46 @@ def _registrar_view(request_id: int, refuse_form: RejectForm | None = None, stat
         events=service.timeline(item.id),
         forms=service.FORMS,
         statuses=service.STATUSES,
+        issuing=service.issuing(item),
+        preparing_state="failed" if _issue_failed(item) else "preparing",
         refuse_form=refuse_form or RejectForm(),
         step_form=ConfirmForm(),
         status=status,
     )
 
 
+def _issue_failed(item) -> bool:
+    """The document is being made, yet no job is waiting for it: the job failed (or was lost)."""
+    from portal import tasks
+
+    return service.issuing(item) and not tasks.queue().waiting(service.issue_key(item.id))
+
+
 @bp.get("/clinic/certificates/<int:request_id>")
 @staff("registrar")
 def process(request_id: int):
     return _registrar_view(request_id)
+
+
+@bp.get("/clinic/certificates/<int:request_id>/status")
+@staff("registrar")
+@limiter.limit("90/minute")
+def issue_status(request_id: int):
+    """What the request's page polls while the document is being made: 204 until it is ready
+    (or the job failed), then the fragment that says so."""
+    try:
+        item, _patient, _own = service.for_registrar(g.account, request_id)
+    except LookupError:
+        abort(404)
+    if item.status == "ready":
+        state = "ready"
+    elif _issue_failed(item):
+        state = "failed"
+    else:
+        return Response(status=204)
+    response = render("certificates/_issue_state.html", item=item, preparing_state=state)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/clinic/certificates/<int:request_id>/<any(take, issue, refuse):step>")
@@ -185,7 +215,7 @@ def decide(request_id: int, step: str):
     except service.WrongStep:
         db.session.rollback()
         return redirect(url_for("certificates.process", request_id=request_id), code=303)
-    if step == "take":
+    if step in ("take", "issue"):  # issue: the page shows the document being made, then ready
         return redirect(url_for("certificates.process", request_id=request_id, done=step), code=303)
     return redirect(url_for("certificates.queue", done=step), code=303)
 

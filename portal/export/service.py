@@ -117,11 +117,17 @@ def export(account: Account, patient_id: int, kind: str) -> CardExport:
         sections = exportable(account, card)
         if kind == "ips":
             sections = tuple(s for s in sections if s in FHIR_SECTIONS)
-        data = CardExport(card.patient, account, card.basis, datetime.now(UTC), sections)
-        today = policy.today()
-        for section in sections:
-            setattr(data, section, LOADERS[section](card.patient.id, today))
-        return data
+        return load(card.patient, account, card.basis, sections)
+
+
+def load(patient: Patient, viewer: Account, basis: str, sections: tuple[str, ...]) -> CardExport:
+    """The export's data, already decided: each section in one query. No audit here: the caller
+    decided and audited (a request), or acts for a request that did (a PDF job)."""
+    data = CardExport(patient, viewer, basis, datetime.now(UTC), sections)
+    today = policy.today()
+    for section in sections:
+        setattr(data, section, LOADERS[section](patient.id, today))
+    return data
 
 
 def _all(query) -> list:

@@ -41,6 +41,9 @@
       target = document.getElementById(event.detail.target && event.detail.target.id) || document.body;
     }
     var scope = document.getElementById(target.id) || target;
+    // A status that updates itself (a file being prepared) is a live region: it speaks for
+    // itself, and focus stays wherever the person is.
+    if (scope.hasAttribute("data-keep-focus")) { return; }
     var message = scope.querySelector("[data-announce]");
     if (message) { announce(message.textContent); }
     // Errors take focus; otherwise focus stays with what the user was typing into, or, when

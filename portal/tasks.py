@@ -1,0 +1,194 @@
+"""Background jobs: a Huey task queue built from the settings, and ``flask --app portal worker``.
+
+Where the queue lives (shared storage, never a process's memory, so any number of app servers
+and workers can share it):
+
+- by default a SQLite file, ``instance/tasks.db`` (SqliteHuey): every process on the machine;
+- Redis when ``RATELIMIT_STORAGE_URI`` is a ``redis://`` or ``rediss://`` URL: the setting that
+  already says "several machines share this Redis" for the rate limits, reused so one Redis
+  serves both (RedisHuey);
+- ``TASKS_IMMEDIATE=True`` (a test asks for it explicitly) runs each task at once in the caller.
+
+A task is a plain function registered with ``@task("name")`` in one of ``TASK_MODULES``; each
+app builds its own Huey on first use and registers every task on it, run inside that app's
+context and a request context for ``BASE_URL`` (``url_for`` and templates work; nobody is signed
+in). Arguments are JSON-able values; a task keeps nothing in memory between runs.
+
+A failed job is not retried by the queue (it logs the error; the job records what the person
+sees); asking again queues it again.
+
+``enqueue_once`` puts a job on the queue unless the same job (by key) is already waiting: the
+marker is an atomic ``put_if_empty`` in the queue's own storage, removed when the job ends, and
+ignored once older than ``STALE_SECONDS`` (a worker that died mid-job does not block it forever).
+
+``flask --app portal worker`` runs Huey's consumer with ``--threads`` worker threads (2 by
+default) in the foreground, after starting every background thread named in ``BACKGROUND_STARTERS``
+(``"module:function"``; the function gets the app and starts its own daemon thread).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from huey import RedisHuey, SqliteHuey
+from huey.constants import EmptyData
+from huey.consumer import Consumer
+
+log = logging.getLogger(__name__)
+
+# Modules whose ``@task`` functions every queue registers (imported when a queue is built).
+TASK_MODULES = ("portal.export.jobs", "portal.certificates.jobs")
+# Threads the worker process starts beside the consumer: "module:function", called with the app.
+BACKGROUND_STARTERS: list[str] = []
+WORKER_THREADS = 2
+STALE_SECONDS = 300  # a job marked as waiting longer than this is taken for lost and queued again
+EXTENSION = "portal.tasks"
+
+_TASKS: dict[str, Callable] = {}
+
+
+def task(name: str) -> Callable[[Callable], Callable]:
+    """Register ``fn`` as the task ``name`` (its arguments must be JSON-able)."""
+
+    def register(fn: Callable) -> Callable:
+        _TASKS[name] = fn
+        return fn
+
+    return register
+
+
+def _redis_url(app: Flask) -> str | None:
+    url = app.config.get("RATELIMIT_STORAGE_URI") or ""
+    return url if url.startswith(("redis://", "rediss://")) else None
+
+
+def _make_huey(app: Flask):
+    immediate = bool(app.config.get("TASKS_IMMEDIATE"))
+    if redis := _redis_url(app):
+        return RedisHuey("medkarta", url=redis, results=False, immediate=immediate)
+    path = Path(app.instance_path) / "tasks.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("medkarta", filename=str(path), results=False, immediate=immediate, timeout=10)
+
+
+class TaskQueue:
+    """One app's Huey and its registered tasks."""
+
+    def __init__(self, app: Flask) -> None:
+        for module in TASK_MODULES:
+            importlib.import_module(module)
+        self.app = app
+        self.huey = _make_huey(app)
+        self._wrappers = {name: self.huey.task(name=name)(self._bind(fn)) for name, fn in _TASKS.items()}
+
+    def _bind(self, fn: Callable) -> Callable:
+        app = self.app
+
+        def run(*args):
+            from portal.database import db
+
+            with app.app_context(), app.test_request_context(base_url=app.config["BASE_URL"]):
+                try:
+                    return fn(*args)
+                finally:
+                    db.session.remove()
+
+        run.__name__ = fn.__name__
+        return run
+
+    def enqueue(self, name: str, *args) -> None:
+        self._wrappers[name](*args)
+
+    # -- one job per key -----------------------------------------------------------------------
+
+    def _marker(self, key: str) -> str:
+        return f"waiting:{key}"
+
+    def enqueue_once(self, key: str, name: str, *args) -> bool:
+        """Queue the job unless one for ``key`` is already waiting; True if it was queued."""
+        storage, marker, now = self.huey.storage, self._marker(key), time.time()
+        if not storage.put_if_empty(marker, str(now).encode()):
+            since = storage.peek_data(marker)
+            if since is not EmptyData and now - float(since) < STALE_SECONDS:
+                return False
+            storage.put_data(marker, str(now).encode())
+        try:
+            self.enqueue(name, *args)
+        except BaseException:
+            storage.delete_data(marker)
+            raise
+        return True
+
+    def waiting(self, key: str) -> bool:
+        since = self.huey.storage.peek_data(self._marker(key))
+        return since is not EmptyData and time.time() - float(since) < STALE_SECONDS
+
+    def done(self, key: str) -> None:
+        self.huey.storage.delete_data(self._marker(key))
+
+    def pending_jobs(self) -> int:
+        """How many jobs wait on the queue (for tests and the worker's log)."""
+        return self.huey.pending_count()
+
+    def run_pending(self) -> int:
+        """Run every job waiting on the queue here, one by one, as a consumer would; the count."""
+        count = 0
+        while (message := self.huey.dequeue()) is not None:
+            self.huey.execute(message)
+            count += 1
+        return count
+
+
+def queue(app: Flask | None = None) -> TaskQueue:
+    """This app's task queue, built on first use."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    found = app.extensions.get(EXTENSION)
+    if found is None:
+        found = app.extensions[EXTENSION] = TaskQueue(app)
+    return found
+
+
+class ThreadConsumer(Consumer):
+    """Huey's consumer without signal handlers, so it can run in a thread (the browser tests'
+    live server); ``stop(graceful=True)`` ends it."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+def start_consumer(app: Flask, workers: int = 1) -> ThreadConsumer:
+    consumer = ThreadConsumer(queue(app).huey, workers=workers, periodic=False, initial_delay=0.05, max_delay=0.5)
+    consumer.start()
+    return consumer
+
+
+def _start_background(app: Flask) -> None:
+    for name in BACKGROUND_STARTERS:
+        module, _, function = name.partition(":")
+        getattr(importlib.import_module(module), function)(app)
+        log.info("background thread started: %s", name)
+
+
+@click.command("worker")
+@click.option("--threads", default=WORKER_THREADS, show_default=True, help="worker threads running jobs")
+@with_appcontext
+def worker_command(threads: int) -> None:
+    """Run the background jobs (PDFs) until stopped: Ctrl-C (SIGINT) lets running jobs finish."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    tasks = queue(app)
+    if tasks.huey.immediate:
+        raise click.ClickException("TASKS_IMMEDIATE is on: jobs run in the web process, there is nothing to consume")
+    _start_background(app)
+    consumer = tasks.huey.create_consumer(workers=threads, worker_type="thread", periodic=False, max_delay=1.0)
+    consumer.run()
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(worker_command)
