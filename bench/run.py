@@ -148,6 +148,14 @@ def start_server(name: str, wsgi: str, port: int, env: dict, workers: int) -> su
     raise SystemExit(f"the {name} server did not answer on port {port}; see {errors.name}")
 
 
+def start_worker(env: dict) -> subprocess.Popen:
+    """The background worker beside the portal, as `make run` starts it (PDF jobs, the audit sealer)."""
+    errors = (DATA / "worker.log").open("w")
+    return subprocess.Popen(  # noqa: S603 - our venv's flask
+        [str(BIN / "flask"), "--app", "portal", "worker"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors
+    )
+
+
 def stop(process: subprocess.Popen | None) -> None:
     if process and process.poll() is None:
         process.terminate()
@@ -339,8 +347,9 @@ def main(argv: list[str] | None = None) -> int:
         "PORTAL_RATELIMIT_STORAGE_URI": f"portal+sqlite://{DATA / 'ratelimits-run.db'}",
     }
     (DATA / "ratelimits-run.db").unlink(missing_ok=True)
-    portal = reference = None
+    portal = reference = worker = None
     try:
+        worker = start_worker(env)
         portal = start_server("portal", "wsgi:app", args.port, env, args.workers)
         reference = start_server("reference", "bench.reference_app:app", args.reference_port, env, args.workers)
         from bench.client import HttpClient, sign_in_demo_patient
@@ -396,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop(portal)
         stop(reference)
+        stop(worker)
     result["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     RESULTS.mkdir(exist_ok=True)

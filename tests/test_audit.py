@@ -433,3 +433,17 @@ def test_the_public_key_is_published(client, app):
     assert body["algorithm"] == "Ed25519"
     assert base64.b64decode(body["public_key"]) == key.public_bytes
     assert body["key_id"] == key.key_id
+
+
+def test_the_background_worker_starts_the_sealer():
+    """`flask worker` (which `make run` starts beside gunicorn) runs the sealer thread: without it
+    nothing is sealed and verify-audit reports every event as missing after the grace period."""
+    import importlib
+
+    from portal import tasks
+
+    starters = []
+    for name in tasks.BACKGROUND_STARTERS:
+        module, _, function = name.partition(":")
+        starters.append(getattr(importlib.import_module(module), function))
+    assert sealer.start_sealer_thread in starters
