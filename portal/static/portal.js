@@ -25,8 +25,7 @@
   document.addEventListener("htmx:configRequest", function (event) {
     var meta = document.querySelector('meta[name="csrf-token"]');
     if (meta) { event.detail.headers["X-CSRFToken"] = meta.content; }
-    // A filter form leaves out the fields left empty, so the address it pushes stays short and
-    // shareable, as the server's own links are.
+    // A filter form drops empty fields: the address it pushes stays short, as the server's links.
     var data = event.detail.formData;
     if (event.detail.verb === "get" && data) {
       var empty = [];
@@ -41,14 +40,12 @@
       target = document.getElementById(event.detail.target && event.detail.target.id) || document.body;
     }
     var scope = document.getElementById(target.id) || target;
-    // A status that updates itself (a file being prepared) is a live region: it speaks for
-    // itself, and focus stays wherever the person is.
+    // A self-updating status (a file being prepared) is a live region: focus stays put.
     if (scope.hasAttribute("data-keep-focus")) { return; }
     var message = scope.querySelector("[data-announce]");
     if (message) { announce(message.textContent); }
-    // Errors take focus; otherwise focus stays with what the user was typing into, or, when
-    // the user followed a link in the swapped area (now gone), moves to the new content.
-    // A page with errors says so in its title (GOV.UK), after a swap as on a full page.
+    // Errors take focus; else focus stays where the user typed, or moves to the new content
+    // when the link followed was swapped away. Errors also go into the title (GOV.UK).
     var summary = scope.querySelector("[data-title-prefix]");
     if (summary && document.title.indexOf(summary.dataset.titlePrefix) !== 0) {
       document.title = summary.dataset.titlePrefix + " " + document.title;
@@ -103,8 +100,7 @@
     arm();
   }
 
-  // The menu (after the content, outside any form) moves into the header, folded behind a
-  // disclosure button on a phone; Escape closes it, focus back on the button.
+  // The menu moves into the header behind a disclosure button; Escape closes it.
   var header = document.querySelector(".site-header"), menuLink = document.getElementById("menu-toggle"),
     menu = document.getElementById("menu"), tools = document.getElementById("header-tools");
   if (header && menuLink && menu && tools) {
