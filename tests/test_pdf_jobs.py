@@ -29,7 +29,7 @@ def exports(app, actor_id: int) -> list[tuple]:
         rows = db.session.execute(
             sa.select(AuditEvent.action, AuditEvent.section, AuditEvent.object_type, AuditEvent.object_id)
             .where(AuditEvent.actor_id == actor_id, AuditEvent.action == "card.export", AuditEvent.outcome != "denied")
-            .order_by(AuditEvent.seq)
+            .order_by(AuditEvent.id)
         ).all()
     return [tuple(r) for r in rows]
 
@@ -130,7 +130,7 @@ def test_another_user_gets_404_and_queues_nothing(app, demo, login, card):
     assert queued(app) == 0
     assert exports(app, demo["doctor_b"].id) == []
     with app.app_context():
-        denied = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()))
+        denied = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.id.desc()))
     assert (denied.action, denied.outcome, denied.actor_id) == ("card.export", "denied", demo["doctor_b"].id)
 
 
