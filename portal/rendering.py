@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import current_app, g, has_request_context, make_response, render_template, request
-from jinja2 import pass_context
-from jinja2.runtime import Context
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
@@ -142,16 +142,18 @@ def bound_gettext(translations: Any = None) -> dict[str, Any]:
         translations = get_translations()
     one, many = translations.ugettext, translations.ungettext
 
-    @pass_context
-    def gettext(context: Context, string: str, /, **variables: Any) -> str:
+    # The evaluation context, not the template's: Jinja derives a copy of the whole context for
+    # each call of a ``pass_context`` function inside a loop or a block with variables set.
+    @pass_eval_context
+    def gettext(context: EvalContext, string: str, /, **variables: Any) -> str:
         text = one(string)  # the catalog's text is trusted markup; the values are escaped into it
-        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704
+        return (Markup(text) if context.autoescape else text) % variables  # noqa: S704
 
-    @pass_context
-    def ngettext(context: Context, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+    @pass_eval_context
+    def ngettext(context: EvalContext, singular: str, plural: str, num: int, /, **variables: Any) -> str:
         variables.setdefault("num", num)
         text = many(singular, plural, num)
-        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704
+        return (Markup(text) if context.autoescape else text) % variables  # noqa: S704
 
     return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
 
