@@ -158,6 +158,15 @@ def bound_gettext(translations: Any = None) -> dict[str, Any]:
     return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
 
 
+def translated(texts: dict[Any, Any]) -> dict[Any, Any]:
+    """``texts`` with its lazy texts (``lazy_gettext``) translated once for this request, as they
+    would render (the catalog's text is markup we wrote): a list that names a kind on every row
+    then reads each name from the catalog once, not on every row."""
+    from flask_babel.speaklater import LazyString
+
+    return {key: Markup(str(text)) if isinstance(text, LazyString) else text for key, text in texts.items()}  # noqa: S704
+
+
 def wants_fragment() -> bool:
     htmx = getattr(request, "htmx", None)
     return bool(htmx) and not htmx.history_restore_request
