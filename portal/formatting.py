@@ -7,6 +7,7 @@ from datetime import date, datetime
 import flask_babel
 from babel import dates as babel_dates
 from flask import Flask
+from markupsafe import Markup, escape
 from flask_babel import format_decimal, get_locale
 
 from portal.identifiers import format_snils
@@ -61,6 +62,22 @@ def is_link_cell(value: object) -> bool:
     return isinstance(value, tuple)
 
 
+def table_cell(cell: object) -> Markup:
+    """A table cell's HTML: text (None is a dash), or (text, url) a link, or (text, url, lang) a
+    link, or a span without a url, in that language. A function rather than a Jinja macro: a
+    table calls it for every cell."""
+    if not isinstance(cell, tuple):
+        return escape("—" if cell is None else cell)
+    if len(cell) == 3 and cell[2]:
+        text, url, lang = cell
+        if url:
+            return Markup(f'<a href="{escape(url)}" lang="{escape(lang)}">{escape(text)}</a>')  # noqa: S704 (escaped)
+        return Markup(f'<span lang="{escape(lang)}">{escape(text)}</span>')  # noqa: S704 (escaped)
+    if cell[1]:
+        return Markup(f'<a href="{escape(cell[1])}">{escape(cell[0])}</a>')  # noqa: S704 (escaped)
+    return escape(cell[0])
+
+
 def card_basis(basis: str) -> str:
     """Why the viewer sees a card, in words: «ваша карта», «ваш ребёнок», «доступ открыт вам»…"""
     from portal.record.sections import BASES
@@ -89,6 +106,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(card_basis)
     app.add_template_filter(rubles)
     app.add_template_test(is_link_cell, "link_cell")
+    app.add_template_global(table_cell)
     app.add_template_filter(format_phone, "phone")
     app.add_template_filter(format_snils, "snils")
     app.add_template_global(format_date)
