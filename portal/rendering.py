@@ -158,6 +158,22 @@ def bound_gettext(translations: Any = None) -> dict[str, Any]:
     return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
 
 
+_SENTINEL = "9876543210123"  # an id no route is built with; stands for the ids of a row set
+
+
+def url_maker(endpoint: str, key: str, **values: Any) -> Any:
+    """``id -> url_for(endpoint, **values, key=id)`` for an integer ``key``: the URL is built once
+    and each row's id put into it (what Werkzeug's int converter writes), so a list linking every
+    row to the same page of another id builds one URL, not one per row."""
+    from flask import url_for
+
+    url = url_for(endpoint, **values, **{key: int(_SENTINEL)})
+    head, found, tail = url.partition(_SENTINEL)
+    if not found or _SENTINEL in tail:  # never with the portal's routes; then one url_for per row
+        return lambda each: url_for(endpoint, **values, **{key: each})
+    return lambda each: f"{head}{int(each)}{tail}"
+
+
 def translated(texts: dict[Any, Any]) -> dict[Any, Any]:
     """``texts`` with its lazy texts (``lazy_gettext``) translated once for this request, as they
     would render (the catalog's text is markup we wrote): a list that names a kind on every row
