@@ -30,7 +30,7 @@ class Page:
 PAGES: tuple[Page, ...] = (
     Page("home", "home `/`", None, "/", 5),
     Page("directory", "directory `/clinics`", None, "/clinics", 7),
-    Page("dashboard", "card dashboard", "/cards", r"/card/\d+", 27),
+    Page("dashboard", "card dashboard", "/cards", r"/card/\d+", 25),
     Page("results", "results list", "dashboard", r"/card/\d+/results", 15),
     Page("entry", "one result", "results", r"/card/\d+/results/\d+", 15),
     Page("trend", "one trend", "entry", r"/card/\d+/results/trend/[^\"/?]+", 13),

@@ -8,11 +8,11 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import assets, config, errors, formatting, logs, paging, plugins, security
+from portal import assets, config, errors, formatting, forms, logs, paging, plugins, security
 from portal.database import configure_engine
 from portal.extensions import babel, compress, csrf, db, htmx, limiter, migrate
 from portal.notify import sms
-from portal.rendering import bound_gettext, current_page, render_card, select_locale
+from portal.rendering import bound_gettext, current_page, render_card, select_locale, url_maker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -55,6 +55,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     formatting.init_app(app)
+    forms.init_app(app)
 
     from portal import cli, models  # noqa: F401  (models: register the tables)
 
@@ -66,5 +67,6 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
 
     app.context_processor(bound_gettext)
     app.add_template_global(render_card)
+    app.add_template_global(url_maker)
 
     return app

@@ -7,7 +7,8 @@ from datetime import date, datetime
 import flask_babel
 from babel import dates as babel_dates
 from flask import Flask
-from flask_babel import format_datetime, format_decimal, get_locale
+from markupsafe import Markup, escape
+from flask_babel import format_decimal, get_locale
 
 from portal.identifiers import format_snils
 
@@ -37,6 +38,17 @@ def format_date(value: date | datetime | None = None, format: str | None = None,
     return babel_dates.format_date(value, format or "medium", locale=locale)
 
 
+def format_datetime(value: datetime | None = None, format: str | None = None, rebase: bool = True) -> str:  # noqa: A002 - flask_babel's name
+    """A moment in the reader's language and the portal's time zone, as flask_babel.format_datetime
+    writes it (the portal sets no formats of its own), with the locale looked up once: the access
+    log shows a moment on every line."""
+    locale = get_locale()
+    if locale is None or value is None:
+        return flask_babel.format_datetime(value, format, rebase)
+    zone = flask_babel.get_timezone() if rebase else None
+    return babel_dates.format_datetime(value, format or "medium", tzinfo=zone, locale=locale)
+
+
 def format_phone(digits: str) -> str:
     """+74951234567 → +7 (495) 123-45-67; anything else is shown as it is."""
     bare = "".join(c for c in digits if c.isdigit())
@@ -48,6 +60,22 @@ def format_phone(digits: str) -> str:
 def is_link_cell(value: object) -> bool:
     """A table cell given as (text, url) or (text, url, lang) rather than plain text."""
     return isinstance(value, tuple)
+
+
+def table_cell(cell: object) -> Markup:
+    """A table cell's HTML: text (None is a dash), or (text, url) a link, or (text, url, lang) a
+    link, or a span without a url, in that language. A function rather than a Jinja macro: a
+    table calls it for every cell."""
+    if not isinstance(cell, tuple):
+        return escape("—" if cell is None else cell)
+    if len(cell) == 3 and cell[2]:
+        text, url, lang = cell
+        if url:
+            return Markup(f'<a href="{escape(url)}" lang="{escape(lang)}">{escape(text)}</a>')  # noqa: S704 (escaped)
+        return Markup(f'<span lang="{escape(lang)}">{escape(text)}</span>')  # noqa: S704 (escaped)
+    if cell[1]:
+        return Markup(f'<a href="{escape(cell[1])}">{escape(cell[0])}</a>')  # noqa: S704 (escaped)
+    return escape(cell[0])
 
 
 def card_basis(basis: str) -> str:
@@ -78,6 +106,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(card_basis)
     app.add_template_filter(rubles)
     app.add_template_test(is_link_cell, "link_cell")
+    app.add_template_global(table_cell)
     app.add_template_filter(format_phone, "phone")
     app.add_template_filter(format_snils, "snils")
     app.add_template_global(format_date)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import current_app, g, has_request_context, make_response, render_template, request
-from jinja2 import pass_context
-from jinja2.runtime import Context
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
@@ -142,18 +142,45 @@ def bound_gettext(translations: Any = None) -> dict[str, Any]:
         translations = get_translations()
     one, many = translations.ugettext, translations.ungettext
 
-    @pass_context
-    def gettext(context: Context, string: str, /, **variables: Any) -> str:
+    # The evaluation context, not the template's: Jinja derives a copy of the whole context for
+    # each call of a ``pass_context`` function inside a loop or a block with variables set.
+    @pass_eval_context
+    def gettext(context: EvalContext, string: str, /, **variables: Any) -> str:
         text = one(string)  # the catalog's text is trusted markup; the values are escaped into it
-        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704
+        return (Markup(text) if context.autoescape else text) % variables  # noqa: S704
 
-    @pass_context
-    def ngettext(context: Context, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+    @pass_eval_context
+    def ngettext(context: EvalContext, singular: str, plural: str, num: int, /, **variables: Any) -> str:
         variables.setdefault("num", num)
         text = many(singular, plural, num)
-        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704
+        return (Markup(text) if context.autoescape else text) % variables  # noqa: S704
 
     return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
+
+
+_SENTINEL = "9876543210123"  # an id no route is built with; stands for the ids of a row set
+
+
+def url_maker(endpoint: str, key: str, **values: Any) -> Any:
+    """``id -> url_for(endpoint, **values, key=id)`` for an integer ``key``: the URL is built once
+    and each row's id put into it (what Werkzeug's int converter writes), so a list linking every
+    row to the same page of another id builds one URL, not one per row."""
+    from flask import url_for
+
+    url = url_for(endpoint, **values, **{key: int(_SENTINEL)})
+    head, found, tail = url.partition(_SENTINEL)
+    if not found or _SENTINEL in tail:  # never with the portal's routes; then one url_for per row
+        return lambda each: url_for(endpoint, **values, **{key: each})
+    return lambda each: f"{head}{int(each)}{tail}"
+
+
+def translated(texts: dict[Any, Any]) -> dict[Any, Any]:
+    """``texts`` with its lazy texts (``lazy_gettext``) translated once for this request, as they
+    would render (the catalog's text is markup we wrote): a list that names a kind on every row
+    then reads each name from the catalog once, not on every row."""
+    from flask_babel.speaklater import LazyString
+
+    return {key: Markup(str(text)) if isinstance(text, LazyString) else text for key, text in texts.items()}  # noqa: S704
 
 
 def wants_fragment() -> bool:

@@ -165,3 +165,17 @@ def test_pages_are_still_compressed_and_assets_are_not_compressed_twice(app, cli
     assert b"<html" in brotli.decompress(page.data)
     asset = _served(app, "portal.css", "br")
     assert brotli.decompress(asset.data) == (STATIC / "portal.css").read_bytes()  # once, not twice
+
+
+def test_an_asset_does_not_depend_on_the_cookie_nor_open_the_session(app, demo, login):
+    """A shared cache may keep one copy of an asset for everyone: the answer neither varies with
+    the cookie nor sets one, signed in or not (nothing looks into the session for it)."""
+    with app.test_request_context():
+        url = app.extensions["portal.assets"].url("portal.css")
+    for client in (app.test_client(), login(demo["patient"])):
+        response = client.get(url, headers={"Accept-Encoding": "br"})
+        assert response.status_code == 200
+        assert "Cookie" not in response.headers.get("Vary", "")
+        assert "Set-Cookie" not in response.headers
+    # A page still depends on who asks.
+    assert "Cookie" in login(demo["patient"]).get("/").headers["Vary"]

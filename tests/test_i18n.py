@@ -131,3 +131,19 @@ def test_the_statement_date_is_today_or_earlier():
     from portal.web.views import STATEMENT_REVIEWED
 
     assert clock.today() >= STATEMENT_REVIEWED
+
+
+@pytest.mark.parametrize("lang,message", [("ru", "Обязательное поле."), ("en", "This field is required.")])
+def test_wtforms_own_messages_follow_the_request_language(app, lang, message):
+    """WTForms' built-in messages (its catalog is read once per process, not per request) are in
+    the language of each request, one after the other in the same process."""
+    from werkzeug.datastructures import MultiDict
+
+    from portal.web.forms import LanguageForm
+
+    for _ in range(2):
+        with app.test_request_context("/", headers={"Cookie": f"lang={lang}"}):
+            app.preprocess_request()
+            form = LanguageForm(formdata=MultiDict(), meta={"csrf": False})
+            assert not form.validate()
+            assert form.language.errors == [message]

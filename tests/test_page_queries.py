@@ -13,11 +13,12 @@ from portal.database import db
 from tests.test_htmx import recorded_statements
 
 # Statements of one request (the second: the first also opens the connection). A card read
-# writes its audit events here too: on the dashboard, one for the card and one per section card.
+# writes its audit events here too: on the dashboard, one for the card and one per section card
+# (those in one INSERT of several rows).
 BUDGETS = {
     "/": 3,
     "/clinics": 5,
-    "/card/{card}": 22,
+    "/card/{card}": 20,
     "/card/{card}/results": 10,
     "/card/{card}/results/{report}": 10,
     "/card/{card}/results/trend/{code}": 8,
@@ -74,3 +75,10 @@ def test_a_card_page_reads_the_session_account_consent_and_card_once(pages, path
     assert _reads(statements, "staff_membership") == 1  # in the same query as the session
     assert _reads(statements, "consent_event") == 1
     assert _reads(statements, "patient") == 1
+
+
+def test_the_dashboard_writes_its_section_reads_in_one_insert(pages):
+    """The card's opening is one event; the section cards' reads (one event per section, as
+    tests/test_page_sections.py checks) go into the log in one INSERT of several rows."""
+    statements = pages("/card/{card}")
+    assert sum(s.lstrip().startswith("INSERT INTO audit_event") for s in statements) == 2

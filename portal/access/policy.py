@@ -541,7 +541,23 @@ def record_access(
     and organisation; ``reason`` defaults to the decision's."""
     from portal.audit import service as audit
 
-    audit.record(
+    audit.record_many([access_event(account, decision, action, patient_id, section, object_type, object_id, reason)])
+
+
+def access_event(
+    account: Account,
+    decision: Decision,
+    action: str,
+    patient_id: int,
+    section: str,
+    object_type: str | None = None,
+    object_id: object = None,
+    reason: str | None = None,
+) -> dict:
+    """``record_access``'s event, to insert with others (``audit.record_many``)."""
+    from portal.audit import service as audit
+
+    return audit.event(
         f"card.{action}",
         actor_id=account.id,
         actor_role=decision.basis,

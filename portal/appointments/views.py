@@ -8,7 +8,7 @@ from portal.appointments import service
 from portal.appointments.forms import ClinicSearchForm
 from portal.appointments.regions import KINDS, REGIONS
 from portal.forms import choices
-from portal.rendering import render
+from portal.rendering import render, translated
 
 bp = Blueprint("appointments", __name__, template_folder="templates")
 
@@ -30,7 +30,7 @@ def clinics():
         fragment="results",
         form=form,
         result=result,
-        kinds=KINDS,
-        regions=REGIONS,
+        kinds=translated(KINDS),
+        regions=translated(REGIONS),
         status=status,
     )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import Select, String, bindparam, cast, or_, select
 from sqlalchemy.orm import aliased
 
 from portal import clock
@@ -64,63 +65,90 @@ def access_log(
     size: int = PAGE_SIZE,
 ) -> AccessPage:
     """Who opened this card, newest first, in one query per page; the viewing is audited too."""
-    actor, grantee = aliased(Account), aliased(Account)
+    values = {"patient": patient_id, "viewer": viewer.id, "size": size + 1}
+    if since:
+        values["since"] = clock.day_start(since)  # days in the portal's zone
+    if until:
+        values["until"] = clock.day_end(until)
+    if before:
+        values["before"] = before
     with write_transaction():
         open_section(viewer, patient_id, "access_log")  # decided, audited, and the card named on the page
-        # Openings of the card, and the owner's grants to trusted persons (given, changed, ended).
-        query = (
-            select(
-                AuditEvent,
-                actor.surname,
-                actor.name,
-                actor.patronymic,
-                Organisation.name,
-                grantee.surname,
-                grantee.name,
-                grantee.patronymic,
-            )
-            .outerjoin(actor, actor.id == AuditEvent.actor_id)
-            .outerjoin(Organisation, Organisation.id == AuditEvent.organisation_id)
-            .outerjoin(
-                AccessGrant,
-                (AuditEvent.object_type == "access_grant") & (AuditEvent.object_id == cast(AccessGrant.id, String)),
-            )
-            .outerjoin(grantee, grantee.id == AccessGrant.grantee_id)
-            .where(
-                AuditEvent.patient_id == patient_id,
-                or_(AuditEvent.action.like("card.%"), AuditEvent.action.like("grant.%")),
-            )
-            .order_by(AuditEvent.id.desc())
-            .limit(size + 1)
+        statement = _statement(who == "others", bool(since), bool(until), bool(before))
+        rows = db.session.execute(statement, values).all()
+    entries = [_entry(row, viewer.id) for row in rows[:size]]
+    return AccessPage(patient_id, entries, rows[size - 1].id if len(rows) > size else None)
+
+
+@cache
+def _statement(others: bool, since: bool, until: bool, before: bool) -> Select:
+    """The log's query for one combination of filters, built once per process (immutable) and run
+    with the page's values: the columns a line shows, no events loaded as objects. Openings of the
+    card, and the owner's grants to trusted persons (given, changed, ended)."""
+    event, actor, grantee = AuditEvent, aliased(Account), aliased(Account)
+    query = (
+        select(
+            event.id,
+            event.created_at,
+            event.actor_id,
+            event.actor_role,
+            event.action,
+            event.section,
+            event.outcome,
+            event.reason,
+            event.object_type,
+            event.object_id,
+            actor.surname,
+            actor.name,
+            actor.patronymic,
+            Organisation.name.label("organisation"),
+            grantee.surname.label("grantee_surname"),
+            grantee.name.label("grantee_name"),
+            grantee.patronymic.label("grantee_patronymic"),
         )
-        if who == "others":
-            query = query.where(AuditEvent.actor_id != viewer.id)
-        if since:
-            query = query.where(AuditEvent.created_at >= clock.day_start(since))  # days in the portal's zone
-        if until:
-            query = query.where(AuditEvent.created_at <= clock.day_end(until))
-        if before:
-            query = query.where(AuditEvent.id < before)
-        rows = db.session.execute(query).all()
-    entries = [
-        AccessEntry(
-            event_id=event.id,
-            created_at=event.created_at,
-            actor_name=None if event.actor_id == viewer.id else " ".join(p for p in (surname, name, patronymic) if p),
-            actor_role=event.actor_role,
-            organisation=org,
-            action=event.action.removeprefix("card."),
-            section=event.section,
-            outcome=event.outcome,
-            reason=event.reason if event.actor_role == "emergency" else None,
-            grantee_name=" ".join(p for p in person if p) or None,
-            terms=Terms.read(event.reason) if event.action.startswith("grant.") else None,
-            export_format=event.object_id if event.object_type == "export" else None,
-            request_number=policy.request_number(event.reason) if event.actor_role == "registrar" else None,
+        .outerjoin(actor, actor.id == event.actor_id)
+        .outerjoin(Organisation, Organisation.id == event.organisation_id)
+        .outerjoin(
+            AccessGrant,
+            (event.object_type == "access_grant") & (event.object_id == cast(AccessGrant.id, String)),
         )
-        for event, surname, name, patronymic, org, *person in rows[:size]
-    ]
-    return AccessPage(patient_id, entries, rows[size - 1][0].id if len(rows) > size else None)
+        .outerjoin(grantee, grantee.id == AccessGrant.grantee_id)
+        .where(
+            event.patient_id == bindparam("patient"),
+            or_(event.action.like("card.%"), event.action.like("grant.%")),
+        )
+        .order_by(event.id.desc())
+        .limit(bindparam("size"))
+    )
+    if others:
+        query = query.where(event.actor_id != bindparam("viewer"))
+    if since:
+        query = query.where(event.created_at >= bindparam("since", type_=event.created_at.type))
+    if until:
+        query = query.where(event.created_at <= bindparam("until", type_=event.created_at.type))
+    if before:
+        query = query.where(event.id < bindparam("before"))
+    return query
+
+
+def _entry(row, viewer_id: int) -> AccessEntry:
+    grant = row.action.startswith("grant.")
+    person = (row.grantee_surname, row.grantee_name, row.grantee_patronymic)
+    return AccessEntry(
+        event_id=row.id,
+        created_at=row.created_at,
+        actor_name=None if row.actor_id == viewer_id else " ".join(p for p in (row.surname, row.name, row.patronymic) if p),
+        actor_role=row.actor_role,
+        organisation=row.organisation,
+        action=row.action.removeprefix("card."),
+        section=row.section,
+        outcome=row.outcome,
+        reason=row.reason if row.actor_role == "emergency" else None,
+        grantee_name=" ".join(p for p in person if p) or None,
+        terms=Terms.read(row.reason) if grant else None,
+        export_format=row.object_id if row.object_type == "export" else None,
+        request_number=policy.request_number(row.reason) if row.actor_role == "registrar" else None,
+    )
 
 
 def logged_event(viewer, patient_id: int, event_id: int) -> AuditEvent | None:

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 from flask import has_request_context, request
 
+from sqlalchemy import insert
+
 from portal.audit.merkle import leaf_hash
 from portal.audit.models import AuditEvent
 from portal.database import db
@@ -62,7 +64,7 @@ def client_ip() -> str | None:
     return request.remote_addr if has_request_context() else None
 
 
-def record(
+def event(
     action: str,
     *,
     actor_id: int | None = None,
@@ -75,26 +77,48 @@ def record(
     reason: str | None = None,
     on_behalf_of_id: int | None = None,
     organisation_id: int | None = None,
-) -> AuditEvent:
-    """Insert an event inside the current write transaction; nothing else is read or written."""
+) -> dict:
+    """An event's column values, stamped now and with the client's address: what ``record`` and
+    ``record_many`` insert."""
+    return {
+        "created_at": datetime.now(UTC),
+        "actor_id": actor_id,
+        "actor_role": actor_role,
+        "on_behalf_of_id": on_behalf_of_id,
+        "organisation_id": organisation_id,
+        "patient_id": patient_id,
+        "action": action,
+        "section": section,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "outcome": outcome,
+        "ip": client_ip(),
+        "reason": reason,
+    }
+
+
+# One INSERT statement, built once: no object for the unit of work to track and flush.
+_INSERT = insert(AuditEvent.__table__)
+
+
+def _transaction():
     session = db.session()
     if not session.in_transaction():
         raise RuntimeError("audit.record() must run inside write_transaction()")
-    event = AuditEvent(
-        created_at=datetime.now(UTC),
-        actor_id=actor_id,
-        actor_role=actor_role,
-        on_behalf_of_id=on_behalf_of_id,
-        organisation_id=organisation_id,
-        patient_id=patient_id,
-        action=action,
-        section=section,
-        object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        outcome=outcome,
-        ip=client_ip(),
-        reason=reason,
-    )
-    session.add(event)
-    session.flush()
-    return event
+    return session
+
+
+def record(action: str, **fields) -> AuditEvent:
+    """Insert an event inside the current write transaction; nothing else is read or written.
+    ``fields`` are ``event``'s. Returns the event as written (with its id; not attached to the
+    session)."""
+    values = event(action, **fields)
+    inserted = _transaction().execute(_INSERT, values)
+    return AuditEvent(id=inserted.inserted_primary_key[0], **values)
+
+
+def record_many(events: list[dict]) -> None:
+    """Insert several events (``event``'s values) in one statement, in the current write
+    transaction: one page that reads several sections writes one event per section."""
+    if events:
+        _transaction().execute(_INSERT, events)

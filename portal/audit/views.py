@@ -11,7 +11,7 @@ from portal.audit import proof as proofs
 from portal.audit import signing
 from portal.audit.forms import AccessLogFilter
 from portal.record.sections import LABELS
-from portal.rendering import render
+from portal.rendering import render, translated
 
 bp = Blueprint("audit", __name__, template_folder="templates")
 
@@ -30,7 +30,7 @@ def access_log(patient_id: int):
         before=form.before.data if valid else None,
     )
     return render(
-        "audit/access_log.html", fragment="entries", log=log, form=form, labels=LABELS, status=200 if valid else 400
+        "audit/access_log.html", fragment="entries", log=log, form=form, labels=translated(LABELS), status=200 if valid else 400
     )
 
 

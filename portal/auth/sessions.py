@@ -83,7 +83,12 @@ def forget() -> None:
 
 
 def init_app(app: Flask) -> None:
-    login_manager.init_app(app)
+    # Templates use ``page.user``, not Flask-Login's ``current_user``. And the portal never uses a
+    # remember-me cookie (the server session is the session), so Flask-Login's after-request hook,
+    # which only looks into the session for one, goes: it marked every response, assets included,
+    # as depending on the cookie (``Vary: Cookie``) and opened the session for nothing.
+    login_manager.init_app(app, add_context_processor=False)
+    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
     login_manager.request_loader(lambda _request: account_if_signed_in())
     login_manager.user_loader(lambda _id: None)  # never from the cookie alone: see request_loader
     login_manager.session_protection = None  # the server-side session is the protection

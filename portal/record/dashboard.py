@@ -184,12 +184,15 @@ def cards_for(context: CardContext, account) -> list[DashboardCard]:
     where the viewer may read that section, and its read is audited as a read of that section,
     in the page's write transaction (the view opens it)."""
     from portal.access import policy
+    from portal.audit import service as audit
 
     cards = [appointment(context)] if context.basis in ("self", "guardian", "clinician") else []
+    reads = []
     for section, make in SECTION_CARDS:
         if context.may(section):
-            policy.record_access(account, context.decision, "read", context.patient.id, section, "dashboard")
+            reads.append(policy.access_event(account, context.decision, "read", context.patient.id, section, "dashboard"))
             cards.append(make(context))
+    audit.record_many(reads)  # one event per section shown, in one INSERT
     cards.append(notifications(context, account.id))
     if context.basis in ("self", "guardian"):
         cards.append(requests(context))
