@@ -10,12 +10,12 @@ each. So a list page costs the same number of queries whatever the size of the r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Text, and_, or_, select
+from sqlalchemy import Select, Text, and_, bindparam, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import defer, joinedload, lazyload
 
@@ -178,17 +178,17 @@ def _bound(spec: Spec, day: date, end: bool):
 
 
 def _status_clause(value: str):
+    """A prescription state as a clause, with today and a month ago as the values ``on`` and
+    ``month_ago`` (the statement is built once; the days are the request's)."""
     p = m.Prescription
-    on = today()
-    from datetime import timedelta
-
+    on, month_ago = bindparam("on", type_=p.valid_until.type), bindparam("month_ago", type_=p.valid_until.type)
     if value == "cancelled":
         return p.cancelled_at.is_not(None)
     if value == "active":
         return and_(p.cancelled_at.is_(None), p.valid_until >= on)
     if value == "expired":
-        return and_(p.cancelled_at.is_(None), p.valid_until < on, p.valid_until >= on - timedelta(days=30))
-    return and_(p.cancelled_at.is_(None), p.valid_until < on - timedelta(days=30))
+        return and_(p.cancelled_at.is_(None), p.valid_until < on, p.valid_until >= month_ago)
+    return and_(p.cancelled_at.is_(None), p.valid_until < month_ago)
 
 
 def parse_after(spec: Spec, after: str | None) -> tuple[Any, int] | None:
@@ -197,10 +197,6 @@ def parse_after(spec: Spec, after: str | None) -> tuple[Any, int] | None:
         return None
     when, ident = paging.parse_dated(after)
     return (when if spec.is_datetime else when.date()), ident
-
-
-def _list_options(spec: Spec) -> tuple:
-    return _options_of(spec.key)
 
 
 @cache
@@ -223,28 +219,82 @@ def _options_of(key: str) -> tuple:
     return tuple(options)
 
 
-def page_of(spec: Spec, patient_id: int, filters: Filters, size: int = PAGE_SIZE) -> EntryPage:
+AS_ROWS = frozenset({"results"})  # the sections listed as rows of the columns their table shows
+
+
+def _columns(spec: Spec) -> Select | None:
+    """The columns a section's table shows, for the sections listed without loading entries as
+    objects (None: the section's entries are loaded, with ``_options_of``)."""
+    if spec.key == "results":  # in AS_ROWS
+        r = m.LabReport
+        return select(
+            r.id, r.code, r.kind, r.taken_at, r.flagged, r.conclusion, Organisation.name.label("organisation_name")
+        ).join(Organisation, Organisation.id == r.organisation_id)
+    return None
+
+
+@cache
+def _statement(key: str, since: bool, until: bool, kind: str | bool, organisation: bool, doctor: bool, after: bool):
+    """A section's list query for one combination of filters, built once per process (immutable)
+    and run with the page's values (``patient``, ``since``, ``until``, ``type``, ``organisation``,
+    ``doctor``, ``after_date``, ``after_id``, ``size``; ``on`` and ``month_ago`` for the
+    prescriptions' states). ``kind`` is the chosen state of prescriptions or vaccinations (their
+    clause depends on it), True for another section's type filter, False for none."""
+    spec = SPECS[key]
     model, column = spec.model, spec.date_column
-    query = select(model).options(*_list_options(spec)).where(model.patient_id == patient_id)
+    query = _columns(spec)
+    if query is None:
+        query = select(model).options(*_options_of(key))
+    query = query.where(model.patient_id == bindparam("patient"))
+    if since:
+        query = query.where(column >= bindparam("since", type_=column.type))
+    if until:
+        query = query.where(column <= bindparam("until", type_=column.type))
+    if kind and spec.key == "prescriptions":
+        query = query.where(_status_clause(kind))
+    elif kind and spec.key == "vaccinations":
+        query = query.where(model.confirmed.is_(kind == "yes"))
+    elif kind:
+        query = query.where(getattr(model, spec.type_attr) == bindparam("type"))
+    if organisation:
+        query = query.where(model.organisation_id == bindparam("organisation"))
+    if doctor:
+        query = query.where(model.practitioner_id == bindparam("doctor"))
+    if after:
+        when = bindparam("after_date", type_=column.type)
+        query = query.where(or_(column < when, and_(column == when, model.id < bindparam("after_id"))))
+    return query.order_by(column.desc(), model.id.desc()).limit(bindparam("size"))
+
+
+def page_of(spec: Spec, patient_id: int, filters: Filters, size: int = PAGE_SIZE) -> EntryPage:
+    """One page of a section's entries (rows of the shown columns for the sections ``_columns``
+    lists, entries otherwise), with its statement built once per process."""
+    values: dict[str, Any] = {"patient": patient_id, "size": size + 1}
     if filters.since:
-        query = query.where(column >= _bound(spec, filters.since, False))
+        values["since"] = _bound(spec, filters.since, False)
     if filters.until:
-        query = query.where(column <= _bound(spec, filters.until, True))
+        values["until"] = _bound(spec, filters.until, True)
+    kind: str | bool = False
     if filters.type and spec.type_attr:
+        kind = filters.type if spec.key in ("prescriptions", "vaccinations") else True
+        values["type"] = filters.type
         if spec.key == "prescriptions":
-            query = query.where(_status_clause(filters.type))
-        elif spec.key == "vaccinations":
-            query = query.where(model.confirmed.is_(filters.type == "yes"))
-        else:
-            query = query.where(getattr(model, spec.type_attr) == filters.type)
-    if filters.organisation and spec.organisation:
-        query = query.where(model.organisation_id == filters.organisation)
-    if filters.doctor and spec.doctor:
-        query = query.where(model.practitioner_id == filters.doctor)
+            values["on"] = on = today()
+            values["month_ago"] = on - timedelta(days=30)
+    organisation = bool(filters.organisation and spec.organisation)
+    if organisation:
+        values["organisation"] = filters.organisation
+    doctor = bool(filters.doctor and spec.doctor)
+    if doctor:
+        values["doctor"] = filters.doctor
     key = parse_after(spec, filters.after)
     if key:
-        query = query.where(or_(column < key[0], and_(column == key[0], model.id < key[1])))
-    rows = list(db.session.scalars(query.order_by(column.desc(), model.id.desc()).limit(size + 1)).unique())
+        values["after_date"], values["after_id"] = key
+    statement = _statement(spec.key, bool(filters.since), bool(filters.until), kind, organisation, doctor, bool(key))
+    if spec.key in AS_ROWS:
+        rows = db.session.execute(statement, values).all()
+    else:
+        rows = list(db.session.scalars(statement, values).unique())
     next_after = None
     if len(rows) > size:
         last = rows[size - 1]
@@ -252,38 +302,44 @@ def page_of(spec: Spec, patient_id: int, filters: Filters, size: int = PAGE_SIZE
     return EntryPage(rows[:size], next_after, key is None)
 
 
+@cache
+def _choice_statements(key: str) -> tuple[Select | None, Select | None]:
+    """The queries of a section's organisation and doctor choices, built once per process."""
+    spec = SPECS[key]
+    model, patient = spec.model, bindparam("patient")
+    organisations = doctors = None
+    if spec.organisation:
+        organisations = (
+            select(Organisation.id, Organisation.name)
+            .distinct()
+            .join(model, model.organisation_id == Organisation.id)
+            .where(model.patient_id == patient)
+            .order_by(Organisation.name)
+        )
+    if spec.doctor:
+        p = m.Practitioner
+        doctors = (
+            select(p.id, p.surname, p.name, p.patronymic, p.specialty)
+            .distinct()
+            .join(model, model.practitioner_id == p.id)
+            .where(model.patient_id == patient)
+            .order_by(p.surname, p.name)
+        )
+    return organisations, doctors
+
+
 def choices_of(spec: Spec, patient_id: int) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """The organisations and doctors that appear in this section of this card (one query each)."""
-    model = spec.model
+    by_organisation, by_doctor = _choice_statements(spec.key)
+    values = {"patient": patient_id}
     organisations: list[tuple[int, str]] = []
     doctors: list[tuple[int, str]] = []
-    if spec.organisation:
-        organisations = [
-            tuple(row)
-            for row in db.session.execute(
-                select(Organisation.id, Organisation.name)
-                .distinct()
-                .join(model, model.organisation_id == Organisation.id)
-                .where(model.patient_id == patient_id)
-                .order_by(Organisation.name)
-            )
-        ]
-    if spec.doctor:
+    if by_organisation is not None:
+        organisations = [tuple(row) for row in db.session.execute(by_organisation, values)]
+    if by_doctor is not None:
         doctors = [
             (pid, f"{surname} {name[0]}.{(patronymic or ' ')[0]}. — {specialty}".replace(" .", ""))
-            for pid, surname, name, patronymic, specialty in db.session.execute(
-                select(
-                    m.Practitioner.id,
-                    m.Practitioner.surname,
-                    m.Practitioner.name,
-                    m.Practitioner.patronymic,
-                    m.Practitioner.specialty,
-                )
-                .distinct()
-                .join(model, model.practitioner_id == m.Practitioner.id)
-                .where(model.patient_id == patient_id)
-                .order_by(m.Practitioner.surname, m.Practitioner.name)
-            )
+            for pid, surname, name, patronymic, specialty in db.session.execute(by_doctor, values)
         ]
     return organisations, doctors
 
