@@ -12,13 +12,14 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
 import pyotp
 from flask import current_app, url_for
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Select, bindparam, delete, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from portal import crypto
@@ -305,21 +306,24 @@ class Current:
         return aware(self.session.last_seen_at) + idle_limit(self.account)
 
 
+@cache
+def _session_statement() -> Select:
+    """The signed-in session, its account and the account's staff roles in one query, built once
+    per process (immutable) and run with the session's id."""
+    return (
+        select(ServerSession, Account)
+        .outerjoin(Account, Account.id == ServerSession.account_id)
+        .options(joinedload(Account.memberships))
+        .where(ServerSession.id == bindparam("id"))
+    )
+
+
 def load_session(token: str | None) -> Current | None:
     """The live session behind a cookie's token, or None. Ends sessions that timed out."""
     if not token:
         return None
     # One query: the session row, its account and the account's staff roles.
-    found = (
-        db.session.execute(
-            select(ServerSession, Account)
-            .outerjoin(Account, Account.id == ServerSession.account_id)
-            .options(joinedload(Account.memberships))
-            .where(ServerSession.id == session_id(token))
-        )
-        .unique()
-        .first()
-    )
+    found = db.session.execute(_session_statement(), {"id": session_id(token)}).unique().first()
     if found is None or found[0].ended_at is not None:
         return None
     row, account = found

@@ -8,9 +8,10 @@ over to the card when it is linked (recorded as an event of the card).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 
 from portal.audit import service as audit
 from portal.consent.models import ConsentEvent
@@ -33,8 +34,7 @@ def _latest(condition) -> ConsentEvent | None:
 
 def has_consent(patient_id: int) -> bool:
     """Whether the card's owner (or a child's guardian) has consented: what other parties need."""
-    event = _latest(ConsentEvent.patient_id == patient_id)
-    return event is not None and event.action == "given"
+    return db.session.scalar(_latest_action(True), {"patient": patient_id}) == "given"
 
 
 def _subject(account) -> object:
@@ -43,9 +43,26 @@ def _subject(account) -> object:
     return and_(ConsentEvent.account_id == account.id, ConsentEvent.patient_id.is_(None))
 
 
+@cache
+def _latest_action(by_patient: bool) -> Select:
+    """The action of the latest consent event of a card (``patient``) or of an account without a
+    card (``account``), built once per process (immutable) and run with the value."""
+    condition = (
+        ConsentEvent.patient_id == bindparam("patient")
+        if by_patient
+        else and_(ConsentEvent.account_id == bindparam("account"), ConsentEvent.patient_id.is_(None))
+    )
+    return select(ConsentEvent.action).where(condition).order_by(ConsentEvent.id.desc()).limit(1)
+
+
 def account_has_consent(account) -> bool:
-    event = _latest(_subject(account))
-    return event is not None and event.action == "given"
+    """Whether this account's own consent (its card's, or its own before a card is linked) is given:
+    what a signed-in page checks on every request."""
+    if account.patient_id is not None:
+        action = db.session.scalar(_latest_action(True), {"patient": account.patient_id})
+    else:
+        action = db.session.scalar(_latest_action(False), {"account": account.id})
+    return action == "given"
 
 
 def history(account) -> list[ConsentEvent]:

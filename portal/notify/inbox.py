@@ -15,12 +15,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
 from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 
 from portal.auth.models import Account
 from portal.database import db
@@ -377,13 +378,19 @@ def page_of(account_id: int, before: int | None = None) -> tuple[list[Shown], in
     return [show(n) for n in rows[:PAGE_SIZE]], older
 
 
-def unread_count(account_id: int) -> int:
-    """One indexed count for the header of every signed-in page."""
-    return db.session.scalar(
+@cache
+def _unread_statement() -> Select:
+    """The header's count of unread notifications, built once per process (immutable)."""
+    return (
         select(func.count())
         .select_from(Notification)
-        .where(Notification.account_id == account_id, Notification.read_at.is_(None))
+        .where(Notification.account_id == bindparam("account"), Notification.read_at.is_(None))
     )
+
+
+def unread_count(account_id: int) -> int:
+    """One indexed count for the header of every signed-in page."""
+    return db.session.scalar(_unread_statement(), {"account": account_id})
 
 
 def owned(account_id: int, notification_id: int) -> Notification | None:
