@@ -174,6 +174,20 @@ def url_maker(endpoint: str, key: str, **values: Any) -> Any:
     return lambda each: f"{head}{int(each)}{tail}"
 
 
+def path_for(endpoint: str) -> str:
+    """``url_for(endpoint)`` for an endpoint without arguments, built once per process and script
+    root (kept with the app: immutable URL data) instead of on every page that links to it: the
+    layout, the navigation and the footer link the same pages on every request."""
+    from flask import current_app, request, url_for
+
+    paths = current_app.extensions.setdefault("portal.paths", {})
+    key = (request.script_root, endpoint)
+    path = paths.get(key)
+    if path is None:
+        path = paths[key] = url_for(endpoint)
+    return path
+
+
 def translated(texts: dict[Any, Any]) -> dict[Any, Any]:
     """``texts`` with its lazy texts (``lazy_gettext``) translated once for this request, as they
     would render (the catalog's text is markup we wrote): a list that names a kind on every row

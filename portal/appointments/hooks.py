@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import url_for
 from flask_babel import gettext as _
 
 from portal.plugin_api import Blueprint, DashboardCard, NavItem, Page, hookimpl
+from portal.rendering import path_for
 
 
 @hookimpl
@@ -17,7 +17,7 @@ def register_blueprints() -> list[Blueprint]:
 
 @hookimpl
 def navigation_items(page: Page) -> list[NavItem]:
-    return [NavItem(_("Clinics"), url_for("appointments.clinics"), 30, "appointments.clinics")]
+    return [NavItem(_("Clinics"), path_for("appointments.clinics"), 30, "appointments.clinics")]
 
 
 @hookimpl

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import url_for
 from flask_babel import gettext as _
 
 from portal.config import ROOT
 from portal.plugin_api import Blueprint, Link, NavItem, Page, Theme, hookimpl
+from portal.rendering import path_for
 
 THEMES_DIR = ROOT / "themes"
 
@@ -66,29 +66,29 @@ def register_themes() -> list[Theme]:
 
 @hookimpl
 def navigation_items(page: Page) -> list[NavItem]:
-    items = [NavItem(_("Home"), url_for("web.home"), 10, "web.home")]
+    items = [NavItem(_("Home"), path_for("web.home"), 10, "web.home")]
     user = page.user
     if user is None:
-        items.append(NavItem(_("Sign in"), url_for("auth.sign_in"), 90, "auth.sign_in"))
+        items.append(NavItem(_("Sign in"), path_for("auth.sign_in"), 90, "auth.sign_in"))
         return items
-    items.append(NavItem(_("My cards"), url_for("record.cards"), 20, "record.cards"))
+    items.append(NavItem(_("My cards"), path_for("record.cards"), 20, "record.cards"))
     if "registrar" in user.roles:
-        items.append(NavItem(_("Identity checks"), url_for("clinic.verifications"), 40, "clinic.verifications"))
-        items.append(NavItem(_("Legal representatives"), url_for("clinic.guardianships"), 42, "clinic.guardianships"))
-        items.append(NavItem(_("Certificate requests"), url_for("certificates.queue"), 43, "certificates.queue"))
-        items.append(NavItem(_("Opt-outs"), url_for("opt_outs.queue"), 44, "opt_outs.queue"))
-        items.append(NavItem(_("Error reports"), url_for("corrections.queue"), 44, "corrections.queue"))
+        items.append(NavItem(_("Identity checks"), path_for("clinic.verifications"), 40, "clinic.verifications"))
+        items.append(NavItem(_("Legal representatives"), path_for("clinic.guardianships"), 42, "clinic.guardianships"))
+        items.append(NavItem(_("Certificate requests"), path_for("certificates.queue"), 43, "certificates.queue"))
+        items.append(NavItem(_("Opt-outs"), path_for("opt_outs.queue"), 44, "opt_outs.queue"))
+        items.append(NavItem(_("Error reports"), path_for("corrections.queue"), 44, "corrections.queue"))
     if user.roles & {"doctor", "nurse"}:
-        items.append(NavItem(_("Emergency access"), url_for("clinic.emergency"), 45, "clinic.emergency"))
-    items.append(NavItem(_("Profile"), url_for("profile.profile"), 78, "profile.profile"))
-    items.append(NavItem(_("Security"), url_for("auth.security"), 80, "auth.security"))
+        items.append(NavItem(_("Emergency access"), path_for("clinic.emergency"), 45, "clinic.emergency"))
+    items.append(NavItem(_("Profile"), path_for("profile.profile"), 78, "profile.profile"))
+    items.append(NavItem(_("Security"), path_for("auth.security"), 80, "auth.security"))
     return items
 
 
 @hookimpl
 def footer_links(page: Page) -> list[Link]:
     return [
-        Link(_("Accessibility statement"), url_for("web.accessibility"), 10),
-        Link(_("Privacy notice"), url_for("web.privacy"), 20),
-        Link(_("Display settings"), url_for("web.display_settings"), 30),
+        Link(_("Accessibility statement"), path_for("web.accessibility"), 10),
+        Link(_("Privacy notice"), path_for("web.privacy"), 20),
+        Link(_("Display settings"), path_for("web.display_settings"), 30),
     ]
