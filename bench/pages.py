@@ -28,14 +28,14 @@ class Page:
 
 
 PAGES: tuple[Page, ...] = (
-    Page("home", "home `/`", None, "/", 5),
-    Page("directory", "directory `/clinics`", None, "/clinics", 7),
-    Page("dashboard", "card dashboard", "/cards", r"/card/\d+", 25),
-    Page("results", "results list", "dashboard", r"/card/\d+/results", 15),
-    Page("entry", "one result", "results", r"/card/\d+/results/\d+", 15),
-    Page("trend", "one trend", "entry", r"/card/\d+/results/trend/[^\"/?]+", 13),
-    Page("access_log", "access log", "dashboard", r"/card/\d+/access-log", 13),
-    Page("inbox", "inbox", "home", r"/notifications", 7),
+    Page("home", "home `/`", None, "/", 3),
+    Page("directory", "directory `/clinics`", None, "/clinics", 5),
+    Page("dashboard", "card dashboard", "/cards", r"/card/\d+", 12),
+    Page("results", "results list", "dashboard", r"/card/\d+/results", 8),
+    Page("entry", "one result", "results", r"/card/\d+/results/\d+", 8),
+    Page("trend", "one trend", "entry", r"/card/\d+/results/trend/[^\"/?]+", 6),
+    Page("access_log", "access log", "dashboard", r"/card/\d+/access-log", 6),
+    Page("inbox", "inbox", "home", r"/notifications", 5),
     # The booking pages go here when they exist (issue 9: "and the booking pages when they exist").
 )
 
