@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from e2e.conftest import LANGUAGES, THEMES, checked_page, new_context
 from e2e.test_accessibility import ERROR_PREFIX, assert_clean, drop_expected_status_logs
+from e2e.test_export import status_says_keeping_focus
 from e2e.test_signed_in_pages import email_of_key, page_is_clean, signed_in
 from portal import clock
 from portal.auth.models import Account, StaffMembership
@@ -185,13 +186,7 @@ def test_the_registrar_issues_and_the_access_log_names_the_request(browser, base
         if ISSUED[lang] not in status.inner_text():  # still being made: the page as it is then
             assert_clean(check, js)
         if js:
-            page.evaluate("window.__kept = document.querySelector('header a'); window.__kept.focus()")
-            page.wait_for_function(
-                "(text) => document.getElementById('preparing-status').innerText.includes(text)",
-                arg=ISSUED[lang],
-                timeout=30_000,
-            )
-            assert page.evaluate("document.activeElement === window.__kept"), "the status took the focus"
+            status_says_keeping_focus(page, ISSUED[lang], "header a")
         else:
             deadline = time.monotonic() + 30
             while ISSUED[lang] not in page.locator("main").inner_text():

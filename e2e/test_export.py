@@ -61,17 +61,21 @@ def touch_card(live_app, patient_id: int) -> None:
         db.session.remove()
 
 
+def status_says_keeping_focus(page, text: str, focused: str) -> None:
+    """Focus ``focused``, wait until the polled status (#preparing-status) says ``text`` by
+    itself, and check the swap left focus where it was."""
+    page.evaluate("(selector) => { window.__kept = document.querySelector(selector); window.__kept.focus(); }", focused)
+    page.wait_for_function(
+        "(text) => document.getElementById('preparing-status').innerText.includes(text)", arg=text, timeout=30_000
+    )
+    assert page.evaluate("document.activeElement === window.__kept"), "the status took the focus"
+
+
 def wait_for_the_file(page, js: bool, lang: str) -> None:
     """With JavaScript the status turns into the link by itself (focus stays where it was);
     without it, the person reloads (here: once the status address says it is ready)."""
     if js:
-        page.evaluate("window.__kept = document.querySelector('main a[href$=\"/export\"]'); window.__kept.focus()")
-        page.wait_for_function(
-            "(text) => document.getElementById('preparing-status').innerText.includes(text)",
-            arg=READY[lang],
-            timeout=30_000,
-        )
-        assert page.evaluate("document.activeElement === window.__kept"), "the status took the focus"
+        status_says_keeping_focus(page, READY[lang], 'main a[href$="/export"]')
         return
     url = page.url.split("?")[0] + "/status"
     deadline = time.monotonic() + 30
