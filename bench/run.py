@@ -150,6 +150,7 @@ def start_server(name: str, wsgi: str, port: int, env: dict, workers: int) -> su
 
 def start_worker(env: dict) -> subprocess.Popen:
     """The background worker beside the portal, as `make run` starts it (PDF jobs, the audit sealer)."""
+    DATA.mkdir(parents=True, exist_ok=True)
     errors = (DATA / "worker.log").open("w")
     return subprocess.Popen(  # noqa: S603 - our venv's flask
         [str(BIN / "flask"), "--app", "portal", "worker"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors
