@@ -7,8 +7,8 @@ from datetime import date, datetime
 import flask_babel
 from babel import dates as babel_dates
 from flask import Flask
-from markupsafe import Markup, escape
 from flask_babel import format_decimal, get_locale
+from markupsafe import Markup, escape
 
 from portal.identifiers import format_snils
 

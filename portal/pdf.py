@@ -60,7 +60,8 @@ h3 { font-size: 10.5pt; margin: 10pt 0 3pt; }
 table { border-collapse: separate; border-spacing: 0; width: 100%; margin: 4pt 0 8pt; table-layout: fixed;
   border-top: 0.75pt solid #555; }
 caption { text-align: left; font-weight: bold; }
-th, td { border-bottom: 0.5pt solid #555; padding: 2pt 4pt; text-align: left; vertical-align: top; overflow-wrap: break-word; }
+th, td { border-bottom: 0.5pt solid #555; padding: 2pt 4pt; text-align: left; vertical-align: top;
+  overflow-wrap: break-word; }
 th { background: #eee; } .meta { color: #333; font-size: 9pt; } .qr { float: right; width: 32mm; margin-left: 6mm; }
 .address { white-space: nowrap; }
 col.label { width: 32%; } col.code { width: 32mm; } col.date { width: 27mm; } col.short { width: 24mm; }

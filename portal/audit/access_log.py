@@ -131,20 +131,25 @@ def _statement(others: bool, since: bool, until: bool, before: bool) -> Select:
     return query
 
 
+def _name(*parts: str | None) -> str:
+    """A full name from column values (as ``Account.full_name`` from an object)."""
+    return " ".join(p for p in parts if p)
+
+
 def _entry(row, viewer_id: int) -> AccessEntry:
     grant = row.action.startswith("grant.")
     person = (row.grantee_surname, row.grantee_name, row.grantee_patronymic)
     return AccessEntry(
         event_id=row.id,
         created_at=row.created_at,
-        actor_name=None if row.actor_id == viewer_id else " ".join(p for p in (row.surname, row.name, row.patronymic) if p),
+        actor_name=None if row.actor_id == viewer_id else _name(row.surname, row.name, row.patronymic),
         actor_role=row.actor_role,
         organisation=row.organisation,
         action=row.action.removeprefix("card."),
         section=row.section,
         outcome=row.outcome,
         reason=row.reason if row.actor_role == "emergency" else None,
-        grantee_name=" ".join(p for p in person if p) or None,
+        grantee_name=_name(*person) or None,
         terms=Terms.read(row.reason) if grant else None,
         export_format=row.object_id if row.object_type == "export" else None,
         request_number=policy.request_number(row.reason) if row.actor_role == "registrar" else None,

@@ -15,7 +15,6 @@ import json
 from datetime import UTC, datetime
 
 from flask import has_request_context, request
-
 from sqlalchemy import insert
 
 from portal.audit.merkle import leaf_hash

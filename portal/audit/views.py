@@ -30,7 +30,12 @@ def access_log(patient_id: int):
         before=form.before.data if valid else None,
     )
     return render(
-        "audit/access_log.html", fragment="entries", log=log, form=form, labels=translated(LABELS), status=200 if valid else 400
+        "audit/access_log.html",
+        fragment="entries",
+        log=log,
+        form=form,
+        labels=translated(LABELS),
+        status=200 if valid else 400,
     )
 
 

@@ -190,7 +190,9 @@ def cards_for(context: CardContext, account) -> list[DashboardCard]:
     reads = []
     for section, make in SECTION_CARDS:
         if context.may(section):
-            reads.append(policy.access_event(account, context.decision, "read", context.patient.id, section, "dashboard"))
+            reads.append(
+                policy.access_event(account, context.decision, "read", context.patient.id, section, "dashboard")
+            )
             cards.append(make(context))
     audit.record_many(reads)  # one event per section shown, in one INSERT
     cards.append(notifications(context, account.id))
