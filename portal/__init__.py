@@ -34,7 +34,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     if values["PROXY_COUNT"]:
         n = values["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    app.wsgi_app = logs.LoggedPath(app.wsgi_app, app.url_map)  # type: ignore[method-assign]
+    app.teardown_request(logs.leave_logged_path)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)

@@ -340,5 +340,8 @@ def flask_settings(values: dict[str, Any], instance_path: Path) -> dict[str, Any
         ],
         "COMPRESS_MIN_SIZE": 256,
         "COMPRESS_BR_LEVEL": 5,
+        # A 64 KB window (the library's default is 4 MB): pages are smaller than that, and at quality 5
+        # the larger window's tables cost more to allocate in a worker (0.5 ms) than the compression.
+        "COMPRESS_BR_WINDOW": 16,
         "SEND_FILE_MAX_AGE_DEFAULT": 0,
     }

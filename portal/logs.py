@@ -3,7 +3,7 @@
 - ``JsonFormatter`` writes each record as one line of JSON. A newline, a carriage return, an ANSI
   escape or a Unicode line separator that came from a request is written as an escape sequence,
   so nothing a visitor sends can start a log line of its own (SECURITY.md check 60).
-- ``logged_path`` is the request's path as logs may show it: ids and fixed words stay, every other
+- ``leave_logged_path`` leaves the request's path as logs may show it: ids and fixed words stay, every other
   part of the path (a confirmation or reset token, a certificate's code, any text) is replaced
   by the route's name for it, and the query string (search terms, filters) is left out.
 - ``GunicornLogger`` is gunicorn's logger for ``make run`` (``portal/gunicorn_conf.py``): its
@@ -105,13 +105,16 @@ def configure(level: str) -> None:
 
 
 def masked_path(url_map: Map, path: str, method: str = "GET") -> str:
-    """``path`` with only its ids and fixed words: ``/auth/confirm/<token>``, ``/card/5/results``.
+    """``path`` with only its ids and fixed words: ``/auth/reset/<token>``, ``/card/5/results``.
     A path no route matches keeps its first part only (``/wp-admin/…``)."""
     try:
         rule, args = url_map.bind("localhost").match(path, method=method, return_rule=True)
     except Exception:  # noqa: BLE001 (not found, wrong method, redirect: all are logged the same way)
         return _first_part(path)
+    return _masked(rule, args)
 
+
+def _masked(rule, args: dict) -> str:
     def shown(match: re.Match) -> str:
         name = match.group(1)
         if isinstance(rule._converters.get(name), IntegerConverter | AnyConverter):
@@ -121,17 +124,16 @@ def masked_path(url_map: Map, path: str, method: str = "GET") -> str:
     return _ARGUMENT.sub(shown, rule.rule)
 
 
-class LoggedPath:
-    """WSGI middleware: leave the masked path in the environ for the access log. Outermost, so
-    that it is gunicorn's own environ the access logger reads."""
+def leave_logged_path(_error: BaseException | None = None) -> None:
+    """Teardown: leave the masked path in the request's environ, which is gunicorn's own, for the
+    access log. From the rule Flask matched: the path is not matched a second time."""
+    from flask import request
 
-    def __init__(self, wsgi_app, url_map: Map) -> None:
-        self.wsgi_app = wsgi_app
-        self.url_map = url_map
-
-    def __call__(self, environ, start_response):
-        environ[ENVIRON_KEY] = masked_path(self.url_map, get_path_info(environ), environ.get("REQUEST_METHOD", "GET"))
-        return self.wsgi_app(environ, start_response)
+    rule = request.url_rule
+    environ = request.environ
+    environ[ENVIRON_KEY] = (
+        _masked(rule, request.view_args or {}) if rule is not None else _first_part(get_path_info(environ))
+    )
 
 
 try:
