@@ -337,3 +337,40 @@ def test_a_vaccination_given_today_in_moscow_is_not_in_the_future_on_a_server_in
         tomorrow = add(login(demo["patient"]), patient_id, given_on=f"{day + timedelta(days=1):%d.%m.%Y}")
         assert tomorrow.status_code == 400
     assert [e.given_on for e in entries(app, patient_id)] == [day]
+
+
+MOMENTS = [
+    datetime(2026, 12, 31, 21, 0, tzinfo=UTC),  # midnight in Moscow: the next day and year there
+    datetime(2026, 1, 1, 0, 5),  # naive: taken as UTC
+    datetime(2027, 3, 8, 9, 7, 3, tzinfo=ZoneInfo("Asia/Vladivostok")),
+    datetime(2026, 6, 1, 12, 0, tzinfo=UTC),  # noon: 12 PM in English
+    datetime(2026, 6, 1, 23, 59, tzinfo=ZoneInfo("Europe/Moscow")),
+    datetime(1905, 2, 3, 4, 5, tzinfo=UTC),
+]
+PATTERNS = ["short", "medium", "long", "full", "dd.MM.yyyy HH:mm", "d MMMM y", "h:mm a", "EEEE, d MMM yy", "H:mm"]
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_dates_are_written_as_babel_writes_them(app, language):
+    """The portal's date formatting parses each pattern once and writes the numbers itself (lists
+    show a date on every row); what it writes is what flask_babel writes, in both languages, for
+    every named format and custom patterns, naive and aware moments, either side of midnight."""
+    import flask_babel
+
+    from portal.formatting import RUSSIAN_DATES, format_date, format_datetime
+
+    with app.test_request_context("/", headers={"Cookie": f"lang={language}"}):
+        assert str(flask_babel.get_locale()) == language
+        for moment in MOMENTS:
+            for pattern in PATTERNS:
+                mapped = RUSSIAN_DATES.get(pattern, pattern) if language == "ru" else pattern
+                for rebase in (True, False):
+                    expected = flask_babel.format_datetime(moment, pattern, rebase)
+                    assert format_datetime(moment, pattern, rebase) == expected, (moment, pattern, rebase)
+                    if any(field in pattern for field in "Hha"):
+                        continue  # a time in a date's pattern: Babel refuses it too
+                    assert format_date(moment, pattern, rebase) == flask_babel.format_date(moment, mapped, rebase)
+                    assert format_date(moment.date(), pattern) == flask_babel.format_date(moment.date(), mapped)
+        assert format_date(date(2026, 12, 7), "long") == (
+            "7 декабря 2026\u00a0года" if language == "ru" else "December 7, 2026"
+        )
