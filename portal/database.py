@@ -124,6 +124,18 @@ def _refuse_changes_to_kept(session: Session, _context, _instances) -> None:
         raise RuntimeError("an object kept loaded for this request (keep_loaded) was changed: read it again")
 
 
+def rows(statement, values: dict | None = None) -> list:
+    """The rows of a Core statement that names columns (not mapped objects), run on the request
+    session's connection and transaction: the ORM's own path (flush, compile state, result
+    wrapping) costs twice the statement on SQLite. For reads only: nothing pending is flushed."""
+    return db.session.connection().execute(statement, values or {}).all()
+
+
+def scalar(statement, values: dict | None = None):
+    """The first column of the first row (``rows``'s way), or None."""
+    return db.session.connection().execute(statement, values or {}).scalar()
+
+
 def in_write_transaction() -> bool:
     """Whether the code runs inside ``write_transaction()``."""
     return _write_intent.get()

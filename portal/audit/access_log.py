@@ -13,7 +13,7 @@ from functools import cache
 from sqlalchemy import Select, String, bindparam, cast, or_, select
 from sqlalchemy.orm import aliased
 
-from portal import clock
+from portal import clock, database
 from portal.access import policy
 from portal.appointments.models import Organisation
 from portal.audit.models import AuditEvent
@@ -75,7 +75,7 @@ def access_log(
     with write_transaction():
         open_section(viewer, patient_id, "access_log")  # decided, audited, and the card named on the page
         statement = _statement(who == "others", bool(since), bool(until), bool(before))
-        rows = db.session.execute(statement, values).all()
+        rows = database.rows(statement, values)
     entries = [_entry(row, viewer.id) for row in rows[:size]]
     return AccessPage(patient_id, entries, rows[size - 1].id if len(rows) > size else None)
 

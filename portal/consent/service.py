@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Select, and_, bindparam, or_, select
 
+from portal import database
 from portal.audit import service as audit
 from portal.consent.models import ConsentEvent
 from portal.database import db, write_transaction
@@ -59,9 +60,9 @@ def account_has_consent(account) -> bool:
     """Whether this account's own consent (its card's, or its own before a card is linked) is given:
     what a signed-in page checks on every request."""
     if account.patient_id is not None:
-        action = db.session.scalar(_latest_action(True), {"patient": account.patient_id})
+        action = database.scalar(_latest_action(True), {"patient": account.patient_id})
     else:
-        action = db.session.scalar(_latest_action(False), {"account": account.id})
+        action = database.scalar(_latest_action(False), {"account": account.id})
     return action == "given"
 
 

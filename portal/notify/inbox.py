@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, bindparam, func, or_, select
 
+from portal import database
 from portal.auth.models import Account
 from portal.database import db
 from portal.formatting import format_date
@@ -390,7 +391,7 @@ def _unread_statement() -> Select:
 
 def unread_count(account_id: int) -> int:
     """One indexed count for the header of every signed-in page."""
-    return db.session.scalar(_unread_statement(), {"account": account_id})
+    return database.scalar(_unread_statement(), {"account": account_id})
 
 
 def owned(account_id: int, notification_id: int) -> Notification | None:

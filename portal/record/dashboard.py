@@ -13,8 +13,8 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, String, bindparam, func, literal, select
 
+from portal import database
 from portal.access.policy import today
-from portal.database import db
 from portal.plugin_api import DashboardCard
 from portal.record import models as m
 from portal.record.service import CardContext
@@ -89,7 +89,7 @@ def _statements() -> dict[str, Select]:
 
 
 def _rows(name: str, **values) -> list:
-    return db.session.execute(_statements()[name], values).all()
+    return database.rows(_statements()[name], values)
 
 
 def prescriptions(context: CardContext) -> DashboardCard:
@@ -155,7 +155,7 @@ def notifications(context: CardContext, account_id: int) -> DashboardCard:
 
     ids = {"account": account_id, "patient": context.patient.id}
     rows = _rows("notifications", **ids)
-    total = db.session.execute(_statements()["unread"], ids).scalar() if len(rows) == LATEST else len(rows)
+    total = database.scalar(_statements()["unread"], ids) if len(rows) == LATEST else len(rows)
     return DashboardCard(
         "notifications",
         str(_l("Unread notifications")),

@@ -19,7 +19,7 @@ from sqlalchemy import Select, Text, and_, bindparam, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import defer, joinedload, lazyload
 
-from portal import clock, paging
+from portal import clock, database, paging
 from portal.access.policy import today
 from portal.appointments.models import Organisation
 from portal.database import db
@@ -292,7 +292,7 @@ def page_of(spec: Spec, patient_id: int, filters: Filters, size: int = PAGE_SIZE
         values["after_date"], values["after_id"] = key
     statement = _statement(spec.key, bool(filters.since), bool(filters.until), kind, organisation, doctor, bool(key))
     if spec.key in AS_ROWS:
-        rows = db.session.execute(statement, values).all()
+        rows = database.rows(statement, values)
     else:
         rows = list(db.session.scalars(statement, values).unique())
     next_after = None
@@ -335,11 +335,11 @@ def choices_of(spec: Spec, patient_id: int) -> tuple[list[tuple[int, str]], list
     organisations: list[tuple[int, str]] = []
     doctors: list[tuple[int, str]] = []
     if by_organisation is not None:
-        organisations = [tuple(row) for row in db.session.execute(by_organisation, values)]
+        organisations = [tuple(row) for row in database.rows(by_organisation, values)]
     if by_doctor is not None:
         doctors = [
             (pid, f"{surname} {name[0]}.{(patronymic or ' ')[0]}. — {specialty}".replace(" .", ""))
-            for pid, surname, name, patronymic, specialty in db.session.execute(by_doctor, values)
+            for pid, surname, name, patronymic, specialty in database.rows(by_doctor, values)
         ]
     return organisations, doctors
 
