@@ -12,7 +12,15 @@ from portal import assets, config, errors, formatting, forms, logs, paging, plug
 from portal.database import configure_engine
 from portal.extensions import babel, compress, csrf, db, htmx, limiter, migrate
 from portal.notify import sms
-from portal.rendering import bound_gettext, current_page, path_for, render_card, select_locale, url_maker
+from portal.rendering import (
+    StaticFragments,
+    bound_gettext,
+    current_page,
+    path_for,
+    render_card,
+    select_locale,
+    url_maker,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -67,6 +75,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
 
     app.context_processor(bound_gettext)
     app.add_template_global(render_card)
+    app.jinja_env.add_extension(StaticFragments)
     app.add_template_global(url_maker)
     app.add_template_global(path_for)
 

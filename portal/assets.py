@@ -87,16 +87,24 @@ class Assets:
         self.files: dict[str, Path] = {}
         self.digests: dict[str, str] = {}
         self.variants: dict[str, dict[str, Variant]] = {}
+        self.urls: dict[tuple[str, str], str] = {}
 
     def add(self, name: str, path: Path) -> None:
         data = path.read_bytes()
         self.files[name] = path
         self.digests[name] = hashlib.sha256(data).hexdigest()[:12]
         self.variants[name] = encode(data)
+        self.urls = {key: url for key, url in self.urls.items() if key[1] != name}
 
     def url(self, name: str) -> str:
-        stem, dot, ext = name.rpartition(".")
-        return url_for("assets.serve", filename=f"{stem}.{self.digests[name]}{dot}{ext}")
+        """The fingerprinted address, built once per file and script root (the digests do not
+        change while the process runs)."""
+        key = (request.script_root, name)
+        found = self.urls.get(key)
+        if found is None:
+            stem, dot, ext = name.rpartition(".")
+            found = self.urls[key] = url_for("assets.serve", filename=f"{stem}.{self.digests[name]}{dot}{ext}")
+        return found
 
 
 def asset_url(name: str) -> str:
