@@ -7,8 +7,8 @@ from flask import Blueprint, abort, g, jsonify, request
 from portal import uploads
 from portal.access import card, public
 from portal.audit import access_log as reader
+from portal.audit import log_table, signing
 from portal.audit import proof as proofs
-from portal.audit import signing
 from portal.audit.forms import AccessLogFilter
 from portal.record.sections import LABELS
 from portal.rendering import render, translated
@@ -35,6 +35,7 @@ def access_log(patient_id: int):
         log=log,
         form=form,
         labels=translated(LABELS),
+        access_rows=log_table.rows,
         status=200 if valid else 400,
     )
 
