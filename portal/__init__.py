@@ -76,6 +76,9 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     app.context_processor(bound_gettext)
     app.add_template_global(render_card)
     app.jinja_env.add_extension(StaticFragments)
+    from portal.record.tables import section_table
+
+    app.add_template_global(section_table)
     app.add_template_global(url_maker)
     app.add_template_global(path_for)
 
