@@ -95,10 +95,10 @@ def assign_role_command(email: str, role: str, organisation_oid: str) -> None:
     appoint the first org admin; after that, admins do it). Audited."""
     from sqlalchemy import select
 
-    from portal.appointments.models import Organisation
     from portal.auth.models import Account
     from portal.clinic.service import RoleRefused, assign_role
     from portal.database import db
+    from portal.directory.models import Organisation
     from portal.identifiers import normalise_email
 
     account = db.session.scalar(select(Account).where(Account.email == normalise_email(email)))

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from flask import Flask
 
-from portal.appointments.models import Organisation, organisation_search_text
 from portal.database import db, write_transaction
 from portal.demodata.seed import seed_demo
+from portal.directory.models import Organisation, organisation_search_text
 
 HX = {"HX-Request": "true", "HX-Target": "results"}
 

@@ -9,7 +9,7 @@ from portal.access import is_public, requirement
 # Reviewed: these show no personal or medical data. Adding a line here is a security review.
 PUBLIC_ENDPOINTS = {
     "assets.serve",
-    "appointments.clinics",
+    "directory.clinics",
     "auth.confirm_email",
     "auth.confirm_link",
     "auth.demo_sign_in",

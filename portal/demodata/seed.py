@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 
 from portal import clock, crypto, uploads
 from portal.access.models import CareRelationship
-from portal.appointments.models import Organisation
 from portal.auth import passwords
 from portal.auth.models import Account, IdentityDocument, StaffMembership, VerificationRequest
 from portal.consent.models import ConsentEvent
@@ -25,6 +24,7 @@ from portal.demodata.history import seed_demo_history
 from portal.demodata.people import CHILDREN, DEMO_PASSWORD, DEMO_PATIENTS, PEOPLE, email_of
 from portal.demodata.pharmacies import seed_pharmacies
 from portal.demodata.synthetic import demo_organisations, load
+from portal.directory.models import Organisation
 from portal.identifiers import enp_check_digit, make_snils
 from portal.record.models import Patient
 from portal.sharing.models import AccessGrant, Guardianship, GuardianshipRequest

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, tuple_
 
-from portal.appointments.models import Organisation
+from portal.directory.models import Organisation
 from portal.extensions import db
 
 PAGE_SIZE = 20

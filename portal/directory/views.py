@@ -4,13 +4,13 @@ from flask import Blueprint, request
 from flask_babel import gettext as _
 
 from portal.access import public
-from portal.appointments import service
-from portal.appointments.forms import ClinicSearchForm
-from portal.appointments.regions import KINDS, REGIONS
+from portal.directory import service
+from portal.directory.forms import ClinicSearchForm
+from portal.directory.regions import KINDS, REGIONS
 from portal.forms import choices
 from portal.rendering import render, translated
 
-bp = Blueprint("appointments", __name__, template_folder="templates")
+bp = Blueprint("directory", __name__, template_folder="templates")
 
 
 @bp.get("/clinics")
@@ -26,7 +26,7 @@ def clinics():
     else:
         result, status = None, 400
     return render(
-        "appointments/clinics.html",
+        "directory/clinics.html",
         fragment="results",
         form=form,
         result=result,
