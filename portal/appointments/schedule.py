@@ -108,73 +108,76 @@ def _works_on(rule: ScheduleRule, day: date) -> bool:
 def generate_slots(days: int | None = None, start: date | None = None) -> int:
     """Make the missing slots from every rule for ``days`` days from ``start`` (today by
     default); return how many were added. Slots already begun are not made."""
-    days = horizon_days() if days is None else days
-    first = start or clock.today()
+    with write_transaction():
+        return make_slots(horizon_days() if days is None else days, start or clock.today())
+
+
+def make_slots(days: int, first: date) -> int:
+    """``generate_slots`` inside the caller's write transaction (the demo's seed uses it)."""
     last = first + timedelta(days=days - 1)
     now = _utc_naive(clock.now())
-    with write_transaction():
-        rules = list(
-            db.session.scalars(
-                select(ScheduleRule)
-                .where(
-                    ScheduleRule.valid_from <= last,
-                    or_(ScheduleRule.valid_until.is_(None), ScheduleRule.valid_until >= first),
-                )
-                .order_by(ScheduleRule.id)
+    rules = list(
+        db.session.scalars(
+            select(ScheduleRule)
+            .where(
+                ScheduleRule.valid_from <= last,
+                or_(ScheduleRule.valid_until.is_(None), ScheduleRule.valid_until >= first),
+            )
+            .order_by(ScheduleRule.id)
+        )
+    )
+    if not rules:
+        return 0
+    ids = sorted({r.practitioner_id for r in rules})
+    staff = {
+        row.id: _Staff(row.organisation_id, row.department_id)
+        for row in db.session.execute(
+            select(Practitioner.id, Practitioner.organisation_id, Practitioner.department_id).where(
+                Practitioner.id.in_(ids)
             )
         )
-        if not rules:
-            return 0
-        ids = sorted({r.practitioner_id for r in rules})
-        staff = {
-            row.id: _Staff(row.organisation_id, row.department_id)
-            for row in db.session.execute(
-                select(Practitioner.id, Practitioner.organisation_id, Practitioner.department_id).where(
-                    Practitioner.id.in_(ids)
-                )
+    }
+    off = _days_off(staff, first, last)
+    existing = {
+        (pid, _utc_naive(at))
+        for pid, at in db.session.execute(
+            select(Slot.practitioner_id, Slot.starts_at).where(
+                Slot.practitioner_id.in_(ids),
+                Slot.starts_at >= clock.day_start(first),
+                Slot.starts_at < clock.day_start(last + timedelta(days=1)),
             )
-        }
-        off = _days_off(staff, first, last)
-        existing = {
-            (pid, _utc_naive(at))
-            for pid, at in db.session.execute(
-                select(Slot.practitioner_id, Slot.starts_at).where(
-                    Slot.practitioner_id.in_(ids),
-                    Slot.starts_at >= clock.day_start(first),
-                    Slot.starts_at < clock.day_start(last + timedelta(days=1)),
-                )
-            )
-        }
-        rows = []
-        for rule in rules:
-            length = timedelta(minutes=rule.slot_minutes)
-            for offset in range(days):
-                day = first + timedelta(days=offset)
-                if not _works_on(rule, day):
-                    continue
-                if any(a <= day <= b for a, b in off.get(rule.practitioner_id, ())):
-                    continue
-                at, until = _local(day, rule.start_time), _local(day, rule.end_time)
-                while at + length <= until:
-                    key = (rule.practitioner_id, _utc_naive(at))
-                    if key[1] > now and key not in existing:
-                        existing.add(key)
-                        rows.append(
-                            {
-                                "practitioner_id": rule.practitioner_id,
-                                "organisation_id": rule.organisation_id,
-                                "rule_id": rule.id,
-                                "starts_at": at,
-                                "ends_at": at + length,
-                                "room": rule.room,
-                                "kind": rule.kind,
-                                "status": "free",
-                            }
-                        )
-                    at += length
-        if rows:
-            db.session.execute(_insert_ignoring_duplicates(), rows)
-        return len(rows)
+        )
+    }
+    rows = []
+    for rule in rules:
+        length = timedelta(minutes=rule.slot_minutes)
+        for offset in range(days):
+            day = first + timedelta(days=offset)
+            if not _works_on(rule, day):
+                continue
+            if any(a <= day <= b for a, b in off.get(rule.practitioner_id, ())):
+                continue
+            at, until = _local(day, rule.start_time), _local(day, rule.end_time)
+            while at + length <= until:
+                key = (rule.practitioner_id, _utc_naive(at))
+                if key[1] > now and key not in existing:
+                    existing.add(key)
+                    rows.append(
+                        {
+                            "practitioner_id": rule.practitioner_id,
+                            "organisation_id": rule.organisation_id,
+                            "rule_id": rule.id,
+                            "starts_at": at,
+                            "ends_at": at + length,
+                            "room": rule.room,
+                            "kind": rule.kind,
+                            "status": "free",
+                        }
+                    )
+                at += length
+    if rows:
+        db.session.execute(_insert_ignoring_duplicates(), rows)
+    return len(rows)
 
 
 # -- exceptions --------------------------------------------------------------------------------
