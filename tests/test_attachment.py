@@ -126,7 +126,7 @@ def test_apply_then_the_new_clinics_registrar_approves(app, demo, login, orgs, r
     assert note.event == "request_status" and "approved" in note.params
     # Both clinics' registrars are told: the old one (Лебедева) and the new one (Волков).
     assert mails == {"registrar@example.ru", "doctor-b@example.ru"}
-    assert actions == ["attachment.applied", "attachment.decided"]
+    assert actions == ["attachment.applied", "attachment.viewed", "attachment.decided"]
     inbox = citizen.get("/notifications").get_data(as_text=True)
     assert "одобрено" in inbox.casefold() or "одобрен" in inbox.casefold()
 

@@ -290,7 +290,19 @@ def _attachment_page(application, patient, decision, form: RejectForm | None = N
 @bp.get("/attachments/<int:application_id>")
 @staff("registrar")
 def attachment(application_id: int):
-    return _attachment_page(*_attachment_or_404(application_id))
+    """One application, with the patient's name and birth date: who read it is recorded."""
+    application, patient, decision = _attachment_or_404(application_id)
+    with write_transaction():
+        audit.record(
+            "attachment.viewed",
+            actor_id=g.account.id,
+            actor_role="registrar",
+            patient_id=application.patient_id,
+            organisation_id=application.to_organisation_id,
+            object_type="attachment_application",
+            object_id=application.id,
+        )
+    return _attachment_page(application, patient, decision)
 
 
 @bp.post("/attachments/<int:application_id>/<any(approve, reject):decision>")
