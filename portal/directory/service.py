@@ -21,6 +21,7 @@ class ClinicPage:
     total: int
     next_after: int | None  # the id to continue after, or None on the last page
     position: int  # how many come before this page
+    own: frozenset[int] = frozenset()  # the citizen's own clinic, when it is on this page
 
 
 # Pharmacies are listed for sending prescriptions, not in the directory of medical organisations.
@@ -47,9 +48,16 @@ def _words(query: str, column) -> list:
     return conditions
 
 
-def _first(attached: int | None):
-    """0 for the citizen's own clinic, 1 for the rest: the first key of the order."""
-    return case((Organisation.id == (attached or 0), literal(0)), else_=literal(1))
+def _first(patient_id: int | None):
+    """0 for the clinic the card is attached to today, 1 for the rest: the first key of the order.
+    A subquery, so putting the citizen's clinic first costs no statement of its own."""
+    if patient_id is None:  # an expression all the same, so the order and the page key keep their shape
+        return case((Organisation.id.is_(None), literal(0)), else_=literal(1))
+    from portal.access.policy import attached_now
+    from portal.record.models import ClinicAttachment
+
+    own = select(ClinicAttachment.organisation_id).where(attached_now(patient_id, clock.today()))
+    return case((Organisation.id.in_(own), literal(0)), else_=literal(1))
 
 
 def attached_organisation(patient_id: int | None) -> int | None:
@@ -73,10 +81,10 @@ def search(
     after: int | None = None,
     size: int = PAGE_SIZE,
     specialty: str = "",
-    attached: int | None = None,
+    patient_id: int | None = None,
 ) -> ClinicPage:
     """Organisations matching ``query`` (name, city or address) in ``region`` with a doctor of
-    ``specialty``: the citizen's ``attached`` clinic first, then by name.
+    ``specialty``: the clinic the card ``patient_id`` is attached to first, then by name.
 
     Paged by key (own clinic first, name, id) rather than offset, so a page costs the same wherever it is.
     """
@@ -87,9 +95,9 @@ def search(
         conditions.append(
             exists().where(Practitioner.organisation_id == Organisation.id, Practitioner.specialty_code == specialty)
         )
-    first = _first(attached)
+    first = _first(patient_id)
     total = db.session.scalar(select(func.count()).select_from(Organisation).where(*conditions)) or 0
-    stmt = select(Organisation).where(*conditions)
+    stmt = select(Organisation, first).where(*conditions)
     position = 0
     if after:
         anchor = db.session.execute(
@@ -102,9 +110,11 @@ def search(
             position = (
                 db.session.scalar(select(func.count()).select_from(Organisation).where(*conditions, key <= at)) or 0
             )
-    rows = list(db.session.scalars(stmt.order_by(first, Organisation.name, Organisation.id).limit(size + 1)))
+    found = db.session.execute(stmt.order_by(first, Organisation.name, Organisation.id).limit(size + 1)).all()
+    rows = [org for org, _ in found]
+    own = frozenset(org.id for org, rank in found[:size] if rank == 0)
     next_after = rows[size - 1].id if len(rows) > size else None
-    return ClinicPage(rows[:size], total, next_after, position)
+    return ClinicPage(rows[:size], total, next_after, position, own)
 
 
 # -- doctors ---------------------------------------------------------------------------------------
@@ -160,16 +170,17 @@ def search_doctors(
     name: str = "",
     specialty: str = "",
     place: str = "",
-    attached: int | None = None,
+    patient_id: int | None = None,
     after: int | None = None,
     size: int = PAGE_SIZE,
 ) -> DoctorPage:
     """Doctors by ``name``, ``specialty`` (nomenclature code) and ``place`` (organisation name,
-    city or address): the ``attached`` clinic's first, then by surname. Four statements at most."""
+    city or address): those of the clinic the card ``patient_id`` is attached to first, then by
+    surname. Four statements at most."""
     conditions = [MEDICAL, *_name_words(name), *_words(place, Organisation.search_text)]
     if specialty:
         conditions.append(Practitioner.specialty_code == specialty)
-    first = _first(attached)
+    first = _first(patient_id)
     joined = (
         select(func.count())
         .select_from(Practitioner)

@@ -24,10 +24,10 @@ def _specialty_choices(everyone: str) -> list:
     return choices([("", everyone), *named])
 
 
-def _attached() -> int | None:
-    """The signed-in citizen's own clinic, listed first."""
+def _own_card() -> int | None:
+    """The signed-in citizen's card, whose clinic is listed first."""
     account = account_if_signed_in()
-    return service.attached_organisation(account.patient_id) if account is not None else None
+    return account.patient_id if account is not None else None
 
 
 @bp.get("/clinics")
@@ -38,12 +38,10 @@ def clinics():
         [("", _("All regions"))] + [(code, str(REGIONS.get(code, code))) for code in service.regions_present()]
     )
     form.specialty.choices = _specialty_choices(_("Any specialty"))
-    attached = None
     if form.validate():
-        attached = _attached()
         result = service.search(
             form.q.data or "", form.region.data or "", form.after.data, specialty=form.specialty.data or "",
-            attached=attached,
+            patient_id=_own_card(),
         )  # fmt: skip
         status = 200
     else:
@@ -53,7 +51,6 @@ def clinics():
         fragment="results",
         form=form,
         result=result,
-        attached=attached,
         kinds=translated(KINDS),
         regions=translated(REGIONS),
         status=status,
@@ -92,7 +89,7 @@ def doctors():
     form.specialty.choices = _specialty_choices(_("Any specialty"))
     if form.validate():
         result = service.search_doctors(
-            form.q.data or "", form.specialty.data or "", form.place.data or "", _attached(), form.after.data
+            form.q.data or "", form.specialty.data or "", form.place.data or "", _own_card(), form.after.data
         )
         status = 200
     else:
