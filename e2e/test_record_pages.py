@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from e2e.conftest import LANGUAGES, THEMES, checked_page
 from e2e.test_accessibility import assert_clean
 from e2e.test_signed_in_pages import email_of_key, signed_in
-from portal.appointments.models import Organisation
 from portal.auth.models import Account
 from portal.database import db
+from portal.directory.models import Organisation
 from portal.record import models as m
 from portal.record.listing import SPECS
 

@@ -1,4 +1,4 @@
-"""``flask --app portal ...`` commands: seed-demo, plugins, verify-audit, seal-audit, deliver-outbox,
+"""``flask --app portal ...`` commands: seed-demo, plugins, verify-audit, seal-audit, deliver-outbox, generate-slots,
 send-reminders, assign-role, import-record; ``worker`` is in ``portal.tasks`` (``db`` is Flask-Migrate's)."""
 
 from __future__ import annotations
@@ -85,6 +85,20 @@ def send_reminders_command() -> None:
     click.echo(f"{outcome.repeated} reminders repeated, {outcome.created} created, {outcome.ended} ended")
 
 
+@click.command("generate-slots")
+@click.option(
+    "--days", type=click.IntRange(1, 366), default=None, help="how many days ahead (default: SLOT_HORIZON_DAYS)"
+)
+@with_appcontext
+def generate_slots_command(days: int | None) -> None:
+    """Make the doctors' slots from their working rules for the coming days (run it daily from
+    cron); running it twice, even at the same time, adds nothing the first did not."""
+    from portal.appointments.schedule import generate_slots, horizon_days
+
+    added = generate_slots(days)
+    click.echo(f"slots: {added} added for {days or horizon_days()} days")
+
+
 @click.command("assign-role")
 @click.argument("email")
 @click.argument("role")
@@ -95,10 +109,10 @@ def assign_role_command(email: str, role: str, organisation_oid: str) -> None:
     appoint the first org admin; after that, admins do it). Audited."""
     from sqlalchemy import select
 
-    from portal.appointments.models import Organisation
     from portal.auth.models import Account
     from portal.clinic.service import RoleRefused, assign_role
     from portal.database import db
+    from portal.directory.models import Organisation
     from portal.identifiers import normalise_email
 
     account = db.session.scalar(select(Account).where(Account.email == normalise_email(email)))
@@ -165,6 +179,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(deliver_outbox_command)
     app.cli.add_command(assign_role_command)
     app.cli.add_command(send_reminders_command)
+    app.cli.add_command(generate_slots_command)
     app.cli.add_command(import_record_command)
 
     from portal import tasks

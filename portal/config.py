@@ -136,6 +136,7 @@ SETTINGS: tuple[Setting, ...] = (
         "an export of the whole card asks for the password again when it was last entered longer ago",
     ),
     Setting("EMERGENCY_ACCESS_MINUTES", 60, int, "how long break-glass access to a card lasts"),
+    Setting("SLOT_HORIZON_DAYS", 14, int, "how many days ahead `flask generate-slots` makes slots from the rules"),
     Setting("UPLOAD_DIR", "", str, "where encrypted uploads are stored; empty means `instance/uploads`"),
     Setting("UPLOADS_PER_DAY", 60, int, "files one account may upload in 24 hours (documents and error reports)"),
 )

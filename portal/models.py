@@ -1,7 +1,16 @@
 """Every feature's models, imported in one place so migrations and ``create_all`` see them all."""
 
 from portal.access.models import CareRelationship, EmergencyAccess
-from portal.appointments.models import Appointment, Organisation
+from portal.appointments.models import (
+    Appointment,
+    AppointmentReminder,
+    HomeVisitRequest,
+    ScheduleException,
+    ScheduleRule,
+    Slot,
+    WaitingListEntry,
+    WaitingListOffer,
+)
 from portal.audit.models import AuditEvent, AuditLeaf, AuditNode, AuditTreeHead
 from portal.auth.models import (
     Account,
@@ -15,6 +24,13 @@ from portal.auth.models import (
 from portal.certificates.models import CertificateRequest
 from portal.consent.models import ConsentEvent, OptOutRequest
 from portal.corrections.models import CorrectionFile, CorrectionRequest
+from portal.directory.models import (
+    AttachmentApplication,
+    Department,
+    OpeningHours,
+    Organisation,
+    OrganisationService,
+)
 from portal.notify.models import Notification, NotificationPreference, OutboxMessage
 from portal.record import version  # noqa: F401,E402  (stamps updated_at on changed entries)
 from portal.record.models import (
@@ -39,10 +55,12 @@ from portal.record.models import (
 from portal.sharing.models import AccessGrant, Guardianship, GuardianshipRequest
 
 __all__ = [
-    "Appointment",
     "AccessGrant",
     "Account",
     "Allergy",
+    "Appointment",
+    "AppointmentReminder",
+    "AttachmentApplication",
     "AuditEvent",
     "AuditLeaf",
     "AuditNode",
@@ -54,12 +72,14 @@ __all__ = [
     "ConsentEvent",
     "CorrectionFile",
     "CorrectionRequest",
+    "Department",
     "Diagnosis",
     "Document",
     "EmergencyAccess",
     "EntryRevision",
     "Guardianship",
     "GuardianshipRequest",
+    "HomeVisitRequest",
     "IdentityDocument",
     "Immunization",
     "InsurancePolicy",
@@ -68,8 +88,10 @@ __all__ = [
     "NotificationPreference",
     "Observation",
     "OneTimeCode",
+    "OpeningHours",
     "OptOutRequest",
     "Organisation",
+    "OrganisationService",
     "OutboxMessage",
     "Patient",
     "Practitioner",
@@ -77,9 +99,14 @@ __all__ = [
     "RecoveryCode",
     "Referral",
     "RequestEvent",
+    "ScheduleException",
+    "ScheduleRule",
     "ServerSession",
     "ServiceRecord",
+    "Slot",
     "StaffMembership",
     "VerificationRequest",
     "Visit",
+    "WaitingListEntry",
+    "WaitingListOffer",
 ]

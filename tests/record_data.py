@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from portal.appointments.models import Organisation
 from portal.database import db, write_transaction
+from portal.directory.models import Organisation
 from portal.record import models as m
 
 

@@ -421,8 +421,8 @@ def test_a_registrar_reaches_a_card_only_through_a_request(
 def test_a_registrar_of_another_clinic_gets_404_for_a_correction_and_nothing_is_read(app, demo, login):
     """The demo's error report is about Smirnova, attached to clinic A. Once she moves to another
     clinic, clinic A's registrar neither lists nor opens it: nothing is read, the refusal is audited."""
-    from portal.appointments.models import Organisation
     from portal.corrections.models import CorrectionRequest
+    from portal.directory.models import Organisation
     from portal.record.models import ClinicAttachment
 
     with app.app_context(), write_transaction():

@@ -13,12 +13,12 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from portal.appointments.models import Organisation
 from portal.audit import merkle, sealer, signing
 from portal.audit import service as audit
 from portal.audit.models import AuditEvent, AuditLeaf, AuditNode, AuditTreeHead
 from portal.audit.verify import verify
 from portal.database import db, write_transaction
+from portal.directory.models import Organisation
 from tests.conftest import ON_POSTGRES
 
 AUDIT_TABLES = ("audit_event", "audit_leaf", "audit_node", "audit_tree_head")

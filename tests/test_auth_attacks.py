@@ -242,7 +242,7 @@ def test_guessing_the_password_on_emergency_access_is_counted_and_audited(app, d
 
 
 def test_a_staff_member_with_a_code_factor_enters_the_code_before_setting_up_an_app(app, demo):
-    from portal.appointments.models import Organisation
+    from portal.directory.models import Organisation
 
     with app.app_context():
         oid = db.session.scalar(sa.select(Organisation.oid).order_by(Organisation.id).limit(1))

@@ -80,8 +80,27 @@ def world(app, demo):
                 ).id
                 for name, owner in (("event", mine), ("child_event", demo["child_9"].id))
             }
+            # Attachment applications: Павлова to clinic A, Кузнецов to clinic B.
+            from portal.demodata.synthetic import demo_organisations
+            from portal.directory.models import AttachmentApplication
+
+            orgs = demo_organisations()
+            made = {}
+            for key, who, org in (("attachment_a", "trusted", "A"), ("attachment_b", "guardian", "B")):
+                row = AttachmentApplication(
+                    patient_id=demo[who].patient_id,
+                    applicant_id=demo[who].id,
+                    to_organisation_id=orgs[org].id,
+                    reason="Ближе к дому",
+                    moved=False,
+                    status="pending",
+                )
+                db.session.add(row)
+                db.session.flush()
+                made[key] = row.id
         seal_pending()
     return {
+        **made,
         "owners": {
             "patient": demo["patient"].patient_id,
             "child_9": demo["child_9"].id,
@@ -125,6 +144,8 @@ def test_matrix(app, demo, world, case, htmx):
         prescription=world["prescription"],
         event=world["event"],
         child_event=world["child_event"],
+        attachment_a=world["attachment_a"],
+        attachment_b=world["attachment_b"],
     )
     headers = {"HX-Request": "true"} if htmx else {}
     failures = []

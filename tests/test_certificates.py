@@ -263,7 +263,7 @@ def record(app, demo):
                 ),
             ]
         )
-        from portal.appointments.models import Organisation
+        from portal.directory.models import Organisation
 
         name = db.session.get(Organisation, org).name
     return {"organisation": org, "organisation_name": name}
@@ -408,7 +408,7 @@ def test_a_registrar_never_decides_their_own_and_sees_only_their_clinics(app, de
     # Smirnova moves to clinic B: clinic A's registrar no longer sees her request.
     row = ordered(app, login(demo["patient"]), demo["patient"].patient_id, demo["patient"].phone, kind="063u")
     with app.app_context(), write_transaction():
-        from portal.appointments.models import Organisation
+        from portal.directory.models import Organisation
 
         other = db.session.scalar(sa.select(Organisation.id).where(Organisation.id != record["organisation"]))
         attach(demo["patient"].patient_id, other)

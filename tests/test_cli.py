@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from portal.appointments.models import Organisation
 from portal.database import db
+from portal.directory.models import Organisation
 from portal.record.models import Patient
 
 

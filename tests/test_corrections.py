@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from PIL import Image
 
 from portal import clock
-from portal.appointments.models import Organisation
 from portal.audit.models import AuditEvent
 from portal.corrections.models import CorrectionFile, CorrectionRequest
 from portal.corrections.service import CORRECTABLE
 from portal.database import db, write_transaction
+from portal.directory.models import Organisation
 from portal.identifiers import enp_check_digit
 from portal.notify.models import Notification
 from portal.record import models as m

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from PIL import Image
 
 from portal import clock, uploads
-from portal.appointments.models import Organisation
 from portal.audit.models import AuditEvent
 from portal.database import db, write_transaction
+from portal.directory.models import Organisation
 from portal.documents import service
 from portal.record.models import Document
 from portal.sharing.models import AccessGrant

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from fhir.resources.R4B.bundle import Bundle
 
 from portal import clock
-from portal.appointments.models import Organisation
 from portal.audit.models import AuditEvent
 from portal.database import db, write_transaction
+from portal.directory.models import Organisation
 from portal.record.models import (
     Allergy,
     Checkup,

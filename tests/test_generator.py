@@ -8,7 +8,6 @@ from math import gcd
 
 import pytest
 
-from portal.appointments.models import organisation_search_text as search_text
 from portal.demodata.synthetic import (
     FEMALE_NAMES,
     MALE_NAMES,
@@ -22,6 +21,7 @@ from portal.demodata.synthetic import (
     organisations,
     patients,
 )
+from portal.directory.models import organisation_search_text as search_text
 from portal.identifiers import is_valid_snils, snils_checksum
 
 PHONE = re.compile(r"\+7[3489][0-9]{9}")

@@ -247,7 +247,7 @@ def test_results_say_out_of_range_in_words_and_the_trend_summarises(app, login, 
 
 
 def test_prescriptions_show_their_state_and_an_active_one_goes_to_a_pharmacy(app, login, demo, card):
-    from portal.appointments.models import Organisation
+    from portal.directory.models import Organisation
 
     pid = card["patient"]
     with app.app_context():
@@ -443,7 +443,9 @@ def test_the_dashboard_shows_the_next_booked_appointment_not_a_past_or_cancelled
         soon = datetime.now(UTC) + timedelta(days=1)
         db.session.add_all(
             [
-                Appointment(patient_id=pid, organisation_id=org, starts_at=soon, room="1", status="cancelled"),
+                Appointment(
+                    patient_id=pid, organisation_id=org, starts_at=soon, room="1", status="cancelled_by_patient"
+                ),
                 Appointment(patient_id=pid, organisation_id=org, starts_at=soon - timedelta(days=5), room="2"),
             ]
         )

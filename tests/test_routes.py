@@ -9,7 +9,12 @@ from portal.access import is_public, requirement
 # Reviewed: these show no personal or medical data. Adding a line here is a security review.
 PUBLIC_ENDPOINTS = {
     "assets.serve",
-    "appointments.clinics",
+    "directory.clinics",
+    # Doctors' names, specialties and positions, and an organisation's hours, accessibility and
+    # prices: the public directory a clinic publishes; no patient data. The citizen's own clinic
+    # comes first only for the signed-in citizen, and nothing on the page says which it is to others.
+    "directory.doctors",
+    "directory.organisation",
     "auth.confirm_email",
     "auth.confirm_link",
     "auth.demo_sign_in",

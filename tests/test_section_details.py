@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from portal.appointments.models import Organisation
 from portal.database import db, write_transaction
+from portal.directory.models import Organisation
 from portal.record import models as m
 from tests import record_data
 from tests.conftest import csrf_token

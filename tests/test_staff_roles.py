@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from portal.appointments.models import Organisation
 from portal.audit.models import AuditEvent
 from portal.auth.models import Account, StaffMembership
 from portal.clinic.service import RoleRefused, assign_role
 from portal.database import db
+from portal.directory.models import Organisation
 
 
 def org_of(app, demo, key):

@@ -476,6 +476,25 @@ def decide_request(
     return Decision(True, "registrar resolving the citizen's request", "registrar", organisation)
 
 
+def decide_attachment_application(
+    account: Account | None, to_organisation_id: int, patient_id: int, applicant_id: int
+) -> Decision:
+    """May this account decide an application to be attached to ``to_organisation_id``? Only a
+    registrar of that (the new) clinic, and never about their own or their family's card. A
+    refusal with ``conflict`` means the application is in the registrar's clinic but is theirs:
+    its page may be shown, without the decision."""
+    if account is None or not account.is_active:
+        return Decision(False, "not signed in")
+    if to_organisation_id not in registrar_organisations(account):
+        return Decision(False, "only a registrar of the clinic applied to decides")
+    if is_party(account, patient_id, applicant_id):
+        return Decision(
+            False, "a registrar never decides their own or their family's application", "registrar",
+            to_organisation_id, conflict=True,
+        )  # fmt: skip
+    return Decision(True, "registrar of the clinic applied to", "registrar", to_organisation_id)
+
+
 def decide_request_file(account: Account | None, owner_id: int, decided: bool) -> Decision:
     """May this registrar open a file a citizen sent to be checked (the scans of an identity
     check, a guardianship's proof)? Only while the request waits for a decision, and never their

@@ -1,1 +1,2 @@
-"""Organisations, practitioners, slots and bookings. Now: the directory of medical organisations."""
+"""Schedules (rules and exceptions), slots and appointments; the waiting list, home visits and
+reminders build on them. The directory of organisations lives in portal/directory."""

@@ -15,10 +15,10 @@ from sqlalchemy.orm import aliased
 
 from portal import clock, database
 from portal.access import policy
-from portal.appointments.models import Organisation
 from portal.audit.models import AuditEvent
 from portal.auth.models import Account
 from portal.database import db, write_transaction
+from portal.directory.models import Organisation
 from portal.record.service import open_section
 from portal.sharing.models import AccessGrant
 from portal.sharing.service import Terms

@@ -22,12 +22,12 @@ from sqlalchemy import or_, select
 from portal import clock, uploads
 from portal.access import policy
 from portal.access.policy import CERTIFICATES, today
-from portal.appointments.models import Organisation
 from portal.audit import service as audit
 from portal.auth.models import Account
 from portal.auth.service import check_code, now, send_code
 from portal.certificates.models import CertificateRequest
 from portal.database import db, work_queue, write_transaction
+from portal.directory.models import Organisation
 from portal.documents.service import storage_purpose
 from portal.notify import inbox
 from portal.notify import service as notify

@@ -251,3 +251,81 @@ def decide_guardianship(request_id: int, decision: str):
             "clinic/guardianship.html", item=found, guardian=guardian, reject_form=form, own=False, status=400
         )
     return redirect(url_for("clinic.guardianships", done=decision), code=303)
+
+
+# -- attachment applications («прикрепление») ---------------------------------------------------
+
+
+def _attachment_or_404(application_id: int):
+    from portal.directory import attachment
+
+    try:
+        return attachment.for_registrar(g.account, application_id)
+    except LookupError:
+        abort(404)
+
+
+@bp.get("/attachments")
+@staff("registrar")
+def attachments():
+    from portal.directory import attachment
+
+    return render("clinic/attachments.html", rows=attachment.queue(g.account), number_of=attachment.number_of)
+
+
+def _attachment_page(application, patient, decision, form: RejectForm | None = None, status: int = 200):
+    from portal.directory import attachment
+
+    return render(
+        "clinic/attachment.html",
+        item=application,
+        patient=patient,
+        own=decision.conflict,
+        reject_form=form or RejectForm(),
+        number=attachment.number_of(application),
+        status=status,
+    )
+
+
+@bp.get("/attachments/<int:application_id>")
+@staff("registrar")
+def attachment(application_id: int):
+    """One application, with the patient's name and birth date: who read it is recorded."""
+    application, patient, decision = _attachment_or_404(application_id)
+    with write_transaction():
+        audit.record(
+            "attachment.viewed",
+            actor_id=g.account.id,
+            actor_role="registrar",
+            patient_id=application.patient_id,
+            organisation_id=application.to_organisation_id,
+            object_type="attachment_application",
+            object_id=application.id,
+        )
+    return _attachment_page(application, patient, decision)
+
+
+@bp.post("/attachments/<int:application_id>/<any(approve, reject):decision>")
+@staff("registrar")
+def decide_attachment(application_id: int, decision: str):
+    from portal.directory import attachment as service
+
+    application, patient, allowed = _attachment_or_404(application_id)
+    form = RejectForm()
+    if decision == "reject" and not form.validate_on_submit():
+        return _attachment_page(application, patient, allowed, form, status=400)
+    if decision == "approve" and not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        service.decide(
+            application_id,
+            g.account,
+            approve=decision == "approve",
+            reason=form.reason.data.strip() if decision == "reject" else None,
+        )
+    except (LookupError, service.NotAllowed):
+        abort(404)
+    except service.Refused as refused:
+        form.reason.errors = [refused.message]
+        return _attachment_page(application, patient, allowed, form, status=400)
+    return redirect(url_for("clinic.attachments", done=decision), code=303)

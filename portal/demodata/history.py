@@ -41,6 +41,7 @@ from portal.demodata.synthetic import (
     feminine_surname,
 )
 from portal.demodata.synthetic import patients as synthetic_patients
+from portal.directory.specialties import code_for_name
 from portal.identifiers import enp_check_digit
 from portal.record import calendar, catalog, mkb10
 from portal.record import models as m
@@ -96,6 +97,7 @@ def practitioner_rows(organisation_id: int, oid: str, kind: str, region_code: st
                     "name": rng.choice(MALE_NAMES if male else FEMALE_NAMES),
                     "patronymic": masculine if male else feminine,
                     "specialty": specialty,
+                    "specialty_code": code_for_name(specialty),
                     # The federal register of medical workers (ФРМР) number.
                     "registration_number": f"{region_code}-{rng.randrange(10**7):07d}",
                     "organisation_id": organisation_id,
@@ -129,7 +131,7 @@ class Directory:
 
 def ensure_directory(session: Session) -> Directory:
     """Add the doctors of every organisation that has none; return the directory."""
-    from portal.appointments.models import Organisation
+    from portal.directory.models import Organisation
 
     orgs = session.execute(
         select(Organisation.id, Organisation.oid, Organisation.kind, Organisation.region_code).order_by(Organisation.id)
@@ -1613,6 +1615,7 @@ def _practitioner_for(session: Session, directory: Directory, account, organisat
             name=account.name,
             patronymic=account.patronymic,
             specialty=THERAPIST,
+            specialty_code=code_for_name(THERAPIST),
             registration_number=f"77-{int(account.snils[:9]) % 10**7:07d}",
             organisation_id=organisation_id,
             account_id=account.id,

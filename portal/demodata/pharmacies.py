@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from portal.appointments.models import Organisation, organisation_search_text
 from portal.database import db
+from portal.directory.models import Organisation, organisation_search_text
 
 DEMO_PHARMACIES = (
     ("1.2.643.5.1.13.13.12.9.77.1001", "Аптека «Столичка» № 14", "Москва", "ул. Профсоюзная, д. 56", "+74957001414"),

@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 
 from portal import clock, crypto, uploads
 from portal.access.models import CareRelationship
-from portal.appointments.models import Organisation
 from portal.auth import passwords
 from portal.auth.models import Account, IdentityDocument, StaffMembership, VerificationRequest
 from portal.consent.models import ConsentEvent
@@ -24,7 +23,9 @@ from portal.database import db, write_transaction
 from portal.demodata.history import seed_demo_history
 from portal.demodata.people import CHILDREN, DEMO_PASSWORD, DEMO_PATIENTS, PEOPLE, email_of
 from portal.demodata.pharmacies import seed_pharmacies
+from portal.demodata.schedules import seed_demo_schedules
 from portal.demodata.synthetic import demo_organisations, load
+from portal.directory.models import Organisation
 from portal.identifiers import enp_check_digit, make_snils
 from portal.record.models import Patient
 from portal.sharing.models import AccessGrant, Guardianship, GuardianshipRequest
@@ -283,13 +284,22 @@ def seed_demo() -> dict[str, int]:
         added["accounts"] = _accounts(clock.today())
         added["visits"] = seed_demo_history(session, clock.today())["visit"]
         added["pharmacies"] = seed_pharmacies()
+        added.update(seed_demo_schedules(clock.today(), _synthetic_patients()))
         added["appointments"] = _demo_appointments(datetime.now(UTC))
         return added
 
 
+def _synthetic_patients() -> list[int]:
+    """The generated patients (not the demo people nor the guardian's children), who fill the demo
+    clinics' schedules."""
+    demo = [make_snils(p.snils9) for p in PEOPLE] + [make_snils(c[5]) for c in CHILDREN]
+    return list(db.session.scalars(select(Patient.id).where(Patient.snils.not_in(demo)).order_by(Patient.id)))
+
+
 def _demo_appointments(now: datetime) -> int:
-    """The next appointment for Smirnova and for Дарья, with the demo doctor (clinic A)."""
-    from portal.appointments.models import Appointment
+    """The next appointment for Smirnova and for Дарья, with the demo doctor (clinic A): his first
+    free slots from 10:30 (Moscow) three days from now, or that time when he has no slots."""
+    from portal.appointments.models import Appointment, Slot
     from portal.record.models import Practitioner
 
     doctor = db.session.scalar(
@@ -301,17 +311,35 @@ def _demo_appointments(now: datetime) -> int:
         return 0
     added = 0
     day = (now + timedelta(days=3)).replace(hour=7, minute=30, second=0, microsecond=0)  # 10:30 in Moscow
+    free = list(
+        db.session.scalars(
+            select(Slot)
+            .where(
+                Slot.practitioner_id == doctor.id,
+                Slot.status == "free",
+                Slot.kind == "in_person",
+                Slot.starts_at >= day,
+            )
+            .order_by(Slot.starts_at)
+            .limit(2)
+        )
+    )
     for snils9, room in ((PEOPLE[0].snils9, "214"), (CHILDREN[0][5], "108")):
         patient = db.session.scalar(select(Patient).where(Patient.snils == make_snils(snils9)))
         if patient is None or db.session.scalar(select(Appointment.id).where(Appointment.patient_id == patient.id)):
             continue
+        slot = free.pop(0) if free else None
+        if slot is not None:
+            slot.status = "booked"
         db.session.add(
             Appointment(
                 patient_id=patient.id,
                 organisation_id=doctor.organisation_id,
                 practitioner_id=doctor.id,
-                starts_at=day,
-                room=room,
+                slot_id=slot.id if slot else None,
+                specialty_code=doctor.specialty_code,
+                starts_at=slot.starts_at if slot else day,
+                room=slot.room if slot else room,
                 status="booked",
             )
         )

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import insert, select
 
-from portal.appointments.models import Organisation, organisation_search_text
+from portal.directory.models import Organisation, organisation_search_text
 from portal.identifiers import make_snils
 
 if TYPE_CHECKING:

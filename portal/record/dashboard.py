@@ -145,7 +145,7 @@ def appointment(context: CardContext) -> DashboardCard:
         "appointment",
         str(_l("Next appointment")),
         "record/dashboard/appointment.html",
-        {"next": found[0] if found else None, "url": url_for("appointments.clinics")},
+        {"next": found[0] if found else None, "url": url_for("directory.clinics")},
         order=10,
     )
 

@@ -21,8 +21,8 @@ from sqlalchemy.orm import defer, joinedload, lazyload
 
 from portal import clock, database, paging
 from portal.access.policy import today
-from portal.appointments.models import Organisation
 from portal.database import db
+from portal.directory.models import Organisation
 from portal.record import models as m
 
 PAGE_SIZE = 20

@@ -25,8 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.appointments.models import Organisation
 from portal.database import Base, name_column
+from portal.directory.models import Organisation, Practitioner
 
 
 class Patient(Base):
@@ -51,33 +51,6 @@ class Patient(Base):
         CheckConstraint("sex IN ('M', 'F')", name="sex"),
         CheckConstraint("length(snils) = 11", name="snils_length"),
     )
-
-    @property
-    def full_name(self) -> str:
-        return " ".join(p for p in (self.surname, self.name, self.patronymic) if p)
-
-
-class Practitioner(Base):
-    """A medical worker as the record names them (the federal register of medical workers).
-    Linked to an account when the practitioner signs in to the portal."""
-
-    __tablename__ = "practitioner"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    surname: Mapped[str] = mapped_column(name_column(100))
-    name: Mapped[str] = mapped_column(name_column(100))
-    patronymic: Mapped[str | None] = mapped_column(name_column(100))
-    specialty: Mapped[str] = mapped_column(String(100))
-    registration_number: Mapped[str] = mapped_column(String(32))
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
-    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), unique=True)
-
-    organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True)
-
-    @property
-    def short_name(self) -> str:
-        initials = "".join(f"{p[0]}." for p in (self.name, self.patronymic) if p)
-        return f"{self.surname} {initials}"
 
     @property
     def full_name(self) -> str:

@@ -261,8 +261,8 @@ def may_send_to_pharmacy(account: Account, context: CardContext) -> bool:
 def pharmacy_choices() -> list:
     from sqlalchemy import select
 
-    from portal.appointments.models import Organisation
     from portal.database import db
+    from portal.directory.models import Organisation
     from portal.forms import choices
 
     rows = db.session.execute(

@@ -78,6 +78,7 @@ def navigation_items(page: Page) -> list[NavItem]:
         items.append(NavItem(_("Certificate requests"), path_for("certificates.queue"), 43, "certificates.queue"))
         items.append(NavItem(_("Opt-outs"), path_for("opt_outs.queue"), 44, "opt_outs.queue"))
         items.append(NavItem(_("Error reports"), path_for("corrections.queue"), 44, "corrections.queue"))
+        items.append(NavItem(_("Attachment"), path_for("clinic.attachments"), 44, "clinic.attachments"))
     if user.roles & {"doctor", "nurse"}:
         items.append(NavItem(_("Emergency access"), path_for("clinic.emergency"), 45, "clinic.emergency"))
     items.append(NavItem(_("Profile"), path_for("profile.profile"), 78, "profile.profile"))

@@ -10,19 +10,19 @@ from portal.rendering import path_for
 
 @hookimpl
 def register_blueprints() -> list[Blueprint]:
-    from portal.appointments.views import bp
+    from portal.directory.views import bp
 
     return [bp]
 
 
 @hookimpl
 def navigation_items(page: Page) -> list[NavItem]:
-    return [NavItem(_("Clinics"), path_for("appointments.clinics"), 30, "appointments.clinics")]
+    return [NavItem(_("Clinics"), path_for("directory.clinics"), 30, "directory.clinics")]
 
 
 @hookimpl
 def dashboard_cards(page: Page) -> list[DashboardCard]:
-    from portal.appointments import service
+    from portal.directory import service
 
     if page.card is not None:  # a card's dashboard has its own "next appointment" card
         return []
@@ -30,7 +30,7 @@ def dashboard_cards(page: Page) -> list[DashboardCard]:
         DashboardCard(
             key="clinics",
             title=_("Find a clinic"),
-            template="appointments/card_clinics.html",
+            template="directory/card_clinics.html",
             context={"count": service.count_organisations()},
             order=20,
         )
