@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import assets, config, errors, formatting, forms, logs, paging, plugins, security
+from portal import assets, config, errors, formatting, forms, listings, logs, paging, plugins, security
 from portal.database import configure_engine
 from portal.extensions import babel, compress, csrf, db, htmx, limiter, migrate
 from portal.notify import sms
@@ -64,6 +64,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     formatting.init_app(app)
     forms.init_app(app)
+    listings.init_app(app)
 
     from portal import cli, models  # noqa: F401  (models: register the tables)
 

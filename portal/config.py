@@ -137,6 +137,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("EMERGENCY_ACCESS_MINUTES", 60, int, "how long break-glass access to a card lasts"),
     Setting("SLOT_HORIZON_DAYS", 14, int, "how many days ahead `flask generate-slots` makes slots from the rules"),
+    Setting(
+        "DIRECTORY_CACHE_SECONDS", 60, int, "how long a worker keeps a rendered page of the directory (0: not at all)"
+    ),
     Setting("UPLOAD_DIR", "", str, "where encrypted uploads are stored; empty means `instance/uploads`"),
     Setting("UPLOADS_PER_DAY", 60, int, "files one account may upload in 24 hours (documents and error reports)"),
 )

@@ -246,6 +246,18 @@ def wants_fragment() -> bool:
     return bool(htmx) and not htmx.history_restore_request
 
 
+def render_block_html(template: str, block: str, **context: Any) -> Markup:
+    """One block of ``template`` as HTML, with the page's context (to keep or to put into a page)."""
+    return Markup(render_block(template, block, **context))  # noqa: S704 (a template's own output, escaped as rendered)
+
+
+def page_response(html: str, status: int = 200) -> Response:
+    """A response of HTML already rendered, varying by HX-Request as ``render``'s do."""
+    response = make_response(html, status)
+    response.vary.add("HX-Request")
+    return response
+
+
 def render(template: str, *, fragment: str | None = None, status: int = 200, **context: Any) -> Response:
     """Render ``template`` in full, or only its block ``fragment`` when htmx asked for it."""
     if fragment and wants_fragment():

@@ -147,6 +147,11 @@ def _grow(app, n: int) -> None:
 
 
 def count(app, client, url: str) -> int:
+    """The statements of building the page (not of serving it from the directory's cache)."""
+    from portal import listings
+
+    with app.app_context():
+        listings.forget()
     with recorded_statements(app) as statements:
         assert client.get(url).status_code == 200
     return len(statements)
@@ -160,3 +165,36 @@ def test_search_pages_cost_the_same_statements_for_any_directory_size(app, demo,
     small = [count(app, client, url) for url in urls]
     _grow(app, 300)
     assert [count(app, client, url) for url in urls] == small
+
+
+def test_a_search_page_is_kept_a_short_while_per_language_search_and_clinic(app, demo, login):
+    """The directory's search pages are built once per language, search and attached clinic and
+    kept (portal/listings.py): the next reader of the same page costs only the session, and
+    nobody gets another person's page: the attached clinic listed first is each reader's own."""
+    from portal import listings
+
+    patient, anonymous = login(demo["patient"]), app.test_client()
+    built = count(app, patient, "/clinics?specialty=62")
+    with recorded_statements(app) as statements:
+        kept = patient.get("/clinics?specialty=62").get_data(as_text=True)
+    assert len(statements) < built
+    assert "ваша поликлиника" in kept
+    assert "ваша поликлиника" not in anonymous.get("/clinics?specialty=62").get_data(as_text=True)
+    anonymous.set_cookie("lang", "en")
+    assert "Medical organisations" in anonymous.get("/clinics?specialty=62").get_data(as_text=True)
+    # A new organisation appears once this process forgets its pages (a writer calls forget()).
+    assert "Стоматология № " not in patient.get("/clinics?q=Стоматология").get_data(as_text=True)
+    _grow(app, 1)
+    assert "Стоматология № " not in patient.get("/clinics?q=Стоматология").get_data(as_text=True)  # kept
+    with app.app_context():
+        listings.forget()
+    assert "Стоматология № " in patient.get("/clinics?q=Стоматология").get_data(as_text=True)
+
+
+def test_without_the_cache_every_page_is_built(app_factory):
+    app = app_factory(DIRECTORY_CACHE_SECONDS=0)
+    client = app.test_client()
+    first = count(app, client, "/clinics")
+    with recorded_statements(app) as statements:
+        client.get("/clinics")
+    assert len(statements) == first > 0

@@ -131,6 +131,11 @@ def recorded_statements(app: Flask) -> Iterator[list[str]]:
 
 
 def count_queries(app: Flask, client, url: str) -> int:
+    """The statements of building the page (not of serving it from the directory's cache)."""
+    from portal import listings
+
+    with app.app_context():
+        listings.forget()
     with recorded_statements(app) as statements:
         assert client.get(url).status_code == 200
     return len(statements)

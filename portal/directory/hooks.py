@@ -23,6 +23,7 @@ def navigation_items(page: Page) -> list[NavItem]:
 @hookimpl
 def dashboard_cards(page: Page) -> list[DashboardCard]:
     from portal.directory import service
+    from portal.listings import listings
 
     if page.card is not None:  # a card's dashboard has its own "next appointment" card
         return []
@@ -31,7 +32,7 @@ def dashboard_cards(page: Page) -> list[DashboardCard]:
             key="clinics",
             title=_("Find a clinic"),
             template="directory/card_clinics.html",
-            context={"count": service.count_organisations()},
+            context={"count": listings().get_or_make(("organisations",), service.count_organisations)},
             order=20,
         )
     ]

@@ -13,7 +13,8 @@ from portal.directory.models import ACCESSIBILITY_FEATURES, Organisation
 from portal.directory.regions import ACCESSIBILITY, KINDS, REGIONS, WEEKDAYS
 from portal.directory.specialties import load_specialties
 from portal.forms import choices
-from portal.rendering import render, translated
+from portal.listings import listings
+from portal.rendering import page_response, render, render_block_html, translated, wants_fragment
 
 bp = Blueprint("directory", __name__, template_folder="templates")
 
@@ -33,28 +34,46 @@ def _own_card() -> int | None:
 @bp.get("/clinics")
 @public
 def clinics():
-    form = ClinicSearchForm(request.args)
-    form.region.choices = choices(
-        [("", _("All regions"))] + [(code, str(REGIONS.get(code, code))) for code in service.regions_present()]
-    )
-    form.specialty.choices = _specialty_choices(_("Any specialty"))
-    if form.validate():
+    """The directory's search. A page of it (its form and results, or the results an htmx search
+    asks for) is rendered once per language, search and attached clinic and kept a short while
+    (portal/listings.py); a search that fails validation is rendered each time, with the errors."""
+    own_card = _own_card()
+    block = "results" if wants_fragment() else "content"
+    key = ("clinics", block, str(get_locale()), request.script_root, tuple(sorted(request.args.items(multi=True))))
+    key += (service.attached_organisation(own_card) if own_card else None,)
+    built: dict = {}
+
+    def build():
+        form = ClinicSearchForm(request.args)
+        form.region.choices = choices(
+            [("", _("All regions"))] + [(code, str(REGIONS.get(code, code))) for code in service.regions_present()]
+        )
+        form.specialty.choices = _specialty_choices(_("Any specialty"))
+        if not form.validate():
+            built.update(form=form, result=None, status=400)
+            return None
         result = service.search(
             form.q.data or "", form.region.data or "", form.after.data, specialty=form.specialty.data or "",
-            patient_id=_own_card(),
+            patient_id=own_card,
         )  # fmt: skip
-        status = 200
-    else:
-        result, status = None, 400
-    return render(
-        "directory/clinics.html",
-        fragment="results",
-        form=form,
-        result=result,
-        kinds=translated(KINDS),
-        regions=translated(REGIONS),
-        status=status,
-    )
+        built.update(form=form, result=result, status=200)
+        return render_block_html("directory/clinics.html", block, **_clinics_context(form, result))
+
+    html = listings().get_or_make(key, build)
+    if html is None:  # the search did not validate: the page with its errors, not kept
+        return render(
+            "directory/clinics.html",
+            fragment="results",
+            status=built["status"],
+            **_clinics_context(built["form"], built["result"]),
+        )
+    if block == "results":
+        return page_response(html)
+    return render("directory/clinics.html", kept_content=html, form=None)
+
+
+def _clinics_context(form, result) -> dict:
+    return {"form": form, "result": result, "kinds": translated(KINDS), "regions": translated(REGIONS)}
 
 
 @bp.get("/clinics/<int:organisation_id>")
