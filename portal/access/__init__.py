@@ -91,11 +91,9 @@ def _need_complete(consent: bool) -> Response | None:
         return to_sign_in()
     if needs_enrolment(found.account):
         return redirect(url_for("auth.enrol"), code=303)
-    if consent and not found.account.is_staff:
-        from portal.consent.service import account_has_consent
-
-        if not account_has_consent(found.account):
-            return redirect(url_for("consent.show"), code=303)
+    # The consent came with the session (one query; consent.service.account_has_consent's answer).
+    if consent and not found.account.is_staff and found.consent != "given":
+        return redirect(url_for("consent.show"), code=303)
     return None
 
 

@@ -19,7 +19,7 @@ from flask import current_app, url_for
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, bindparam, delete, or_, select, update
+from sqlalchemy import Select, bindparam, case, delete, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from portal import crypto
@@ -300,6 +300,7 @@ def idle_limit(account: Account) -> timedelta:
 class Current:
     account: Account
     session: ServerSession
+    consent: str | None = None  # the latest consent action of the account's own card (or its own)
 
     @property
     def expires_at(self) -> datetime:
@@ -308,10 +309,20 @@ class Current:
 
 @cache
 def _session_statement() -> Select:
-    """The signed-in session, its account and the account's staff roles in one query, built once
-    per process (immutable) and run with the session's id."""
+    """The signed-in session, its account, the account's staff roles and its consent (the latest
+    consent action of its card, or its own before a card is linked: what a signed-in page checks)
+    in one query, built once per process (immutable) and run with the session's id."""
+    from portal.consent.models import ConsentEvent as C
+
+    def latest(*conditions) -> object:
+        return select(C.action).where(*conditions).order_by(C.id.desc()).limit(1).scalar_subquery()
+
+    consent = case(
+        (Account.patient_id.is_not(None), latest(C.patient_id == Account.patient_id)),
+        else_=latest(C.account_id == Account.id, C.patient_id.is_(None)),
+    )
     return (
-        select(ServerSession, Account)
+        select(ServerSession, Account, consent.label("consent"))
         .outerjoin(Account, Account.id == ServerSession.account_id)
         .options(joinedload(Account.memberships))
         .where(ServerSession.id == bindparam("id"))
@@ -326,7 +337,7 @@ def load_session(token: str | None) -> Current | None:
     found = db.session.execute(_session_statement(), {"id": session_id(token)}).unique().first()
     if found is None or found[0].ended_at is not None:
         return None
-    row, account = found
+    row, account, consent = found
     moment = now()
     reason = None
     if account is None or not account.is_active:
@@ -340,7 +351,7 @@ def load_session(token: str | None) -> Current | None:
             row = db.session.get(ServerSession, session_id(token))
             row.ended_at, row.end_reason = moment, reason
         return None
-    return Current(account, row)
+    return Current(account, row, consent)
 
 
 def touch(current: Current, force: bool = False) -> None:
