@@ -459,3 +459,27 @@ def test_step_pages_are_in_english_too(app, demo, me):
     page = client.get(f"/card/{pid}/appointments/book").get_data(as_text=True)
     assert "dentist" in page
     assert date.today().year > 2000
+
+
+def test_the_database_not_a_python_check_refuses_the_second_booking(app, demo, me):
+    """The slot still reads «free» (as it does to a second transaction that read it before the
+    first committed), yet an active appointment holds it: the unique index refuses the INSERT,
+    and the citizen sees the nearest free times; nothing else changed."""
+    pid, client = me
+    slot_id = free_slot(app, DENTIST)
+    with app.app_context(), write_transaction():
+        slot = db.session.get(Slot, slot_id)
+        other = db.session.scalar(sa.select(Appointment.patient_id).where(Appointment.patient_id != pid).limit(1))
+        db.session.add(
+            Appointment(patient_id=other, organisation_id=slot.organisation_id, practitioner_id=slot.practitioner_id,
+                        slot_id=slot.id, specialty_code=DENTIST, starts_at=slot.starts_at, status="booked")
+        )  # fmt: skip
+    before = len(appointments(app, pid))
+    answer = confirm(client, pid, slot_id)
+    assert answer.status_code == 409
+    assert "book/confirm?slot=" in answer.get_data(as_text=True)
+    assert len(appointments(app, pid)) == before
+    [failed] = [e for e in events(app, "appointment.booked") if e.outcome == "failure"]
+    assert failed.object_id == str(slot_id) and failed.patient_id == pid
+    with app.app_context():
+        assert audit_log_verifies()
