@@ -140,7 +140,7 @@ def test_thirty_simultaneous_bookings_of_one_slot_one_wins_twenty_runs(app, demo
         barrier = threading.Barrier(CLIENTS)
         answers: list = [None] * CLIENTS
 
-        def fire(i: int, slot_id: int = slot_id, barrier: threading.Barrier = barrier) -> None:
+        def fire(i: int, slot_id: int = slot_id, barrier: threading.Barrier = barrier, answers: list = answers) -> None:
             (client, csrf), patient = clients[i]
             barrier.wait()
             answers[i] = client.post(
