@@ -482,3 +482,62 @@ def test_the_database_not_a_python_check_refuses_the_second_booking(app, demo, m
     assert failed.object_id == str(slot_id) and failed.patient_id == pid
     with app.app_context():
         assert audit_log_verifies()
+
+
+def test_step_pages_cost_the_same_statements_for_any_number_of_doctors_and_slots(app, demo, me):
+    from bench.pages import recorded_statements
+
+    pid, client = me
+    day = None
+    with app.app_context():
+        first = db.session.scalar(
+            sa.select(Slot.starts_at)
+            .join(Practitioner, Practitioner.id == Slot.practitioner_id)
+            .where(Practitioner.specialty_code == DENTIST, Slot.status == "free", Slot.starts_at > clock.now())
+            .order_by(Slot.starts_at)
+            .limit(1)
+        )
+        day = clock.local_date(first.replace(tzinfo=UTC)).isoformat()
+    paths = [
+        f"/card/{pid}/appointments",
+        f"/card/{pid}/appointments/book",
+        f"/card/{pid}/appointments/book/doctor?specialty={DENTIST}",
+        f"/card/{pid}/appointments/book/date?specialty={DENTIST}&doctor=any",
+        f"/card/{pid}/appointments/book/time?specialty={DENTIST}&doctor=any&date={day}",
+    ]
+
+    def counts() -> list[int]:
+        with app.app_context():
+            engine = db.engine
+        found = []
+        for path in paths:
+            client.get(path)
+            with recorded_statements(engine) as statements:
+                assert client.get(path).status_code == 200
+            found.append(len(statements))
+        return found
+
+    before = counts()
+    with app.app_context(), write_transaction():  # three more dentists for each one, with the same free slots
+        dentists = list(db.session.scalars(sa.select(Practitioner).where(Practitioner.specialty_code == DENTIST)))
+        for n in range(3):
+            for d in dentists:
+                twin = Practitioner(surname=f"Двойник{n}", name=d.name, patronymic=d.patronymic, specialty=d.specialty,
+                                    specialty_code=DENTIST, position=d.position, registration_number=f"T{n}-{d.id}",
+                                    organisation_id=d.organisation_id, department_id=d.department_id)  # fmt: skip
+                db.session.add(twin)
+                db.session.flush()
+                slots = db.session.scalars(sa.select(Slot).where(Slot.practitioner_id == d.id, Slot.status == "free"))
+                db.session.add_all(
+                    Slot(
+                        practitioner_id=twin.id,
+                        organisation_id=s.organisation_id,
+                        starts_at=s.starts_at,
+                        ends_at=s.ends_at,
+                        room=s.room,
+                        kind=s.kind,
+                        status="free",
+                    )  # fmt: skip
+                    for s in list(slots)
+                )
+    assert counts() == before
