@@ -89,7 +89,8 @@ def server(app, demo, database_url, tmp_path):
     env = {**os.environ, "RACE_APP_CONFIG": json.dumps(config), "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(  # noqa: S603 - our venv's gunicorn
         [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--worker-class", "gthread", "--threads", "16", "--log-level", "warning", "tests.race_app:app"],
+         "--worker-class", "gthread", "--threads", "16", "--keep-alive", "60", "--log-level", "warning",
+         "tests.race_app:app"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -142,6 +143,7 @@ def test_thirty_simultaneous_bookings_of_one_slot_one_wins_twenty_runs(app, demo
 
         def fire(i: int, slot_id: int = slot_id, barrier: threading.Barrier = barrier, answers: list = answers) -> None:
             (client, csrf), patient = clients[i]
+            client.conn.close()  # a fresh connection: the server may have closed an idle keep-alive one
             barrier.wait()
             answers[i] = client.post(
                 f"/card/{patient}/appointments/book/confirm", {"csrf_token": csrf, "slot": str(slot_id)}
@@ -152,6 +154,7 @@ def test_thirty_simultaneous_bookings_of_one_slot_one_wins_twenty_runs(app, demo
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
+        assert None not in answers, f"run {run}: a request failed"
         statuses = sorted(a.status for a in answers)
         assert statuses == [303] + [409] * (CLIENTS - 1), f"run {run}: {statuses}"
         for answer in answers:
