@@ -155,3 +155,43 @@ def test_narrowing_the_times_with_htmx_announces_and_keeps_focus(browser, base_u
         check.assert_clean()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_ticket_the_clinic_cancelled_offers_one_click_rebooking(browser, base_url, live_app, ids, lang):
+    """Дарья's appointment is cancelled by the clinic (the doctor's sick leave): her ticket says
+    why and offers the nearest free times, each booked with one button; clean, and the button
+    books it."""
+    from portal.appointments.models import ScheduleException
+    from portal.appointments.schedule import apply_exception
+    from portal.database import write_transaction
+
+    with live_app.app_context():
+        appointment = db.session.scalar(
+            sa.select(Appointment).where(Appointment.patient_id == ids["child"]).order_by(Appointment.id).limit(1)
+        )
+        appointment_id = appointment.id
+        if appointment.status == "booked":
+            with write_transaction():
+                day = clock.local_date(appointment.starts_at.replace(tzinfo=UTC))
+                exception = ScheduleException(organisation_id=appointment.organisation_id,
+                                              practitioner_id=appointment.practitioner_id, kind="sick_leave",
+                                              starts_on=day, ends_on=day, reason="ОРВИ")  # fmt: skip
+                db.session.add(exception)
+                db.session.flush()
+                exception_id = exception.id
+            apply_exception(exception_id)
+        db.session.remove()
+    context = signed_in(browser, base_url, live_app, "guardian", "complete", lang=lang, theme="every")
+    try:
+        check = checked_page(context)
+        check.goto(f"/card/{ids['child']}/appointments/{appointment_id}")
+        buttons = check.page.locator(".rebook-list button")
+        assert buttons.count() >= 1
+        assert_clean(check, True)
+        if lang == "en":
+            with check.page.expect_navigation():
+                buttons.first.click()
+            assert check.page.get_by_text("The appointment is booked").count() == 1
+    finally:
+        context.close()

@@ -344,6 +344,7 @@ class Refused(Exception):
 class Booked:
     appointment: Appointment
     already: bool = False  # the same card already held this slot (the form sent twice)
+    moved: bool = False  # a booked appointment was moved here (not a rebooking after the clinic cancelled)
 
 
 def ticket_number(appointment: Appointment) -> str:
@@ -507,7 +508,7 @@ def _book(account, patient_id: int, slot_id: int, referral_id: int | None, repla
         else (f"referral {referral.number}" if referral else None),
     )
     db.session.flush()
-    return Booked(appointment)
+    return Booked(appointment, moved=action == "appointment.rescheduled")
 
 
 def _cancel(appointment: Appointment, account, status: str, reason: str | None, moment: datetime) -> None:

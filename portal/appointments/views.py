@@ -231,7 +231,7 @@ def confirm(patient_id: int):
             done = booking.book(g.account, patient_id, _int("slot"), _int("referral"), _int("replace"))
         except booking.Refused as refused:
             return _refused_page(patient_id, refused)
-        flag = "already" if done.already else ("moved" if _int("replace") else "booked")
+        flag = "already" if done.already else ("moved" if done.moved else "booked")
         return redirect(
             url_for("appointments.ticket", patient_id=patient_id, appointment_id=done.appointment.id, done=flag),
             code=303,
