@@ -36,7 +36,14 @@ PAGES: tuple[Page, ...] = (
     Page("trend", "one trend", "entry", r"/card/\d+/results/trend/[^\"/?]+", 6),
     Page("access_log", "access log", "dashboard", r"/card/\d+/access-log", 6),
     Page("inbox", "inbox", "home", r"/notifications", 5),
-    # The booking pages go here when they exist (issue 9: "and the booking pages when they exist").
+    # Booking (issue 10): the card's appointments, the ticket, and the steps as a person takes them
+    # (the first specialty, any doctor, the first day with free times).
+    Page("appointments", "appointments", "dashboard", r"/card/\d+/appointments", 6),
+    Page("ticket", "ticket", "appointments", r"/card/\d+/appointments/\d+", 8),
+    Page("book", "booking: specialty", "appointments", r"/card/\d+/appointments/book", 6),
+    Page("book_doctor", "booking: doctor", "book", r"/card/\d+/appointments/book/doctor\?[^\"]+", 7),
+    Page("book_date", "booking: date", "book_doctor", r"/card/\d+/appointments/book/date\?[^\"]+", 6),
+    Page("book_time", "booking: time", "book_date", r"/card/\d+/appointments/book/time\?[^\"]+", 6),
 )
 
 BY_NAME = {page.name: page for page in PAGES}

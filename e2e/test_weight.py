@@ -182,7 +182,15 @@ def test_home_loads_within_4_seconds_on_slow_3g(browser, base_url):
         context.close()
 
 
-CARD_PAGES = ["/card/{patient}", "/card/{patient}/results", "/card/{patient}/results/{report}"]
+CARD_PAGES = [
+    "/card/{patient}",
+    "/card/{patient}/results",
+    "/card/{patient}/results/{report}",
+    # booking: the longest step lists (every dentist; a whole day's times of any dentist) and the ticket
+    "/card/{patient}/appointments/book/doctor?specialty=62",
+    "/card/{patient}/appointments/book/time?specialty=62&doctor=any&date={day}",
+    "/card/{patient}/appointments/{appointment}",
+]
 
 
 @pytest.mark.parametrize("template", CARD_PAGES)
@@ -201,8 +209,23 @@ def test_signed_in_card_pages_within_budget(browser, base_url, live_app, templat
         report = db.session.scalar(
             sa.select(LabReport.id).where(LabReport.patient_id == patient).order_by(LabReport.taken_at.desc()).limit(1)
         )
+        from datetime import UTC
+
+        from portal import clock
+        from portal.appointments.models import Appointment, Slot
+        from portal.directory.models import Practitioner
+
+        appointment = db.session.scalar(sa.select(Appointment.id).where(Appointment.patient_id == patient).limit(1))
+        first = db.session.scalar(
+            sa.select(Slot.starts_at)
+            .join(Practitioner, Practitioner.id == Slot.practitioner_id)
+            .where(Practitioner.specialty_code == "62", Slot.status == "free", Slot.starts_at > clock.now())
+            .order_by(Slot.starts_at)
+            .limit(1)
+        )
+        day = clock.local_date(first.replace(tzinfo=UTC)).isoformat()
         db.session.remove()
-    path = template.format(patient=patient, report=report)
+    path = template.format(patient=patient, report=report, appointment=appointment, day=day)
     context = signed_in(browser, base_url, live_app, "patient", "complete", lang="ru", fresh=True)
     try:
         page = context.new_page()

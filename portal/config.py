@@ -140,6 +140,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DIRECTORY_CACHE_SECONDS", 60, int, "how long a worker keeps a rendered page of the directory (0: not at all)"
     ),
+    Setting(
+        "DIRECT_BOOKING_SPECIALTIES",
+        ("72", "43", "34", "62", "2", "86", "40", "39"),
+        tuple,
+        "specialty codes a citizen books without a referral (терапевт, педиатр, врач общей практики, стоматолог, "
+        "акушер-гинеколог, хирург, офтальмолог, оториноларинголог); others need a valid referral",
+    ),
+    Setting("APPOINTMENTS_PER_SPECIALTY", 1, int, "future appointments one card may hold with one specialty"),
+    Setting("CANCEL_CUTOFF_HOURS", 2, int, "a citizen cancels or moves an appointment until this many hours before it"),
     Setting("UPLOAD_DIR", "", str, "where encrypted uploads are stored; empty means `instance/uploads`"),
     Setting("UPLOADS_PER_DAY", 60, int, "files one account may upload in 24 hours (documents and error reports)"),
 )

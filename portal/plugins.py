@@ -24,7 +24,12 @@ from portal import hookspecs
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "portal.plugins"
-CORE_PLUGINS: tuple[str, ...] = ("portal.web.hooks", "portal.directory.hooks", "portal.record.hooks")
+CORE_PLUGINS: tuple[str, ...] = (
+    "portal.web.hooks",
+    "portal.directory.hooks",
+    "portal.appointments.hooks",
+    "portal.record.hooks",
+)
 
 
 class PluginError(RuntimeError):

@@ -98,9 +98,26 @@ def world(app, demo):
                 db.session.add(row)
                 db.session.flush()
                 made[key] = row.id
+            # The demo appointments of Smirnova and Дарья, and a free dentist's slot to book.
+            from portal.appointments.models import Appointment, Slot
+            from portal.directory.models import Practitioner
+
+            booked = {
+                name: db.session.scalar(sa.select(Appointment.id).where(Appointment.patient_id == owner).limit(1))
+                for name, owner in (("appointment", mine), ("child_appointment", demo["child_9"].id))
+            }
+            slot = db.session.scalar(
+                sa.select(Slot.id)
+                .join(Practitioner, Practitioner.id == Slot.practitioner_id)
+                .where(Practitioner.specialty_code == "62", Slot.status == "free", Slot.starts_at > sa.func.now())
+                .order_by(Slot.starts_at)
+                .limit(1)
+            )
         seal_pending()
     return {
         **made,
+        **booked,
+        "slot": slot,
         "owners": {
             "patient": demo["patient"].patient_id,
             "child_9": demo["child_9"].id,
@@ -146,6 +163,9 @@ def test_matrix(app, demo, world, case, htmx):
         child_event=world["child_event"],
         attachment_a=world["attachment_a"],
         attachment_b=world["attachment_b"],
+        appointment=world["appointment"],
+        child_appointment=world["child_appointment"],
+        slot=world["slot"],
     )
     headers = {"HX-Request": "true"} if htmx else {}
     failures = []

@@ -25,7 +25,12 @@ PARTS = {
     "referrals": "МАРКЕР-НАПРАВЛЕНИЕ",
     "services": "МАРКЕР-УСЛУГА",
 }
-DASHBOARD = {"results": "Latest results", "prescriptions": "Active prescriptions", "vaccinations": "Vaccinations due"}
+DASHBOARD = {
+    "results": "Latest results",
+    "prescriptions": "Active prescriptions",
+    "vaccinations": "Vaccinations due",
+    "appointments": "Next appointment",  # shown to whoever reads the appointments section, and audited
+}
 EVERY = ",".join(["visits", *PARTS, "results", "vaccinations"])
 GRANTS = [
     "visits",
@@ -34,6 +39,7 @@ GRANTS = [
     "visits,diagnoses,prescriptions,referrals,services",
     "diagnoses,results",
     "results,vaccinations,prescriptions",
+    "results,appointments",
     EVERY,
 ]
 

@@ -51,6 +51,7 @@ SECTIONS = (
     "insurance",
     "documents",
     "services",
+    "appointments",
     "access_log",
 )
 ACTIONS = ("read", "add", "write", "export")
@@ -607,6 +608,33 @@ def visible_sections(account: Account, patient: Patient, decision: Decision, act
             continue
         shown.append(section)
     return tuple(shown)
+
+
+# Booking, cancelling and moving appointments: the patient, a guardian of a child, or a trusted
+# person whose grant names the appointments section at level «add». A clinician treating the patient
+# does not book through the citizen's pages (the registrar books at the desk).
+APPOINTMENTS = "appointments"
+BOOKING_BASES = ("self", "guardian", "trusted")
+
+
+def decide_booking(account: Account | None, patient: Patient | None) -> Decision:
+    """May this account book, cancel or move appointments for this card?"""
+    decision = decide(account, "add", patient, APPOINTMENTS)
+    if decision.allowed and decision.basis not in BOOKING_BASES:
+        return Decision(
+            False, "appointments are booked by the patient, a guardian or a trusted person", decision.basis,
+            decision.organisation_id,
+        )  # fmt: skip
+    return decision
+
+
+def require_booking(account: Account | None, patient_id: int) -> tuple[Decision, Patient]:
+    """``decide_booking``, or AccessDenied (answered 404, audited as a denial)."""
+    patient = db.session.get(Patient, patient_id)
+    decision = decide_booking(account, patient)
+    if not decision.allowed:
+        raise AccessDenied(decision, account.id if account else None, patient_id, "add", APPOINTMENTS)
+    return decision, patient
 
 
 def require(account: Account | None, action: str, patient_id: int, section: str) -> tuple[Decision, Patient]:

@@ -55,6 +55,7 @@ def _statements() -> dict[str, Select]:
         .limit(LATEST),
         "vaccinations": select(i.target, i.dose_label, i.given_on).where(i.patient_id == patient),
         "appointment": select(
+            A.id,
             A.starts_at,
             A.room,
             m.Practitioner.surname,
@@ -145,7 +146,16 @@ def appointment(context: CardContext) -> DashboardCard:
         "appointment",
         str(_l("Next appointment")),
         "record/dashboard/appointment.html",
-        {"next": found[0] if found else None, "url": url_for("directory.clinics")},
+        {
+            "next": found[0] if found else None,
+            "url": url_for("directory.clinics"),
+            "ticket": url_for("appointments.ticket", patient_id=context.patient.id, appointment_id=found[0].id)
+            if found
+            else None,
+            "list": url_for("appointments.list_page", patient_id=context.patient.id),
+            "book": url_for("appointments.book", patient_id=context.patient.id),
+            "may_book": context.basis in ("self", "guardian"),
+        },
         order=10,
     )
 
@@ -186,8 +196,12 @@ def cards_for(context: CardContext, account) -> list[DashboardCard]:
     from portal.access import policy
     from portal.audit import service as audit
 
-    cards = [appointment(context)] if context.basis in ("self", "guardian", "clinician") else []
-    reads = []
+    cards, reads = [], []
+    if context.may("appointments"):
+        reads.append(
+            policy.access_event(account, context.decision, "read", context.patient.id, "appointments", "dashboard")
+        )
+        cards.append(appointment(context))
     for section, make in SECTION_CARDS:
         if context.may(section):
             reads.append(

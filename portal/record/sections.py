@@ -15,6 +15,7 @@ LABELS = {
     "insurance": _l("Insurance"),
     "documents": _l("Documents"),
     "services": _l("Services received and their cost"),
+    "appointments": _l("Appointments"),
     "access_log": _l("Who opened my card"),
     # Not sections of the card one can share, but named in «Кто смотрел мою карту»:
     "certificates": _l("Certificates and extracts"),

@@ -1,0 +1,674 @@
+"""Booking an appointment, the electronic ticket («талон»), cancelling and moving it.
+
+Who may book, cancel or move is the access policy's ``decide_booking`` (the patient, a guardian of
+a child, a trusted person whose grant names the appointments section at level «add»). This module
+keeps the rules of booking:
+
+- a specialty in DIRECT_BOOKING_SPECIALTIES is booked directly; any other needs a valid referral
+  (issued, not expired, for a consultation of that specialty) from the card, which booking marks
+  used;
+- a card holds at most APPOINTMENTS_PER_SPECIALTY future appointments with one specialty;
+- one appointment per slot is the database's rule (the partial unique index
+  uq_appointment_active_slot): two bookings of one slot at the same moment both reach the INSERT,
+  one of them fails with IntegrityError, and its citizen is offered the nearest free times;
+- a citizen cancels or moves until CANCEL_CUTOFF_HOURS before the appointment; a cancelled
+  appointment stops holding its slot at once.
+
+Every booking, cancellation and move is audited, in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from flask import current_app, g
+from sqlalchemy import Date, case, cast, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal import clock
+from portal.access import policy
+from portal.appointments import schedule
+from portal.appointments.models import ACTIVE_STATUSES, Appointment, Slot
+from portal.audit import service as audit
+from portal.database import db, write_transaction
+from portal.directory.models import Organisation, Practitioner
+from portal.directory.specialties import by_code, load_specialties
+from portal.record.models import Referral
+from portal.record.service import CardContext, age_on, open_section
+
+SECTION = policy.APPOINTMENTS
+LIST_LIMIT = 200  # slots of one day, doctors of one specialty: a page never shows more
+
+
+def direct_specialties() -> tuple[str, ...]:
+    return tuple(current_app.config["DIRECT_BOOKING_SPECIALTIES"])
+
+
+def per_specialty() -> int:
+    return int(current_app.config["APPOINTMENTS_PER_SPECIALTY"])
+
+
+def cutoff() -> timedelta:
+    return timedelta(hours=int(current_app.config["CANCEL_CUTOFF_HOURS"]))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# -- opening the card for booking ----------------------------------------------------------------
+
+
+def open_for_booking(account, patient_id: int, object_type: str | None = None, object_id=None) -> CardContext:
+    """Decide (``policy.require_booking``) and audit the read a booking page makes, in the caller's
+    write transaction; the card is named on the page (``g.card``)."""
+    decision, patient = policy.require_booking(account, patient_id)
+    policy.record_access(account, decision, "read", patient_id, SECTION, object_type, object_id)
+    context = CardContext(
+        patient,
+        decision,
+        age_on(patient.birth_date, policy.today()),
+        policy.visible_sections(account, patient, decision),
+    )
+    g.card = context
+    return context
+
+
+def open_booking_page(account, patient_id: int) -> CardContext:
+    with write_transaction():
+        return open_for_booking(account, patient_id)
+
+
+# -- referrals -----------------------------------------------------------------------------------
+
+
+def referral_specialty(target: str) -> str | None:
+    """The specialty a consultation referral names («Консультация врача-кардиолога» → 21)."""
+    folded = target.casefold()
+    found = [s for s in load_specialties() if s.doctor.casefold() in folded]
+    return max(found, key=lambda s: len(s.doctor)).code if found else None
+
+
+@dataclass(frozen=True)
+class UsableReferral:
+    id: int
+    number: str
+    target: str
+    valid_until: date
+    specialty_code: str
+
+
+def usable_referrals(patient_id: int) -> list[UsableReferral]:
+    """The card's referrals a booking can use: consultations, issued, not expired (one statement)."""
+    rows = db.session.execute(
+        select(Referral.id, Referral.number, Referral.target, Referral.valid_until)
+        .where(
+            Referral.patient_id == patient_id,
+            Referral.kind == "consultation",
+            Referral.status == "issued",
+            Referral.valid_until >= clock.today(),
+        )
+        .order_by(Referral.valid_until, Referral.id)
+    )
+    found = []
+    for row in rows:
+        code = referral_specialty(row.target)
+        if code is not None:
+            found.append(UsableReferral(row.id, row.number, row.target, row.valid_until, code))
+    return found
+
+
+@dataclass(frozen=True)
+class SpecialtyChoice:
+    code: str
+    referrals: list[UsableReferral]
+    direct: bool
+
+
+def specialty_choices(patient_id: int) -> list[SpecialtyChoice]:
+    """What the card may book: the direct specialties, then those a valid referral opens."""
+    referrals = usable_referrals(patient_id)
+    codes = [c for c in direct_specialties() if c in by_code()]
+    choices = [SpecialtyChoice(c, [r for r in referrals if r.specialty_code == c], True) for c in codes]
+    for code in dict.fromkeys(r.specialty_code for r in referrals):
+        if code not in codes:
+            choices.append(SpecialtyChoice(code, [r for r in referrals if r.specialty_code == code], False))
+    return choices
+
+
+# -- the steps: doctors, dates, slots ------------------------------------------------------------
+
+
+def _window() -> tuple[datetime, datetime]:
+    start = clock.now()
+    return start, clock.day_start(clock.today() + timedelta(days=schedule.horizon_days() + 14))
+
+
+def _free(specialty: str, doctor_id: int | None):
+    start, end = _window()
+    conditions = [
+        Practitioner.specialty_code == specialty,
+        Slot.status == "free",
+        Slot.starts_at > start,
+        Slot.starts_at < end,
+    ]
+    if doctor_id is not None:
+        conditions.append(Slot.practitioner_id == doctor_id)
+    return conditions
+
+
+@dataclass(frozen=True)
+class DoctorChoice:
+    id: int
+    surname: str
+    name: str
+    patronymic: str | None
+    position: str | None
+    organisation_id: int
+    organisation: str
+    address: str
+    free: int
+    first: datetime
+    own_clinic: bool
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.surname, self.name, self.patronymic) if p)
+
+
+def doctors(specialty: str, attached: int | None) -> list[DoctorChoice]:
+    """The specialty's doctors with free slots ahead: the card's own clinic first, then the one
+    with the soonest time. One statement."""
+    own = case((Practitioner.organisation_id == (attached or 0), 1), else_=0)
+    first = func.min(Slot.starts_at)
+    rows = db.session.execute(
+        select(
+            Practitioner.id,
+            Practitioner.surname,
+            Practitioner.name,
+            Practitioner.patronymic,
+            Practitioner.position,
+            Organisation.id,
+            Organisation.name,
+            Organisation.address,
+            func.count(Slot.id),
+            first,
+            own,
+        )
+        .join(Slot, Slot.practitioner_id == Practitioner.id)
+        .join(Organisation, Organisation.id == Practitioner.organisation_id)
+        .where(*_free(specialty, None))
+        .group_by(
+            Practitioner.id,
+            Practitioner.surname,
+            Practitioner.name,
+            Practitioner.patronymic,
+            Practitioner.position,
+            Organisation.id,
+            Organisation.name,
+            Organisation.address,
+        )
+        .order_by(own.desc(), first, Practitioner.surname, Practitioner.id)
+        .limit(LIST_LIMIT)
+    )
+    return [DoctorChoice(*row[:9], _aware(row[9]), bool(row[10])) for row in rows]
+
+
+def doctor(doctor_id: int) -> Practitioner | None:
+    return db.session.get(Practitioner, doctor_id)
+
+
+def _local_day(column):
+    """The portal's calendar day of a stored moment, in SQL. Moscow keeps one offset all year."""
+    offset = clock.now().astimezone(clock.zone()).utcoffset() or timedelta()
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone(str(clock.zone()), column), Date)
+    hours = int(offset.total_seconds() // 3600)
+    return func.date(column, f"{hours:+d} hours")
+
+
+@dataclass(frozen=True)
+class DayChoice:
+    day: date
+    free: int
+
+
+def days(specialty: str, doctor_id: int | None) -> list[DayChoice]:
+    """The days with free slots of the specialty (or of one doctor), with how many. One statement."""
+    day = _local_day(Slot.starts_at)
+    rows = db.session.execute(
+        select(day, func.count(Slot.id))
+        .join(Practitioner, Practitioner.id == Slot.practitioner_id)
+        .where(*_free(specialty, doctor_id))
+        .group_by(day)
+        .order_by(day)
+    )
+    return [DayChoice(value if isinstance(value, date) else date.fromisoformat(value), n) for value, n in rows]
+
+
+@dataclass(frozen=True)
+class SlotChoice:
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    room: str | None
+    kind: str
+    practitioner_id: int
+    surname: str
+    name: str
+    patronymic: str | None
+    organisation: str
+    address: str
+
+    @property
+    def doctor_name(self) -> str:
+        return " ".join(p for p in (self.surname, self.name, self.patronymic) if p)
+
+
+def _slot_query():
+    return (
+        select(
+            Slot.id,
+            Slot.starts_at,
+            Slot.ends_at,
+            Slot.room,
+            Slot.kind,
+            Practitioner.id,
+            Practitioner.surname,
+            Practitioner.name,
+            Practitioner.patronymic,
+            Organisation.name,
+            Organisation.address,
+        )
+        .join(Practitioner, Practitioner.id == Slot.practitioner_id)
+        .join(Organisation, Organisation.id == Slot.organisation_id)
+    )
+
+
+def _slot_choice(row) -> SlotChoice:
+    return SlotChoice(row[0], _aware(row[1]), _aware(row[2]), *row[3:])
+
+
+def slots(specialty: str, doctor_id: int | None, day: date, part: str = "") -> list[SlotChoice]:
+    """The free slots of one day, soonest first; ``part`` "morning" (before 12:00) or "afternoon"
+    narrows them. One statement."""
+    start, end = clock.day_start(day), clock.day_start(day + timedelta(days=1))
+    noon = start + timedelta(hours=12)
+    if part == "morning":
+        end = min(end, noon)
+    elif part == "afternoon":
+        start = max(start, noon)
+    query = (
+        _slot_query()
+        .where(*_free(specialty, doctor_id), Slot.starts_at >= start, Slot.starts_at < end)
+        .order_by(Slot.starts_at, Practitioner.surname, Slot.id)
+        .limit(LIST_LIMIT)
+    )
+    return [_slot_choice(row) for row in db.session.execute(query)]
+
+
+def slot_choice(slot_id: int) -> SlotChoice | None:
+    row = db.session.execute(_slot_query().where(Slot.id == slot_id)).first()
+    return _slot_choice(row) if row else None
+
+
+def nearest(specialty: str | None, organisation_id: int | None, exclude_slot: int | None = None) -> list[SlotChoice]:
+    """The three nearest free slots of the specialty (the same clinic first), for a page that
+    could not book the one asked for. Two statements."""
+    if not specialty:
+        return []
+    found = schedule.alternatives(specialty, organisation_id or 0, limit=schedule.ALTERNATIVES + 1)
+    ids = [a.slot_id for a in found if a.slot_id != exclude_slot][: schedule.ALTERNATIVES]
+    if not ids:
+        return []
+    rows = {row[0]: _slot_choice(row) for row in db.session.execute(_slot_query().where(Slot.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows]
+
+
+# -- booking -------------------------------------------------------------------------------------
+
+
+class Refused(Exception):
+    """Booking, cancelling or moving was refused; nothing changed. ``reason`` names why (a key of
+    the views' messages); ``alternatives`` are the nearest free times, when there are any."""
+
+    def __init__(self, reason: str, alternatives: list[SlotChoice] | None = None, appointment_id: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.alternatives = alternatives or []
+        self.appointment_id = appointment_id
+
+
+@dataclass
+class Booked:
+    appointment: Appointment
+    already: bool = False  # the same card already held this slot (the form sent twice)
+    moved: bool = False  # a booked appointment was moved here (not a rebooking after the clinic cancelled)
+
+
+def ticket_number(appointment: Appointment) -> str:
+    if appointment.number:
+        return appointment.number
+    created = _aware(appointment.created_at) if appointment.created_at else clock.now()
+    return f"Т-{created.year}-{appointment.id:06d}"
+
+
+def _check_referral(patient_id: int, referral_id: int | None, specialty: str) -> Referral | None:
+    """The referral the booking uses: required for a specialty not booked directly, and it must be
+    the card's own, valid, for this specialty. Refused("referral") otherwise."""
+    if referral_id is None:
+        if specialty not in direct_specialties():
+            raise Refused("referral_needed")
+        return None
+    referral = db.session.get(Referral, referral_id)
+    if (
+        referral is None
+        or referral.patient_id != patient_id
+        or referral.kind != "consultation"
+        or referral.status != "issued"
+        or referral.valid_until < clock.today()
+        or referral_specialty(referral.target) != specialty
+    ):
+        raise Refused("referral")
+    return referral
+
+
+def book(
+    account, patient_id: int, slot_id: int, referral_id: int | None = None, replacing: int | None = None
+) -> Booked:
+    """Book the slot for the card (``replacing``: move that appointment of the card onto it, in
+    one transaction). Refused with the nearest free times when the slot is gone."""
+    try:
+        with write_transaction():
+            return _book(account, patient_id, slot_id, referral_id, replacing)
+    except IntegrityError:
+        # Another booking of the same slot committed first: the database refused this one.
+        with write_transaction():
+            decision, _patient = policy.require_booking(account, patient_id)
+            found = db.session.get(Slot, slot_id)
+            doctor_row = db.session.get(Practitioner, found.practitioner_id) if found else None
+            audit.record(
+                "appointment.booked",
+                actor_id=account.id,
+                actor_role=decision.basis,
+                patient_id=patient_id,
+                section=SECTION,
+                object_type="slot",
+                object_id=slot_id,
+                outcome="failure",
+                reason="the slot was taken meanwhile",
+            )
+        raise Refused(
+            "taken",
+            nearest(
+                doctor_row.specialty_code if doctor_row else None, found.organisation_id if found else None, slot_id
+            ),
+        ) from None
+
+
+def _book(account, patient_id: int, slot_id: int, referral_id: int | None, replacing: int | None) -> Booked:
+    decision, patient = policy.require_booking(account, patient_id)
+    slot = db.session.get(Slot, slot_id)
+    if slot is None:
+        raise Refused("no_slot")
+    doctor_row = db.session.get(Practitioner, slot.practitioner_id)
+    specialty = doctor_row.specialty_code
+    own = db.session.scalar(
+        select(Appointment).where(
+            Appointment.slot_id == slot.id,
+            Appointment.patient_id == patient_id,
+            Appointment.status.in_(ACTIVE_STATUSES),
+        )
+    )
+    if own is not None:  # the confirm form sent twice: the first one booked it
+        return Booked(own, already=True)
+
+    def refuse(reason: str):
+        raise Refused(reason, nearest(specialty, slot.organisation_id, slot.id))
+
+    if _aware(slot.starts_at) <= clock.now():
+        refuse("past")
+    if slot.status == "cancelled":
+        refuse("cancelled")
+    if slot.status != "free":
+        refuse("taken")
+    old = None
+    if replacing is not None:
+        old = db.session.get(Appointment, replacing)
+        # A move (the appointment is booked) or a rebook (the clinic cancelled it).
+        if old is None or old.patient_id != patient_id or old.status not in ("booked", "cancelled_by_clinic"):
+            raise Refused("no_appointment")
+        if old.status == "cancelled_by_clinic" and db.session.scalar(
+            select(func.count(Appointment.id)).where(
+                Appointment.patient_id == patient_id,
+                Appointment.specialty_code == specialty,
+                Appointment.status == "booked",
+                Appointment.starts_at > clock.now(),
+            )
+        ):
+            raise Refused("one_per_specialty")
+        if old.status == "booked" and _aware(old.starts_at) - clock.now() < cutoff():
+            raise Refused("cutoff", appointment_id=old.id)
+        if old.specialty_code and old.specialty_code != specialty:
+            raise Refused("other_specialty", appointment_id=old.id)
+        referral = db.session.get(Referral, old.referral_id) if old.referral_id else None
+        if referral is None:
+            referral = _check_referral(patient_id, referral_id, specialty)
+    else:
+        referral = _check_referral(patient_id, referral_id, specialty)
+        future = db.session.scalar(
+            select(func.count(Appointment.id)).where(
+                Appointment.patient_id == patient_id,
+                Appointment.specialty_code == specialty,
+                Appointment.status == "booked",
+                Appointment.starts_at > clock.now(),
+            )
+        )
+        if future >= per_specialty():
+            raise Refused("one_per_specialty")
+    moment = clock.now()
+    action = "appointment.booked"
+    if old is not None and old.status == "booked":
+        _cancel(old, account, "cancelled_by_patient", "Перенесено на другое время", moment)
+        action = "appointment.rescheduled"
+    elif old is not None:
+        action = "appointment.rebooked"
+    appointment = Appointment(
+        patient_id=patient_id,
+        organisation_id=slot.organisation_id,
+        practitioner_id=slot.practitioner_id,
+        slot_id=slot.id,
+        specialty_code=specialty,
+        kind=slot.kind,
+        starts_at=slot.starts_at,
+        room=slot.room,
+        status="booked",
+        referral_id=referral.id if referral else None,
+        booked_by_id=account.id,
+        created_at=moment,
+    )
+    db.session.add(appointment)
+    db.session.flush()  # the partial unique index decides here: IntegrityError when taken meanwhile
+    appointment.number = f"Т-{moment.year}-{appointment.id:06d}"
+    db.session.execute(update(Slot).where(Slot.id == slot.id).values(status="booked", held_until=None))
+    if referral is not None and referral.status == "issued":
+        referral.status = "used"
+    audit.record(
+        action,
+        actor_id=account.id,
+        actor_role=decision.basis,
+        patient_id=patient_id,
+        section=SECTION,
+        organisation_id=slot.organisation_id,
+        object_type="appointment",
+        object_id=appointment.id,
+        reason=f"from appointment {old.id}"
+        if old is not None
+        else (f"referral {referral.number}" if referral else None),
+    )
+    db.session.flush()
+    return Booked(appointment, moved=action == "appointment.rescheduled")
+
+
+def _cancel(appointment: Appointment, account, status: str, reason: str | None, moment: datetime) -> None:
+    appointment.status = status
+    appointment.cancelled_at = moment
+    appointment.cancelled_by_id = account.id
+    appointment.cancel_reason = reason
+    appointment.updated_at = moment
+    db.session.flush()  # the slot is free for the next booking in this same transaction
+    if appointment.slot_id is not None:
+        db.session.execute(
+            update(Slot).where(Slot.id == appointment.slot_id, Slot.status == "booked").values(status="free")
+        )
+
+
+def cancel(account, patient_id: int, appointment_id: int) -> Appointment:
+    """Cancel the card's appointment before the cut-off; the slot is free at once."""
+    with write_transaction():
+        decision, _patient = policy.require_booking(account, patient_id)
+        appointment = db.session.get(Appointment, appointment_id)
+        if appointment is None or appointment.patient_id != patient_id:
+            raise LookupError(appointment_id)
+        if appointment.status != "booked":
+            raise Refused("not_booked", appointment_id=appointment.id)
+        if _aware(appointment.starts_at) - clock.now() < cutoff():
+            raise Refused("cutoff", appointment_id=appointment.id)
+        _cancel(appointment, account, "cancelled_by_patient", None, clock.now())
+        audit.record(
+            "appointment.cancelled",
+            actor_id=account.id,
+            actor_role=decision.basis,
+            patient_id=patient_id,
+            section=SECTION,
+            organisation_id=appointment.organisation_id,
+            object_type="appointment",
+            object_id=appointment.id,
+        )
+        return appointment
+
+
+# -- the ticket and the list ---------------------------------------------------------------------
+
+
+@dataclass
+class Ticket:
+    appointment: Appointment
+    number: str
+    doctor: Practitioner | None
+    organisation: Organisation
+    referral: Referral | None
+    changeable: bool  # booked, and before the cut-off
+    may_change: bool  # this reader may cancel or move (the booking policy)
+    alternatives: list[SlotChoice] = field(default_factory=list)  # after the clinic cancelled
+    slot_end: datetime | None = None
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.slot_end or _aware(self.appointment.starts_at) + timedelta(minutes=30)
+
+    @property
+    def qr_text(self) -> str:
+        """What the reception's scanner reads: the portal, the ticket number, the time and the clinic."""
+        start = _aware(self.appointment.starts_at).astimezone(clock.zone())
+        return f"MEDKARTA;TALON:{self.number};AT:{start.isoformat(timespec='minutes')};ORG:{self.organisation.oid}"
+
+
+def ticket(account, patient_id: int, appointment_id: int) -> Ticket:
+    """The card's appointment as its ticket, the read audited; LookupError when not this card's."""
+    with write_transaction():
+        context = open_section(account, patient_id, SECTION, "read", "appointment", appointment_id)
+        appointment = db.session.get(Appointment, appointment_id)
+        if appointment is None or appointment.patient_id != patient_id:
+            raise LookupError(appointment_id)
+    may_change = policy.decide_booking(account, context.patient).allowed
+    slot_end = None
+    if appointment.slot_id is not None:
+        slot = db.session.get(Slot, appointment.slot_id)
+        slot_end = _aware(slot.ends_at) if slot else None
+    found = Ticket(
+        appointment,
+        ticket_number(appointment),
+        db.session.get(Practitioner, appointment.practitioner_id) if appointment.practitioner_id else None,
+        db.session.get(Organisation, appointment.organisation_id),
+        db.session.get(Referral, appointment.referral_id) if appointment.referral_id else None,
+        appointment.status == "booked" and _aware(appointment.starts_at) - clock.now() >= cutoff(),
+        may_change,
+        slot_end=slot_end,
+    )
+    if appointment.status == "cancelled_by_clinic" and may_change:
+        found.alternatives = nearest(appointment.specialty_code, appointment.organisation_id)
+    return found
+
+
+@dataclass(frozen=True)
+class Listed:
+    id: int
+    number: str | None
+    starts_at: datetime
+    status: str
+    specialty_code: str | None
+    surname: str | None
+    name: str | None
+    patronymic: str | None
+    organisation: str
+
+    @property
+    def doctor_name(self) -> str:
+        return " ".join(p for p in (self.surname, self.name, self.patronymic) if p)
+
+
+def appointments_of(account, patient_id: int) -> tuple[CardContext, list[Listed], list[Listed], bool]:
+    """(card, upcoming, past, may book) — the card's appointments, the read audited. One statement
+    for the list."""
+    with write_transaction():
+        context = open_section(account, patient_id, SECTION)
+    rows = db.session.execute(
+        select(
+            Appointment.id,
+            Appointment.number,
+            Appointment.starts_at,
+            Appointment.status,
+            Appointment.specialty_code,
+            Practitioner.surname,
+            Practitioner.name,
+            Practitioner.patronymic,
+            Organisation.name,
+            Appointment.created_at,
+        )
+        .join(Organisation, Organisation.id == Appointment.organisation_id)
+        .outerjoin(Practitioner, Practitioner.id == Appointment.practitioner_id)
+        .where(Appointment.patient_id == patient_id)
+        .order_by(Appointment.starts_at.desc(), Appointment.id.desc())
+        .limit(LIST_LIMIT)
+    )
+    now = clock.now()
+    upcoming, past = [], []
+    for row in rows:
+        number = row.number or f"Т-{_aware(row.created_at or now).year}-{row.id:06d}"
+        item = Listed(row.id, number, _aware(row.starts_at), *row[3:9])
+        (upcoming if item.starts_at > now and item.status == "booked" else past).append(item)
+    upcoming.reverse()
+    return context, upcoming, past, policy.decide_booking(account, context.patient).allowed
+
+
+def ics(found: Ticket, title: str, description: str) -> bytes:
+    """The appointment as an iCalendar event (Europe/Moscow), for the phone's calendar."""
+    from icalendar import Calendar, Event
+
+    zone = clock.zone()
+    calendar = Calendar()
+    calendar.add("prodid", "-//Medkarta//appointments//RU")
+    calendar.add("version", "2.0")
+    event = Event()
+    event.add("uid", f"{found.number}@medkarta")
+    event.add("dtstamp", clock.now())
+    event.add("dtstart", _aware(found.appointment.starts_at).astimezone(zone))
+    event.add("dtend", found.ends_at.astimezone(zone))
+    event.add("summary", title)
+    event.add("location", f"{found.organisation.name}, {found.organisation.address}")
+    event.add("description", description)
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar.to_ical()
