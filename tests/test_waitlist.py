@@ -291,3 +291,18 @@ def test_offer_messages_name_the_time(app, demo, me):
         waitlist.run()
     inbox_page = client.get("/notifications").get_data(as_text=True)
     assert re.search(r"Освободилось время", inbox_page)
+
+
+def test_a_trusted_person_with_add_joins_for_the_card_and_with_view_only_gets_404(app, demo, login):
+    from tests.test_booking import grant
+
+    pid = demo["patient"].patient_id
+    trusted = login(demo["trusted"])
+    assert trusted.get(f"/card/{pid}/appointments/waitlist").status_code == 404
+    grant(app, demo, "appointments", "view")
+    assert trusted.get(f"/card/{pid}/appointments/waitlist").status_code == 404
+    assert entries(app) == []
+    grant(app, demo, "appointments", "add")
+    assert join(trusted, pid).status_code == 303
+    [entry] = entries(app)
+    assert (entry.patient_id, entry.created_by_id) == (pid, demo["trusted"].id)

@@ -227,13 +227,13 @@ def offer_slot(slot_id: int, moment: datetime | None = None) -> WaitingListOffer
     return None
 
 
-def _offer(entry: WaitingListEntry, slot: Slot, moment: datetime) -> WaitingListOffer:
+def _offer(entry: WaitingListEntry, slot: Slot, moment: datetime) -> WaitingListOffer | None:
     expires = moment + timedelta(minutes=offer_minutes())
     held = db.session.execute(
         update(Slot).where(Slot.id == slot.id, Slot.status == "free").values(status="held", held_until=expires)
     )
-    if held.rowcount != 1:
-        raise RuntimeError("the slot was taken meanwhile")
+    if held.rowcount != 1:  # booked or offered by someone else meanwhile: nothing to offer
+        return None
     offer = WaitingListOffer(entry_id=entry.id, slot_id=slot.id, status="open", offered_at=moment, expires_at=expires)
     db.session.add(offer)
     db.session.flush()  # one open offer per slot: the partial unique index
