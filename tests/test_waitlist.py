@@ -306,3 +306,33 @@ def test_a_trusted_person_with_add_joins_for_the_card_and_with_view_only_gets_40
     assert join(trusted, pid).status_code == 303
     [entry] = entries(app)
     assert (entry.patient_id, entry.created_by_id) == (pid, demo["trusted"].id)
+
+
+def test_accepting_is_refused_by_the_booking_rules_and_changes_nothing(app, demo, me):
+    pid, client = me
+    assert join(client, pid).status_code == 303
+    slot_id = free_an_ent_slot(app, days=3)
+    with app.app_context():
+        waitlist.run()
+    [offer] = offers(app)
+    # meanwhile the card got an ENT appointment at the desk: one per specialty
+    other_slot = free_an_ent_slot(app, days=6)
+    with app.app_context(), write_transaction():
+        slot = db.session.get(Slot, other_slot)
+        slot.status = "booked"
+        db.session.add(
+            Appointment(
+                patient_id=pid,
+                organisation_id=slot.organisation_id,
+                practitioner_id=slot.practitioner_id,
+                slot_id=slot.id,
+                specialty_code=ENT,
+                starts_at=slot.starts_at,
+                status="booked",
+            )
+        )
+    token = csrf_token(client, f"/card/{pid}/appointments/waitlist")
+    answer = client.post(f"/card/{pid}/appointments/waitlist/offers/{offer.id}/accept", data={"csrf_token": token})
+    assert answer.status_code == 409 and "Отмените или перенесите" in answer.get_data(as_text=True)
+    assert offers(app)[0].status == "open" and slot_of(app, slot_id).status == "held"
+    assert entries(app, pid)[0].status == "waiting"

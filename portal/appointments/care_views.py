@@ -17,7 +17,7 @@ from portal.appointments.care_forms import (
     WaitlistForm,
     normal_phone,
 )
-from portal.appointments.views import STATUSES, specialty_label
+from portal.appointments.views import REFUSALS, STATUSES, specialty_label
 from portal.clock import today
 from portal.database import db
 from portal.directory.models import Practitioner
@@ -142,7 +142,8 @@ def answer(patient_id: int, offer_id: int, answer: str):
     except LookupError:
         abort(404)
     except waitlist.Refused as refused:
-        return _waitlist_refused(patient_id, refused.message)
+        message = REFUSALS.get(refused.booking_reason or "", refused.message)
+        return _waitlist_refused(patient_id, message)
     if answer == "accept":
         return redirect(
             url_for("appointments.ticket", patient_id=patient_id, appointment_id=appointment.id, done="booked"),

@@ -39,6 +39,16 @@ class Refused(Exception):
         self.field, self.message = field, message
 
 
+def _list_path(patient_id: int) -> str:
+    """The card's calls page, where the citizen follows the status."""
+    from flask import current_app, has_request_context, url_for
+
+    if has_request_context():
+        return url_for("care.home_visits", patient_id=patient_id)
+    with current_app.test_request_context():
+        return url_for("care.home_visits", patient_id=patient_id)
+
+
 def number_of(request: HomeVisitRequest) -> str:
     return f"В-{clock.local_date(request.created_at).year}-{request.id:06d}"
 
@@ -100,7 +110,7 @@ def request_visit(
             "home_visit_status",
             patient_id=patient_id,
             params={"number": number_of(request), "status": "new"},
-            url=f"/card/{patient_id}/home-visits",
+            url=_list_path(patient_id),
         )
         return request
 
@@ -243,6 +253,6 @@ def decide(
                 "home_visit_status",
                 patient_id=request.patient_id,
                 params=params,
-                url=f"/card/{request.patient_id}/home-visits",
+                url=_list_path(request.patient_id),
             )
         return request

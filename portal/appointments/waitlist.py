@@ -52,9 +52,10 @@ class Refused(Exception):
     """Joining, accepting or declining was refused; nothing changed. ``field`` names the form
     field the message belongs to (None: the page's own message)."""
 
-    def __init__(self, message, field: str | None = None):
+    def __init__(self, message, field: str | None = None, booking_reason: str | None = None):
         super().__init__(str(message))
         self.message, self.field = message, field
+        self.booking_reason = booking_reason  # why the booking service refused, when it did
 
 
 # -- joining and leaving -------------------------------------------------------------------------
@@ -381,13 +382,7 @@ def accept(account, patient_id: int, offer_id: int) -> Appointment:
             )
             return done.appointment
     except booking.Refused as refused:
-        raise Refused(booking_refusal(refused.reason)) from None
-
-
-def booking_refusal(reason: str):
-    from portal.appointments.views import REFUSALS
-
-    return REFUSALS.get(reason, _l("This time cannot be booked"))
+        raise Refused(_l("This time cannot be booked"), booking_reason=refused.reason) from None
 
 
 def decline(account, patient_id: int, offer_id: int) -> None:
