@@ -1,4 +1,5 @@
 """``flask --app portal ...`` commands: seed-demo, plugins, verify-audit, seal-audit, deliver-outbox, generate-slots,
+expire-offers, send-appointment-reminders,
 send-reminders, assign-role, import-record; ``worker`` is in ``portal.tasks`` (``db`` is Flask-Migrate's)."""
 
 from __future__ import annotations
@@ -93,10 +94,35 @@ def send_reminders_command() -> None:
 def generate_slots_command(days: int | None) -> None:
     """Make the doctors' slots from their working rules for the coming days (run it daily from
     cron); running it twice, even at the same time, adds nothing the first did not."""
+    from portal.appointments import waitlist
     from portal.appointments.schedule import generate_slots, horizon_days
 
     added = generate_slots(days)
     click.echo(f"slots: {added} added for {days or horizon_days()} days")
+    done = waitlist.run()
+    click.echo(f"waiting list: {done.offered} offered")
+
+
+@click.command("expire-offers")
+@with_appcontext
+def expire_offers_command() -> None:
+    """Pass on the waiting list's offers nobody answered in time and offer the free times to the
+    next in line (run it every few minutes; safe to run twice)."""
+    from portal.appointments import waitlist
+
+    done = waitlist.run()
+    click.echo(f"waiting list: {done.expired} expired, {done.offered} offered")
+
+
+@click.command("send-appointment-reminders")
+@with_appcontext
+def send_appointment_reminders_command() -> None:
+    """Remind citizens of appointments the day before and two hours before (run it every few
+    minutes; a reminder of one kind is never sent twice for one appointment)."""
+    from portal.appointments import reminders
+
+    sent = reminders.run()
+    click.echo(f"appointment reminders: {sent} sent")
 
 
 @click.command("assign-role")
@@ -180,6 +206,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(assign_role_command)
     app.cli.add_command(send_reminders_command)
     app.cli.add_command(generate_slots_command)
+    app.cli.add_command(expire_offers_command)
+    app.cli.add_command(send_appointment_reminders_command)
     app.cli.add_command(import_record_command)
 
     from portal import tasks

@@ -149,6 +149,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("APPOINTMENTS_PER_SPECIALTY", 1, int, "future appointments one card may hold with one specialty"),
     Setting("CANCEL_CUTOFF_HOURS", 2, int, "a citizen cancels or moves an appointment until this many hours before it"),
+    Setting(
+        "WAITLIST_OFFER_MINUTES",
+        30,
+        int,
+        "a time offered from the waiting list is held for the citizen this many minutes, then passed on",
+    ),
     Setting("UPLOAD_DIR", "", str, "where encrypted uploads are stored; empty means `instance/uploads`"),
     Setting("UPLOADS_PER_DAY", 60, int, "files one account may upload in 24 hours (documents and error reports)"),
 )

@@ -106,6 +106,22 @@ def world(app, demo):
                 name: db.session.scalar(sa.select(Appointment.id).where(Appointment.patient_id == owner).limit(1))
                 for name, owner in (("appointment", mine), ("child_appointment", demo["child_9"].id))
             }
+            # Home visit calls: Smirnova's to clinic A (the registrar's), the guardian's to clinic B.
+            from portal.appointments.models import HomeVisitRequest
+
+            for key, who, org in (("home_visit_a", "patient", "A"), ("home_visit_b", "guardian", "B")):
+                row = HomeVisitRequest(
+                    patient_id=demo[who].patient_id,
+                    organisation_id=orgs[org].id,
+                    requested_by_id=demo[who].id,
+                    address="ул. Ленина, д. 5, кв. 12",
+                    symptoms="Кашель",
+                    phone="+79123456789",
+                    status="new",
+                )
+                db.session.add(row)
+                db.session.flush()
+                made[key] = row.id
             slot = db.session.scalar(
                 sa.select(Slot.id)
                 .join(Practitioner, Practitioner.id == Slot.practitioner_id)
@@ -166,6 +182,8 @@ def test_matrix(app, demo, world, case, htmx):
         appointment=world["appointment"],
         child_appointment=world["child_appointment"],
         slot=world["slot"],
+        home_visit_a=world["home_visit_a"],
+        home_visit_b=world["home_visit_b"],
     )
     headers = {"HX-Request": "true"} if htmx else {}
     failures = []

@@ -637,6 +637,32 @@ def require_booking(account: Account | None, patient_id: int) -> tuple[Decision,
     return decision, patient
 
 
+def decide_clinic_appointment(account: Account | None, organisation_id: int) -> Decision:
+    """May this account mark an appointment of ``organisation_id`` (arrived, completed, no-show)?
+    Only a registrar of that clinic: another clinic's appointments stay out of reach (404)."""
+    if account is None or not account.is_active:
+        return Decision(False, "not signed in")
+    if organisation_id not in registrar_organisations(account):
+        return Decision(False, "only a registrar of the appointment's clinic marks it")
+    return Decision(True, "registrar of the appointment's clinic", "registrar", organisation_id)
+
+
+def decide_home_visit(account: Account | None, organisation_id: int, patient_id: int, requested_by_id: int) -> Decision:
+    """May this account see and decide a home visit request to ``organisation_id``? Only a
+    registrar of that clinic, and never about their own or their family's card (``conflict``:
+    the request is in their clinic, shown without the decision)."""
+    if account is None or not account.is_active:
+        return Decision(False, "not signed in")
+    if organisation_id not in registrar_organisations(account):
+        return Decision(False, "only a registrar of the clinic called decides")
+    if is_party(account, patient_id, requested_by_id):
+        return Decision(
+            False, "a registrar never decides their own or their family's request", "registrar",
+            organisation_id, conflict=True,
+        )  # fmt: skip
+    return Decision(True, "registrar of the clinic called", "registrar", organisation_id)
+
+
 def require(account: Account | None, action: str, patient_id: int, section: str) -> tuple[Decision, Patient]:
     """Decide, or raise AccessDenied (answered with 404 and audited as a denial)."""
     patient = db.session.get(Patient, patient_id)

@@ -546,6 +546,10 @@ def cancel(account, patient_id: int, appointment_id: int) -> Appointment:
             object_type="appointment",
             object_id=appointment.id,
         )
+        if appointment.slot_id is not None:  # the freed time goes to the waiting list first
+            from portal.appointments import waitlist
+
+            waitlist.offer_slot(appointment.slot_id)
         return appointment
 
 

@@ -39,7 +39,13 @@ EVENTS = (
     "vaccination_due",
     "checkup_due",
     "grant_received",
+    "appointment_offer",
+    "appointment_reminder",
+    "home_visit_status",
 )
+# Events whose e-mail and SMS lead straight to the page the message is about (an offered time to
+# accept, an appointment to cancel), not to the inbox: the page itself asks to sign in.
+LINKED_EVENTS = ("appointment_offer", "appointment_reminder")
 CHANNELS = ("portal", "email", "sms")
 DEFAULTS = {"portal": True, "email": True, "sms": False}
 PAGE_SIZE = 20
@@ -53,6 +59,9 @@ EVENT_LABELS = {
     "vaccination_due": _l("Vaccinations due"),
     "checkup_due": _l("Check-ups due"),
     "grant_received": _l("Access to someone else's card"),
+    "appointment_offer": _l("A time offered from the waiting list"),
+    "appointment_reminder": _l("Reminders of appointments"),
+    "home_visit_status": _l("Home visit requests"),
 }
 # What e-mail and SMS say: that something happened, with no medical details.
 OUTSIDE_TEXT = {
@@ -64,6 +73,9 @@ OUTSIDE_TEXT = {
     "vaccination_due": _l("A vaccination is due"),
     "checkup_due": _l("A check-up is due"),
     "grant_received": _l("You have been given access to a card"),
+    "appointment_offer": _l("A doctor's time is offered to you from the waiting list"),
+    "appointment_reminder": _l("You have an appointment with a doctor soon"),
+    "home_visit_status": _l("The status of your home visit request has changed"),
 }
 REQUEST_STATUSES = {
     "registered": _l("registered"),
@@ -96,6 +108,7 @@ def post(
     url: str | None = None,
     subject_key: str | None = None,
     remind_at: datetime | None = None,
+    channels: tuple[str, ...] | None = None,
 ) -> Notification:
     """Tell ``account_id`` about ``event``. ``params`` are shown in the message (JSON-safe values);
     ``url`` is where the message leads; a ``remind_at`` makes it a reminder that repeats until
@@ -106,7 +119,10 @@ def post(
     number, valid_until}; prescription_expiring {drug, valid_until}; certificate_ready {title or number};
     request_status {number, status, note or reason} or, for a confirmed vaccination, {kind:
     "vaccination", status, vaccine, given_on}; vaccination_due {vaccine, patient, due_on};
-    checkup_due {patient, due_on}; grant_received {patient, until}."""
+    checkup_due {patient, due_on}; grant_received {patient, until}; appointment_offer {specialty,
+    doctor, starts_at, expires_at}; appointment_reminder {specialty, doctor, starts_at, when};
+    home_visit_status {number, status, visit_on, reason}. ``channels``: the channels the citizen
+    chose for this one message (the waiting list asks), instead of the account's settings."""
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
     if subject_key:
@@ -132,7 +148,7 @@ def post(
         reminded_times=0,
     )
     db.session.add(note)
-    deliver(note)
+    deliver(note, channels)
     db.session.flush()
     return note
 
@@ -151,7 +167,7 @@ def one_message_per_event() -> Iterator[None]:
         _batch.reset(token)
 
 
-def deliver(note: Notification) -> None:
+def deliver(note: Notification, channels: tuple[str, ...] | None = None) -> None:
     """Deliver ``note`` by the channels its owner chose (again, for a reminder): unread in the
     portal (or kept as read when the portal channel is off), e-mail and SMS through the outbox."""
     from portal.auth.service import locale_of
@@ -159,6 +175,8 @@ def deliver(note: Notification) -> None:
 
     account = db.session.get(Account, note.account_id)
     wanted = preferences(note.account_id, note.event)
+    if channels is not None:
+        wanted = {c: c == "portal" or c in channels for c in CHANNELS}
     note.read_at = None if wanted["portal"] else now()
     if account is None or not account.is_active:
         return
@@ -172,7 +190,9 @@ def deliver(note: Notification) -> None:
         outside.remove("sms")
     if not outside:
         return
-    inbox_link = current_app.config["BASE_URL"].rstrip("/") + inbox_path()
+    inbox_link = current_app.config["BASE_URL"].rstrip("/") + (
+        note.url if note.event in LINKED_EVENTS and note.url else inbox_path()
+    )
     with force_locale(locale_of(account)):
         subject = _("Medkarta: %(what)s", what=OUTSIDE_TEXT[note.event])
         body = "\n\n".join(
@@ -269,6 +289,15 @@ def _date(value: object) -> str:
         return str(value)
 
 
+def _moment(value: object) -> str:
+    from portal.formatting import format_datetime
+
+    try:
+        return format_datetime(datetime.fromisoformat(str(value)), "short")
+    except ValueError:
+        return str(value)
+
+
 class _Params(dict):
     """Parameters as shown: ``name_en`` stands in for ``name`` when the reader reads English."""
 
@@ -323,6 +352,31 @@ def describe(event: str, params: dict) -> tuple[str, str]:
         label = str(REQUEST_STATUSES.get(status, status))
         title = _("Request No. %(number)s: status %(status)s", number=p.get("number", "—"), status=label)
         return title, p.get("note") or p.get("reason") or ""
+    if event == "appointment_offer":
+        title = _(
+            "A time is free: %(specialty)s, %(at)s", specialty=p.get("specialty", ""), at=_moment(p.get("starts_at"))
+        )
+        return title, _(
+            "%(doctor)s. The time is held for you until %(until)s: accept it on the waiting list page, "
+            "or decline it and stay on the list.",
+            doctor=p.get("doctor", ""),
+            until=_moment(p.get("expires_at")),
+        )
+    if event == "appointment_reminder":
+        title = _("Appointment %(at)s: %(specialty)s", at=_moment(p.get("starts_at")), specialty=p.get("specialty", ""))
+        return title, _(
+            "%(doctor)s. If you cannot come, cancel the appointment so that someone else can take the time.",
+            doctor=p.get("doctor", ""),
+        )
+    if event == "home_visit_status":
+        status = p.get("status", "")
+        if status == "accepted":
+            return _("Home visit No. %(number)s accepted", number=p.get("number", "—")), _(
+                "A doctor will come on %(date)s: %(doctor)s.", date=_date(p.get("visit_on")), doctor=p.get("doctor", "")
+            )
+        if status == "refused":
+            return _("Home visit No. %(number)s refused", number=p.get("number", "—")), p.get("reason", "")
+        return _("Home visit No. %(number)s registered", number=p.get("number", "—")), ""
     if event == "vaccination_due":
         title = _("Vaccination due: %(vaccine)s", vaccine=p.get("vaccine", ""))
         return title, _(
