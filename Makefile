@@ -58,7 +58,8 @@ run: deps-run db
 
 ## Every test: unit and HTTP tests (again on PostgreSQL when PORTAL_TEST_DATABASE_URL is set),
 ## then the browser tests in Chromium. Fails if Chromium cannot be found. (The suites run one after
-## the other: beside a database suite the browser tests' waits become flaky on two cores.)
+## the other: beside a database suite the browser tests' waits become flaky on two cores. The
+## browser tests run in two processes, a test file each at a time: each file has its own portal.)
 test: deps install-test
 	$(BIN)/python e2e/find_chromium.py
 	$(BIN)/pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --junitxml=reports/unit-sqlite.xml
@@ -66,7 +67,7 @@ test: deps install-test
 	  echo "== unit and HTTP tests on PostgreSQL"; \
 	  PORTAL_TEST_DB=postgresql $(BIN)/pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --junitxml=reports/unit-postgresql.xml; \
 	fi
-	$(BIN)/pytest e2e -q -p no:cacheprovider --junitxml=reports/e2e.xml
+	$(BIN)/pytest e2e -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --junitxml=reports/e2e.xml
 
 ## The benchmark (docs/performance.md): the portal as `make run` serves it, on a generated data set
 ## (SQLite in bench/data/, or PORTAL_BENCH_DATABASE_URL), against a reference Flask page, with wrk.
