@@ -146,6 +146,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("APPOINTMENTS_PER_SPECIALTY", 1, int, "future appointments one card may hold with one specialty"),
     Setting("CANCEL_CUTOFF_HOURS", 2, int, "a citizen cancels or moves an appointment until this many hours before it"),
+    Setting(
+        "APPOINTMENT_ACCESS_DAYS",
+        7,
+        int,
+        "a booked appointment opens the card to its doctor from the day of the visit until this many days after it",
+    ),
     Setting("UPLOAD_DIR", "", str, "where encrypted uploads are stored; empty means `instance/uploads`"),
     Setting("UPLOADS_PER_DAY", 60, int, "files one account may upload in 24 hours (documents and error reports)"),
 )

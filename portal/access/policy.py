@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 from flask import current_app
 from sqlalchemy import and_, exists, or_, select
@@ -260,6 +260,17 @@ def _as_trusted(account: Account, action: str, patient: Patient, section: str, o
     ]
 
 
+def care_current():
+    """An SQL condition: the care relationship is open now (begun, and not ended). One booked for a
+    later visit opens the card on the day of the visit; one that ended, or whose appointment's
+    window passed, opens nothing."""
+    moment = clock.now()
+    return and_(
+        CareRelationship.started_at <= moment,
+        or_(CareRelationship.ended_at.is_(None), CareRelationship.ended_at > moment),
+    )
+
+
 def _as_clinician(account: Account, action: str, patient: Patient) -> list[Decision]:
     """The decisions of the account's clinical work: a care relationship in one of its
     organisations, then emergency access; a refusal when it has neither; nothing for a
@@ -271,12 +282,15 @@ def _as_clinician(account: Account, action: str, patient: Patient) -> list[Decis
         return []
     found: list[Decision] = []
     care = db.session.scalar(
-        select(CareRelationship).where(
+        select(CareRelationship)
+        .where(
             CareRelationship.practitioner_id == account.id,
             CareRelationship.patient_id == patient.id,
-            CareRelationship.ended_at.is_(None),
+            care_current(),
             CareRelationship.organisation_id.in_(memberships),
         )
+        .order_by(CareRelationship.id)
+        .limit(1)
     )
     if care is not None:
         role = memberships[care.organisation_id]
@@ -291,7 +305,7 @@ def _as_clinician(account: Account, action: str, patient: Patient) -> list[Decis
         .where(
             EmergencyAccess.practitioner_id == account.id,
             EmergencyAccess.patient_id == patient.id,
-            EmergencyAccess.expires_at > datetime.now(UTC),
+            EmergencyAccess.expires_at > clock.now(),
         )
         .order_by(EmergencyAccess.id.desc())
     )
@@ -325,7 +339,7 @@ def require_writer_of(
             select(CareRelationship).where(
                 CareRelationship.practitioner_id == account.id,
                 CareRelationship.patient_id == patient_id,
-                CareRelationship.ended_at.is_(None),
+                care_current(),
                 CareRelationship.organisation_id == organisation_id,
             )
         )
