@@ -114,8 +114,43 @@ def world(app, demo):
                 .limit(1)
             )
             appointment_owners = _appointment_owners(demo)
+            # The staff pages: a working rule of clinic A and one of B; a card attached to B only.
+            from portal.appointments.models import ScheduleRule
+            from portal.record.models import ClinicAttachment
+
+            rules = {
+                key: db.session.scalar(
+                    sa.select(ScheduleRule.id).where(ScheduleRule.organisation_id == orgs[key].id).limit(1)
+                )
+                for key in ("A", "B")
+            }
+            # a card attached to clinic B, with consent, and no appointment at A
+            from portal.consent.models import ConsentEvent
+            from portal.identifiers import make_snils
+            from portal.record.models import Patient
+
+            attached_b = Patient(
+                surname="Тестова", name="Б", sex="F", birth_date=date(1985, 5, 5), snils=make_snils("002000199")
+            )
+            db.session.add(attached_b)
+            db.session.flush()
+            db.session.add_all(
+                [
+                    ClinicAttachment(patient_id=attached_b.id, organisation_id=orgs["B"].id, since=date(2020, 1, 1)),
+                    ConsentEvent(
+                        patient_id=attached_b.id,
+                        account_id=demo["registrar"].id,
+                        action="given",
+                        text_version="v1",
+                        created_at=datetime.now(UTC),
+                    ),
+                ]
+            )
+            appointment_owners["attached_b"] = attached_b.id
         seal_pending()
     return {
+        "rule_a": rules["A"],
+        "rule_b": rules["B"],
         **made,
         **booked,
         "slot": slot,
@@ -237,6 +272,8 @@ def test_matrix(app, demo, world, case, htmx):
         appointment=world["appointment"],
         child_appointment=world["child_appointment"],
         slot=world["slot"],
+        rule_a=world["rule_a"],
+        rule_b=world["rule_b"],
     )
     headers = {"HX-Request": "true"} if htmx else {}
     failures = []

@@ -38,6 +38,7 @@ EVENTS = (
     "vaccination_due",
     "checkup_due",
     "grant_received",
+    "appointment_changed",
 )
 CHANNELS = ("portal", "email", "sms")
 DEFAULTS = {"portal": True, "email": True, "sms": False}
@@ -52,6 +53,7 @@ EVENT_LABELS = {
     "vaccination_due": _l("Vaccinations due"),
     "checkup_due": _l("Check-ups due"),
     "grant_received": _l("Access to someone else's card"),
+    "appointment_changed": _l("Appointments booked, moved or cancelled for me at the clinic"),
 }
 # What e-mail and SMS say: that something happened, with no medical details.
 OUTSIDE_TEXT = {
@@ -63,6 +65,7 @@ OUTSIDE_TEXT = {
     "vaccination_due": _l("A vaccination is due"),
     "checkup_due": _l("A check-up is due"),
     "grant_received": _l("You have been given access to a card"),
+    "appointment_changed": _l("An appointment has been booked, moved or cancelled"),
 }
 REQUEST_STATUSES = {
     "registered": _l("registered"),
@@ -339,7 +342,32 @@ def describe(event: str, params: dict) -> tuple[str, str]:
         return _("Access to a card: %(patient)s", patient=p.get("patient", "")), _(
             "You may see this card until %(date)s.", date=_date(p.get("until", ""))
         )
+    if event == "appointment_changed":
+        when = _moment(p.get("at", ""))
+        doctor = p.get("doctor") or _("a doctor")
+        kind = p.get("kind", "")
+        if kind == "booked":
+            title = _("Appointment booked at the clinic: %(doctor)s, %(time)s", doctor=doctor, time=when)
+        elif kind == "moved":
+            title = _("Appointment moved at the clinic: now %(doctor)s, %(time)s", doctor=doctor, time=when)
+        else:
+            title = _("Appointment cancelled at the clinic: %(doctor)s, %(time)s", doctor=doctor, time=when)
+        body = _("Ticket No. %(number)s.", number=p.get("number") or "—")
+        if p.get("reason"):
+            body += " " + p.get("reason")
+        if kind == "cancelled_by_clinic":
+            body += " " + _("Open the ticket to choose one of the nearest free times.")
+        return title, body
     return event, ""
+
+
+def _moment(value: object) -> str:
+    from portal.formatting import format_datetime
+
+    try:
+        return format_datetime(datetime.fromisoformat(str(value)), "short")
+    except ValueError:
+        return str(value)
 
 
 def show(note: Notification) -> Shown:
