@@ -345,3 +345,61 @@ def test_an_admin_of_clinic_b_gets_404_for_clinic_a(app, demo, orgs, staff_b):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ScheduleException)) == exceptions
     overview = text(staff_b.get("/clinic/schedules"))
     assert "Соколов" not in overview
+
+
+def test_the_staff_pages_send_as_many_statements_with_four_times_the_rows(app, demo, orgs, login):
+    """The desk's search, patient page (with free times) and the schedules overview: the same
+    statements whatever the number of patients' appointments, slots and rules."""
+    from tests.test_htmx import recorded_statements
+
+    pid = demo["patient"].patient_id
+    desk_client, admin_client = login(demo["registrar"]), login(demo["org_admin"])
+    pages = [
+        (desk_client, "/desk?q=смирнова"),
+        (desk_client, f"/desk/patients/{pid}?specialty={THERAPIST}"),
+        (admin_client, "/clinic/schedules"),
+    ]
+
+    def counts() -> list[int]:
+        found = []
+        for client, path in pages:
+            assert client.get(path).status_code == 200
+            with recorded_statements(app) as statements:
+                assert client.get(path).status_code == 200
+            found.append(len(statements))
+        return found
+
+    before = counts()
+    with app.app_context(), write_transaction():
+        practitioners = list(
+            db.session.scalars(sa.select(Practitioner).where(Practitioner.organisation_id == orgs["A"]))
+        )
+        rules = list(db.session.scalars(sa.select(ScheduleRule).where(ScheduleRule.organisation_id == orgs["A"])))
+        slots = list(
+            db.session.scalars(sa.select(Slot).where(Slot.organisation_id == orgs["A"], Slot.starts_at > clock.now()))
+        )
+        for n in range(3):
+            for rule in rules:
+                db.session.add(
+                    ScheduleRule(
+                        practitioner_id=rule.practitioner_id, organisation_id=rule.organisation_id,
+                        weekdays=rule.weekdays, start_time=rule.start_time, end_time=rule.end_time,
+                        slot_minutes=rule.slot_minutes, kind=rule.kind, valid_from=rule.valid_from,
+                    )
+                )  # fmt: skip
+            for slot in slots[:50]:
+                shift = timedelta(minutes=1 + n)
+                db.session.add(
+                    Slot(
+                        practitioner_id=slot.practitioner_id, organisation_id=slot.organisation_id,
+                        starts_at=slot.starts_at + shift, ends_at=slot.ends_at + shift, kind=slot.kind, status="free",
+                    )
+                )  # fmt: skip
+            for day in range(5):
+                db.session.add(
+                    Appointment(
+                        patient_id=pid, organisation_id=orgs["A"], practitioner_id=practitioners[0].id,
+                        starts_at=clock.now() - timedelta(days=40 + day + 7 * n), status="completed",
+                    )
+                )  # fmt: skip
+    assert counts() == before

@@ -145,7 +145,6 @@ def move_to(patient_id: int, appointment_id: int):
     except LookupError:
         abort(404)
     except desk.DeskRefused as refused:
-        db.session.rollback()
         status = 409 if refused.reason == "taken" else 400
         return _patient_page(
             patient_id, refusal=refused.reason, alternatives=refused.alternatives, status=status, move=appointment
