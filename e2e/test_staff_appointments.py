@@ -106,7 +106,7 @@ def test_a_bad_rule_comes_back_with_the_error_summary(browser, base_url, live_ap
         page.fill("#weekdays", "189")
         page.fill("#slot_minutes", "3")
         with page.expect_navigation():
-            page.locator("main form button").click()
+            page.locator(f"form[action$='/rules/{ids['rule']}'] button").click()
         summary = page.locator("#error-summary")
         assert summary.count() == 1
         if js:
