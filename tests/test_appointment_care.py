@@ -315,7 +315,7 @@ def test_past_appointments_show_their_state_and_the_visit_they_became(app, demo,
     page = client.get(f"/card/{pid}/appointments")
     body = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert body.count(f"/card/{pid}/visits/") == 1
+    assert f"/card/{pid}/visits/{stranger_visit}" not in body
     assert f"/card/{pid}/visits/{visit_id}" in body
     words = text(page)
     assert ("Завершена" in words or "Completed" in words) and ("Неявка" in words or "Not attended" in words)
@@ -323,3 +323,11 @@ def test_past_appointments_show_their_state_and_the_visit_they_became(app, demo,
     assert f"/card/{pid}/visits/{visit_id}" in login(demo["doctor"]).get(f"/card/{pid}/appointments").get_data(
         as_text=True
     )
+
+
+def test_the_demo_guardian_has_past_appointments_with_their_visits(app, demo, login):
+    pid = demo["guardian"].patient_id
+    page = login(demo["guardian"]).get(f"/card/{pid}/appointments")
+    body = page.get_data(as_text=True)
+    assert body.count(f"/card/{pid}/visits/") == 2
+    assert "Неявка" in text(page)
