@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 
-from sqlalchemy import Select, String, bindparam, cast, or_, select
+from sqlalchemy import Integer, Select, String, bindparam, case, cast, or_, select
 from sqlalchemy.orm import aliased
 
 from portal import clock
@@ -133,8 +133,9 @@ def _statement(others: bool, since: bool, until: bool, before: bool) -> Select:
         )
         .outerjoin(grantee, grantee.id == AccessGrant.grantee_id)
         .outerjoin(
+            # the event's appointment by its primary key (the CASE casts only an appointment's id)
             Appointment,
-            (event.object_type == "appointment") & (event.object_id == cast(Appointment.id, String)),
+            Appointment.id == case((event.object_type == "appointment", cast(event.object_id, Integer)), else_=None),
         )
         .outerjoin(Practitioner, Practitioner.id == Appointment.practitioner_id)
         .where(event.patient_id == bindparam("patient"), logged())
