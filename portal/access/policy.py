@@ -261,13 +261,17 @@ def _as_trusted(account: Account, action: str, patient: Patient, section: str, o
 
 
 def care_current():
-    """An SQL condition: the care relationship is open now (begun, and not ended). One booked for a
-    later visit opens the card on the day of the visit; one that ended, or whose appointment's
-    window passed, opens nothing."""
+    """An SQL condition: the care relationship is open now. One an appointment made (it names the
+    appointment) is open inside its window: from the visit's day until its ``ended_at``, which a
+    cancellation brings forward; the others (attachment, referral) until they are ended."""
     moment = clock.now()
-    return and_(
-        CareRelationship.started_at <= moment,
-        or_(CareRelationship.ended_at.is_(None), CareRelationship.ended_at > moment),
+    return or_(
+        and_(CareRelationship.appointment_id.is_(None), CareRelationship.ended_at.is_(None)),
+        and_(
+            CareRelationship.appointment_id.is_not(None),
+            CareRelationship.started_at <= moment,
+            CareRelationship.ended_at > moment,
+        ),
     )
 
 

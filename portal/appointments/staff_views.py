@@ -127,17 +127,13 @@ def _appointment_or_404(patient_id: int, appointment_id: int):
         abort(404)
 
 
-@desk_bp.get("/patients/<int:patient_id>/appointments/<int:appointment_id>/move")
+@desk_bp.route("/patients/<int:patient_id>/appointments/<int:appointment_id>/move", methods=["GET", "POST"])
 @staff("registrar")
 def move(patient_id: int, appointment_id: int):
+    """The free times of the appointment's specialty; a chosen one (POST) moves it there."""
     appointment = _appointment_or_404(patient_id, appointment_id)
-    return _patient_page(patient_id, move=appointment)
-
-
-@desk_bp.post("/patients/<int:patient_id>/appointments/<int:appointment_id>/move")
-@staff("registrar")
-def move_to(patient_id: int, appointment_id: int):
-    appointment = _appointment_or_404(patient_id, appointment_id)
+    if request.method == "GET":
+        return _patient_page(patient_id, move=appointment)
     if not ConfirmForm().validate_on_submit():
         return _patient_page(patient_id, move=appointment, status=400)
     try:
