@@ -116,3 +116,44 @@ def test_a_bad_rule_comes_back_with_the_error_summary(browser, base_url, live_ap
         assert_clean(check, js)
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def guardian_log(live_app):
+    """Кузнецов's card with an appointment booked at the desk: his «Кто смотрел мою карту» shows
+    the booking (its doctor has no account, so it opens the card to nobody)."""
+    from portal.appointments import care
+    from portal.audit import service as audit
+    from portal.database import write_transaction
+
+    with live_app.app_context():
+        pid = db.session.scalar(sa.select(Account.patient_id).where(Account.email == email_of_key("guardian")))
+        registrar = db.session.scalar(sa.select(Account.id).where(Account.email == email_of_key("registrar")))
+        with write_transaction():
+            appointment = db.session.scalar(
+                sa.select(Appointment).where(Appointment.patient_id == pid, Appointment.status == "completed").limit(1)
+            )
+            audit.record(
+                "appointment.booked", actor_id=registrar, actor_role="registrar", patient_id=pid,
+                section="appointments", organisation_id=appointment.organisation_id, object_type="appointment",
+                object_id=appointment.id, reason="at the desk",
+            )  # fmt: skip
+            care.open_for(appointment, registrar, "registrar")
+        db.session.remove()
+    return pid
+
+
+@pytest.mark.parametrize("js", JS)
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_access_log_with_an_appointment_is_accessible(browser, base_url, live_app, guardian_log, lang, theme, js):
+    context = signed_in(browser, base_url, live_app, "guardian", "complete", lang=lang, theme=theme, js=js)
+    try:
+        check = checked_page(context, js=js)
+        response = check.goto(f"/card/{guardian_log}/access-log")
+        assert response.status == 200
+        words = check.page.locator("main").inner_text()
+        assert ("записал(а) на приём" in words) if lang == "ru" else ("booked an appointment with" in words)
+        assert_clean(check, js)
+    finally:
+        context.close()
