@@ -155,6 +155,12 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "a time offered from the waiting list is held for the citizen this many minutes, then passed on",
     ),
+    Setting(
+        "APPOINTMENT_ACCESS_DAYS",
+        7,
+        int,
+        "a booked appointment opens the card to its doctor from the day of the visit until this many days after it",
+    ),
     Setting("UPLOAD_DIR", "", str, "where encrypted uploads are stored; empty means `instance/uploads`"),
     Setting("UPLOADS_PER_DAY", 60, int, "files one account may upload in 24 hours (documents and error reports)"),
 )

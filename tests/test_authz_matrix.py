@@ -4,7 +4,7 @@ with and without HX-Request; plus the guard that keeps the matrix complete."""
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -129,8 +129,44 @@ def world(app, demo):
                 .order_by(Slot.starts_at)
                 .limit(1)
             )
+            appointment_owners = _appointment_owners(demo)
+            # The staff pages: a working rule of clinic A and one of B; a card attached to B only.
+            from portal.appointments.models import ScheduleRule
+            from portal.record.models import ClinicAttachment
+
+            rules = {
+                key: db.session.scalar(
+                    sa.select(ScheduleRule.id).where(ScheduleRule.organisation_id == orgs[key].id).limit(1)
+                )
+                for key in ("A", "B")
+            }
+            # a card attached to clinic B, with consent, and no appointment at A
+            from portal.consent.models import ConsentEvent
+            from portal.identifiers import make_snils
+            from portal.record.models import Patient
+
+            attached_b = Patient(
+                surname="Тестова", name="Б", sex="F", birth_date=date(1985, 5, 5), snils=make_snils("002000199")
+            )
+            db.session.add(attached_b)
+            db.session.flush()
+            db.session.add_all(
+                [
+                    ClinicAttachment(patient_id=attached_b.id, organisation_id=orgs["B"].id, since=date(2020, 1, 1)),
+                    ConsentEvent(
+                        patient_id=attached_b.id,
+                        account_id=demo["registrar"].id,
+                        action="given",
+                        text_version="v1",
+                        created_at=datetime.now(UTC),
+                    ),
+                ]
+            )
+            appointment_owners["attached_b"] = attached_b.id
         seal_pending()
     return {
+        "rule_a": rules["A"],
+        "rule_b": rules["B"],
         **made,
         **booked,
         "slot": slot,
@@ -139,6 +175,7 @@ def world(app, demo):
             "child_9": demo["child_9"].id,
             "child_16": demo["child_16"].id,
             "other": other,
+            **appointment_owners,
         },
         "request": request,
         "certificate": certificate,
@@ -147,6 +184,75 @@ def world(app, demo):
         **events,
         **entries,
     }
+
+
+# Access follows the booking: four cards (not the demo people's) each with one appointment with the
+# demo doctor, who has no other relationship with them. The matrix names them as owners.
+APPOINTMENT_OWNERS = {  # owner: (days from now of the appointment, cancelled)
+    "visit_today": (timedelta(hours=1), False),
+    "visit_tomorrow": (timedelta(days=1, hours=1), False),
+    "visit_3_days_ago": (-timedelta(days=3), False),
+    "visit_10_days_ago": (-timedelta(days=10), False),
+    "visit_cancelled": (timedelta(hours=1), True),
+}
+
+
+def later_today() -> datetime:
+    from portal import clock
+
+    return min(datetime.now(UTC) + timedelta(hours=1), clock.day_end(clock.today()) - timedelta(seconds=1))
+
+
+def _appointment_owners(demo) -> dict[str, int]:
+    """Book (through the care service) one appointment per owner; cancel one (through the states
+    service). A visit «today» is later today: the card opens in the morning, before the visit."""
+    from portal.appointments import care, states
+    from portal.appointments.models import Appointment
+    from portal.consent.models import ConsentEvent
+    from portal.directory.models import Practitioner
+    from portal.identifiers import make_snils
+    from portal.record.models import Patient
+
+    doctor = db.session.scalar(sa.select(Practitioner).where(Practitioner.account_id == demo["doctor"].id))
+    patients = []
+    for n, owner in enumerate(APPOINTMENT_OWNERS):
+        patient = Patient(
+            surname="Тестова", name=owner, sex="F", birth_date=date(1980, 1, 1), snils=make_snils(f"0020001{n:02d}")
+        )
+        db.session.add(patient)
+        db.session.flush()
+        # consent given on paper at the desk: other parties need it
+        db.session.add(
+            ConsentEvent(
+                patient_id=patient.id,
+                account_id=demo["registrar"].id,
+                action="given",
+                text_version="v1",
+                created_at=datetime.now(UTC),
+            )
+        )
+        patients.append(patient.id)
+    found = {}
+    for (owner, (offset, cancelled)), patient_id in zip(APPOINTMENT_OWNERS.items(), patients, strict=True):
+        appointment = Appointment(
+            patient_id=patient_id,
+            organisation_id=doctor.organisation_id,
+            practitioner_id=doctor.id,
+            specialty_code=doctor.specialty_code,
+            starts_at=later_today() if owner in ("visit_today", "visit_cancelled") else datetime.now(UTC) + offset,
+            status="booked",
+            booked_by_id=demo["registrar"].id,
+        )
+        db.session.add(appointment)
+        db.session.flush()
+        care.open_for(appointment, demo["registrar"].id, "registrar")
+        if cancelled:
+            states.transition(
+                appointment, "cancelled_by_clinic", actor_id=demo["registrar"].id, actor_role="registrar",
+                reason="Врач заболел",
+            )  # fmt: skip
+        found[owner] = patient_id
+    return found
 
 
 def client_for(app, demo, actor: str):
@@ -184,6 +290,8 @@ def test_matrix(app, demo, world, case, htmx):
         slot=world["slot"],
         home_visit_a=world["home_visit_a"],
         home_visit_b=world["home_visit_b"],
+        rule_a=world["rule_a"],
+        rule_b=world["rule_b"],
     )
     headers = {"HX-Request": "true"} if htmx else {}
     failures = []

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 from flask import current_app
 from sqlalchemy import and_, exists, or_, select
@@ -260,6 +260,21 @@ def _as_trusted(account: Account, action: str, patient: Patient, section: str, o
     ]
 
 
+def care_current():
+    """An SQL condition: the care relationship is open now. One an appointment made (it names the
+    appointment) is open inside its window: from the visit's day until its ``ended_at``, which a
+    cancellation brings forward; the others (attachment, referral) until they are ended."""
+    moment = clock.now()
+    return or_(
+        and_(CareRelationship.appointment_id.is_(None), CareRelationship.ended_at.is_(None)),
+        and_(
+            CareRelationship.appointment_id.is_not(None),
+            CareRelationship.started_at <= moment,
+            CareRelationship.ended_at > moment,
+        ),
+    )
+
+
 def _as_clinician(account: Account, action: str, patient: Patient) -> list[Decision]:
     """The decisions of the account's clinical work: a care relationship in one of its
     organisations, then emergency access; a refusal when it has neither; nothing for a
@@ -271,12 +286,15 @@ def _as_clinician(account: Account, action: str, patient: Patient) -> list[Decis
         return []
     found: list[Decision] = []
     care = db.session.scalar(
-        select(CareRelationship).where(
+        select(CareRelationship)
+        .where(
             CareRelationship.practitioner_id == account.id,
             CareRelationship.patient_id == patient.id,
-            CareRelationship.ended_at.is_(None),
+            care_current(),
             CareRelationship.organisation_id.in_(memberships),
         )
+        .order_by(CareRelationship.id)
+        .limit(1)
     )
     if care is not None:
         role = memberships[care.organisation_id]
@@ -291,7 +309,7 @@ def _as_clinician(account: Account, action: str, patient: Patient) -> list[Decis
         .where(
             EmergencyAccess.practitioner_id == account.id,
             EmergencyAccess.patient_id == patient.id,
-            EmergencyAccess.expires_at > datetime.now(UTC),
+            EmergencyAccess.expires_at > clock.now(),
         )
         .order_by(EmergencyAccess.id.desc())
     )
@@ -325,7 +343,7 @@ def require_writer_of(
             select(CareRelationship).where(
                 CareRelationship.practitioner_id == account.id,
                 CareRelationship.patient_id == patient_id,
-                CareRelationship.ended_at.is_(None),
+                care_current(),
                 CareRelationship.organisation_id == organisation_id,
             )
         )
@@ -704,3 +722,69 @@ def record_denial(denied: AccessDenied) -> None:
             outcome="denied",
             reason=denied.decision.reason,
         )
+
+
+# -- the registrar's desk and the organisation's admin: appointments on behalf of a patient ------
+# At the desk a registrar books, cancels and moves a patient's appointments in the registrar's own
+# organisation. The patient must be within that organisation's scope: attached to it, attached
+# nowhere, or holding an appointment there. Never their own or their family's card (separation of
+# duties), never a closed card or one without consent. The desk sees the patient's appointments in
+# that organisation only, nothing else of the card; each look is audited with the role "registrar".
+# An org admin edits the working rules and exceptions of their own organisation only.
+
+
+def desk_scope(account: Account, patient_id_column):
+    """An SQL condition: the patient is within the scope of this registrar's organisations."""
+    from portal.appointments.models import Appointment
+
+    organisations = sorted(registrar_organisations(account))
+    return or_(
+        registrar_scope(account, patient_id_column),
+        exists().where(Appointment.patient_id == patient_id_column, Appointment.organisation_id.in_(organisations)),
+    )
+
+
+def decide_desk(account: Account | None, patient: Patient | None) -> Decision:
+    """May this registrar book, cancel and move appointments for this patient at the desk?"""
+    if account is None or not account.is_active:
+        return Decision(False, "not signed in")
+    organisations = registrar_organisations(account)
+    if not organisations:
+        return Decision(False, "not a registrar")
+    if patient is None:
+        return Decision(False, "no such card")
+    if patient.closed_at is not None:
+        return Decision(False, "the card is closed: the patient opted out of the electronic record")
+    if is_party(account, patient.id, None):
+        return Decision(False, "a registrar never books for their own or their family's card", conflict=True)
+    in_scope = db.session.scalar(select(desk_scope(account, patient.id)))
+    if not in_scope:
+        return Decision(False, "the patient is outside this registrar's organisation")
+    denial = _plugin_denial(account, "add", patient, APPOINTMENTS)
+    if denial:
+        return Decision(False, denial)
+    if not has_consent(patient.id):
+        return Decision(False, "the patient has not given consent to processing")
+    return Decision(True, "registrar at the desk", "registrar", min(organisations))
+
+
+def require_desk(account: Account | None, patient_id: int) -> tuple[Decision, Patient]:
+    """``decide_desk``, or AccessDenied (answered 404, audited as a denial)."""
+    patient = db.session.get(Patient, patient_id)
+    decision = decide_desk(account, patient)
+    if not decision.allowed:
+        raise AccessDenied(decision, account.id if account else None, patient_id, "add", APPOINTMENTS)
+    return decision, patient
+
+
+def admin_organisations(account: Account) -> set[int]:
+    return {m.organisation_id for m in account.memberships if m.role == "org_admin" and m.ended_at is None}
+
+
+def decide_schedule(account: Account | None, organisation_id: int | None) -> Decision:
+    """May this account edit the working rules and exceptions of ``organisation_id``?"""
+    if account is None or not account.is_active:
+        return Decision(False, "not signed in")
+    if organisation_id is None or organisation_id not in admin_organisations(account):
+        return Decision(False, "only the organisation's admin edits its schedules")
+    return Decision(True, "organisation admin", "org_admin", organisation_id)

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.access.models import CareRelationship, EmergencyAccess
-from portal.access.policy import birthday, guardian_age_limit, is_child, today
+from portal.access.policy import birthday, care_current, guardian_age_limit, is_child, today
 from portal.audit import service as audit
 from portal.auth import service as auth
 from portal.auth.models import Account
@@ -198,11 +198,14 @@ def cards_for(account: Account) -> list[CardLink]:
     if clinical:
         for patient in db.session.scalars(
             select(Patient)
-            .join(CareRelationship, CareRelationship.patient_id == Patient.id)
             .where(
-                CareRelationship.practitioner_id == account.id,
-                CareRelationship.ended_at.is_(None),
-                CareRelationship.organisation_id.in_(clinical),
+                Patient.id.in_(
+                    select(CareRelationship.patient_id).where(
+                        CareRelationship.practitioner_id == account.id,
+                        care_current(),
+                        CareRelationship.organisation_id.in_(clinical),
+                    )
+                ),
                 Patient.closed_at.is_(None),
             )
             .order_by(Patient.surname, Patient.name)

@@ -28,13 +28,13 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import clock
 from portal.access import policy
-from portal.appointments import schedule
+from portal.appointments import care, schedule
 from portal.appointments.models import ACTIVE_STATUSES, Appointment, Slot
 from portal.audit import service as audit
 from portal.database import db, write_transaction
 from portal.directory.models import Organisation, Practitioner
 from portal.directory.specialties import by_code, load_specialties
-from portal.record.models import Referral
+from portal.record.models import Referral, Visit
 from portal.record.service import CardContext, age_on, open_section
 
 SECTION = policy.APPOINTMENTS
@@ -470,7 +470,7 @@ def _book(account, patient_id: int, slot_id: int, referral_id: int | None, repla
     moment = clock.now()
     action = "appointment.booked"
     if old is not None and old.status == "booked":
-        _cancel(old, account, "cancelled_by_patient", "Перенесено на другое время", moment)
+        _cancel(old, account, "cancelled_by_patient", "Перенесено на другое время", moment, decision.basis)
         action = "appointment.rescheduled"
     elif old is not None:
         action = "appointment.rebooked"
@@ -494,6 +494,7 @@ def _book(account, patient_id: int, slot_id: int, referral_id: int | None, repla
     db.session.execute(update(Slot).where(Slot.id == slot.id).values(status="booked", held_until=None))
     if referral is not None and referral.status == "issued":
         referral.status = "used"
+    care.open_for(appointment, account.id, decision.basis)
     audit.record(
         action,
         actor_id=account.id,
@@ -511,7 +512,9 @@ def _book(account, patient_id: int, slot_id: int, referral_id: int | None, repla
     return Booked(appointment, moved=action == "appointment.rescheduled")
 
 
-def _cancel(appointment: Appointment, account, status: str, reason: str | None, moment: datetime) -> None:
+def _cancel(
+    appointment: Appointment, account, status: str, reason: str | None, moment: datetime, role: str = "self"
+) -> None:
     appointment.status = status
     appointment.cancelled_at = moment
     appointment.cancelled_by_id = account.id
@@ -522,6 +525,7 @@ def _cancel(appointment: Appointment, account, status: str, reason: str | None, 
         db.session.execute(
             update(Slot).where(Slot.id == appointment.slot_id, Slot.status == "booked").values(status="free")
         )
+    care.end_for([appointment.id], account.id, role, moment)
 
 
 def cancel(account, patient_id: int, appointment_id: int) -> Appointment:
@@ -535,7 +539,7 @@ def cancel(account, patient_id: int, appointment_id: int) -> Appointment:
             raise Refused("not_booked", appointment_id=appointment.id)
         if _aware(appointment.starts_at) - clock.now() < cutoff():
             raise Refused("cutoff", appointment_id=appointment.id)
-        _cancel(appointment, account, "cancelled_by_patient", None, clock.now())
+        _cancel(appointment, account, "cancelled_by_patient", None, clock.now(), decision.basis)
         audit.record(
             "appointment.cancelled",
             actor_id=account.id,
@@ -617,6 +621,7 @@ class Listed:
     name: str | None
     patronymic: str | None
     organisation: str
+    visit_id: int | None = None  # the visit the appointment became (a Visit record of the card)
 
     @property
     def doctor_name(self) -> str:
@@ -640,8 +645,10 @@ def appointments_of(account, patient_id: int) -> tuple[CardContext, list[Listed]
             Practitioner.patronymic,
             Organisation.name,
             Appointment.created_at,
+            Visit.id,
         )
         .join(Organisation, Organisation.id == Appointment.organisation_id)
+        .outerjoin(Visit, (Visit.id == Appointment.visit_id) & (Visit.patient_id == Appointment.patient_id))
         .outerjoin(Practitioner, Practitioner.id == Appointment.practitioner_id)
         .where(Appointment.patient_id == patient_id)
         .order_by(Appointment.starts_at.desc(), Appointment.id.desc())
@@ -651,7 +658,7 @@ def appointments_of(account, patient_id: int) -> tuple[CardContext, list[Listed]
     upcoming, past = [], []
     for row in rows:
         number = row.number or f"Т-{_aware(row.created_at or now).year}-{row.id:06d}"
-        item = Listed(row.id, number, _aware(row.starts_at), *row[3:9])
+        item = Listed(row.id, number, _aware(row.starts_at), *row[3:9], visit_id=row[10])
         (upcoming if item.starts_at > now and item.status == "booked" else past).append(item)
     upcoming.reverse()
     return context, upcoming, past, policy.decide_booking(account, context.patient).allowed

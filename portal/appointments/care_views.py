@@ -26,7 +26,7 @@ from portal.rendering import render
 from portal.web.forms import ConfirmForm
 
 bp = Blueprint("care", __name__, template_folder="templates")
-desk = Blueprint("desk", __name__, url_prefix="/clinic", template_folder="templates")
+desk = Blueprint("clinic_queue", __name__, url_prefix="/clinic", template_folder="templates")
 
 
 def _visit_statuses() -> dict:
@@ -268,7 +268,7 @@ def decide_visit(request_id: int, decision: str):
         except homevisit.Refused as refused:
             form.reason.errors = [refused.message]
             return _visit_page(request_id, refuse_form=form, status=400)
-    return redirect(url_for("desk.visit_queue", done=decision), code=303)
+    return redirect(url_for("clinic_queue.visit_queue", done=decision), code=303)
 
 
 @desk.get("/appointments")
@@ -308,4 +308,6 @@ def mark(appointment_id: int, mark: str):
         return render("appointments/desk_refused.html", message=str(refused.message), status=409)
     from portal import clock
 
-    return redirect(url_for("desk.day", date=clock.local_date(appointment.starts_at).isoformat(), done=mark), code=303)
+    return redirect(
+        url_for("clinic_queue.day", date=clock.local_date(appointment.starts_at).isoformat(), done=mark), code=303
+    )

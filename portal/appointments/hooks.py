@@ -1,14 +1,32 @@
-"""Appointments: booking, the ticket, cancelling and moving, contributed through the plugin hooks."""
+"""Appointments: booking, the ticket, cancelling and moving, and the staff pages (the registrar's
+desk, the org admin's schedules), contributed through the plugin hooks."""
 
 from __future__ import annotations
 
-from portal.plugin_api import Blueprint, hookimpl
+from flask_babel import gettext as _
+
+from portal.plugin_api import Blueprint, NavItem, Page, hookimpl
+from portal.rendering import path_for
 
 
 @hookimpl
 def register_blueprints() -> list[Blueprint]:
     from portal.appointments.care_views import bp as care
     from portal.appointments.care_views import desk
+    from portal.appointments.staff_views import admin_bp, desk_bp
     from portal.appointments.views import bp
 
-    return [bp, care, desk]
+    return [bp, care, desk, desk_bp, admin_bp]
+
+
+@hookimpl
+def navigation_items(page: Page) -> list[NavItem]:
+    user = page.user
+    if user is None:
+        return []
+    items = []
+    if "registrar" in user.roles:
+        items.append(NavItem(_("Appointments at the desk"), path_for("desk.search"), 39, "desk.search"))
+    if "org_admin" in user.roles:
+        items.append(NavItem(_("Schedules"), path_for("schedules.overview"), 46, "schedules.overview"))
+    return items

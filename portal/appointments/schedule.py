@@ -23,6 +23,7 @@ from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal import clock
+from portal.appointments import care
 from portal.appointments.models import (
     Appointment,
     ScheduleException,
@@ -277,6 +278,7 @@ def apply_exception(exception_id: int, by_id: int | None = None) -> list[Affecte
             appointment.specialty_code = appointment.specialty_code or specialties.get(appointment.practitioner_id)
         exception.applied_at = moment
         db.session.flush()
+        care.end_for([a.id for a in booked], by_id, "org_admin" if by_id else "operator", moment)
         for appointment in booked:
             audit.record(
                 "appointment.cancelled_by_clinic",

@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 
-from sqlalchemy import Select, String, bindparam, cast, or_, select
+from sqlalchemy import Integer, Select, String, bindparam, case, cast, or_, select
 from sqlalchemy.orm import aliased
 
 from portal import clock, database
 from portal.access import policy
+from portal.appointments.models import Appointment
 from portal.audit.models import AuditEvent
 from portal.auth.models import Account
 from portal.database import db, write_transaction
-from portal.directory.models import Organisation
+from portal.directory.models import Organisation, Practitioner
 from portal.record.service import open_section
 from portal.sharing.models import AccessGrant
 from portal.sharing.service import Terms
@@ -43,6 +44,10 @@ class AccessEntry:
     terms: Terms | None = None  # a grant event: its sections, level and end date
     export_format: str | None = None  # an export: "pdf" or "ips"
     request_number: str | None = None  # a registrar's reading: the citizen's request it served
+    doctor_name: str | None = None  # an appointment's event: its doctor
+    appointment_at: datetime | None = None  # an appointment's event: its time
+    opens_from: datetime | None = None  # care.opened: the card opens to the doctor from …
+    opens_until: datetime | None = None  # … until
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,16 @@ def access_log(
     return AccessPage(patient_id, entries, rows[size - 1].id if len(rows) > size else None)
 
 
+# What the log shows: openings of the card, the owner's grants to trusted persons, and appointments
+# (booked, moved, cancelled, marked) with the care relationships they opened and ended: an
+# appointment opens the card to its doctor (portal/appointments/care.py).
+LOGGED_PREFIXES = ("card.", "grant.", "appointment.", "care.")
+
+
+def logged():
+    return or_(*(AuditEvent.action.like(f"{prefix}%") for prefix in LOGGED_PREFIXES))
+
+
 @cache
 def _statement(others: bool, since: bool, until: bool, before: bool) -> Select:
     """The log's query for one combination of filters, built once per process (immutable) and run
@@ -105,6 +120,10 @@ def _statement(others: bool, since: bool, until: bool, before: bool) -> Select:
             grantee.surname.label("grantee_surname"),
             grantee.name.label("grantee_name"),
             grantee.patronymic.label("grantee_patronymic"),
+            Appointment.starts_at.label("appointment_at"),
+            Practitioner.surname.label("doctor_surname"),
+            Practitioner.name.label("doctor_name"),
+            Practitioner.patronymic.label("doctor_patronymic"),
         )
         .outerjoin(actor, actor.id == event.actor_id)
         .outerjoin(Organisation, Organisation.id == event.organisation_id)
@@ -113,10 +132,13 @@ def _statement(others: bool, since: bool, until: bool, before: bool) -> Select:
             (event.object_type == "access_grant") & (event.object_id == cast(AccessGrant.id, String)),
         )
         .outerjoin(grantee, grantee.id == AccessGrant.grantee_id)
-        .where(
-            event.patient_id == bindparam("patient"),
-            or_(event.action.like("card.%"), event.action.like("grant.%")),
+        .outerjoin(
+            # the event's appointment by its primary key (the CASE casts only an appointment's id)
+            Appointment,
+            Appointment.id == case((event.object_type == "appointment", cast(event.object_id, Integer)), else_=None),
         )
+        .outerjoin(Practitioner, Practitioner.id == Appointment.practitioner_id)
+        .where(event.patient_id == bindparam("patient"), logged())
         .order_by(event.id.desc())
         .limit(bindparam("size"))
     )
@@ -138,6 +160,7 @@ def _name(*parts: str | None) -> str:
 
 def _entry(row, viewer_id: int) -> AccessEntry:
     grant = row.action.startswith("grant.")
+    window = _window(row.reason) if row.action == "care.opened" else None
     person = (row.grantee_surname, row.grantee_name, row.grantee_patronymic)
     return AccessEntry(
         event_id=row.id,
@@ -148,12 +171,25 @@ def _entry(row, viewer_id: int) -> AccessEntry:
         action=row.action.removeprefix("card."),
         section=row.section,
         outcome=row.outcome,
-        reason=row.reason if row.actor_role == "emergency" else None,
+        reason=row.reason if row.actor_role == "emergency" or row.action == "appointment.cancelled_by_clinic" else None,
         grantee_name=_name(*person) or None,
         terms=Terms.read(row.reason) if grant else None,
         export_format=row.object_id if row.object_type == "export" else None,
         request_number=policy.request_number(row.reason) if row.actor_role == "registrar" else None,
+        doctor_name=_name(row.doctor_surname, row.doctor_name, row.doctor_patronymic) or None,
+        appointment_at=row.appointment_at,
+        opens_from=window[0] if window else None,
+        opens_until=window[1] if window else None,
     )
+
+
+def _window(reason: str | None) -> tuple[datetime, datetime] | None:
+    """The window a care.opened event recorded («start/end», ISO moments)."""
+    try:
+        start, end = (reason or "").split("/")
+        return datetime.fromisoformat(start), datetime.fromisoformat(end)
+    except ValueError:
+        return None
 
 
 def logged_event(viewer, patient_id: int, event_id: int) -> AuditEvent | None:
@@ -165,6 +201,6 @@ def logged_event(viewer, patient_id: int, event_id: int) -> AuditEvent | None:
             select(AuditEvent).where(
                 AuditEvent.id == event_id,
                 AuditEvent.patient_id == patient_id,
-                or_(AuditEvent.action.like("card.%"), AuditEvent.action.like("grant.%")),
+                logged(),
             )
         )

@@ -28,6 +28,8 @@ def rows(entries: Iterable[AccessEntry], patient_id: int, labels: Mapping[str, o
         "clinician": _("clinician"),
         "emergency": _("emergency access"),
         "registrar": _("registrar"),
+        "org_admin": _("organisation admin"),
+        "operator": _("the clinic"),
         "none": _("no access"),
         "anonymous": _("not signed in"),
     }
@@ -43,11 +45,12 @@ def rows(entries: Iterable[AccessEntry], patient_id: int, labels: Mapping[str, o
             who = escape(e.actor_name or unknown) + Markup(", ") + roles.get(e.actor_role, e.actor_role)
             if e.organisation:
                 who += Markup(", ") + e.organisation
+        of_record = _("of the record of %(time)s", time=when)
         html.append(
             f'\n    <tr>\n      <th scope="row">{escape(when)}</th>\n      <td>{who}</td>'
             f"\n      <td>{_what(e, labels, actions, _)}</td>\n      <td>{_why(e, roles, _)}</td>"
             f'\n      <td><a href="{escape(proof_url(e.event_id))}">{proof}<span class="visually-hidden"> '
-            f"{_('of the record of %(time)s', time=when)}</span></a></td>\n    </tr>"
+            f"{of_record}</span></a></td>\n    </tr>"
         )
     return Markup("".join(html))  # noqa: S704 (every part escaped above)
 
@@ -67,6 +70,8 @@ def _what(e: AccessEntry, labels: Mapping[str, object], actions: Mapping[str, Ma
             until = _("until %(date)s", date=format_date(e.terms.expires_on))
             text += Markup(": ") + sections + Markup("; ") + level + Markup(", ") + until
         return text
+    if e.action.startswith(("appointment.", "care.")):
+        return _appointment(e, _)
     if e.export_format and e.outcome != "denied":
         if e.export_format == "ips":
             return _("exported the card as a FHIR file (International Patient Summary)")
@@ -80,6 +85,50 @@ def _why(e: AccessEntry, roles: Mapping[str, Markup], _) -> Markup:
         return _("for the request %(number)s", number=e.request_number)
     if e.reason:
         return escape(e.reason)
+    if e.action.startswith(("appointment.", "care.")):
+        return _("appointments")
     if e.action.startswith("grant."):
         return _("trusted persons")
     return roles.get(e.actor_role, Markup("—"))
+
+
+def N_(text: str) -> str:
+    """Marks a text for the catalog (pybabel's default keyword); translated where it is shown."""
+    return text
+
+
+_APPOINTMENT_TEXTS = {
+    "appointment.booked": N_("booked an appointment with %(doctor)s on %(time)s"),
+    "appointment.rescheduled": N_("moved the appointment to %(time)s with %(doctor)s"),
+    "appointment.rebooked": N_("moved the appointment to %(time)s with %(doctor)s"),
+    "appointment.cancelled": N_("cancelled the appointment with %(doctor)s on %(time)s"),
+    "appointment.cancelled_by_clinic": N_("the clinic cancelled the appointment with %(doctor)s on %(time)s"),
+    "appointment.arrived": N_("marked arrival for the appointment with %(doctor)s on %(time)s"),
+    "appointment.completed": N_("marked the appointment with %(doctor)s on %(time)s as completed"),
+    "appointment.no_show": N_("marked the appointment with %(doctor)s on %(time)s as missed"),
+}
+
+
+def _appointment(e: AccessEntry, _) -> Markup:
+    """An appointment booked, moved, cancelled or marked, or the care it opened or ended."""
+    doctor = e.doctor_name or _("a doctor")
+    at = format_datetime(e.appointment_at, "short") if e.appointment_at else ""
+    if e.action == "care.opened":
+        return _(
+            "the appointment with %(doctor)s on %(time)s opens the card to this doctor from %(start)s until %(end)s",
+            doctor=doctor,
+            time=at,
+            start=format_date(e.opens_from),
+            end=format_date(e.opens_until),
+        )
+    if e.action == "care.ended":
+        return _(
+            "the appointment with %(doctor)s on %(time)s was cancelled: the card no longer opens to this doctor "
+            "through it",
+            doctor=doctor,
+            time=at,
+        )
+    if e.outcome != "success":
+        return _("tried to book an appointment: the time was taken")
+    text = _APPOINTMENT_TEXTS.get(e.action, N_("changed the appointment with %(doctor)s on %(time)s"))
+    return _(text, doctor=doctor, time=at)

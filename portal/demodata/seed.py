@@ -286,6 +286,7 @@ def seed_demo() -> dict[str, int]:
         added["pharmacies"] = seed_pharmacies()
         added.update(seed_demo_schedules(clock.today(), _synthetic_patients()))
         added["appointments"] = _demo_appointments(datetime.now(UTC))
+        added["past_appointments"] = _demo_past_appointments()
         return added
 
 
@@ -341,6 +342,58 @@ def _demo_appointments(now: datetime) -> int:
                 starts_at=slot.starts_at if slot else day,
                 room=slot.room if slot else room,
                 status="booked",
+            )
+        )
+        added += 1
+    return added
+
+
+def _demo_past_appointments() -> int:
+    """Past appointments of Кузнецов (the guardian's own card), so the card's list shows states and
+    visits: his two latest clinic visits as completed appointments linked to them, and one missed
+    appointment before them. Added once (only while he has no past appointment). (Smirnova's
+    appointments stay as the booking tests count them.)"""
+    from portal.appointments.models import Appointment
+    from portal.record.models import Visit
+
+    guardian = next(p for p in PEOPLE if p.key == "guardian")
+    patient = db.session.scalar(select(Patient).where(Patient.snils == make_snils(guardian.snils9)))
+    if patient is None or db.session.scalar(
+        select(Appointment.id).where(Appointment.patient_id == patient.id, Appointment.starts_at < clock.now())
+    ):
+        return 0
+    visits = list(
+        db.session.scalars(
+            select(Visit)
+            .where(Visit.patient_id == patient.id, Visit.kind == "clinic", Visit.started_at < clock.now())
+            .order_by(Visit.started_at.desc())
+            .limit(2)
+        )
+    )
+    added = 0
+    for visit in visits:
+        db.session.add(
+            Appointment(
+                patient_id=patient.id,
+                organisation_id=visit.organisation_id,
+                practitioner_id=visit.practitioner_id,
+                specialty_code=visit.practitioner.specialty_code,
+                starts_at=visit.started_at,
+                status="completed",
+                visit_id=visit.id,
+            )
+        )
+        added += 1
+    if visits:
+        last = visits[-1]
+        db.session.add(
+            Appointment(
+                patient_id=patient.id,
+                organisation_id=last.organisation_id,
+                practitioner_id=last.practitioner_id,
+                specialty_code=last.practitioner.specialty_code,
+                starts_at=last.started_at - timedelta(days=14),
+                status="no_show",
             )
         )
         added += 1

@@ -42,6 +42,7 @@ EVENTS = (
     "appointment_offer",
     "appointment_reminder",
     "home_visit_status",
+    "appointment_changed",
 )
 # Events whose e-mail and SMS lead straight to the page the message is about (an offered time to
 # accept, an appointment to cancel), not to the inbox: the page itself asks to sign in.
@@ -62,6 +63,7 @@ EVENT_LABELS = {
     "appointment_offer": _l("A time offered from the waiting list"),
     "appointment_reminder": _l("Reminders of appointments"),
     "home_visit_status": _l("Home visit requests"),
+    "appointment_changed": _l("Appointments booked, moved or cancelled for me at the clinic"),
 }
 # What e-mail and SMS say: that something happened, with no medical details.
 OUTSIDE_TEXT = {
@@ -76,6 +78,7 @@ OUTSIDE_TEXT = {
     "appointment_offer": _l("A doctor's time is offered to you from the waiting list"),
     "appointment_reminder": _l("You have an appointment with a doctor soon"),
     "home_visit_status": _l("The status of your home visit request has changed"),
+    "appointment_changed": _l("An appointment has been booked, moved or cancelled"),
 }
 REQUEST_STATUSES = {
     "registered": _l("registered"),
@@ -394,7 +397,32 @@ def describe(event: str, params: dict) -> tuple[str, str]:
         return _("Access to a card: %(patient)s", patient=p.get("patient", "")), _(
             "You may see this card until %(date)s.", date=_date(p.get("until", ""))
         )
+    if event == "appointment_changed":
+        when = _moment(p.get("at", ""))
+        doctor = p.get("doctor") or _("a doctor")
+        kind = p.get("kind", "")
+        if kind == "booked":
+            title = _("Appointment booked at the clinic: %(doctor)s, %(time)s", doctor=doctor, time=when)
+        elif kind == "moved":
+            title = _("Appointment moved at the clinic: now %(doctor)s, %(time)s", doctor=doctor, time=when)
+        else:
+            title = _("Appointment cancelled at the clinic: %(doctor)s, %(time)s", doctor=doctor, time=when)
+        body = _("Ticket No. %(number)s.", number=p.get("number") or "—")
+        if p.get("reason"):
+            body += " " + p.get("reason")
+        if kind == "cancelled_by_clinic":
+            body += " " + _("Open the ticket to choose one of the nearest free times.")
+        return title, body
     return event, ""
+
+
+def _moment(value: object) -> str:
+    from portal.formatting import format_datetime
+
+    try:
+        return format_datetime(datetime.fromisoformat(str(value)), "short")
+    except ValueError:
+        return str(value)
 
 
 def show(note: Notification) -> Shown:

@@ -84,12 +84,13 @@ def _diagnoses(_, ru, _locale) -> tuple[Markup, list, Row]:
 def _results(_, ru, locale) -> tuple[Markup, list, Row]:
     """Rows of the shown columns (listing.AS_ROWS), the laboratory as ``organisation_name``."""
     within = _("All values within the reference range")
+    ngettext = _.plural  # the name pybabel extracts plural texts by
 
     def outcome(e):
         if e.kind == "instrumental":
             return (e.conclusion or "—", None, ru)
         if e.flagged:
-            return _.plural(
+            return ngettext(
                 "%(num)s value outside the reference range", "%(num)s values outside the reference range", e.flagged
             )
         return within

@@ -1,0 +1,164 @@
+"""The organisation admin's schedules: the working rules of the organisation's doctors and the
+exceptions (holiday, sick leave, training) that cancel their appointments.
+
+``policy.decide_schedule`` decides (the admin of that organisation only). A changed rule shapes the
+slots generated from then on (``flask generate-slots``); slots already made stay as they are. A new
+exception runs the existing exception service (``schedule.apply_exception``), which cancels the
+covered slots and booked appointments with the reason and ends the care they opened; each patient
+(or a child's guardians) is told in the inbox, the message leading to the ticket, which offers the
+three nearest free times and a one-click rebook. Everything is audited with the admin as the actor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, time
+
+from sqlalchemy import select
+
+from portal import clock
+from portal.access import policy
+from portal.appointments import desk, schedule
+from portal.appointments.models import Appointment, ScheduleException, ScheduleRule
+from portal.audit import service as audit
+from portal.auth.models import Account
+from portal.database import db, write_transaction
+from portal.directory.models import Organisation, Practitioner
+
+
+class AdminRefused(Exception):
+    """Nothing changed; ``reason`` is a key of the page's messages."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def organisation_of(account: Account) -> Organisation:
+    """The organisation the admin manages (the first, when several); LookupError when none."""
+    organisations = sorted(policy.admin_organisations(account))
+    if not organisations:
+        raise LookupError("not an org admin")
+    return db.session.get(Organisation, organisations[0])
+
+
+@dataclass
+class Overview:
+    organisation: Organisation
+    practitioners: list[Practitioner]
+    rules: dict[int, list[ScheduleRule]]
+    exceptions: list[ScheduleException]
+
+
+def overview(account: Account) -> Overview:
+    """The organisation's doctors with their rules, and the exceptions from today on: three
+    statements whatever the size."""
+    organisation = organisation_of(account)
+    practitioners = list(
+        db.session.scalars(
+            select(Practitioner)
+            .where(Practitioner.organisation_id == organisation.id)
+            .order_by(Practitioner.surname, Practitioner.name, Practitioner.id)
+        )
+    )
+    rules: dict[int, list[ScheduleRule]] = {}
+    for rule in db.session.scalars(
+        select(ScheduleRule)
+        .where(ScheduleRule.organisation_id == organisation.id)
+        .order_by(ScheduleRule.practitioner_id, ScheduleRule.weekdays, ScheduleRule.start_time, ScheduleRule.id)
+    ):
+        rules.setdefault(rule.practitioner_id, []).append(rule)
+    exceptions = list(
+        db.session.scalars(
+            select(ScheduleException)
+            .where(ScheduleException.organisation_id == organisation.id, ScheduleException.ends_on >= clock.today())
+            .order_by(ScheduleException.starts_on, ScheduleException.id)
+        )
+    )
+    return Overview(organisation, practitioners, rules, exceptions)
+
+
+def rule_of(account: Account, rule_id: int) -> ScheduleRule:
+    """A rule of the admin's organisation; LookupError (404) for another's."""
+    rule = db.session.get(ScheduleRule, rule_id)
+    if rule is None or not policy.decide_schedule(account, rule.organisation_id).allowed:
+        raise LookupError(rule_id)
+    return rule
+
+
+def update_rule(
+    account: Account,
+    rule_id: int,
+    *,
+    weekdays: str,
+    start_time: time,
+    end_time: time,
+    slot_minutes: int,
+    room: str | None,
+    valid_until: date | None,
+) -> ScheduleRule:
+    with write_transaction():
+        rule = rule_of(account, rule_id)
+        if valid_until is not None and valid_until < max(rule.valid_from, clock.today()):
+            raise AdminRefused("valid_until_past")
+        rule.weekdays, rule.start_time, rule.end_time = weekdays, start_time, end_time
+        rule.slot_minutes, rule.room, rule.valid_until = slot_minutes, room or None, valid_until
+        audit.record(
+            "schedule.rule_changed",
+            actor_id=account.id,
+            actor_role="org_admin",
+            organisation_id=rule.organisation_id,
+            object_type="schedule_rule",
+            object_id=rule.id,
+            reason=f"{weekdays} {start_time:%H:%M}-{end_time:%H:%M}/{slot_minutes}",
+        )
+        return rule
+
+
+def add_exception(
+    account: Account,
+    *,
+    practitioner_id: int | None,
+    kind: str,
+    starts_on: date,
+    ends_on: date,
+    reason: str | None,
+) -> tuple[ScheduleException, list[schedule.Affected]]:
+    """Record the exception, apply it (cancelling what it covers), tell each affected patient."""
+    organisation = organisation_of(account)
+    with write_transaction():
+        if practitioner_id is not None:
+            doctor = db.session.get(Practitioner, practitioner_id)
+            if doctor is None or doctor.organisation_id != organisation.id:
+                raise LookupError(practitioner_id)  # another organisation's doctor: 404
+        if starts_on < clock.today():
+            raise AdminRefused("past")
+        if ends_on < starts_on:
+            raise AdminRefused("range")
+        exception = ScheduleException(
+            organisation_id=organisation.id,
+            practitioner_id=practitioner_id,
+            kind=kind,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            reason=(reason or "").strip() or None,
+            created_by_id=account.id,
+        )
+        db.session.add(exception)
+        db.session.flush()
+        audit.record(
+            "schedule.exception_added",
+            actor_id=account.id,
+            actor_role="org_admin",
+            organisation_id=organisation.id,
+            object_type="schedule_exception",
+            object_id=exception.id,
+            reason=f"{kind} {starts_on.isoformat()}..{ends_on.isoformat()}",
+        )
+        exception_id = exception.id
+    affected = schedule.apply_exception(exception_id, account.id)
+    with write_transaction():
+        for item in affected:
+            appointment = db.session.get(Appointment, item.appointment_id)
+            desk._tell(appointment.patient_id, "cancelled_by_clinic", appointment, appointment.cancel_reason)
+    return db.session.get(ScheduleException, exception_id), affected

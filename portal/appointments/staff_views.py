@@ -1,0 +1,271 @@
+"""Staff pages for appointments: the registrar's desk (find a patient; book, cancel and move on
+their behalf) and the org admin's schedules (working rules and exceptions). Every route is a staff
+route of one role; another organisation's patient, slot, appointment, rule or doctor is 404."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, g, redirect, request, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+
+from portal import clock
+from portal.access import staff
+from portal.appointments import admin, desk, states
+from portal.appointments.models import EXCEPTION_KINDS
+from portal.appointments.staff_forms import DeskCancelForm, DeskSearchForm, DeskSlotsForm, ExceptionForm, RuleForm
+from portal.appointments.views import STATUSES, specialty_label
+from portal.auth.forms import parse_date
+from portal.database import db
+from portal.forms import choices
+from portal.rendering import render
+from portal.web.forms import ConfirmForm
+
+desk_bp = Blueprint("desk", __name__, url_prefix="/desk", template_folder="templates")
+admin_bp = Blueprint("schedules", __name__, url_prefix="/clinic/schedules", template_folder="templates")
+
+DESK_REFUSALS = {
+    "taken": _l("Someone else booked this time a moment ago."),
+    "past": _l("This time has already passed."),
+    "referral_needed": _l("This specialty needs a valid referral on the patient's card, and there is none."),
+    "one_per_specialty": _l("The patient already has an upcoming appointment with this specialty. Move it instead."),
+    "other_specialty": _l("An appointment can be moved only to a doctor of the same specialty."),
+    "not_booked": _l("This appointment is not booked ahead: it cannot be cancelled or moved."),
+}
+ADMIN_REFUSALS = {
+    "past": _l("An exception cannot begin in the past."),
+    "range": _l("The last day must not be before the first"),
+    "valid_until_past": _l("A rule cannot end before today or before it began."),
+}
+EXCEPTION_LABELS = {"holiday": _l("Holiday"), "sick_leave": _l("Sick leave"), "training": _l("Training")}
+WEEKDAY_LABELS = {
+    "1": _l("Mon"), "2": _l("Tue"), "3": _l("Wed"), "4": _l("Thu"), "5": _l("Fri"), "6": _l("Sat"), "7": _l("Sun"),
+}  # fmt: skip
+
+
+# -- the desk -------------------------------------------------------------------------------------
+
+
+@desk_bp.get("")
+@staff("registrar")
+def search():
+    form = DeskSearchForm(request.args)
+    query = (form.q.data or "").strip() if form.validate() else ""
+    found = desk.search(g.account, query) if query else []
+    return render("appointments/desk_search.html", form=form, query=query, found=found, status=200)
+
+
+def _slots_form(specialties: list[str]) -> DeskSlotsForm:
+    form = DeskSlotsForm(request.args)
+    form.specialty.choices = choices([(code, specialty_label(code)) for code in specialties])
+    return form
+
+
+def _patient_page(patient_id: int, *, refusal: str | None = None, alternatives=None, status: int = 200, move=None):
+    try:
+        seen = desk.open_patient(g.account, patient_id)
+    except LookupError:
+        abort(404)
+    specialties = desk.specialties(g.account)
+    form = _slots_form(specialties)
+    specialty = move.specialty_code if move is not None else None
+    if specialty is None and form.validate() and form.specialty.data in specialties:
+        specialty = form.specialty.data
+    day = (form.day_date() if not form.day.errors else None) or clock.today()
+    slots = desk.free_slots(g.account, specialty, day) if specialty else []
+    return render(
+        "appointments/desk_patient.html",
+        seen=seen,
+        form=form,
+        specialty=specialty,
+        day=day,
+        slots=slots,
+        move=move,
+        refusal=DESK_REFUSALS.get(refusal) if refusal else None,
+        alternatives=alternatives or [],
+        statuses=STATUSES,
+        specialty_label=specialty_label,
+        confirm=ConfirmForm(),
+        cancel_form=DeskCancelForm(),
+        done=request.args.get("done"),
+        status=status,
+    )
+
+
+@desk_bp.get("/patients/<int:patient_id>")
+@staff("registrar")
+def patient(patient_id: int):
+    return _patient_page(patient_id)
+
+
+def _slot_id() -> int:
+    try:
+        return int(request.form.get("slot", ""))
+    except ValueError:
+        abort(404)
+
+
+@desk_bp.post("/patients/<int:patient_id>/book")
+@staff("registrar")
+def book(patient_id: int):
+    if not ConfirmForm().validate_on_submit():
+        return _patient_page(patient_id, status=400)
+    try:
+        desk.book(g.account, patient_id, _slot_id())
+    except LookupError:
+        abort(404)
+    except desk.DeskRefused as refused:
+        status = 409 if refused.reason == "taken" else 400
+        return _patient_page(patient_id, refusal=refused.reason, alternatives=refused.alternatives, status=status)
+    return redirect(url_for("desk.patient", patient_id=patient_id, done="booked"), code=303)
+
+
+def _appointment_or_404(patient_id: int, appointment_id: int):
+    try:
+        desk.open_patient(g.account, patient_id)
+        return desk.appointment_of(g.account, patient_id, appointment_id)
+    except LookupError:
+        abort(404)
+
+
+@desk_bp.route("/patients/<int:patient_id>/appointments/<int:appointment_id>/move", methods=["GET", "POST"])
+@staff("registrar")
+def move(patient_id: int, appointment_id: int):
+    """The free times of the appointment's specialty; a chosen one (POST) moves it there."""
+    appointment = _appointment_or_404(patient_id, appointment_id)
+    if request.method == "GET":
+        return _patient_page(patient_id, move=appointment)
+    if not ConfirmForm().validate_on_submit():
+        return _patient_page(patient_id, move=appointment, status=400)
+    try:
+        desk.move(g.account, patient_id, appointment_id, _slot_id())
+    except LookupError:
+        abort(404)
+    except desk.DeskRefused as refused:
+        status = 409 if refused.reason == "taken" else 400
+        return _patient_page(
+            patient_id, refusal=refused.reason, alternatives=refused.alternatives, status=status, move=appointment
+        )
+    return redirect(url_for("desk.patient", patient_id=patient_id, done="moved"), code=303)
+
+
+@desk_bp.post("/patients/<int:patient_id>/appointments/<int:appointment_id>/cancel")
+@staff("registrar")
+def cancel(patient_id: int, appointment_id: int):
+    form = DeskCancelForm()
+    if not form.validate_on_submit():
+        return _patient_page(patient_id, refusal=None, status=400)
+    try:
+        desk.cancel(g.account, patient_id, appointment_id, (form.reason.data or "").strip() or None)
+    except LookupError:
+        abort(404)
+    except (desk.DeskRefused, states.InvalidTransition):
+        return _patient_page(patient_id, refusal="not_booked", status=400)
+    return redirect(url_for("desk.patient", patient_id=patient_id, done="cancelled"), code=303)
+
+
+# -- the org admin's schedules ----------------------------------------------------------------------
+
+
+@admin_bp.get("")
+@staff("org_admin")
+def overview():
+    try:
+        seen = admin.overview(g.account)
+    except LookupError:
+        abort(404)
+    return render(
+        "appointments/admin_schedules.html",
+        seen=seen,
+        exception_labels=EXCEPTION_LABELS,
+        weekday_labels=WEEKDAY_LABELS,
+        specialty_label=specialty_label,
+        done=request.args.get("done"),
+        affected=request.args.get("affected", type=int),
+    )
+
+
+def _rule_or_404(rule_id: int):
+    try:
+        return admin.rule_of(g.account, rule_id)
+    except LookupError:
+        abort(404)
+
+
+@admin_bp.route("/rules/<int:rule_id>", methods=["GET", "POST"])
+@staff("org_admin")
+def rule(rule_id: int):
+    found = _rule_or_404(rule_id)
+    form = RuleForm()
+    status = 200
+    if request.method == "GET":
+        form.weekdays.data = found.weekdays
+        form.start_time.data = f"{found.start_time:%H:%M}"
+        form.end_time.data = f"{found.end_time:%H:%M}"
+        form.slot_minutes.data = str(found.slot_minutes)
+        form.room.data = found.room or ""
+        form.valid_until.data = f"{found.valid_until:%d.%m.%Y}" if found.valid_until else ""
+    elif form.validate_on_submit():
+        start, end = form.times()
+        try:
+            admin.update_rule(
+                g.account,
+                rule_id,
+                weekdays=form.weekdays.data,
+                start_time=start,
+                end_time=end,
+                slot_minutes=int(form.slot_minutes.data),
+                room=(form.room.data or "").strip() or None,
+                valid_until=parse_date(form.valid_until.data) if form.valid_until.data else None,
+            )
+        except LookupError:
+            abort(404)
+        except admin.AdminRefused as refused:
+            form.valid_until.errors = [ADMIN_REFUSALS[refused.reason]]
+            status = 400
+        else:
+            return redirect(url_for("schedules.overview", done="rule"), code=303)
+    else:
+        status = 400
+    doctor = db.session.get(admin.Practitioner, found.practitioner_id)
+    return render("appointments/admin_rule.html", form=form, rule=found, doctor=doctor, status=status)
+
+
+@admin_bp.route("/exceptions/new", methods=["GET", "POST"])
+@staff("org_admin")
+def exception_new():
+    try:
+        seen = admin.overview(g.account)
+    except LookupError:
+        abort(404)
+    form = ExceptionForm()
+    form.practitioner.choices = choices(
+        [("all", _l("The whole organisation"))]
+        + [
+            (str(p.id), f"{p.full_name}, {specialty_label(p.specialty_code) or p.specialty}")
+            for p in seen.practitioners
+        ]
+    )
+    form.kind.choices = choices([(k, EXCEPTION_LABELS[k]) for k in EXCEPTION_KINDS])
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            who = form.practitioner.data
+            try:
+                _exception, affected = admin.add_exception(
+                    g.account,
+                    practitioner_id=None if who == "all" else int(who),
+                    kind=form.kind.data,
+                    starts_on=parse_date(form.starts_on.data),
+                    ends_on=parse_date(form.ends_on.data),
+                    reason=form.reason.data,
+                )
+            except (LookupError, ValueError):
+                abort(404)
+            except admin.AdminRefused as refused:
+                form.starts_on.errors = [ADMIN_REFUSALS[refused.reason]]
+                status = 400
+            else:
+                return redirect(url_for("schedules.overview", done="exception", affected=len(affected)), code=303)
+        else:
+            status = 400
+    return render("appointments/admin_exception.html", form=form, seen=seen, status=status, locale=str(get_locale()))
