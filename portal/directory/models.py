@@ -102,7 +102,9 @@ class Practitioner(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), unique=True)
 
-    organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True)
+    # "unnested": under an entry's outer join to its doctor this is a LEFT JOIN in the chain, not an
+    # inner join nested in parentheses, which SQLite answered by scanning every practitioner.
+    organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin="unnested")
 
     @property
     def short_name(self) -> str:
