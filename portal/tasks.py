@@ -46,7 +46,10 @@ log = logging.getLogger(__name__)
 # Modules whose ``@task`` functions every queue registers (imported when a queue is built).
 TASK_MODULES = ("portal.export.jobs", "portal.certificates.jobs")
 # Threads the worker process starts beside the consumer: "module:function", called with the app.
-BACKGROUND_STARTERS: list[str] = ["portal.audit.sealer:start_sealer_thread"]
+BACKGROUND_STARTERS: list[str] = [
+    "portal.audit.sealer:start_sealer_thread",
+    "portal.appointments.clock:start_appointment_clock",
+]
 WORKER_THREADS = 2
 STALE_SECONDS = 300  # a job marked as waiting longer than this is taken for lost and queued again
 EXTENSION = "portal.tasks"

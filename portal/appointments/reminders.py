@@ -200,20 +200,13 @@ def mark(account, appointment_id: int, status: str) -> Appointment:
         decision = policy.decide_clinic_appointment(account, appointment.organisation_id)
         if not decision.allowed:
             raise LookupError(appointment_id)
-        moment = clock.now()
-        if status not in allowed_marks(appointment, slot_end(appointment), moment):
-            raise Refused(_l("This mark does not fit the appointment now: a no-show is marked after the time ends"))
-        appointment.status = status
-        appointment.updated_at = moment
-        audit.record(
-            "appointment.marked",
-            actor_id=account.id,
-            actor_role="registrar",
-            patient_id=appointment.patient_id,
-            section=policy.APPOINTMENTS,
-            organisation_id=appointment.organisation_id,
-            object_type="appointment",
-            object_id=appointment.id,
-            reason=status,
-        )
+        from portal.appointments import states
+
+        refused = _l("This mark does not fit the appointment now: a no-show is marked after the time ends")
+        if status not in allowed_marks(appointment, slot_end(appointment), clock.now()):
+            raise Refused(refused)
+        try:  # the one place that moves an appointment's state (checked and audited there)
+            states.transition(appointment, status, actor_id=account.id, actor_role="registrar")
+        except states.InvalidTransition as invalid:
+            raise Refused(refused) from invalid
         return appointment
