@@ -173,6 +173,7 @@ def main() -> None:
     parser.add_argument("--lang", default="ru")
     parser.add_argument("--dump", metavar="DIR", help="write each page's HTML to DIR/<page>.html")
     parser.add_argument("--breakdown", action="store_true", help="with --profile: own time by component")
+    parser.add_argument("--callers", metavar="PATTERN", help="with --profile: who calls the functions matching PATTERN")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="medkarta-profile-") as tmp:
@@ -224,7 +225,11 @@ def main() -> None:
             elif profiler:
                 out = io.StringIO()
                 stats = pstats.Stats(profiler, stream=out)
-                stats.sort_stats(args.sort).print_stats(args.top)
+                stats.sort_stats(args.sort)
+                if args.callers:
+                    stats.print_callers(args.callers)
+                else:
+                    stats.print_stats(args.top)
                 print(out.getvalue())
 
 

@@ -66,10 +66,12 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
 
 
 @contextmanager
-def write_transaction(session: Session | None = None) -> Iterator[Session]:
+def write_transaction(session: Session | None = None, reread: bool = True) -> Iterator[Session]:
     """Run the block in one write transaction: commit on success, roll back on any error.
 
     Nothing half-written is kept: either every change in the block lands or none does.
+    ``reread=False`` keeps loaded objects as they are, for a block that reads nothing and only
+    inserts (``audit.audited_read``'s events).
     """
     session = session or db.session()  # the request's Session behind the scoped proxy
     if session.in_transaction():
@@ -80,7 +82,9 @@ def write_transaction(session: Session | None = None) -> Iterator[Session]:
     # write everything is read again, under the write lock: no decision on a stale value. Except
     # what ``keep_loaded`` named: the identity this request was let in with, which may not change.
     kept = session.info.get(KEPT)
-    if kept:
+    if not reread:
+        pass
+    elif kept:
         for instance in list(session.identity_map.values()):
             if id(instance) not in kept:
                 session.expire(instance)

@@ -112,6 +112,59 @@ def test_record_outside_a_write_transaction_is_refused(app):
         audit.record("test.nowhere")
 
 
+def test_an_audited_read_writes_its_events_together_when_its_reads_are_done(app):
+    """A card page's reads run without the write lock; its events land in one INSERT at the end."""
+    with app.app_context():
+        write_events(1)
+        statements: list[str] = []
+
+        def seen(_conn, _cursor, statement, *_args):
+            statements.append(statement.split()[0])
+
+        sa.event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            with audit.audited_read():
+                db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+                audit.record_many([audit.event("card.read", section="summary")])
+                audit.record_many([audit.event("card.read", section="results")])
+                assert count(AuditEvent) == 1  # nothing written yet
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", seen)
+        assert [s for s in statements if s not in ("BEGIN", "COMMIT")].count("INSERT") == 1
+        sections = list(db.session.scalars(sa.select(AuditEvent.section).order_by(AuditEvent.id)))
+        assert sections == [None, "summary", "results"]
+
+
+def test_an_audited_read_that_fails_writes_no_event(app):
+    with app.app_context():
+        with pytest.raises(LookupError), audit.audited_read():
+            audit.record_many([audit.event("card.read", section="summary")])
+            raise LookupError("no such entry: the page answers 404")
+        assert count(AuditEvent) == 0
+        with pytest.raises(RuntimeError, match="record_many"), audit.audited_read():
+            audit.record("card.read")  # returns an id: only inside a write transaction
+
+
+def test_an_audited_read_does_not_hold_the_write_lock_while_it_reads(app):
+    """Another writer gets in while a card page reads (on SQLite it used to wait for the page)."""
+    with app.app_context():
+        write_events(1)
+        with audit.audited_read():
+            audit.record_many([audit.event("card.read", section="summary")])
+            db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))  # a read snapshot is open
+            other = db.engine.connect()
+            try:
+                if not ON_POSTGRES:
+                    other.connection.driver_connection.execute("PRAGMA busy_timeout = 0")
+                with other.begin():  # would fail at once ("database is locked") under a write lock
+                    other.execute(sa.insert(AuditEvent.__table__), audit.event("test.other"))
+            finally:
+                other.close()
+        actions = list(db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)))
+        assert actions == ["test.event", "test.other", "card.read"]
+        assert verify().ok
+
+
 @pytest.mark.parametrize(
     "statement",
     [

@@ -17,8 +17,9 @@ from portal import clock, database
 from portal.access import policy
 from portal.appointments.models import Appointment
 from portal.audit.models import AuditEvent
+from portal.audit.service import audited_read
 from portal.auth.models import Account
-from portal.database import db, write_transaction
+from portal.database import db
 from portal.directory.models import Organisation, Practitioner
 from portal.record.service import open_section
 from portal.sharing.models import AccessGrant
@@ -77,7 +78,7 @@ def access_log(
         values["until"] = clock.day_end(until)
     if before:
         values["before"] = before
-    with write_transaction():
+    with audited_read():
         open_section(viewer, patient_id, "access_log")  # decided, audited, and the card named on the page
         statement = _statement(who == "others", bool(since), bool(until), bool(before))
         rows = database.rows(statement, values)
@@ -195,7 +196,7 @@ def _window(reason: str | None) -> tuple[datetime, datetime] | None:
 def logged_event(viewer, patient_id: int, event_id: int) -> AuditEvent | None:
     """One line of this card's access log, for its proof: decided and audited as a reading of the
     log; None when the event is not a line of this card's log (the page answers 404)."""
-    with write_transaction():
+    with audited_read():
         open_section(viewer, patient_id, "access_log")
         return db.session.scalar(
             select(AuditEvent).where(

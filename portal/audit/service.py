@@ -12,6 +12,8 @@ access-log page, which reads other features' tables, is ``portal.audit.access_lo
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask import has_request_context, request
@@ -19,7 +21,7 @@ from sqlalchemy import insert
 
 from portal.audit.merkle import leaf_hash
 from portal.audit.models import AuditEvent
-from portal.database import db
+from portal.database import db, in_write_transaction, write_transaction
 
 # The fields an event's leaf hash covers, its id included: an event moved to another id, or
 # another event's content under this id, no longer matches its leaf.
@@ -100,6 +102,9 @@ def event(
 _INSERT = insert(AuditEvent.__table__)
 
 
+PENDING = "portal.audit.pending"  # the events of an ``audited_read`` block, in session.info
+
+
 def _transaction():
     session = db.session()
     if not session.in_transaction():
@@ -111,6 +116,8 @@ def record(action: str, **fields) -> AuditEvent:
     """Insert an event inside the current write transaction; nothing else is read or written.
     ``fields`` are ``event``'s. Returns the event as written (with its id; not attached to the
     session)."""
+    if _pending() is not None:
+        raise RuntimeError("audit.record() inside audited_read(): use record_many, or write_transaction()")
     values = event(action, **fields)
     inserted = _transaction().execute(_INSERT, values)
     return AuditEvent(id=inserted.inserted_primary_key[0], **values)
@@ -118,6 +125,42 @@ def record(action: str, **fields) -> AuditEvent:
 
 def record_many(events: list[dict]) -> None:
     """Insert several events (``event``'s values) in one statement, in the current write
-    transaction: one page that reads several sections writes one event per section."""
+    transaction: one page that reads several sections writes one event per section. Inside
+    ``audited_read`` (and no write transaction) they are kept for the block's end."""
+    if not events:
+        return
+    pending = _pending()
+    if pending is not None and not in_write_transaction():
+        pending.extend(events)
+        return
+    _transaction().execute(_INSERT, events)
+
+
+def _pending() -> list[dict] | None:
+    return db.session().info.get(PENDING)
+
+
+@contextmanager
+def audited_read() -> Iterator[None]:
+    """A page's reads of a card and their audit events, for a page that changes nothing else.
+
+    The block reads in an ordinary transaction (a snapshot, no write lock); the events it records
+    (``record_many``, which ``policy.record_access`` and ``open_section`` use) are inserted
+    together, in one statement and one short write transaction, when the block ends, before the
+    caller shows anything. If the block raises (a refusal, a 404) no event of it is written, as
+    when a write transaction rolls back; if the insert fails, the page fails and shows nothing.
+    ``write_transaction`` would hold SQLite's single write lock for every query of the page: card
+    readers in two workers then waited on each other (the busy handler sleeps at least 1 ms)."""
+    session = db.session()
+    if _pending() is not None:  # nested: the outer block writes them
+        yield
+        return
+    events: list[dict] = []
+    session.info[PENDING] = events
+    try:
+        yield
+    finally:
+        session.info.pop(PENDING, None)
     if events:
-        _transaction().execute(_INSERT, events)
+        with write_transaction(session, reread=False):
+            session.execute(_INSERT, events)

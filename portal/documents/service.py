@@ -245,7 +245,7 @@ def list_documents(
     size: int = PAGE_SIZE,
 ) -> DocumentPage:
     """One page of the card's documents, newest first."""
-    with write_transaction():
+    with audit.audited_read():
         card = open_section(account, patient_id, "documents")
         conditions = _conditions(card, filters)
         total = db.session.scalar(select(func.count()).select_from(Document).where(*conditions)) or 0
@@ -288,7 +288,7 @@ def _may_delete(account: Account, card: CardContext, document: Document) -> bool
 
 def view_document(account: Account, patient_id: int, document_id: int) -> DocumentView:
     """One document's details; LookupError when the card holds no such document."""
-    with write_transaction():
+    with audit.audited_read():
         card = open_section(account, patient_id, "documents", object_type="document", object_id=document_id)
         document = _document(account, card, document_id)
         history = tuple(histories("documents", [document.id]).get(document.id, ()))

@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 
 from portal.access import card, signed_in
 from portal.access import service as access
+from portal.audit.service import audited_read
 from portal.database import write_transaction
 from portal.identifiers import is_valid_enp
 from portal.record import listing, service
@@ -36,7 +37,7 @@ def card_overview(patient_id: int):
     same one plugins use; each shows only sections this viewer may see."""
     from flask import current_app
 
-    with write_transaction():  # the summary's read and each card's read are audited together
+    with audited_read():  # the summary's read and each card's read are audited together
         view = service.open_section(g.account, patient_id, "summary")
         cards = current_app.extensions["portal.plugins"].collect("dashboard_cards", page=current_page())
     return render(
@@ -52,7 +53,7 @@ def card_overview(patient_id: int):
 def section(patient_id: int, section: str):
     spec = listing.SPECS[section]
     form = SectionFilter(request.args)
-    with write_transaction():
+    with audited_read():
         view = service.open_section(g.account, patient_id, section)
         organisations, doctors = listing.choices_of(spec, patient_id)
         form.offer(spec.types, organisations, doctors)
@@ -84,7 +85,7 @@ def section(patient_id: int, section: str):
 @card
 def entry(patient_id: int, section: str, entry_id: int):
     spec = listing.SPECS[section]
-    with write_transaction():
+    with audited_read():
         view = service.open_section(g.account, patient_id, section, object_type=section, object_id=entry_id)
         found = listing.entry_of(spec, patient_id, entry_id)
         if found is None:
@@ -109,7 +110,7 @@ def entry(patient_id: int, section: str, entry_id: int):
 @bp.get("/card/<int:patient_id>/results/trend/<code>")
 @card
 def trend(patient_id: int, code: str):
-    with write_transaction():
+    with audited_read():
         view = service.open_section(g.account, patient_id, "results", object_type="trend", object_id=code)
         found = service.trend(patient_id, code)
     if found is None:
@@ -127,7 +128,7 @@ def trend(patient_id: int, code: str):
 @bp.get("/card/<int:patient_id>/insurance")
 @card
 def insurance(patient_id: int):
-    with write_transaction():
+    with audited_read():
         view = service.open_section(g.account, patient_id, "insurance")
         policies, attachments, changes = service.insurance(patient_id)
     return render(
