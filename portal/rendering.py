@@ -67,13 +67,15 @@ class Page:
 
     @property
     def unread(self) -> int:
-        """The signed-in reader's unread notifications, for the header (one indexed count)."""
+        """The signed-in reader's unread notifications, for the header: counted by the session's
+        query, or again when this request changed a notification."""
         if self.user is None:
             return 0
         if self._unread is None:
-            from portal.notify.inbox import unread_count
+            from portal.notify.inbox import counted_unread, unread_count
 
-            self._unread = unread_count(self.user.id)
+            found = counted_unread(self.user.id)
+            self._unread = unread_count(self.user.id) if found is None else found
         return self._unread
 
     @property

@@ -301,6 +301,7 @@ class Current:
     account: Account
     session: ServerSession
     consent: str | None = None  # the latest consent action of the account's own card (or its own)
+    unread: int | None = None  # the account's unread notifications when the session was loaded
 
     @property
     def expires_at(self) -> datetime:
@@ -309,10 +310,12 @@ class Current:
 
 @cache
 def _session_statement() -> Select:
-    """The signed-in session, its account, the account's staff roles and its consent (the latest
+    """The signed-in session, its account, the account's staff roles, its consent (the latest
     consent action of its card, or its own before a card is linked: what a signed-in page checks)
-    in one query, built once per process (immutable) and run with the session's id."""
+    and its count of unread notifications (the header's) in one query, built once per process
+    (immutable) and run with the session's id."""
     from portal.consent.models import ConsentEvent as C
+    from portal.notify.inbox import unread_of
 
     def latest(*conditions) -> object:
         return select(C.action).where(*conditions).order_by(C.id.desc()).limit(1).scalar_subquery()
@@ -322,7 +325,7 @@ def _session_statement() -> Select:
         else_=latest(C.account_id == Account.id, C.patient_id.is_(None)),
     )
     return (
-        select(ServerSession, Account, consent.label("consent"))
+        select(ServerSession, Account, consent.label("consent"), unread_of(Account.id).label("unread"))
         .outerjoin(Account, Account.id == ServerSession.account_id)
         .options(joinedload(Account.memberships))
         .where(ServerSession.id == bindparam("id"))
@@ -337,7 +340,7 @@ def load_session(token: str | None) -> Current | None:
     found = db.session.execute(_session_statement(), {"id": session_id(token)}).unique().first()
     if found is None or found[0].ended_at is not None:
         return None
-    row, account, consent = found
+    row, account, consent, unread = found
     moment = now()
     reason = None
     if account is None or not account.is_active:
@@ -351,7 +354,7 @@ def load_session(token: str | None) -> Current | None:
             row = db.session.get(ServerSession, session_id(token))
             row.ended_at, row.end_reason = moment, reason
         return None
-    return Current(account, row, consent)
+    return Current(account, row, consent, unread)
 
 
 def touch(current: Current, force: bool = False) -> None:

@@ -22,6 +22,8 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import event as orm_event
+from sqlalchemy.orm import Session
 
 from portal import database
 from portal.auth.models import Account
@@ -461,19 +463,51 @@ def page_of(account_id: int, before: int | None = None) -> tuple[list[Shown], in
     return [show(n) for n in rows[:PAGE_SIZE]], older
 
 
-@cache
-def _unread_statement() -> Select:
-    """The header's count of unread notifications, built once per process (immutable)."""
+def unread_of(account_id) -> Select:
+    """The count of an account's unread notifications (``account_id`` a value or a column: the
+    signed-in session's query counts them for the header with it)."""
     return (
         select(func.count())
         .select_from(Notification)
-        .where(Notification.account_id == bindparam("account"), Notification.read_at.is_(None))
+        .where(Notification.account_id == account_id, Notification.read_at.is_(None))
+        .scalar_subquery()
     )
 
 
+@cache
+def _unread_statement() -> Select:
+    """The header's count of unread notifications, built once per process (immutable)."""
+    return select(unread_of(bindparam("account")))
+
+
 def unread_count(account_id: int) -> int:
-    """One indexed count for the header of every signed-in page."""
+    """One indexed count: the header's, when this request changed a notification after the
+    session's query had counted them (``counted_unread``)."""
     return database.scalar(_unread_statement(), {"account": account_id})
+
+
+UNREAD_CHANGED = "portal_unread_changed"
+
+
+def counted_unread(account_id: int) -> int | None:
+    """The count the signed-in session's query made for ``account_id`` at the start of this
+    request, unless a notification was added, read or removed since (then None: count again)."""
+    from flask import g
+
+    from portal.auth.sessions import current
+
+    if g.get(UNREAD_CHANGED):
+        return None
+    found = current()
+    return found.unread if found is not None and found.account.id == account_id else None
+
+
+@orm_event.listens_for(Session, "after_flush")
+def _notifications_changed(session: Session, _context) -> None:
+    from flask import g, has_app_context
+
+    if has_app_context() and any(isinstance(o, Notification) for o in (*session.new, *session.dirty, *session.deleted)):
+        g.setdefault(UNREAD_CHANGED, True)
 
 
 def owned(account_id: int, notification_id: int) -> Notification | None:
