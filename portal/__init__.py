@@ -21,6 +21,7 @@ from portal.rendering import (
     select_locale,
     url_maker,
 )
+from portal.urls import Portal
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -31,7 +32,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     instance_path = Path(values.get("INSTANCE_PATH") or config.ROOT / "instance")
     if problem := sms.settings_problem(values):
         raise config.ConfigError(problem)
-    app = Flask(__name__, instance_path=str(instance_path), static_folder=None)
+    app = Portal(__name__, instance_path=str(instance_path), static_folder=None)
     # Before any blueprint: every <int:...> in a route (plugins' too) is an id the database can hold.
     app.url_map.converters["int"] = paging.IdConverter
     app.config.update(values)
