@@ -19,7 +19,7 @@ LIMIT = 4096  # kept paths; emptied when full (a link with a per-request value s
 
 
 class Portal(Flask):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: D107
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._built_urls: dict[tuple, str] = {}
 
