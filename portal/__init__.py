@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import assets, config, errors, formatting, forms, listings, logs, paging, plugins, security
+from portal.application import Portal
 from portal.database import configure_engine
 from portal.extensions import babel, compress, csrf, db, htmx, limiter, migrate
 from portal.notify import sms
@@ -21,7 +22,6 @@ from portal.rendering import (
     select_locale,
     url_maker,
 )
-from portal.urls import Portal
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -83,5 +83,6 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     app.add_template_global(section_table)
     app.add_template_global(url_maker)
     app.add_template_global(path_for)
+    app.jinja_env.freeze_globals()  # every global is in: templates copy them as a plain dict
 
     return app

@@ -1,4 +1,4 @@
-"""portal.urls.Portal: url_for keeps the paths it built, and gives exactly what Flask would."""
+"""portal.application.Portal: url_for keeps the paths it built, and gives exactly what Flask would."""
 
 from __future__ import annotations
 
