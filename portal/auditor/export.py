@@ -13,14 +13,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 
+from flask import Flask
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from portal import clock
-from portal.auditor.kinds import BASES, OUTCOMES, ROLES, action_label
+from portal.auditor.kinds import ACTIONS, BASES, GROUPS, OUTCOMES, ROLES, action_label
 from portal.auditor.service import EventLine
 from portal.record.sections import LABELS
 
@@ -45,9 +46,23 @@ def _utc(moment: datetime) -> datetime:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
+def streamed(app: Flask, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The chunks, made inside an application context of their own (the database session), so the
+    response needs nothing of the request, which is over by the time a server sends the file."""
+    with app.app_context():
+        yield from chunks
+
+
+def _translated(words: Mapping[str, object]) -> dict[str, str]:
+    return {key: str(value) for key, value in words.items()}
+
+
 def csv_stream(lines: Iterable[EventLine]) -> Iterator[bytes]:
+    """The CSV file: its words are taken in the reader's language now; the lines as they are read."""
     zone = clock.zone()
     delimiter = ";" if str(get_locale()) == "ru" else ","
+    actions, groups = _translated(ACTIONS), _translated(GROUPS)
+    bases, outcomes, roles, sections = map(_translated, (BASES, OUTCOMES, ROLES, LABELS))
     headers = [
         _("Event no."),
         _("When (%(zone)s)", zone=zone.key),
@@ -65,34 +80,38 @@ def csv_stream(lines: Iterable[EventLine]) -> Iterator[bytes]:
         _("Patient's SNILS"),
         _("Patient no."),
     ]
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(headers)
-    yield "\ufeff".encode() + _drain(out)
-    for n, line in enumerate(lines, 1):
-        writer.writerow(
-            neutral(cell)
-            for cell in (
-                line.id,
-                _utc(line.created_at).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
-                line.actor_name,
-                line.actor_id,
-                ", ".join(str(ROLES.get(role, role)) for role in line.actor_roles),
-                BASES.get(line.basis, line.basis),
-                action_label(line.action),
-                line.action,
-                LABELS.get(line.section, line.section) if line.section else None,
-                line.object_type,
-                line.object_id,
-                OUTCOMES.get(line.outcome, line.outcome),
-                line.patient_name,
-                line.patient_snils,
-                line.patient_id,
-            )
+
+    def cells(line: EventLine) -> tuple:
+        return (
+            line.id,
+            _utc(line.created_at).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+            line.actor_name,
+            line.actor_id,
+            ", ".join(roles.get(role, role) for role in line.actor_roles),
+            bases.get(line.basis, line.basis),
+            action_label(line.action, actions, groups),
+            line.action,
+            sections.get(line.section, line.section) if line.section else None,
+            line.object_type,
+            line.object_id,
+            outcomes.get(line.outcome, line.outcome),
+            line.patient_name,
+            line.patient_snils,
+            line.patient_id,
         )
-        if n % 200 == 0:
-            yield _drain(out)
-    yield _drain(out)
+
+    def chunks() -> Iterator[bytes]:
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+        writer.writerow(headers)
+        yield "\ufeff".encode() + _drain(out)
+        for n, line in enumerate(lines, 1):
+            writer.writerow(neutral(cell) for cell in cells(line))
+            if n % 200 == 0:
+                yield _drain(out)
+        yield _drain(out)
+
+    return chunks()
 
 
 def _drain(out: io.StringIO) -> bytes:

@@ -4,6 +4,8 @@ events, a new feature's) are shown under their group's name with the code itself
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask_babel import lazy_gettext as _l
 
 # The search's choices: a value ending in ".*" is every action of that group.
@@ -66,11 +68,12 @@ ROLES = {
 }
 
 
-def action_label(action: str) -> str:
-    """The action in words: its own name, else its group's, else the code as it is."""
-    if action in ACTIONS:
-        return str(ACTIONS[action])
-    group = GROUPS.get(action.split(".", 1)[0])
+def action_label(action: str, actions: Mapping[str, object] = ACTIONS, groups: Mapping[str, object] = GROUPS) -> str:
+    """The action in words: its own name, else its group's, else the code as it is. (``actions``
+    and ``groups``: the same names already translated, for a file written after the request.)"""
+    if action in actions:
+        return str(actions[action])
+    group = groups.get(action.split(".", 1)[0])
     return str(group) if group is not None else action
 
 

@@ -5,7 +5,7 @@ decides: another organisation's pages, events, reviews and exports answer 404.""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, redirect, request, stream_with_context, url_for
+from flask import Blueprint, abort, current_app, g, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from portal import clock, uploads
@@ -137,7 +137,8 @@ def export_events(organisation_id: int, extension: str):
             "exported_at": clock.now().isoformat(),
         }
         body, mimetype = export.json_stream(head, lines), "application/json"
-    return uploads.download(stream_with_context(body), name, mimetype)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return uploads.download(export.streamed(app, body), name, mimetype)  # type: ignore[arg-type] (streamed)
 
 
 # -- emergency accesses ---------------------------------------------------------------------------
