@@ -83,7 +83,7 @@ def _criteria(organisation_id: int, form: EventSearch) -> auditing.Criteria | No
     )
 
 
-def _described(form: EventSearch, criteria: auditing.Criteria) -> str:
+def _described(form: EventSearch) -> str:
     """The search in the audit event's reason: the filters as typed (the SNILS is the event's
     patient)."""
     filters = {name: value for name, value in form.filters().items() if name != "snils"}
@@ -99,7 +99,7 @@ def events(organisation_id: int):
     found = None
     if criteria is not None:
         if criteria.snils:
-            auditing.record_search(g.account, organisation.id, "audit.searched", criteria, _described(form, criteria))
+            auditing.record_search(g.account, organisation.id, "audit.searched", criteria, _described(form))
         found = auditing.search(organisation.id, criteria, form.before.data)
     return _workspace(
         "auditor/events.html",
@@ -121,9 +121,7 @@ def export_events(organisation_id: int, extension: str):
     criteria = _criteria(organisation.id, form)
     if criteria is None:
         return _workspace("auditor/events.html", organisation, form=form, found=None, filters={}, status=400)
-    auditing.record_search(
-        g.account, organisation.id, "audit.exported", criteria, f"{extension}; {_described(form, criteria)}"
-    )
+    auditing.record_search(g.account, organisation.id, "audit.exported", criteria, f"{extension}; {_described(form)}")
     lines = auditing.every_line(organisation.id, criteria)
     since = criteria.since.isoformat() if criteria.since else None
     until = criteria.until.isoformat() if criteria.until else None
