@@ -110,6 +110,40 @@ def test_the_check_runs_and_its_result_is_clean(browser, base_url, live_app, ids
         context.close()
 
 
+@pytest.fixture(scope="module")
+def two_organisations(live_app, ids):
+    """The demo auditor audits clinic B too (from here on in this module)."""
+    from portal.clinic.service import assign_role
+    from portal.demodata.synthetic import demo_organisations
+
+    with live_app.app_context():
+        other = demo_organisations()["B"]
+        assign_role(None, _auditor_id(), other.id, "auditor")
+        name = other.name
+        db.session.remove()
+    return name
+
+
+def _auditor_id() -> int:
+    return db.session.scalar(sa.select(Account.id).where(Account.email == email_of_key("auditor")))
+
+
+@pytest.mark.parametrize("js", JS)
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_an_auditor_of_two_organisations_chooses_one(
+    browser, base_url, live_app, two_organisations, ids, lang, theme, js
+):
+    context = signed_in(browser, base_url, live_app, "auditor", "complete", lang=lang, theme=theme, js=js)
+    try:
+        check = _open(context, "/audit", js)
+        links = check.page.locator("main ul a")
+        assert links.count() == 2 and two_organisations in links.all_inner_texts()
+        assert_clean(check, js)
+    finally:
+        context.close()
+
+
 def test_the_search_by_keyboard_alone(browser, base_url, live_app, ids):
     context = signed_in(browser, base_url, live_app, "auditor", "complete", lang="ru", js=True)
     try:
