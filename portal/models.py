@@ -12,6 +12,7 @@ from portal.appointments.models import (
     WaitingListOffer,
 )
 from portal.audit.models import AuditEvent, AuditLeaf, AuditNode, AuditTreeHead
+from portal.auditor.models import EmergencyReview
 from portal.auth.models import (
     Account,
     IdentityDocument,
@@ -76,6 +77,7 @@ __all__ = [
     "Diagnosis",
     "Document",
     "EmergencyAccess",
+    "EmergencyReview",
     "EntryRevision",
     "Guardianship",
     "GuardianshipRequest",

@@ -193,7 +193,11 @@ def test_emergency_access_needs_the_password_a_reason_is_time_boxed_audited_and_
     assert page.status_code == 200
     with app.app_context():
         event = db.session.scalar(
-            sa.select(AuditEvent).where(AuditEvent.action == "access.emergency", AuditEvent.outcome == "success")
+            sa.select(AuditEvent).where(
+                AuditEvent.action == "access.emergency",
+                AuditEvent.outcome == "success",
+                AuditEvent.actor_id == demo["doctor_b"].id,
+            )
         )
         read = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
     assert event.reason.startswith("Пациент без сознания") and read.actor_role == "emergency"

@@ -163,8 +163,11 @@ def world(app, demo):
                 ]
             )
             appointment_owners["attached_b"] = attached_b.id
+            # The auditor's pages: the demo's emergency access in clinic A, and one in clinic B.
+            audited = _emergency_accesses(demo, orgs)
         seal_pending()
     return {
+        **audited,
         "rule_a": rules["A"],
         "rule_b": rules["B"],
         **made,
@@ -255,6 +258,23 @@ def _appointment_owners(demo) -> dict[str, int]:
     return found
 
 
+def _emergency_accesses(demo, orgs) -> dict[str, int]:
+    """Clinic A's demo emergency access, and one clinic B's doctor opened an hour ago."""
+    from portal.access.models import EmergencyAccess
+
+    started = datetime.now(UTC) - timedelta(hours=2)
+    foreign = EmergencyAccess(
+        practitioner_id=demo["doctor_b"].id, patient_id=demo["guardian"].patient_id, organisation_id=orgs["B"].id,
+        reason="Без сознания в приёмном отделении", started_at=started, expires_at=started + timedelta(hours=1),
+    )  # fmt: skip
+    db.session.add(foreign)
+    db.session.flush()
+    ours = db.session.scalar(
+        sa.select(EmergencyAccess.id).where(EmergencyAccess.organisation_id == orgs["A"].id).limit(1)
+    )
+    return {"org_a": orgs["A"].id, "org_b": orgs["B"].id, "emergency_a": ours, "emergency_b": foreign.id}
+
+
 def client_for(app, demo, actor: str):
     client = app.test_client()
     if actor == "anonymous":
@@ -292,6 +312,10 @@ def test_matrix(app, demo, world, case, htmx):
         home_visit_b=world["home_visit_b"],
         rule_a=world["rule_a"],
         rule_b=world["rule_b"],
+        org_a=world["org_a"],
+        org_b=world["org_b"],
+        emergency_a=world["emergency_a"],
+        emergency_b=world["emergency_b"],
     )
     headers = {"HX-Request": "true"} if htmx else {}
     failures = []

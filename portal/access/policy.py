@@ -788,3 +788,27 @@ def decide_schedule(account: Account | None, organisation_id: int | None) -> Dec
     if organisation_id is None or organisation_id not in admin_organisations(account):
         return Decision(False, "only the organisation's admin edits its schedules")
     return Decision(True, "organisation admin", "org_admin", organisation_id)
+
+
+# -- the auditor: the organisation's audit log, metadata only --------------------------------------
+# An auditor reads the audit events of the organisation they audit (portal/auditor), reviews its
+# emergency accesses and runs the log's check; never a card (``decide`` refuses every staff role
+# without clinical work). Separation of duties: an auditor holds no other role in that organisation
+# (clinic.service refuses to give one); an account that somehow holds one is refused here too.
+
+
+def auditor_organisations(account: Account) -> set[int]:
+    return {m.organisation_id for m in account.memberships if m.role == "auditor" and m.ended_at is None}
+
+
+def decide_audit(account: Account | None, organisation_id: int | None) -> Decision:
+    """May this account read the audit log of ``organisation_id`` and review its emergency accesses?
+    Only an active auditor of that organisation who holds no other role in it."""
+    if account is None or not account.is_active:
+        return Decision(False, "not signed in")
+    if organisation_id is None or organisation_id not in auditor_organisations(account):
+        return Decision(False, "only an auditor of the organisation reads its audit log")
+    held = {m.role for m in account.memberships if m.organisation_id == organisation_id and m.ended_at is None}
+    if held != {"auditor"}:
+        return Decision(False, "an auditor holds no other role in the organisation they audit", conflict=True)
+    return Decision(True, "auditor of the organisation", "auditor", organisation_id)

@@ -36,6 +36,8 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_event_patient_id_id", "patient_id", "id"),
         Index("ix_audit_event_actor_id_id", "actor_id", "id"),
+        # The auditor's workspace reads an organisation's events newest first (portal/auditor).
+        Index("ix_audit_event_organisation_id_id", "organisation_id", "id"),
     )
 
 

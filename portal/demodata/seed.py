@@ -20,6 +20,7 @@ from portal.auth import passwords
 from portal.auth.models import Account, IdentityDocument, StaffMembership, VerificationRequest
 from portal.consent.models import ConsentEvent
 from portal.database import db, write_transaction
+from portal.demodata.emergency import seed_demo_emergencies
 from portal.demodata.history import seed_demo_history
 from portal.demodata.people import CHILDREN, DEMO_PASSWORD, DEMO_PATIENTS, PEOPLE, email_of
 from portal.demodata.pharmacies import seed_pharmacies
@@ -287,6 +288,7 @@ def seed_demo() -> dict[str, int]:
         added.update(seed_demo_schedules(clock.today(), _synthetic_patients()))
         added["appointments"] = _demo_appointments(datetime.now(UTC))
         added["past_appointments"] = _demo_past_appointments()
+        added["emergencies"] = seed_demo_emergencies(demo_organisations()["A"], _synthetic_patients())
         return added
 
 
