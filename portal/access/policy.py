@@ -461,11 +461,10 @@ def decide_request(
         return Decision(False, f"a registrar may not {action} {section}")
     if section in OWNER_ONLY_SECTIONS:
         return Decision(False, "only the patient and their guardian see who opened the card")
-    if account is None or not account.is_active:
-        return Decision(False, "not signed in")
+    refused = _as_registrar(account, None, "not a registrar")
+    if refused:
+        return refused
     organisations = registrar_organisations(account)
-    if not organisations:
-        return Decision(False, "not a registrar")
     if patient is None:
         return Decision(False, "no such card")
     if patient.closed_at is not None:
@@ -495,6 +494,26 @@ def decide_request(
     return Decision(True, "registrar resolving the citizen's request", "registrar", organisation)
 
 
+def _as_registrar(
+    account: Account | None,
+    organisation_id: int | None,
+    refused: str,
+    party: tuple[int, int | None, str] | None = None,
+) -> Decision | None:
+    """The prelude of every registrar's decision: the refusal, or None when ``account`` is an active
+    registrar of ``organisation_id`` (None: of any organisation) and (``party``: patient id,
+    requester id, what to say) not a party to it. A party's refusal carries ``conflict``: the
+    request is in the registrar's clinic, shown without the decision."""
+    if account is None or not account.is_active:
+        return Decision(False, "not signed in")
+    organisations = registrar_organisations(account)
+    if not organisations or (organisation_id is not None and organisation_id not in organisations):
+        return Decision(False, refused)
+    if party is not None and is_party(account, party[0], party[1]):
+        return Decision(False, party[2], "registrar", organisation_id, conflict=True)
+    return None
+
+
 def decide_attachment_application(
     account: Account | None, to_organisation_id: int, patient_id: int, applicant_id: int
 ) -> Decision:
@@ -502,16 +521,10 @@ def decide_attachment_application(
     registrar of that (the new) clinic, and never about their own or their family's card. A
     refusal with ``conflict`` means the application is in the registrar's clinic but is theirs:
     its page may be shown, without the decision."""
-    if account is None or not account.is_active:
-        return Decision(False, "not signed in")
-    if to_organisation_id not in registrar_organisations(account):
-        return Decision(False, "only a registrar of the clinic applied to decides")
-    if is_party(account, patient_id, applicant_id):
-        return Decision(
-            False, "a registrar never decides their own or their family's application", "registrar",
-            to_organisation_id, conflict=True,
-        )  # fmt: skip
-    return Decision(True, "registrar of the clinic applied to", "registrar", to_organisation_id)
+    return _as_registrar(
+        account, to_organisation_id, "only a registrar of the clinic applied to decides",
+        party=(patient_id, applicant_id, "a registrar never decides their own or their family's application"),
+    ) or Decision(True, "registrar of the clinic applied to", "registrar", to_organisation_id)  # fmt: skip
 
 
 def decide_request_file(account: Account | None, owner_id: int, decided: bool) -> Decision:
@@ -658,27 +671,18 @@ def require_booking(account: Account | None, patient_id: int) -> tuple[Decision,
 def decide_clinic_appointment(account: Account | None, organisation_id: int) -> Decision:
     """May this account mark an appointment of ``organisation_id`` (arrived, completed, no-show)?
     Only a registrar of that clinic: another clinic's appointments stay out of reach (404)."""
-    if account is None or not account.is_active:
-        return Decision(False, "not signed in")
-    if organisation_id not in registrar_organisations(account):
-        return Decision(False, "only a registrar of the appointment's clinic marks it")
-    return Decision(True, "registrar of the appointment's clinic", "registrar", organisation_id)
+    refused = _as_registrar(account, organisation_id, "only a registrar of the appointment's clinic marks it")
+    return refused or Decision(True, "registrar of the appointment's clinic", "registrar", organisation_id)
 
 
 def decide_home_visit(account: Account | None, organisation_id: int, patient_id: int, requested_by_id: int) -> Decision:
     """May this account see and decide a home visit request to ``organisation_id``? Only a
     registrar of that clinic, and never about their own or their family's card (``conflict``:
     the request is in their clinic, shown without the decision)."""
-    if account is None or not account.is_active:
-        return Decision(False, "not signed in")
-    if organisation_id not in registrar_organisations(account):
-        return Decision(False, "only a registrar of the clinic called decides")
-    if is_party(account, patient_id, requested_by_id):
-        return Decision(
-            False, "a registrar never decides their own or their family's request", "registrar",
-            organisation_id, conflict=True,
-        )  # fmt: skip
-    return Decision(True, "registrar of the clinic called", "registrar", organisation_id)
+    return _as_registrar(
+        account, organisation_id, "only a registrar of the clinic called decides",
+        party=(patient_id, requested_by_id, "a registrar never decides their own or their family's request"),
+    ) or Decision(True, "registrar of the clinic called", "registrar", organisation_id)  # fmt: skip
 
 
 def require(account: Account | None, action: str, patient_id: int, section: str) -> tuple[Decision, Patient]:
@@ -746,11 +750,10 @@ def desk_scope(account: Account, patient_id_column):
 
 def decide_desk(account: Account | None, patient: Patient | None) -> Decision:
     """May this registrar book, cancel and move appointments for this patient at the desk?"""
-    if account is None or not account.is_active:
-        return Decision(False, "not signed in")
+    refused = _as_registrar(account, None, "not a registrar")
+    if refused:
+        return refused
     organisations = registrar_organisations(account)
-    if not organisations:
-        return Decision(False, "not a registrar")
     if patient is None:
         return Decision(False, "no such card")
     if patient.closed_at is not None:
