@@ -399,6 +399,31 @@ def decide_consent(account: Account | None, patient: Patient | None) -> Decision
     return decision
 
 
+# Changing a card's clinic («прикрепление», 326-ФЗ art. 16): the patient from the age limit on,
+# or the verified guardian of a child below it, applies; the people who speak for a card in
+# consent and opt-out. A trusted person's grant shares sections to read, not this choice.
+
+
+def decide_attachment_change(account: Account | None, patient: Patient | None) -> Decision:
+    """May this account apply to attach this card to another clinic?"""
+    if account is None or not account.is_active or account.verification_status != "verified":
+        return Decision(False, "not signed in with a verified identity")
+    if patient is None:
+        return Decision(False, "no such card")
+    if patient.closed_at is not None:
+        return Decision(False, "the card is closed: the patient opted out of the electronic record")
+    return _owner_or_guardian(account, patient, f"the guardian applies for a child under {guardian_age_limit()}")
+
+
+def require_attachment_change(account: Account | None, patient_id: int) -> tuple[Decision, Patient]:
+    """``decide_attachment_change``, or AccessDenied (answered 404, audited as a denial)."""
+    patient = db.session.get(Patient, patient_id)
+    decision = decide_attachment_change(account, patient)
+    if not decision.allowed:
+        raise AccessDenied(decision, account.id if account else None, patient_id, "add", "summary")
+    return decision, patient
+
+
 # -- registrars: through a citizen's request only -------------------------------------------------
 # A registrar handles what citizens ask of their clinic: a correction request («Сообщить об
 # ошибке») shows them the one entry it names and lets them correct one field; a certificate or an

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, g, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from portal.access import public, signed_in
+from portal.access import card, policy, public, signed_in
 from portal.auth.sessions import account_if_signed_in
 from portal.database import db
 from portal.directory import attachment, service
@@ -135,30 +135,54 @@ def _doctors_context(form, result) -> dict:
 @bp.route("/attachment", methods=["GET", "POST"])
 @signed_in
 def attachment_page():
-    """The citizen's clinic, and the application to change it (for their own card)."""
+    """The citizen's clinic, and the application to change it (for their own card); links to the
+    same page for each child whose guardian they are."""
+    from portal.access.service import children_of
+
     account = g.account
+    children = children_of(account) if account.verification_status == "verified" else []
+    return _attachment_page(account.patient_id, url_for("directory.attachment_page"), children=children)
+
+
+@bp.route("/card/<int:patient_id>/attachment", methods=["GET", "POST"])
+@card
+def child_attachment(patient_id: int):
+    """A child's clinic, and the guardian's application to change it: the people
+    ``policy.decide_attachment_change`` names (the patient, a guardian); anyone else 404."""
+    _decision, patient = policy.require_attachment_change(g.account, patient_id)
+    if patient.id == g.account.patient_id:
+        return redirect(url_for("directory.attachment_page"), code=303)
+    return _attachment_page(patient.id, url_for("directory.child_attachment", patient_id=patient.id), child=patient)
+
+
+def _attachment_page(patient_id: int | None, action: str, child=None, children=()):
     form = AttachmentForm()
     organisations = attachment.attachable_organisations()
     form.organisation.choices = choices(
         [("", _("Choose a clinic"))] + [(str(i), f"{name}, {address}") for i, name, address in organisations]
     )
     status = 200
-    if account.patient_id is not None and request.method == "POST":
+    if patient_id is not None and request.method == "POST":
         if form.validate_on_submit():
             try:
-                attachment.apply(account, int(form.organisation.data), form.reason.data.strip(), bool(form.moved.data))
+                attachment.apply(
+                    g.account, int(form.organisation.data), form.reason.data.strip(), bool(form.moved.data), patient_id
+                )
             except attachment.Refused as refused:
                 getattr(form, refused.field).errors = [refused.message]
             else:
-                return redirect(url_for("directory.attachment_page", done="applied"), code=303)
+                return redirect(f"{action}?done=applied", code=303)
         status = 400
-    current = service.attached_organisation(account.patient_id) if account.patient_id else None
+    current = service.attached_organisation(patient_id) if patient_id else None
     return render(
         "directory/attachment.html",
         form=form,
+        action=action,
+        child=child,
+        children=children,
         current=db.session.get(Organisation, current) if current else None,
-        applications=attachment.history(account.patient_id) if account.patient_id else [],
+        applications=attachment.history(patient_id) if patient_id else [],
         number_of=attachment.number_of,
-        has_card=account.patient_id is not None,
+        has_card=patient_id is not None,
         status=status,
     )
