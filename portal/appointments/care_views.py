@@ -276,7 +276,6 @@ def _visit_page(request_id: int, *, status: int = 200, refusal: str | None = Non
         accept_form=accept_form,
         refuse_form=forms.get("refuse_form") or RefuseVisitForm(formdata=None),
         cancel_form=forms.get("cancel_form") or ClinicCancelVisitForm(formdata=None),
-        confirm_form=ConfirmForm(),
         statuses=_visit_statuses(),
         refusal=refusal,
         status=status,
