@@ -137,7 +137,7 @@ def test_the_home_visit_form_sent_with_errors_shows_the_summary(browser, base_ur
     finally:
         context.close()
     with live_app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count(HomeVisitRequest.id))) == 1
+        assert db.session.scalar(sa.select(sa.func.count(HomeVisitRequest.id))) == 2  # the fixture's two
         db.session.remove()
 
 
