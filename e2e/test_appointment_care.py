@@ -2,7 +2,9 @@
 (the waiting list with a place in line and a time offered, the home visit form and its errors, the
 card's calls) and the registrar's (the queue of calls, one call, the day's appointments) are axe-,
 console- and CSP-clean in Russian and English, every theme, JavaScript on and off; the home visit
-form sent empty shows the error summary, focused, and keeps nothing half-done."""
+form sent empty shows the error summary, focused, and keeps nothing half-done; so does a visit the
+clinic cancels without a reason. The citizen's page to cancel a call, and an accepted call at the
+desk (to mark done or cancel), are clean too."""
 
 from __future__ import annotations
 
@@ -28,8 +30,14 @@ CITIZEN_PAGES = [
     "/card/{patient}/appointments/waitlist",
     "/card/{patient}/home-visits",
     "/card/{patient}/home-visits/new",
+    "/card/{patient}/home-visits/{accepted}/cancel",
 ]
-DESK_PAGES = ["/clinic/home-visits", "/clinic/home-visits/{call}", "/clinic/appointments"]
+DESK_PAGES = [
+    "/clinic/home-visits",
+    "/clinic/home-visits/{call}",
+    "/clinic/home-visits/{accepted}",
+    "/clinic/appointments",
+]
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +64,19 @@ def ids(live_app):
             db.session.flush()
             slot.status = "free"
         assert waitlist.run().offered == 1
-        homevisit.request_visit(
-            account, patient, "ул. Ленина, д. 5, кв. 12, подъезд 2", "Кашель и температура", None, "+79123456789"
+        address = "ул. Ленина, д. 5, кв. 12, подъезд 2"
+        # An accepted call (to cancel, to mark done), then a new one (to decide).
+        first = homevisit.request_visit(account, patient, address, "Кашель", None, "+79123456789").id
+        registrar = db.session.scalar(sa.select(Account).where(Account.email == email_of_key("registrar")))
+        doctor = db.session.scalar(
+            sa.select(Practitioner.id).where(
+                Practitioner.organisation_id == db.session.get(HomeVisitRequest, first).organisation_id
+            )
         )
-        call = db.session.scalar(sa.select(HomeVisitRequest.id).where(HomeVisitRequest.patient_id == patient))
+        homevisit.decide(registrar, first, True, doctor, clock.today())
+        call = homevisit.request_visit(account, patient, address, "Кашель и температура", None, "+79123456789").id
         db.session.remove()
-    return {"patient": patient, "call": call}
+    return {"patient": patient, "call": call, "accepted": first}
 
 
 @pytest.mark.parametrize("js", JS)
@@ -122,5 +137,28 @@ def test_the_home_visit_form_sent_with_errors_shows_the_summary(browser, base_ur
     finally:
         context.close()
     with live_app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count(HomeVisitRequest.id))) == 1
+        assert db.session.scalar(sa.select(sa.func.count(HomeVisitRequest.id))) == 2  # the fixture's two
         db.session.remove()
+
+
+@pytest.mark.parametrize("js", JS)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_visit_cancelled_without_a_reason_comes_back_with_the_summary(browser, base_url, live_app, ids, lang, js):
+    """The clinic cancels an accepted visit with no reason: the error summary, focused, clean, and
+    the visit still accepted."""
+    context = signed_in(browser, base_url, live_app, "registrar", "complete", lang=lang, js=js)
+    try:
+        check = checked_page(context, js=js)
+        check.goto(f"/clinic/home-visits/{ids['accepted']}")
+        with check.page.expect_navigation():
+            check.page.locator("form[action$='/cancel'] button").click()
+        assert check.page.locator("#error-summary").count() == 1
+        if js:
+            assert check.page.evaluate("document.activeElement.id") == "error-summary"
+        check.console_errors[:] = [e for e in check.console_errors if "400" not in e]
+        assert_clean(check, js)
+        with live_app.app_context():
+            assert db.session.get(HomeVisitRequest, ids["accepted"]).status == "accepted"
+            db.session.remove()
+    finally:
+        context.close()

@@ -1,4 +1,5 @@
-"""The directory's pages and the change of one's clinic, as the people who use them: axe, console
+"""The directory's pages and the change of one's clinic (and a guardian's of a child's), as the
+people who use them: axe, console
 and CSP clean in both languages, all themes, JavaScript on and off. The error state is reached by
 sending the form in the browser; the doctor search narrows in place with htmx and works without it."""
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from e2e.conftest import LANGUAGES, THEMES, checked_page
 from e2e.test_accessibility import assert_clean, drop_expected_status_logs
 from e2e.test_signed_in_pages import JS, email_of_key, signed_in
+from portal.access.service import children_of
 from portal.auth.models import Account
 from portal.database import db, write_transaction
 from portal.demodata.synthetic import demo_organisations
@@ -42,8 +44,10 @@ def ids(live_app):
             db.session.add(row)
             db.session.flush()
             application = row.id
+        guardian = db.session.scalar(sa.select(Account).where(Account.email == email_of_key("guardian")))
+        child = children_of(guardian)[0].id
         db.session.remove()
-    return {"a": a, "application": application}
+    return {"a": a, "application": application, "child": child}
 
 
 # (who, path, action, landing): who None is a visitor who has not signed in.
@@ -55,6 +59,9 @@ PAGES = [
     ("patient", "/clinics", None, None),
     ("patient", "/attachment", None, None),
     ("patient", "/attachment", send_empty, "/attachment"),
+    ("guardian", "/attachment", None, None),
+    ("guardian", "/card/{child}/attachment", None, None),
+    ("guardian", "/card/{child}/attachment", send_empty, "/card/{child}/attachment"),
     ("registrar", "/clinic/attachments", None, None),
     ("registrar", "/clinic/attachments/{application}", None, None),
 ]
@@ -66,6 +73,9 @@ IDS = [
     "clinics-own-first",
     "attachment",
     "attachment-error",
+    "attachment-guardian",
+    "attachment-child",
+    "attachment-child-error",
     "attachments",
     "attachment-decision",
 ]
@@ -86,7 +96,7 @@ def test_page_is_accessible(browser, base_url, live_app, make_check, ids, who, p
         assert response.status == 200, f"{path}: {response.status}"
         if action is not None:
             status = action(check.page)
-            assert check.page.url.split("?")[0].endswith(landing), check.page.url
+            assert check.page.url.split("?")[0].endswith(landing.format(**ids)), check.page.url
             assert status == 400 and check.page.locator("#error-summary").count() == 1
             drop_expected_status_logs(check, 400)
         assert check.page.locator("html").get_attribute("lang") == lang

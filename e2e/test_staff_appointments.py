@@ -6,6 +6,8 @@ with the error summary focused, the values as typed, and still clean."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
@@ -13,9 +15,9 @@ from e2e.conftest import LANGUAGES, THEMES, checked_page
 from e2e.test_accessibility import assert_clean
 from e2e.test_signed_in_pages import email_of_key, signed_in
 from portal import clock
-from portal.appointments.models import Appointment, ScheduleRule
+from portal.appointments.models import Appointment, ScheduleException, ScheduleRule
 from portal.auth.models import Account, StaffMembership
-from portal.database import db
+from portal.database import db, write_transaction
 
 JS = [pytest.param(True, id="js"), pytest.param(False, id="nojs")]
 THERAPIST = "72"
@@ -60,6 +62,13 @@ def ids(live_app):
                 sa.select(ScheduleRule.id).where(ScheduleRule.organisation_id == registrar_org).limit(1)
             ),
         }
+        with write_transaction():  # an exception ahead: the overview lists it with its Remove button
+            db.session.add(
+                ScheduleException(
+                    organisation_id=registrar_org, kind="training", reason="Курсы",
+                    starts_on=clock.today() + timedelta(days=40), ends_on=clock.today() + timedelta(days=41),
+                )
+            )  # fmt: skip
         db.session.remove()
     assert all(found.values()), found
     return found

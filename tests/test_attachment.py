@@ -186,3 +186,94 @@ def test_a_registrar_never_decides_their_own_application(app, demo, login, orgs)
     token = csrf_token(registrar, "/clinic/attachments")
     assert registrar.post(f"/clinic/attachments/{made.id}/approve", data={"csrf_token": token}).status_code == 404
     assert applications(app)[0].status == "pending"
+
+
+# -- a guardian applies for a child's card ---------------------------------------------------------
+
+
+def apply_for(client, patient_id: int, organisation: int | str, reason: str = "Ближе к школе", moved=False):
+    page = f"/card/{patient_id}/attachment"
+    data = {"csrf_token": csrf_token(client, "/attachment"), "organisation": str(organisation), "reason": reason}
+    if moved:
+        data["moved"] = "y"
+    return client.post(page, data=data)
+
+
+def child_account(app, demo) -> int:
+    """Дарья's own account (a child may have one; her card opens to it only at 15)."""
+    from portal.identifiers import make_snils
+
+    with app.app_context(), write_transaction():
+        child = demo["child_9"]
+        account = Account(
+            email="darya@example.ru", phone="+79000000099", password_hash="x", surname=child.surname,
+            name=child.name, birth_date=child.birth_date, sex=child.sex, snils=make_snils("002000099"),
+            patient_id=child.id, verification_status="verified",
+        )  # fmt: skip
+        db.session.add(account)
+        db.session.flush()
+        return account.id
+
+
+def test_a_guardian_changes_a_childs_clinic_and_everyone_is_told(app, demo, login, orgs, registrar_b):
+    child = demo["child_9"].id
+    darya = child_account(app, demo)
+    guardian = login(demo["guardian"])
+    [now] = current_clinic(app, child)
+    to, registrar = (
+        (orgs["B"][0], login(registrar_b)) if now == orgs["A"][0] else (orgs["A"][0], login(demo["registrar"]))
+    )
+    own = guardian.get("/attachment").get_data(as_text=True)
+    assert f"/card/{child}/attachment" in own and "Дарья" in own
+    page = guardian.get(f"/card/{child}/attachment")
+    assert page.status_code == 200 and "Поликлиника: " in page.get_data(as_text=True)
+    empty = apply_for(guardian, child, to, reason="")
+    assert empty.status_code == 400 and "Напишите, почему" in empty.get_data(as_text=True)
+    assert applications(app) == []
+    assert apply_for(guardian, child, to).status_code == 303
+    (application,) = applications(app)
+    assert (application.patient_id, application.applicant_id) == (child, demo["guardian"].id)
+    token = csrf_token(registrar, "/clinic/attachments")
+    assert (
+        registrar.post(f"/clinic/attachments/{application.id}/approve", data={"csrf_token": token}).status_code == 303
+    )
+    assert current_clinic(app, child) == [to]
+    with app.app_context():
+        told = set(
+            db.session.scalars(
+                sa.select(Notification.account_id).where(
+                    Notification.event == "request_status", Notification.patient_id == child
+                )
+            )
+        )
+        mails = set(
+            db.session.scalars(sa.select(OutboxMessage.recipient).where(OutboxMessage.kind == "attachment_decided"))
+        )
+        applied = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "attachment.applied"))
+    assert told == {demo["guardian"].id, darya}
+    assert "registrar@example.ru" in mails and "doctor-b@example.ru" in mails  # both clinics' registrars
+    assert (applied.actor_id, applied.actor_role, applied.patient_id) == (demo["guardian"].id, "guardian", child)
+    # Once a year unless the family moved.
+    back = apply_for(guardian, child, now)
+    assert back.status_code == 400 and "меньше года назад" in back.get_data(as_text=True)
+    assert apply_for(guardian, child, now, moved=True).status_code == 303
+
+
+def test_another_persons_child_a_trusted_person_and_an_older_child_get_404(app, demo, login, orgs):
+    child, older = demo["child_9"].id, demo["child_16"].id
+    for who in ("patient", "trusted", "doctor", "registrar"):
+        client = login(demo[who])
+        assert client.get(f"/card/{child}/attachment").status_code == 404, who
+        assert apply_for(client, child, orgs["B"][0]).status_code == 404, who
+    guardian = login(demo["guardian"])
+    assert guardian.get(f"/card/{older}/attachment").status_code == 404  # 16: the card is his own now
+    assert apply_for(guardian, older, orgs["B"][0]).status_code == 404
+    assert guardian.get(f"/card/{demo['patient'].patient_id}/attachment").status_code == 404
+    assert applications(app) == []
+    with app.app_context():
+        denied = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.patient_id == child, AuditEvent.outcome == "denied")
+        )
+    assert denied >= 4

@@ -403,3 +403,102 @@ def test_the_staff_pages_send_as_many_statements_with_four_times_the_rows(app, d
                     )
                 )  # fmt: skip
     assert counts() == before
+
+
+def test_a_rule_edit_cancels_the_booked_times_it_drops_and_tells_the_patients(app, demo, login, orgs):
+    """The demo patient's next appointment sits on the demo doctor's slots: a rule of his that no
+    longer makes it cancels it by the clinic, the patient told with the way to the ticket's
+    alternatives; the free times follow the new rule at once."""
+    client = login(demo["org_admin"])
+    with app.app_context():
+        appointment = db.session.scalar(
+            sa.select(Appointment)
+            .join(Slot, Slot.id == Appointment.slot_id)
+            .join(Account, Account.patient_id == Appointment.patient_id)  # someone to tell
+            .where(
+                Appointment.organisation_id == orgs["A"],
+                Appointment.status == "booked",
+                Appointment.starts_at > clock.now() + timedelta(days=1),
+                Slot.rule_id.is_not(None),
+            )
+            .order_by(Appointment.starts_at)
+            .limit(1)
+        )
+        rule = db.session.get(ScheduleRule, db.session.get(Slot, appointment.slot_id).rule_id)
+        appointment_id, patient_id, rule_id = appointment.id, appointment.patient_id, rule.id
+        weekday = str(clock.local_date(appointment.starts_at).isoweekday())
+        others = "".join(d for d in "12345" if d != weekday)
+    path = f"/clinic/schedules/rules/{rule_id}"
+    done = post(client, path, path, weekdays=others, start_time=f"{rule.start_time:%H:%M}",
+                end_time=f"{rule.end_time:%H:%M}", slot_minutes=rule.slot_minutes, room=rule.room or "")  # fmt: skip
+    assert done.status_code == 303 and "affected=" in done.headers["Location"]
+    assert "отменены" in text(client.get(done.headers["Location"])) or "отменена" in text(
+        client.get(done.headers["Location"])
+    )
+    with app.app_context():
+        found = db.session.get(Appointment, appointment_id)
+        assert found.status == "cancelled_by_clinic" and "изменилось расписание" in found.cancel_reason
+        assert db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Notification)
+            .where(Notification.patient_id == patient_id, Notification.event == "appointment_changed")
+        )
+        day_slots = sa.select(Slot.status).where(
+            Slot.rule_id == rule_id,
+            Slot.starts_at > clock.now(),
+            Slot.status != "cancelled",
+        )
+        assert db.session.scalars(day_slots).all()  # the other weekdays keep their times
+        assert audit_log_verifies()
+
+
+def test_removing_an_exception_makes_its_times_bookable_again(app, demo, login, orgs, staff_b):
+    client = login(demo["org_admin"])
+    day = clock.today() + timedelta(days=3)
+    with app.app_context():
+        doctor = db.session.scalar(
+            sa.select(Slot.practitioner_id)
+            .where(Slot.organisation_id == orgs["A"], Slot.status == "free", Slot.starts_at >= clock.day_start(day))
+            .order_by(Slot.starts_at)
+            .limit(1)
+        )
+        day = clock.local_date(
+            db.session.scalar(
+                sa.select(Slot.starts_at)
+                .where(Slot.practitioner_id == doctor, Slot.status == "free", Slot.starts_at >= clock.day_start(day))
+                .order_by(Slot.starts_at)
+                .limit(1)
+            )
+        )
+    that_day = sa.and_(
+        Slot.practitioner_id == doctor,
+        Slot.starts_at >= clock.day_start(day),
+        Slot.starts_at < clock.day_start(day + timedelta(days=1)),
+    )
+    page = "/clinic/schedules/exceptions/new"
+    stamp = day.strftime("%d.%m.%Y")
+    added = post(client, page, page, practitioner=doctor, kind="training", starts_on=stamp, ends_on=stamp)
+    assert added.status_code == 303
+    with app.app_context():
+        exception_id = db.session.scalar(sa.select(ScheduleException.id).order_by(ScheduleException.id.desc()))
+        cancelled = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Slot).where(that_day, Slot.status == "cancelled")
+        )
+        booked = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Slot).where(that_day, Slot.status == "booked")
+        )
+        assert cancelled > 0 and booked == 0
+    overview = client.get("/clinic/schedules").get_data(as_text=True)
+    assert f"/clinic/schedules/exceptions/{exception_id}/remove" in overview
+    remove = f"/clinic/schedules/exceptions/{exception_id}/remove"
+    assert client.post(remove).status_code == 400  # no CSRF token
+    assert post(staff_b, remove, "/clinic/schedules").status_code == 404  # another clinic's admin
+    done = post(client, remove, "/clinic/schedules")
+    assert done.status_code == 303 and "для записи снова" in text(client.get(done.headers["Location"]))
+    with app.app_context():
+        assert db.session.get(ScheduleException, exception_id) is None
+        assert db.session.scalar(
+            sa.select(sa.func.count()).select_from(Slot).where(that_day, Slot.status == "free")
+        ) == cancelled  # fmt: skip
+        assert db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "schedule.exception_removed"))
+    assert post(client, remove, "/clinic/schedules").status_code == 404  # gone

@@ -191,6 +191,23 @@ def test_a_search_page_is_kept_a_short_while_per_language_search_and_clinic(app,
     assert "Стоматология № " in patient.get("/clinics?q=Стоматология").get_data(as_text=True)
 
 
+def test_the_doctor_search_is_kept_as_the_organisations_search_is(app, demo, login):
+    """/doctors is a public listing keyed as /clinics is (language, search, attached clinic): kept,
+    each reader's own clinic first, an htmx search kept as its results alone, bad input never kept."""
+    patient, anonymous = login(demo["patient"]), app.test_client()
+    built = count(app, patient, "/doctors?specialty=72")
+    with recorded_statements(app) as statements:
+        kept = patient.get("/doctors?specialty=72").get_data(as_text=True)
+    assert len(statements) < built
+    assert "терапевт (ваша поликлиника)" in kept and "<h1>Врачи</h1>" in kept
+    assert "ваша поликлиника" not in anonymous.get("/doctors?specialty=72").get_data(as_text=True)
+    fragment = anonymous.get("/doctors?specialty=72", headers={"HX-Request": "true", "HX-Target": "results"})
+    assert fragment.status_code == 200 and "<h1>" not in fragment.get_data(as_text=True)
+    for _ in range(2):
+        bad = anonymous.get("/doctors?q=" + "я" * 101)
+        assert bad.status_code == 400 and 'id="error-summary"' in bad.get_data(as_text=True)
+
+
 def test_without_the_cache_every_page_is_built(app_factory):
     app = app_factory(DIRECTORY_CACHE_SECONDS=0)
     client = app.test_client()

@@ -6,6 +6,7 @@ it with a reason, and the citizen follows the status and is told; another clinic
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -166,3 +167,171 @@ def test_a_guardian_calls_for_a_child_and_a_stranger_gets_404(app, demo, login):
     assert patient.get(f"/card/{child}/home-visits/new").status_code == 404
     answer = call(patient, child, **GOOD)
     assert answer.status_code == 404 and len(calls(app)) == 1
+
+
+# -- the end of a call: done, or cancelled by the citizen or the clinic ---------------------------
+
+
+def accepted(app, demo, item_id: int, on=None) -> None:
+    """The clinic's registrar accepts the call (a doctor of the clinic, today unless ``on``)."""
+    from portal.appointments import homevisit
+    from portal.auth.models import Account
+
+    with app.app_context():
+        registrar = db.session.get(Account, demo["registrar"].id)
+        item = db.session.get(HomeVisitRequest, item_id)
+        doctor = db.session.scalar(
+            sa.select(Practitioner.id).where(Practitioner.organisation_id == item.organisation_id).limit(1)
+        )
+        homevisit.decide(registrar, item_id, True, doctor, on or clock.today())
+
+
+def text(html: str) -> str:
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def told(app, account_id: int) -> list[dict]:
+    import json
+
+    with app.app_context():
+        return [
+            json.loads(p)
+            for p in db.session.scalars(
+                sa.select(Notification.params)
+                .where(Notification.account_id == account_id, Notification.event == "home_visit_status")
+                .order_by(Notification.id)
+            )
+        ]
+
+
+def test_the_citizen_cancels_a_call_not_yet_done_and_nothing_more(app, demo, me):
+    pid, client = me
+    assert call(client, pid, **GOOD).status_code == 303
+    [item] = calls(app)
+    listing = client.get(f"/card/{pid}/home-visits").get_data(as_text=True)
+    assert f"/card/{pid}/home-visits/{item.id}/cancel" in listing
+    page = client.get(f"/card/{pid}/home-visits/{item.id}/cancel")
+    assert page.status_code == 200 and "Отменить вызов" in page.get_data(as_text=True)
+    token = csrf_token(client, f"/card/{pid}/home-visits/{item.id}/cancel")
+    long = client.post(f"/card/{pid}/home-visits/{item.id}/cancel", data={"csrf_token": token, "reason": "я" * 301})
+    assert long.status_code == 400 and 'id="error-summary"' in long.get_data(as_text=True)
+    assert "я" * 301 in long.get_data(as_text=True) and calls(app)[0].status == "new"
+    done = client.post(
+        f"/card/{pid}/home-visits/{item.id}/cancel", data={"csrf_token": token, "reason": "  Стало лучше  "}
+    )
+    assert done.status_code == 303
+    gone = calls(app)[0]
+    assert (gone.status, gone.cancelled_by, gone.cancelled_by_id, gone.cancel_reason) == (
+        "cancelled", "citizen", demo["patient"].id, "Стало лучше",
+    )  # fmt: skip
+    listing = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "отменено по вашей просьбе: Стало лучше" in text(listing)
+    assert f"/home-visits/{item.id}/cancel" not in listing
+    assert told(app, demo["patient"].id)[-1] == {
+        "number": told(app, demo["patient"].id)[-1]["number"], "status": "cancelled", "by": "citizen",
+        "reason": "Стало лучше",
+    }  # fmt: skip
+    # Again: a clear page, nothing changed, nobody told twice.
+    again = client.post(f"/card/{pid}/home-visits/{item.id}/cancel", data={"csrf_token": token})
+    assert again.status_code == 409 and "Ничего не изменилось" in again.get_data(as_text=True)
+    assert len(told(app, demo["patient"].id)) == 2 and calls(app)[0].cancel_reason == "Стало лучше"
+    with app.app_context():
+        event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "home_visit.cancelled"))
+        assert (event.actor_id, event.actor_role, event.reason) == (
+            demo["patient"].id,
+            "self",
+            "cancelled: Стало лучше",
+        )
+        assert audit_log_verifies()
+
+
+def test_the_clinic_marks_a_visit_done_or_cancels_it_with_a_reason(app, demo, me, login):
+    pid, client = me
+    assert call(client, pid, **GOOD).status_code == 303
+    [first] = calls(app)
+    accepted(app, demo, first.id)
+    registrar = login(demo["registrar"])
+    queue = registrar.get("/clinic/home-visits").get_data(as_text=True)
+    assert "Принятые вызовы" in queue and f"/clinic/home-visits/{first.id}" in queue
+    token = csrf_token(registrar, f"/clinic/home-visits/{first.id}")
+    empty = registrar.post(f"/clinic/home-visits/{first.id}/cancel", data={"csrf_token": token, "reason": " "})
+    assert empty.status_code == 400 and "Укажите причину" in empty.get_data(as_text=True)
+    assert calls(app)[0].status == "accepted"
+    cancelled = registrar.post(
+        f"/clinic/home-visits/{first.id}/cancel", data={"csrf_token": token, "reason": "Врач заболел"}
+    )
+    assert cancelled.status_code == 303
+    item = calls(app)[0]
+    assert (item.status, item.cancelled_by, item.cancel_reason) == ("cancelled", "clinic", "Врач заболел")
+    assert "отменено поликлиникой: Врач заболел" in text(client.get(f"/card/{pid}/home-visits").get_data(as_text=True))
+    assert told(app, demo["patient"].id)[-1]["by"] == "clinic"
+
+    assert call(client, pid, **GOOD).status_code == 303
+    second = calls(app)[1]
+    accepted(app, demo, second.id)
+    assert registrar.post(f"/clinic/home-visits/{second.id}/done", data={"csrf_token": token}).status_code == 303
+    assert calls(app)[1].status == "done"
+    assert "выполнено: врач приходил" in client.get(f"/card/{pid}/home-visits").get_data(as_text=True)
+    assert told(app, demo["patient"].id)[-1]["status"] == "done"
+    # A done visit is cancelled by nobody; the citizen's page says so, the post changes nothing.
+    page = client.get(f"/card/{pid}/home-visits/{second.id}/cancel").get_data(as_text=True)
+    assert "уже нельзя отменить" in page
+    token_c = csrf_token(client, f"/card/{pid}/home-visits")
+    refused = client.post(f"/card/{pid}/home-visits/{second.id}/cancel", data={"csrf_token": token_c})
+    assert refused.status_code == 409 and calls(app)[1].status == "done"
+    refused = registrar.post(f"/clinic/home-visits/{second.id}/cancel", data={"csrf_token": token, "reason": "Ошибка"})
+    assert refused.status_code == 409 and "Ничего не изменилось" in refused.get_data(as_text=True)
+    assert calls(app)[1].status == "done"
+    with app.app_context():
+        actions = db.session.scalars(sa.select(AuditEvent.action).where(AuditEvent.action.like("home_visit.%"))).all()
+        assert {"home_visit.cancelled", "home_visit.done"} <= set(actions)
+        assert audit_log_verifies()
+
+
+def test_bad_moves_and_forged_ids_change_nothing(app, demo, me, login, registrar_b):
+    pid, client = me
+    assert call(client, pid, **GOOD).status_code == 303
+    [item] = calls(app)
+    registrar = login(demo["registrar"])
+    token = csrf_token(registrar, f"/clinic/home-visits/{item.id}")
+    # Not accepted yet: neither done nor cancelled by the clinic (it is refused instead).
+    for action, data in (("done", {}), ("cancel", {"reason": "Нет врача"})):
+        answer = registrar.post(f"/clinic/home-visits/{item.id}/{action}", data={"csrf_token": token, **data})
+        assert answer.status_code == 409 and calls(app)[0].status == "new"
+    refused = registrar.post(f"/clinic/home-visits/{item.id}/refuse", data={"csrf_token": token, "reason": "Чужой"})
+    assert refused.status_code == 303
+    done = registrar.post(f"/clinic/home-visits/{item.id}/done", data={"csrf_token": token})
+    assert done.status_code == 409 and "выполнен, отклонён или уже отменён" in done.get_data(as_text=True)
+    assert calls(app)[0].status == "refused"
+    # Accepted for tomorrow: not done today.
+    assert call(client, pid, **GOOD).status_code == 303
+    later = calls(app)[1]
+    accepted(app, demo, later.id, clock.today() + timedelta(days=1))
+    early = registrar.post(f"/clinic/home-visits/{later.id}/done", data={"csrf_token": token})
+    assert early.status_code == 409 and calls(app)[1].status == "accepted"
+    # Another clinic's registrar, a missing CSRF token: 404 and 400, nothing changed.
+    other = login(registrar_b)
+    other_token = csrf_token(other, "/clinic/home-visits")
+    assert other.post(f"/clinic/home-visits/{later.id}/done", data={"csrf_token": other_token}).status_code == 404
+    cancel = other.post(
+        f"/clinic/home-visits/{later.id}/cancel", data={"csrf_token": other_token, "reason": "Чужой вызов"}
+    )
+    assert cancel.status_code == 404
+    assert registrar.post(f"/clinic/home-visits/{later.id}/done").status_code == 400
+    # The child's call through her own card's path, and through the child's card: 404.
+    guardian = login(demo["guardian"])
+    child = demo["child_9"].id
+    assert call(guardian, child, **GOOD).status_code == 303
+    childs = calls(app)[2]
+    token_c = csrf_token(client, f"/card/{pid}/home-visits")
+    assert client.get(f"/card/{pid}/home-visits/{childs.id}/cancel").status_code == 404
+    assert client.post(f"/card/{pid}/home-visits/{childs.id}/cancel", data={"csrf_token": token_c}).status_code == 404
+    assert client.post(f"/card/{child}/home-visits/{childs.id}/cancel", data={"csrf_token": token_c}).status_code == 404
+    assert [c.status for c in calls(app)] == ["refused", "accepted", "new"]
+    # The guardian cancels the child's call.
+    token_g = csrf_token(guardian, f"/card/{child}/home-visits")
+    assert (
+        guardian.post(f"/card/{child}/home-visits/{childs.id}/cancel", data={"csrf_token": token_g}).status_code == 303
+    )
+    gone = calls(app)[2]
+    assert (gone.status, gone.cancelled_by, gone.cancel_reason) == ("cancelled", "citizen", None)

@@ -284,3 +284,133 @@ def test_exception_days_get_no_slots(app, clinics):
         generate_slots(7, start=MONDAY)
         assert slot_count(organisation_id=clinics["b"]) == 3 * 16
         assert slot_count(organisation_id=clinics["a"]) == 5 * 24
+
+
+# -- a changed rule reaches its slots; a removed exception gives its slots back ---------------------
+
+
+def _next_monday() -> date:
+    from portal import clock
+
+    today = clock.today()
+    return today + timedelta(days=7 + (7 - today.weekday()) % 7)
+
+
+def _day_slots(practitioner_id: int, day: date, *statuses: str) -> list[Slot]:
+    query = sa.select(Slot).where(
+        Slot.practitioner_id == practitioner_id,
+        Slot.starts_at >= clock_day(day),
+        Slot.starts_at < clock_day(day + timedelta(days=1)),
+    )
+    if statuses:
+        query = query.where(Slot.status.in_(statuses))
+    return list(db.session.scalars(query.order_by(Slot.starts_at)))
+
+
+def _change(rule_id: int, **values) -> list:
+    from portal.appointments.schedule import reshape
+
+    with write_transaction():
+        rule = db.session.get(ScheduleRule, rule_id)
+        for name, value in values.items():
+            setattr(rule, name, value)
+        return reshape(rule, None)
+
+
+def _local_times(slots: list[Slot]) -> list[str]:
+    from portal import clock
+
+    return [as_utc(s.starts_at).astimezone(clock.zone()).strftime("%H:%M") for s in slots]
+
+
+def test_a_changed_rule_cancels_what_it_no_longer_makes_and_makes_the_rest(app, clinics):
+    from portal.appointments.schedule import RULE_CHANGED_REASON
+
+    monday = _next_monday()
+    with app.app_context():
+        generate_slots(14, start=monday)
+        rule_id = db.session.scalar(
+            sa.select(ScheduleRule.id).where(ScheduleRule.practitioner_id == clinics["ivanova"])
+        )
+        with write_transaction():
+            slots = _day_slots(clinics["ivanova"], monday)
+            early, late = _book(clinics, slots[0]), _book(clinics, slots[-1])  # 09:00 and 11:45
+        # From 10:00 in room 202: the 09:00–09:45 times go, the booked 09:00 with them.
+        affected = _change(rule_id, start_time=time(10), room="202")
+        assert [a.appointment_id for a in affected] == [early]
+        cancelled = db.session.get(Appointment, early)
+        assert (cancelled.status, cancelled.cancel_reason) == ("cancelled_by_clinic", RULE_CHANGED_REASON)
+        assert {a.practitioner_id for a in affected[0].alternatives} == {clinics["petrova"]}  # her clinic first
+        assert db.session.get(Appointment, late).status == "booked"
+        open_ = _day_slots(clinics["ivanova"], monday, "free", "booked")
+        assert _local_times(open_) == [f"{h}:{m:02d}" for h in (10, 11) for m in (0, 15, 30, 45)]
+        assert {s.room for s in open_ if s.status == "free"} == {"202"}
+        assert [s.room for s in open_ if s.status == "booked"] == ["101"]  # a booked time keeps its room
+        event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "appointment.cancelled_by_clinic"))
+        assert (event.object_id, event.reason) == (str(early), RULE_CHANGED_REASON)
+        # Back to 09:00: the cancelled times are free again (the cancelled appointment stays so).
+        assert _change(rule_id, start_time=time(9)) == []
+        assert len(_day_slots(clinics["ivanova"], monday, "free")) == 11
+        assert db.session.get(Appointment, early).status == "cancelled_by_clinic"
+        # Slots of 20 minutes: 09:00, 09:20 … 11:40; the booked 11:45 is no longer a time of hers.
+        affected = _change(rule_id, slot_minutes=20)
+        assert [a.appointment_id for a in affected] == [late]
+        open_ = _day_slots(clinics["ivanova"], monday, "free", "booked", "held")
+        assert _local_times(open_) == [f"{h:02d}:{m:02d}" for h in (9, 10, 11) for m in (0, 20, 40)]
+        assert all(as_utc(s.ends_at) - as_utc(s.starts_at) == timedelta(minutes=20) for s in open_)
+        # Generating again changes nothing; the other doctors' days are untouched.
+        assert generate_slots(14, start=monday) == 0
+        assert len(_day_slots(clinics["petrova"], monday, "free")) == 12
+
+
+def test_a_rule_cut_short_cancels_its_days_after_the_end(app, clinics):
+    monday = _next_monday()
+    with app.app_context():
+        generate_slots(14, start=monday)
+        rule_id = db.session.scalar(
+            sa.select(ScheduleRule.id).where(ScheduleRule.practitioner_id == clinics["ivanova"])
+        )
+        with write_transaction():
+            booked = _book(clinics, _day_slots(clinics["ivanova"], monday + timedelta(days=8))[0])
+        affected = _change(rule_id, valid_until=monday + timedelta(days=6), weekdays="135")
+        assert [a.appointment_id for a in affected] == [booked]
+        assert _day_slots(clinics["ivanova"], monday + timedelta(days=1), "free") == []  # Tuesday: not a day now
+        assert len(_day_slots(clinics["ivanova"], monday + timedelta(days=2), "free")) == 12
+        assert _day_slots(clinics["ivanova"], monday + timedelta(days=7), "free") == []  # after its end
+
+
+def test_removing_an_exception_gives_back_the_slots_it_cancelled(app, clinics):
+    from portal.appointments.schedule import lift_exception
+
+    monday = _next_monday()
+    tuesday = monday + timedelta(days=1)
+    with app.app_context():
+        generate_slots(14, start=monday)
+        with write_transaction():
+            booked = _book(clinics, _day_slots(clinics["ivanova"], tuesday)[0])
+            ids = []
+            for practitioner, days in ((clinics["ivanova"], (tuesday, tuesday + timedelta(days=1))),
+                                       (None, (tuesday, tuesday))):  # fmt: skip
+                exception = ScheduleException(
+                    organisation_id=clinics["a"], practitioner_id=practitioner, kind="holiday",
+                    starts_on=days[0], ends_on=days[1],
+                )  # fmt: skip
+                db.session.add(exception)
+                db.session.flush()
+                ids.append(exception.id)
+        for exception_id in ids:
+            apply_exception(exception_id)
+        assert _day_slots(clinics["ivanova"], tuesday, "free") == []
+        # Her own two days lifted: Wednesday is back; Tuesday stays off (the clinic's day off).
+        with write_transaction():
+            assert lift_exception(db.session.get(ScheduleException, ids[0])) == 12
+        assert len(_day_slots(clinics["ivanova"], tuesday + timedelta(days=1), "free")) == 12
+        assert _day_slots(clinics["ivanova"], tuesday, "free") == []
+        # The clinic's day lifted: Tuesday is back for both doctors; the booked one stays cancelled.
+        with write_transaction():
+            assert lift_exception(db.session.get(ScheduleException, ids[1])) == 24
+        assert len(_day_slots(clinics["ivanova"], tuesday, "free")) == 12
+        assert len(_day_slots(clinics["petrova"], tuesday, "free")) == 12
+        assert db.session.get(Appointment, booked).status == "cancelled_by_clinic"
+        assert generate_slots(14, start=monday) == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ScheduleException)) == 0

@@ -399,6 +399,31 @@ def decide_consent(account: Account | None, patient: Patient | None) -> Decision
     return decision
 
 
+# Changing a card's clinic («прикрепление», 326-ФЗ art. 16): the patient from the age limit on,
+# or the verified guardian of a child below it, applies; the people who speak for a card in
+# consent and opt-out. A trusted person's grant shares sections to read, not this choice.
+
+
+def decide_attachment_change(account: Account | None, patient: Patient | None) -> Decision:
+    """May this account apply to attach this card to another clinic?"""
+    if account is None or not account.is_active or account.verification_status != "verified":
+        return Decision(False, "not signed in with a verified identity")
+    if patient is None:
+        return Decision(False, "no such card")
+    if patient.closed_at is not None:
+        return Decision(False, "the card is closed: the patient opted out of the electronic record")
+    return _owner_or_guardian(account, patient, f"the guardian applies for a child under {guardian_age_limit()}")
+
+
+def require_attachment_change(account: Account | None, patient_id: int) -> tuple[Decision, Patient]:
+    """``decide_attachment_change``, or AccessDenied (answered 404, audited as a denial)."""
+    patient = db.session.get(Patient, patient_id)
+    decision = decide_attachment_change(account, patient)
+    if not decision.allowed:
+        raise AccessDenied(decision, account.id if account else None, patient_id, "add", "summary")
+    return decision, patient
+
+
 # -- registrars: through a citizen's request only -------------------------------------------------
 # A registrar handles what citizens ask of their clinic: a correction request («Сообщить об
 # ошибке») shows them the one entry it names and lets them correct one field; a certificate or an
@@ -461,11 +486,10 @@ def decide_request(
         return Decision(False, f"a registrar may not {action} {section}")
     if section in OWNER_ONLY_SECTIONS:
         return Decision(False, "only the patient and their guardian see who opened the card")
-    if account is None or not account.is_active:
-        return Decision(False, "not signed in")
+    refused = _as_registrar(account, None, "not a registrar")
+    if refused:
+        return refused
     organisations = registrar_organisations(account)
-    if not organisations:
-        return Decision(False, "not a registrar")
     if patient is None:
         return Decision(False, "no such card")
     if patient.closed_at is not None:
@@ -495,6 +519,26 @@ def decide_request(
     return Decision(True, "registrar resolving the citizen's request", "registrar", organisation)
 
 
+def _as_registrar(
+    account: Account | None,
+    organisation_id: int | None,
+    refused: str,
+    party: tuple[int, int | None, str] | None = None,
+) -> Decision | None:
+    """The prelude of every registrar's decision: the refusal, or None when ``account`` is an active
+    registrar of ``organisation_id`` (None: of any organisation) and (``party``: patient id,
+    requester id, what to say) not a party to it. A party's refusal carries ``conflict``: the
+    request is in the registrar's clinic, shown without the decision."""
+    if account is None or not account.is_active:
+        return Decision(False, "not signed in")
+    organisations = registrar_organisations(account)
+    if not organisations or (organisation_id is not None and organisation_id not in organisations):
+        return Decision(False, refused)
+    if party is not None and is_party(account, party[0], party[1]):
+        return Decision(False, party[2], "registrar", organisation_id, conflict=True)
+    return None
+
+
 def decide_attachment_application(
     account: Account | None, to_organisation_id: int, patient_id: int, applicant_id: int
 ) -> Decision:
@@ -502,16 +546,10 @@ def decide_attachment_application(
     registrar of that (the new) clinic, and never about their own or their family's card. A
     refusal with ``conflict`` means the application is in the registrar's clinic but is theirs:
     its page may be shown, without the decision."""
-    if account is None or not account.is_active:
-        return Decision(False, "not signed in")
-    if to_organisation_id not in registrar_organisations(account):
-        return Decision(False, "only a registrar of the clinic applied to decides")
-    if is_party(account, patient_id, applicant_id):
-        return Decision(
-            False, "a registrar never decides their own or their family's application", "registrar",
-            to_organisation_id, conflict=True,
-        )  # fmt: skip
-    return Decision(True, "registrar of the clinic applied to", "registrar", to_organisation_id)
+    return _as_registrar(
+        account, to_organisation_id, "only a registrar of the clinic applied to decides",
+        party=(patient_id, applicant_id, "a registrar never decides their own or their family's application"),
+    ) or Decision(True, "registrar of the clinic applied to", "registrar", to_organisation_id)  # fmt: skip
 
 
 def decide_request_file(account: Account | None, owner_id: int, decided: bool) -> Decision:
@@ -658,27 +696,18 @@ def require_booking(account: Account | None, patient_id: int) -> tuple[Decision,
 def decide_clinic_appointment(account: Account | None, organisation_id: int) -> Decision:
     """May this account mark an appointment of ``organisation_id`` (arrived, completed, no-show)?
     Only a registrar of that clinic: another clinic's appointments stay out of reach (404)."""
-    if account is None or not account.is_active:
-        return Decision(False, "not signed in")
-    if organisation_id not in registrar_organisations(account):
-        return Decision(False, "only a registrar of the appointment's clinic marks it")
-    return Decision(True, "registrar of the appointment's clinic", "registrar", organisation_id)
+    refused = _as_registrar(account, organisation_id, "only a registrar of the appointment's clinic marks it")
+    return refused or Decision(True, "registrar of the appointment's clinic", "registrar", organisation_id)
 
 
 def decide_home_visit(account: Account | None, organisation_id: int, patient_id: int, requested_by_id: int) -> Decision:
     """May this account see and decide a home visit request to ``organisation_id``? Only a
     registrar of that clinic, and never about their own or their family's card (``conflict``:
     the request is in their clinic, shown without the decision)."""
-    if account is None or not account.is_active:
-        return Decision(False, "not signed in")
-    if organisation_id not in registrar_organisations(account):
-        return Decision(False, "only a registrar of the clinic called decides")
-    if is_party(account, patient_id, requested_by_id):
-        return Decision(
-            False, "a registrar never decides their own or their family's request", "registrar",
-            organisation_id, conflict=True,
-        )  # fmt: skip
-    return Decision(True, "registrar of the clinic called", "registrar", organisation_id)
+    return _as_registrar(
+        account, organisation_id, "only a registrar of the clinic called decides",
+        party=(patient_id, requested_by_id, "a registrar never decides their own or their family's request"),
+    ) or Decision(True, "registrar of the clinic called", "registrar", organisation_id)  # fmt: skip
 
 
 def require(account: Account | None, action: str, patient_id: int, section: str) -> tuple[Decision, Patient]:
@@ -746,11 +775,10 @@ def desk_scope(account: Account, patient_id_column):
 
 def decide_desk(account: Account | None, patient: Patient | None) -> Decision:
     """May this registrar book, cancel and move appointments for this patient at the desk?"""
-    if account is None or not account.is_active:
-        return Decision(False, "not signed in")
+    refused = _as_registrar(account, None, "not a registrar")
+    if refused:
+        return refused
     organisations = registrar_organisations(account)
-    if not organisations:
-        return Decision(False, "not a registrar")
     if patient is None:
         return Decision(False, "no such card")
     if patient.closed_at is not None:

@@ -1,12 +1,15 @@
 """The organisation admin's schedules: the working rules of the organisation's doctors and the
 exceptions (holiday, sick leave, training) that cancel their appointments.
 
-``policy.decide_schedule`` decides (the admin of that organisation only). A changed rule shapes the
-slots generated from then on (``flask generate-slots``); slots already made stay as they are. A new
-exception runs the existing exception service (``schedule.apply_exception``), which cancels the
-covered slots and booked appointments with the reason and ends the care they opened; each patient
-(or a child's guardians) is told in the inbox, the message leading to the ticket, which offers the
-three nearest free times and a one-click rebook. Everything is audited with the admin as the actor.
+``policy.decide_schedule`` decides (the admin of that organisation only). A new exception runs the
+exception service (``schedule.apply_exception``), which cancels the covered slots and booked
+appointments with the reason and ends the care they opened; a changed rule reaches its slots at
+once through the same machinery (``schedule.reshape``): its future slots the new rule no longer
+makes are cancelled, booked ones too, and the new ones are made. Each patient whose appointment the
+clinic cancelled (or a child's guardians) is told in the inbox, the message leading to the ticket,
+which offers the three nearest free times and a one-click rebook. Removing an exception makes its
+days' slots bookable again (``schedule.lift_exception``). Everything is audited with the admin as
+the actor.
 """
 
 from __future__ import annotations
@@ -96,7 +99,9 @@ def update_rule(
     slot_minutes: int,
     room: str | None,
     valid_until: date | None,
-) -> ScheduleRule:
+) -> list[schedule.Affected]:
+    """Change the rule and reshape its slots; the booked appointments it cancelled (each patient
+    told)."""
     with write_transaction():
         rule = rule_of(account, rule_id)
         if valid_until is not None and valid_until < max(rule.valid_from, clock.today()):
@@ -112,7 +117,16 @@ def update_rule(
             object_id=rule.id,
             reason=f"{weekdays} {start_time:%H:%M}-{end_time:%H:%M}/{slot_minutes}",
         )
-        return rule
+        affected = schedule.reshape(rule, account.id)
+        _tell_cancelled(affected)
+        return affected
+
+
+def _tell_cancelled(affected: list[schedule.Affected]) -> None:
+    """Each patient whose appointment the clinic cancelled, told with the way to the ticket."""
+    for item in affected:
+        appointment = db.session.get(Appointment, item.appointment_id)
+        desk._tell(appointment.patient_id, "cancelled_by_clinic", appointment, appointment.cancel_reason)
 
 
 def add_exception(
@@ -158,7 +172,24 @@ def add_exception(
         exception_id = exception.id
     affected = schedule.apply_exception(exception_id, account.id)
     with write_transaction():
-        for item in affected:
-            appointment = db.session.get(Appointment, item.appointment_id)
-            desk._tell(appointment.patient_id, "cancelled_by_clinic", appointment, appointment.cancel_reason)
+        _tell_cancelled(affected)
     return db.session.get(ScheduleException, exception_id), affected
+
+
+def remove_exception(account: Account, exception_id: int) -> int:
+    """Remove an exception of the admin's organisation (LookupError, 404, for another's) and make
+    its days' slots bookable again; returns how many."""
+    with write_transaction():
+        exception = db.session.get(ScheduleException, exception_id)
+        if exception is None or not policy.decide_schedule(account, exception.organisation_id).allowed:
+            raise LookupError(exception_id)
+        audit.record(
+            "schedule.exception_removed",
+            actor_id=account.id,
+            actor_role="org_admin",
+            organisation_id=exception.organisation_id,
+            object_type="schedule_exception",
+            object_id=exception.id,
+            reason=f"{exception.kind} {exception.starts_on.isoformat()}..{exception.ends_on.isoformat()}",
+        )
+        return schedule.lift_exception(exception)

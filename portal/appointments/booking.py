@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import clock
 from portal.access import policy
-from portal.appointments import care, schedule
+from portal.appointments import care, offers, schedule
 from portal.appointments.models import ACTIVE_STATUSES, Appointment, Slot
 from portal.audit import service as audit
 from portal.database import db, write_transaction
@@ -551,9 +551,7 @@ def cancel(account, patient_id: int, appointment_id: int) -> Appointment:
             object_id=appointment.id,
         )
         if appointment.slot_id is not None:  # the freed time goes to the waiting list first
-            from portal.appointments import waitlist
-
-            waitlist.offer_slot(appointment.slot_id)
+            offers.offer_slot(appointment.slot_id)
         return appointment
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from portal.forms import ValidChoice, choices
 from portal.sharing.forms import MultiCheckboxField
@@ -105,11 +105,38 @@ class AcceptVisitForm(FlaskForm):
     )
 
 
+def stripped(value):
+    """A reason as written, without the spaces around it (spaces alone are no reason)."""
+    return value.strip() if isinstance(value, str) else value
+
+
 class RefuseVisitForm(FlaskForm):
     reason = TextAreaField(
         _l("Reason for the refusal"),
+        filters=[stripped],
         validators=[
-            InputRequired(_l("Write the reason: the citizen will see it")),
+            DataRequired(_l("Write the reason: the citizen will see it")),
+            Length(max=300, message=_l("Enter at most 300 characters")),
+        ],
+    )
+
+
+class CancelVisitForm(FlaskForm):
+    """The citizen cancels a call: the reason is theirs to give or not."""
+
+    reason = TextAreaField(
+        _l("Reason (optional)"),
+        filters=[stripped],
+        validators=[Optional(), Length(max=300, message=_l("Enter at most 300 characters"))],
+    )
+
+
+class ClinicCancelVisitForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Reason for the cancellation"),
+        filters=[stripped],
+        validators=[
+            DataRequired(_l("Write the reason: the citizen will see it")),
             Length(max=300, message=_l("Enter at most 300 characters")),
         ],
     )

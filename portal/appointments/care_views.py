@@ -12,11 +12,14 @@ from portal.access import card, staff
 from portal.appointments import booking, homevisit, reminders, waitlist
 from portal.appointments.care_forms import (
     AcceptVisitForm,
+    CancelVisitForm,
+    ClinicCancelVisitForm,
     HomeVisitForm,
     RefuseVisitForm,
     WaitlistForm,
     normal_phone,
 )
+from portal.appointments.states import InvalidTransition
 from portal.appointments.views import REFUSALS, STATUSES, specialty_label
 from portal.clock import today
 from portal.database import db
@@ -34,8 +37,17 @@ def _visit_statuses() -> dict:
         "new": _("waiting for the clinic"),
         "accepted": _("accepted"),
         "refused": _("refused"),
-        "done": _("done"),
+        "done": _("done: the doctor has visited"),
         "cancelled": _("cancelled"),
+    }
+
+
+def _visit_refusals() -> dict:
+    """Why a call could not be changed (``InvalidTransition.code``), for the page."""
+    return {
+        "not_allowed": _("This call cannot be changed so: it is done, refused or cancelled already."),
+        "too_early": _("A visit is marked done on its day or later."),
+        "reason_needed": _("Write the reason: the citizen will see it"),
     }
 
 
@@ -158,9 +170,50 @@ def answer(patient_id: int, offer_id: int, answer: str):
 @bp.get("/card/<int:patient_id>/home-visits")
 @card
 def home_visits(patient_id: int):
-    booking.open_booking_page(g.account, patient_id)  # the card named, the read audited
+    context = booking.open_booking_page(g.account, patient_id)  # the card named, the read audited
     rows = homevisit.requests_of(patient_id)
-    return render("appointments/home_visits.html", rows=rows, statuses=_visit_statuses())
+    cancellable = {
+        r.request.id
+        for r in rows
+        if r.request.status in ("new", "accepted") and homevisit.may_cancel(g.account, context.decision, r.request)
+    }
+    return render("appointments/home_visits.html", rows=rows, statuses=_visit_statuses(), cancellable=cancellable)
+
+
+@bp.route("/card/<int:patient_id>/home-visits/<int:request_id>/cancel", methods=["GET", "POST"])
+@card
+def home_visit_cancel(patient_id: int, request_id: int):
+    """Cancel a call not yet done: the patient or a guardian any of the card's, a trusted person
+    those they made; another card's call is 404."""
+    context = booking.open_booking_page(g.account, patient_id)
+    try:
+        item = homevisit.of_card(patient_id, request_id)
+    except LookupError:
+        abort(404)
+    if not homevisit.may_cancel(g.account, context.decision, item):
+        abort(404)
+    form = CancelVisitForm()
+    status, refusal = 200, None
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                homevisit.cancel(g.account, patient_id, request_id, form.reason.data)
+            except LookupError:
+                abort(404)
+            except InvalidTransition as refused:
+                status, refusal = 409, _visit_refusals()[refused.code]
+            else:
+                return redirect(url_for("care.home_visits", patient_id=patient_id, done="cancelled"), code=303)
+    return render(
+        "appointments/home_visit_cancel.html",
+        form=form,
+        item=item,
+        number=homevisit.number_of(item),
+        statuses=_visit_statuses(),
+        refusal=refusal,
+        status=status,
+    )
 
 
 @bp.route("/card/<int:patient_id>/home-visits/new", methods=["GET", "POST"])
@@ -201,15 +254,16 @@ def home_visit_new(patient_id: int):
 @desk.get("/home-visits")
 @staff("registrar")
 def visit_queue():
-    return render("appointments/desk_visits.html", rows=homevisit.queue(g.account), number_of=homevisit.number_of)
+    waiting, accepted = homevisit.queue(g.account)
+    return render("appointments/desk_visits.html", rows=waiting, accepted=accepted, number_of=homevisit.number_of)
 
 
-def _visit_page(request_id: int, accept_form=None, refuse_form=None, status: int = 200):
+def _visit_page(request_id: int, *, status: int = 200, refusal: str | None = None, **forms):
     try:
         item, patient, decision = homevisit.for_registrar(g.account, request_id)
     except LookupError:
         abort(404)
-    accept_form = accept_form or AcceptVisitForm(formdata=None)
+    accept_form = forms.get("accept_form") or AcceptVisitForm(formdata=None)
     accept_form.practitioner.choices = choices(
         [("", _("Choose a doctor"))] + [(str(i), n) for i, n in homevisit.doctors_of(item.organisation_id)]
     )
@@ -220,8 +274,10 @@ def _visit_page(request_id: int, accept_form=None, refuse_form=None, status: int
         own=decision.conflict,
         number=homevisit.number_of(item),
         accept_form=accept_form,
-        refuse_form=refuse_form or RefuseVisitForm(formdata=None),
+        refuse_form=forms.get("refuse_form") or RefuseVisitForm(formdata=None),
+        cancel_form=forms.get("cancel_form") or ClinicCancelVisitForm(formdata=None),
         statuses=_visit_statuses(),
+        refusal=refusal,
         status=status,
     )
 
@@ -269,6 +325,27 @@ def decide_visit(request_id: int, decision: str):
             form.reason.errors = [refused.message]
             return _visit_page(request_id, refuse_form=form, status=400)
     return redirect(url_for("clinic_queue.visit_queue", done=decision), code=303)
+
+
+@desk.post("/home-visits/<int:request_id>/<any(done, cancel):action>")
+@staff("registrar")
+def close_visit(request_id: int, action: str):
+    """Mark an accepted visit done, or cancel it with a reason; the citizen is told."""
+    reason = None
+    if action == "done":
+        _confirmed_or_400()
+    else:
+        form = ClinicCancelVisitForm()
+        if not form.validate_on_submit():
+            return _visit_page(request_id, cancel_form=form, status=400)
+        reason = form.reason.data
+    try:
+        homevisit.close(g.account, request_id, "done" if action == "done" else "cancelled", reason)
+    except LookupError:
+        abort(404)
+    except InvalidTransition as refused:
+        return _visit_page(request_id, refusal=_visit_refusals()[refused.code], status=409)
+    return redirect(url_for("clinic_queue.visit_queue", done=action), code=303)
 
 
 @desk.get("/appointments")

@@ -3,8 +3,19 @@
 The citizen (the booking policy: the patient, a guardian, a trusted person with appointments at
 level «add») sends the address, symptoms, temperature and a contact phone; the clinic's
 registrar (``policy.decide_home_visit``: that clinic's registrar, never about their own family)
-accepts it with a doctor and a date, or refuses it with a reason; the citizen follows the status
-and is told of each decision. Every step is audited.
+accepts it with a doctor and a date, or refuses it with a reason, and marks an accepted visit done
+or cancels it with a reason; the citizen may cancel a call not yet done (a reason optional). The
+citizen follows the status and is told of each change. Every step is audited.
+
+The states of a call, and who moves it (``MOVES``)::
+
+    new → accepted (clinic: a doctor and a date) → done (clinic, from the visit's day)
+    new → refused (clinic, with a reason)
+    new, accepted → cancelled (the citizen, a reason optional; the clinic an accepted one, with a reason)
+
+Refused, done and cancelled are final. ``transition`` is the one place a call's state changes:
+it checks the move, changes the row (in the caller's write transaction), audits and tells the
+citizen; a move the diagram does not allow raises ``states.InvalidTransition`` and changes nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from sqlalchemy import select
 from portal import clock
 from portal.access import policy
 from portal.appointments.models import HomeVisitRequest
+from portal.appointments.states import InvalidTransition
 from portal.audit import service as audit
 from portal.auth.models import Account
 from portal.database import db, write_transaction
@@ -31,6 +43,14 @@ SECTION = policy.APPOINTMENTS
 PAGE_SIZE = 50
 # A home visit is planned for today or the next days, not further.
 PLAN_DAYS = 3
+# Who moves a call from which state to which.
+MOVES: dict[str, dict[str, frozenset[str]]] = {
+    "citizen": {"new": frozenset({"cancelled"}), "accepted": frozenset({"cancelled"})},
+    "clinic": {"new": frozenset({"accepted", "refused"}), "accepted": frozenset({"done", "cancelled"})},
+}
+REASON_NEEDED = {("clinic", "refused"), ("clinic", "cancelled")}
+# The audit action of each move (a decision stays «decided», as it always was).
+ACTIONS = {"accepted": "decided", "refused": "decided", "done": "done", "cancelled": "cancelled"}
 
 
 class Refused(Exception):
@@ -140,18 +160,23 @@ def requests_of(patient_id: int) -> list[Shown]:
 # -- the registrar's queue -----------------------------------------------------------------------
 
 
-def queue(account) -> list[tuple[HomeVisitRequest, Patient]]:
-    """New calls to this registrar's clinics, oldest first, then the last decided. One statement."""
+def queue(account) -> tuple[list[tuple[HomeVisitRequest, Patient]], list[tuple[HomeVisitRequest, Patient]]]:
+    """This registrar's clinics' new calls, oldest first, and the accepted visits still to make
+    (to mark done or cancel), soonest first. One statement."""
     organisations = sorted(policy.registrar_organisations(account))
-    return list(
-        db.session.execute(
-            select(HomeVisitRequest, Patient)
-            .join(Patient, Patient.id == HomeVisitRequest.patient_id)
-            .where(HomeVisitRequest.organisation_id.in_(organisations), HomeVisitRequest.status == "new")
-            .order_by(HomeVisitRequest.created_at, HomeVisitRequest.id)
-            .limit(PAGE_SIZE)
+    rows = db.session.execute(
+        select(HomeVisitRequest, Patient)
+        .join(Patient, Patient.id == HomeVisitRequest.patient_id)
+        .where(
+            HomeVisitRequest.organisation_id.in_(organisations),
+            HomeVisitRequest.status.in_(("new", "accepted")),
         )
-    )
+        .order_by(HomeVisitRequest.created_at, HomeVisitRequest.id)
+        .limit(2 * PAGE_SIZE)
+    ).all()
+    waiting = [(r, p) for r, p in rows if r.status == "new"]
+    accepted = sorted(((r, p) for r, p in rows if r.status == "accepted"), key=lambda row: row[0].visit_on)
+    return waiting, accepted
 
 
 def for_registrar(account, request_id: int) -> tuple[HomeVisitRequest, Patient, policy.Decision]:
@@ -189,6 +214,18 @@ def doctors_of(organisation_id: int) -> list[tuple[int, str]]:
     return [(r[0], " ".join(p for p in r[1:4] if p) + (f", {r[4]}" if r[4] else "")) for r in rows]
 
 
+def _for_clinic(account, request_id: int) -> HomeVisitRequest:
+    """The call, when this registrar may change it (``policy.decide_home_visit``); LookupError
+    (404) for another clinic's, their own or their family's."""
+    request = db.session.get(HomeVisitRequest, request_id)
+    if request is None:
+        raise LookupError(request_id)
+    decision = policy.decide_home_visit(account, request.organisation_id, request.patient_id, request.requested_by_id)
+    if not decision.allowed:
+        raise LookupError(request_id)
+    return request
+
+
 def decide(
     account,
     request_id: int,
@@ -200,17 +237,9 @@ def decide(
     """Accept (a doctor of the clinic, a date from today to PLAN_DAYS ahead) or refuse (a reason).
     The citizen is told. LookupError: not this registrar's; Refused: bad input or already decided."""
     with write_transaction():
-        request = db.session.get(HomeVisitRequest, request_id)
-        if request is None:
-            raise LookupError(request_id)
-        decision = policy.decide_home_visit(
-            account, request.organisation_id, request.patient_id, request.requested_by_id
-        )
-        if not decision.allowed:
-            raise LookupError(request_id)
+        request = _for_clinic(account, request_id)
         if request.status != "new":
             raise Refused(None, _l("This call is already decided"))
-        moment = clock.now()
         if accept:
             doctor = db.session.get(Practitioner, practitioner_id) if practitioner_id else None
             if doctor is None or doctor.organisation_id != request.organisation_id:
@@ -218,41 +247,106 @@ def decide(
             today = clock.today()
             if visit_on is None or not today <= visit_on <= today + timedelta(days=PLAN_DAYS):
                 raise Refused("visit_on", _l("Choose a date from today to %(days)s days ahead", days=PLAN_DAYS))
-            request.status = "accepted"
             request.practitioner_id = doctor.id
             request.visit_on = visit_on
-        else:
-            request.status = "refused"
-            request.refusal_reason = reason
-        request.decided_by_id = account.id
-        request.decided_at = moment
-        request.updated_at = moment
-        audit.record(
-            "home_visit.decided",
-            actor_id=account.id,
-            actor_role="registrar",
-            patient_id=request.patient_id,
-            section=SECTION,
-            organisation_id=request.organisation_id,
-            object_type="home_visit_request",
-            object_id=request.id,
-            reason=request.status if accept else f"refused: {reason}",
+        target = "accepted" if accept else "refused"
+        return transition(request, target, by="clinic", actor_id=account.id, actor_role="registrar", reason=reason)
+
+
+def close(account, request_id: int, target: str, reason: str | None = None) -> HomeVisitRequest:
+    """The clinic marks an accepted visit ``done`` or ``cancelled`` (with a reason); the citizen is
+    told. LookupError: not this registrar's; InvalidTransition: not from this state."""
+    with write_transaction():
+        request = _for_clinic(account, request_id)
+        return transition(request, target, by="clinic", actor_id=account.id, actor_role="registrar", reason=reason)
+
+
+def of_card(patient_id: int, request_id: int) -> HomeVisitRequest:
+    """One call of this card; LookupError (404) for another card's (the caller opened the card)."""
+    request = db.session.get(HomeVisitRequest, request_id)
+    if request is None or request.patient_id != patient_id:
+        raise LookupError(request_id)
+    return request
+
+
+def may_cancel(account, decision: policy.Decision, request: HomeVisitRequest) -> bool:
+    """The patient and a guardian cancel any call of the card; a trusted person the calls they made."""
+    return decision.basis in policy.OWNER_BASES or request.requested_by_id == account.id
+
+
+def cancel(account, patient_id: int, request_id: int, reason: str | None = None) -> HomeVisitRequest:
+    """The citizen cancels a call not yet done (the booking policy opens the card). LookupError:
+    another card's call, or one this reader may not cancel; InvalidTransition: done, refused or
+    cancelled already."""
+    with write_transaction():
+        decision, _patient = policy.require_booking(account, patient_id)
+        request = of_card(patient_id, request_id)
+        if not may_cancel(account, decision, request):
+            raise LookupError(request_id)
+        return transition(
+            request, "cancelled", by="citizen", actor_id=account.id, actor_role=decision.basis, reason=reason
         )
-        params = {"number": number_of(request), "status": request.status}
-        if accept:
-            params |= {"visit_on": visit_on.isoformat(), "doctor": doctor.full_name}
-        else:
-            params["reason"] = reason
-        readers = {request.requested_by_id}
-        own = db.session.scalar(select(Account.id).where(Account.patient_id == request.patient_id))
-        if own is not None:
-            readers.add(own)
-        for account_id in sorted(readers):
-            inbox.post(
-                account_id,
-                "home_visit_status",
-                patient_id=request.patient_id,
-                params=params,
-                url=_list_path(request.patient_id),
-            )
-        return request
+
+
+def check(request: HomeVisitRequest, target: str, by: str, reason: str | None = None) -> None:
+    """InvalidTransition unless ``by`` (citizen, clinic) may move the call to ``target`` now."""
+    if target not in MOVES[by].get(request.status, frozenset()):
+        raise InvalidTransition(request.status, target)
+    if (by, target) in REASON_NEEDED and not (reason and reason.strip()):
+        raise InvalidTransition(request.status, target, "reason_needed")
+    if target == "done" and request.visit_on is not None and clock.today() < request.visit_on:
+        raise InvalidTransition(request.status, target, "too_early")
+
+
+def transition(
+    request: HomeVisitRequest, target: str, *, by: str, actor_id: int, actor_role: str, reason: str | None = None
+) -> HomeVisitRequest:
+    """Move the call to ``target`` (checked), in the caller's write transaction, audited as
+    ``home_visit.<action>``; the citizen is told."""
+    check(request, target, by, reason)
+    reason = reason.strip() if reason and reason.strip() else None
+    moment = clock.now()
+    request.status = target
+    request.updated_at = moment
+    if target in ("accepted", "refused"):
+        request.decided_by_id, request.decided_at = actor_id, moment
+        request.refusal_reason = reason if target == "refused" else None
+    elif target == "cancelled":
+        request.cancelled_by, request.cancelled_by_id, request.cancel_reason = by, actor_id, reason
+    audit.record(
+        f"home_visit.{ACTIONS[target]}",
+        actor_id=actor_id,
+        actor_role=actor_role,
+        patient_id=request.patient_id,
+        section=SECTION,
+        organisation_id=request.organisation_id,
+        object_type="home_visit_request",
+        object_id=request.id,
+        reason=f"{target}: {reason}" if reason else target,
+    )
+    _tell(request)
+    return request
+
+
+def _tell(request: HomeVisitRequest) -> None:
+    """Whoever made the call and the patient's own account, through the inbox."""
+    params = {"number": number_of(request), "status": request.status}
+    if request.status == "accepted":
+        doctor = db.session.get(Practitioner, request.practitioner_id)
+        params |= {"visit_on": request.visit_on.isoformat(), "doctor": doctor.full_name}
+    elif request.status == "refused":
+        params["reason"] = request.refusal_reason
+    elif request.status == "cancelled":
+        params |= {"by": request.cancelled_by, "reason": request.cancel_reason or ""}
+    readers = {request.requested_by_id}
+    own = db.session.scalar(select(Account.id).where(Account.patient_id == request.patient_id))
+    if own is not None:
+        readers.add(own)
+    for account_id in sorted(readers):
+        inbox.post(
+            account_id,
+            "home_visit_status",
+            patient_id=request.patient_id,
+            params=params,
+            url=_list_path(request.patient_id),
+        )

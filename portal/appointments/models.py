@@ -253,11 +253,16 @@ class HomeVisitRequest(Base):
     visit_on: Mapped[date | None] = mapped_column(Date)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A cancelled call: by the citizen (a reason optional) or by the clinic (a reason required).
+    cancelled_by: Mapped[str | None] = mapped_column(String(16))  # citizen, clinic
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint("status IN ('new', 'accepted', 'refused', 'done', 'cancelled')", name="status"),
+        CheckConstraint("cancelled_by IS NULL OR cancelled_by IN ('citizen', 'clinic')", name="cancelled_by"),
         Index("ix_home_visit_request_organisation_status_created", "organisation_id", "status", "created_at"),
     )
 

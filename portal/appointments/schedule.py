@@ -9,7 +9,10 @@ slots. Times in a rule are the portal's local time (Europe/Moscow); slots are st
 ``apply_exception`` cancels the free and held slots an exception covers, and the booked
 appointments on them («cancelled_by_clinic», with the reason), and returns each affected
 appointment with the three nearest free alternatives (same specialty; the same organisation
-first). Telling the patient and the one-click rebook are the booking pages' work.
+first). Telling the patient and the one-click rebook are the booking pages' work. A changed rule
+goes through the same machinery (``reshape``: ``cancel_slots`` for its slots it no longer makes,
+then ``make_slots``); generation makes free again a cancelled slot that a rule makes on a day no
+exception covers, so removing an exception is generating that period again.
 """
 
 from __future__ import annotations
@@ -108,25 +111,25 @@ def _works_on(rule: ScheduleRule, day: date) -> bool:
 
 def generate_slots(days: int | None = None, start: date | None = None) -> int:
     """Make the missing slots from every rule for ``days`` days from ``start`` (today by
-    default); return how many were added. Slots already begun are not made."""
+    default), and make free again the cancelled ones a rule makes on a day no exception covers
+    (an exception removed, a rule changed back); return how many. Slots already begun are not
+    made."""
     with write_transaction():
         return make_slots(horizon_days() if days is None else days, start or clock.today())
 
 
-def make_slots(days: int, first: date) -> int:
-    """``generate_slots`` inside the caller's write transaction (the demo's seed uses it)."""
+def make_slots(days: int, first: date, practitioner_ids: Iterable[int] | None = None) -> int:
+    """``generate_slots`` inside the caller's write transaction (the demo's seed uses it), for
+    every rule or only those of ``practitioner_ids``."""
     last = first + timedelta(days=days - 1)
     now = _utc_naive(clock.now())
-    rules = list(
-        db.session.scalars(
-            select(ScheduleRule)
-            .where(
-                ScheduleRule.valid_from <= last,
-                or_(ScheduleRule.valid_until.is_(None), ScheduleRule.valid_until >= first),
-            )
-            .order_by(ScheduleRule.id)
-        )
+    query = select(ScheduleRule).where(
+        ScheduleRule.valid_from <= last,
+        or_(ScheduleRule.valid_until.is_(None), ScheduleRule.valid_until >= first),
     )
+    if practitioner_ids is not None:
+        query = query.where(ScheduleRule.practitioner_id.in_(sorted(set(practitioner_ids))))
+    rules = list(db.session.scalars(query.order_by(ScheduleRule.id)))
     if not rules:
         return 0
     ids = sorted({r.practitioner_id for r in rules})
@@ -140,45 +143,60 @@ def make_slots(days: int, first: date) -> int:
     }
     off = _days_off(staff, first, last)
     existing = {
-        (pid, _utc_naive(at))
-        for pid, at in db.session.execute(
-            select(Slot.practitioner_id, Slot.starts_at).where(
+        (pid, _utc_naive(at)): (slot_id, status)
+        for slot_id, pid, at, status in db.session.execute(
+            select(Slot.id, Slot.practitioner_id, Slot.starts_at, Slot.status).where(
                 Slot.practitioner_id.in_(ids),
                 Slot.starts_at >= clock.day_start(first),
                 Slot.starts_at < clock.day_start(last + timedelta(days=1)),
             )
         )
     }
-    rows = []
+    rows, revived = [], 0
     for rule in rules:
-        length = timedelta(minutes=rule.slot_minutes)
-        for offset in range(days):
-            day = first + timedelta(days=offset)
-            if not _works_on(rule, day):
-                continue
+        for day in (first + timedelta(days=offset) for offset in range(days)):
             if any(a <= day <= b for a, b in off.get(rule.practitioner_id, ())):
                 continue
-            at, until = _local(day, rule.start_time), _local(day, rule.end_time)
-            while at + length <= until:
+            for at, ends in rule_times(rule, day):
                 key = (rule.practitioner_id, _utc_naive(at))
-                if key[1] > now and key not in existing:
-                    existing.add(key)
+                if key[1] <= now:
+                    continue
+                values = {"rule_id": rule.id, "ends_at": ends, "room": rule.room, "kind": rule.kind}
+                found = existing.get(key)
+                if found is None:
+                    existing[key] = (None, "free")
                     rows.append(
-                        {
-                            "practitioner_id": rule.practitioner_id,
-                            "organisation_id": rule.organisation_id,
-                            "rule_id": rule.id,
-                            "starts_at": at,
-                            "ends_at": at + length,
-                            "room": rule.room,
-                            "kind": rule.kind,
-                            "status": "free",
-                        }
-                    )
-                at += length
+                        {"practitioner_id": rule.practitioner_id, "organisation_id": rule.organisation_id,
+                         "starts_at": at, "status": "free", **values}
+                    )  # fmt: skip
+                elif found[1] == "cancelled":
+                    existing[key] = (found[0], "free")
+                    revived += _revive(found[0], values)
     if rows:
         db.session.execute(_insert_ignoring_duplicates(), rows)
-    return len(rows)
+    return len(rows) + revived
+
+
+def rule_times(rule: ScheduleRule, day: date) -> list[tuple[datetime, datetime]]:
+    """The (start, end) of each slot the rule makes on ``day`` (UTC), none when it does not work."""
+    if not _works_on(rule, day):
+        return []
+    length = timedelta(minutes=rule.slot_minutes)
+    at, until = _local(day, rule.start_time), _local(day, rule.end_time)
+    times = []
+    while at + length <= until:
+        times.append((at, at + length))
+        at += length
+    return times
+
+
+def _revive(slot_id: int, values: dict) -> int:
+    """A cancelled slot a rule makes again (its exception removed, its rule changed back) is free
+    again, shaped by the rule; a second run finds it free and changes nothing."""
+    done = db.session.execute(
+        update(Slot).where(Slot.id == slot_id, Slot.status == "cancelled").values(status="free", **values)
+    )
+    return done.rowcount
 
 
 # -- exceptions --------------------------------------------------------------------------------
@@ -222,7 +240,6 @@ def cancellation_reason(exception: ScheduleException) -> str:
 def apply_exception(exception_id: int, by_id: int | None = None) -> list[Affected]:
     """Cancel what the exception covers; return the booked appointments it cancelled, each with
     its alternatives. Applying it again finds nothing more to cancel."""
-    moment = clock.now()
     with write_transaction():
         exception = db.session.get(ScheduleException, exception_id)
         if exception is None:
@@ -236,70 +253,133 @@ def apply_exception(exception_id: int, by_id: int | None = None) -> list[Affecte
             Slot.status != "cancelled",
         )
         slot_ids = list(db.session.scalars(select(Slot.id).where(covered)))
-        reason = cancellation_reason(exception)
-        booked = list(
-            db.session.scalars(
-                select(Appointment)
-                .where(
-                    Appointment.status == "booked",
-                    or_(
-                        Appointment.slot_id.in_(slot_ids),
-                        and_(
-                            Appointment.slot_id.is_(None),
-                            Appointment.practitioner_id.in_(practitioners),
-                            Appointment.starts_at >= window[0],
-                            Appointment.starts_at < window[1],
-                        ),
-                    ),
-                )
-                .order_by(Appointment.starts_at, Appointment.id)
+        # Appointments the clinic's schedule held before slots existed are covered by their time.
+        slotless = and_(
+            Appointment.slot_id.is_(None),
+            Appointment.practitioner_id.in_(practitioners),
+            Appointment.starts_at >= window[0],
+            Appointment.starts_at < window[1],
+        )
+        affected = cancel_slots(slot_ids, cancellation_reason(exception), by_id, slotless, exclude=practitioners)
+        exception.applied_at = clock.now()
+        return affected
+
+
+def lift_exception(exception: ScheduleException) -> int:
+    """Remove the exception (in the caller's write transaction) and generate its days again from
+    today: the slots it cancelled are free again where no other exception covers them. The
+    appointments it cancelled stay cancelled: their patients were told and may book again.
+    Returns how many slots are bookable again."""
+    practitioners = _in_scope(exception)
+    first, last = max(exception.starts_on, clock.today()), exception.ends_on
+    db.session.delete(exception)
+    db.session.flush()
+    if last < first:
+        return 0
+    return make_slots((last - first).days + 1, first, practitioners)
+
+
+def cancel_slots(
+    slot_ids: list[int], reason: str, by_id: int | None, also=None, exclude: Iterable[int] = ()
+) -> list[Affected]:
+    """Cancel these slots (free, held or booked) in the caller's write transaction: open
+    waiting-list offers on them are withdrawn, the booked appointments on them (and those ``also``,
+    an SQL condition, names) are «cancelled_by_clinic» with ``reason``, audited, their care ended.
+    Returns each cancelled appointment with its nearest free alternatives (not of the doctors
+    ``exclude`` names). Telling the patients is the caller's (``admin``)."""
+    moment = clock.now()
+    on_slots = Appointment.slot_id.in_(slot_ids)
+    booked = list(
+        db.session.scalars(
+            select(Appointment)
+            .where(Appointment.status == "booked", on_slots if also is None else or_(on_slots, also))
+            .order_by(Appointment.starts_at, Appointment.id)
+        )
+    )
+    if slot_ids:
+        db.session.execute(update(Slot).where(Slot.id.in_(slot_ids)).values(status="cancelled", held_until=None))
+        db.session.execute(
+            update(WaitingListOffer)
+            .where(WaitingListOffer.slot_id.in_(slot_ids), WaitingListOffer.status == "open")
+            .values(status="withdrawn", decided_at=moment)
+        )
+    specialties = dict(
+        db.session.execute(
+            select(Practitioner.id, Practitioner.specialty_code).where(
+                Practitioner.id.in_(sorted({a.practitioner_id for a in booked if a.practitioner_id}))
+            )
+        ).all()
+    )
+    for appointment in booked:
+        appointment.status = "cancelled_by_clinic"
+        appointment.cancel_reason = reason
+        appointment.cancelled_at = moment
+        appointment.cancelled_by_id = by_id
+        appointment.updated_at = moment
+        appointment.specialty_code = appointment.specialty_code or specialties.get(appointment.practitioner_id)
+    db.session.flush()
+    role = "org_admin" if by_id else "operator"
+    care.end_for([a.id for a in booked], by_id, role, moment)
+    for appointment in booked:
+        audit.record(
+            "appointment.cancelled_by_clinic",
+            actor_id=by_id,
+            actor_role=role,
+            patient_id=appointment.patient_id,
+            organisation_id=appointment.organisation_id,
+            object_type="appointment",
+            object_id=appointment.id,
+            reason=reason,
+        )
+    return [
+        Affected(
+            a.id,
+            a.patient_id,
+            a.starts_at,
+            a.specialty_code,
+            alternatives(a.specialty_code, a.organisation_id, exclude=exclude) if a.specialty_code else [],
+        )
+        for a in booked
+    ]
+
+
+# -- a changed rule ------------------------------------------------------------------------------
+
+RULE_CHANGED_REASON = "Приём отменён клиникой: изменилось расписание врача"
+
+
+def reshape(rule: ScheduleRule, by_id: int | None = None) -> list[Affected]:
+    """After ``rule`` changed (in the caller's write transaction): its future slots that the
+    doctor's rules no longer make are cancelled, the booked ones through ``cancel_slots`` (the
+    patients get alternatives, the caller tells them); its free slots take its room; the slots it
+    makes now are generated (``make_slots``, which also brings back cancelled ones it makes again)."""
+    now = clock.now()
+    future = list(
+        db.session.execute(
+            select(Slot.id, Slot.starts_at, Slot.ends_at, Slot.status).where(
+                Slot.rule_id == rule.id, Slot.starts_at > now, Slot.status != "cancelled"
             )
         )
-        if slot_ids:
-            db.session.execute(update(Slot).where(Slot.id.in_(slot_ids)).values(status="cancelled", held_until=None))
-            db.session.execute(
-                update(WaitingListOffer)
-                .where(WaitingListOffer.slot_id.in_(slot_ids), WaitingListOffer.status == "open")
-                .values(status="withdrawn", decided_at=moment)
-            )
-        specialties = dict(
-            db.session.execute(
-                select(Practitioner.id, Practitioner.specialty_code).where(
-                    Practitioner.id.in_(sorted({a.practitioner_id for a in booked if a.practitioner_id}))
-                )
-            ).all()
-        )
-        for appointment in booked:
-            appointment.status = "cancelled_by_clinic"
-            appointment.cancel_reason = reason
-            appointment.cancelled_at = moment
-            appointment.cancelled_by_id = by_id
-            appointment.updated_at = moment
-            appointment.specialty_code = appointment.specialty_code or specialties.get(appointment.practitioner_id)
-        exception.applied_at = moment
-        db.session.flush()
-        care.end_for([a.id for a in booked], by_id, "org_admin" if by_id else "operator", moment)
-        for appointment in booked:
-            audit.record(
-                "appointment.cancelled_by_clinic",
-                actor_id=by_id,
-                actor_role="org_admin" if by_id else "operator",
-                patient_id=appointment.patient_id,
-                organisation_id=appointment.organisation_id,
-                object_type="appointment",
-                object_id=appointment.id,
-                reason=reason,
-            )
-        return [
-            Affected(
-                a.id,
-                a.patient_id,
-                a.starts_at,
-                a.specialty_code,
-                alternatives(a.specialty_code, a.organisation_id, exclude=practitioners) if a.specialty_code else [],
-            )
-            for a in booked
-        ]
+    )
+    today = clock.today()
+    last = max([today + timedelta(days=horizon_days() - 1)] + [clock.local_date(row.starts_at) for row in future])
+    made = _made_by_rules(rule.practitioner_id, today, last)
+    stale = [row.id for row in future if (_utc_naive(row.starts_at), _utc_naive(row.ends_at)) not in made]
+    affected = cancel_slots(stale, RULE_CHANGED_REASON, by_id) if stale else []
+    db.session.execute(
+        update(Slot)
+        .where(Slot.rule_id == rule.id, Slot.starts_at > now, Slot.status.in_(("free", "held")))
+        .values(room=rule.room)
+    )
+    make_slots((last - today).days + 1, today, [rule.practitioner_id])
+    return affected
+
+
+def _made_by_rules(practitioner_id: int, first: date, last: date) -> set[tuple[datetime, datetime]]:
+    """The (start, end) of every slot the practitioner's rules make from ``first`` to ``last``."""
+    rules = db.session.scalars(select(ScheduleRule).where(ScheduleRule.practitioner_id == practitioner_id))
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return {(_utc_naive(at), _utc_naive(ends)) for rule in rules for day in days for at, ends in rule_times(rule, day)}
 
 
 def alternatives(

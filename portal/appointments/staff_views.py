@@ -181,6 +181,7 @@ def overview():
         specialty_label=specialty_label,
         done=request.args.get("done"),
         affected=request.args.get("affected", type=int),
+        restored=request.args.get("restored", type=int),
     )
 
 
@@ -207,7 +208,7 @@ def rule(rule_id: int):
     elif form.validate_on_submit():
         start, end = form.times()
         try:
-            admin.update_rule(
+            affected = admin.update_rule(
                 g.account,
                 rule_id,
                 weekdays=form.weekdays.data,
@@ -223,7 +224,7 @@ def rule(rule_id: int):
             form.valid_until.errors = [ADMIN_REFUSALS[refused.reason]]
             status = 400
         else:
-            return redirect(url_for("schedules.overview", done="rule"), code=303)
+            return redirect(url_for("schedules.overview", done="rule", affected=len(affected)), code=303)
     else:
         status = 400
     doctor = db.session.get(admin.Practitioner, found.practitioner_id)
@@ -269,3 +270,16 @@ def exception_new():
         else:
             status = 400
     return render("appointments/admin_exception.html", form=form, seen=seen, status=status, locale=str(get_locale()))
+
+
+@admin_bp.post("/exceptions/<int:exception_id>/remove")
+@staff("org_admin")
+def exception_remove(exception_id: int):
+    """Remove an exception: its days' slots are bookable again."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        restored = admin.remove_exception(g.account, exception_id)
+    except LookupError:
+        abort(404)
+    return redirect(url_for("schedules.overview", done="lifted", restored=restored), code=303)

@@ -8,7 +8,8 @@ A slot that becomes free (a cancellation) or is newly made (``generate-slots``) 
 first matching entry, oldest first: the slot is ``held`` until the offer expires
 (WAITLIST_OFFER_MINUTES, default 30), so nobody else books it, and the citizen is told by the
 channels they chose. Accepting books it through ``booking`` (the unique index and the audit
-apply); declining or silence passes it to the next entry, or frees it. ``run`` (the command
+apply); declining or silence passes it to the next entry, or frees it (the offering itself is
+``offers.offer_slot``, which the booking service calls too). ``run`` (the command
 ``flask expire-offers`` and the worker's periodic task) expires what is due and offers what is
 free; running it twice does nothing more (one open offer per slot is a partial unique index, one
 open offer per entry is checked under the write lock, and a slot is never offered to the same
@@ -18,9 +19,8 @@ entry twice).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
-from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
@@ -28,24 +28,14 @@ from portal import clock
 from portal.access import policy
 from portal.appointments import booking, schedule
 from portal.appointments.models import Appointment, Slot, WaitingListEntry, WaitingListOffer
-from portal.audit import service as audit
+from portal.appointments.offers import CHANNELS, aware, offer_minutes, offer_slot, record
 from portal.database import db, write_transaction
 from portal.directory.models import Organisation, Practitioner
 from portal.directory.specialties import by_code
-from portal.notify import inbox
 
 SECTION = policy.APPOINTMENTS
 PARTS = {"morning": (time(0, 0), time(12, 0)), "afternoon": (time(12, 0), time(23, 59))}
-CHANNELS = ("email", "sms")
 LIST_LIMIT = 50
-
-
-def offer_minutes() -> int:
-    return int(current_app.config.get("WAITLIST_OFFER_MINUTES", 30))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Refused(Exception):
@@ -140,16 +130,7 @@ def join(
         )
         db.session.add(entry)
         db.session.flush()
-        audit.record(
-            "waitlist.joined",
-            actor_id=account.id,
-            actor_role=decision.basis,
-            patient_id=patient_id,
-            section=SECTION,
-            object_type="waiting_list_entry",
-            object_id=entry.id,
-            reason=f"specialty {specialty}",
-        )
+        record("joined", patient_id, entry, account=account, decision=decision, reason=f"specialty {specialty}")
         return entry
 
 
@@ -169,115 +150,10 @@ def leave(account, patient_id: int, entry_id: int) -> None:
             select(WaitingListOffer).where(WaitingListOffer.entry_id == entry.id, WaitingListOffer.status == "open")
         ):
             _close(offer, "withdrawn", moment)
-        audit.record(
-            "waitlist.left",
-            actor_id=account.id,
-            actor_role=decision.basis,
-            patient_id=patient_id,
-            section=SECTION,
-            object_type="waiting_list_entry",
-            object_id=entry.id,
-        )
+        record("left", patient_id, entry, account=account, decision=decision)
 
 
-# -- offering ------------------------------------------------------------------------------------
-
-
-def _matches(entry: WaitingListEntry, slot: Slot, practitioner_specialty: str) -> bool:
-    if entry.specialty_code != practitioner_specialty:
-        return False
-    if entry.practitioner_id is not None and entry.practitioner_id != slot.practitioner_id:
-        return False
-    local = _aware(slot.starts_at).astimezone(clock.zone())
-    if entry.preferred_weekdays and str(local.isoweekday()) not in entry.preferred_weekdays:
-        return False
-    if entry.preferred_from is not None and local.time() < entry.preferred_from:
-        return False
-    return entry.preferred_until is None or local.time() < entry.preferred_until
-
-
-def _offerable(slot: Slot, moment: datetime) -> bool:
-    """A slot is worth offering when it is free and starts after the offer would expire."""
-    return slot.status == "free" and _aware(slot.starts_at) > moment + timedelta(minutes=offer_minutes())
-
-
-def offer_slot(slot_id: int, moment: datetime | None = None) -> WaitingListOffer | None:
-    """Offer the slot to the first matching waiting entry (inside the caller's write transaction):
-    the oldest entry of the slot's specialty that has no open offer and was never offered this
-    slot. None when nobody matches (the slot stays free)."""
-    moment = moment or clock.now()
-    slot = db.session.get(Slot, slot_id)
-    if slot is None or not _offerable(slot, moment):
-        return None
-    specialty = db.session.scalar(select(Practitioner.specialty_code).where(Practitioner.id == slot.practitioner_id))
-    busy = select(WaitingListOffer.entry_id).where(WaitingListOffer.status == "open")
-    seen = select(WaitingListOffer.entry_id).where(WaitingListOffer.slot_id == slot.id)
-    candidates = db.session.scalars(
-        select(WaitingListEntry)
-        .where(
-            WaitingListEntry.specialty_code == specialty,
-            WaitingListEntry.status == "waiting",
-            WaitingListEntry.id.not_in(busy),
-            WaitingListEntry.id.not_in(seen),
-        )
-        .order_by(WaitingListEntry.created_at, WaitingListEntry.id)
-    )
-    for entry in candidates:
-        if _matches(entry, slot, specialty):
-            return _offer(entry, slot, moment)
-    return None
-
-
-def _offer(entry: WaitingListEntry, slot: Slot, moment: datetime) -> WaitingListOffer | None:
-    expires = moment + timedelta(minutes=offer_minutes())
-    held = db.session.execute(
-        update(Slot).where(Slot.id == slot.id, Slot.status == "free").values(status="held", held_until=expires)
-    )
-    if held.rowcount != 1:  # booked or offered by someone else meanwhile: nothing to offer
-        return None
-    offer = WaitingListOffer(entry_id=entry.id, slot_id=slot.id, status="open", offered_at=moment, expires_at=expires)
-    db.session.add(offer)
-    db.session.flush()  # one open offer per slot: the partial unique index
-    doctor = db.session.get(Practitioner, slot.practitioner_id)
-    audit.record(
-        "waitlist.offered",
-        actor_role="system",
-        patient_id=entry.patient_id,
-        section=SECTION,
-        organisation_id=slot.organisation_id,
-        object_type="waiting_list_offer",
-        object_id=offer.id,
-        reason=f"slot {slot.id}",
-    )
-    inbox.post(
-        entry.created_by_id,
-        "appointment_offer",
-        patient_id=entry.patient_id,
-        params={
-            "specialty": _specialty_label(entry.specialty_code, "ru"),
-            "specialty_en": _specialty_label(entry.specialty_code, "en"),
-            "doctor": doctor.full_name if doctor else "",
-            "starts_at": _aware(slot.starts_at).isoformat(),
-            "expires_at": expires.isoformat(),
-        },
-        url=_page_url(entry.patient_id),
-        channels=tuple(c for c in entry.channels.split(",") if c in CHANNELS),
-    )
-    return offer
-
-
-def _specialty_label(code: str, locale: str) -> str:
-    found = by_code().get(code)
-    return found.label(locale) if found else code
-
-
-def _page_url(patient_id: int) -> str:
-    from flask import has_request_context
-
-    if has_request_context():
-        return url_for("care.page", patient_id=patient_id)
-    with current_app.test_request_context():
-        return url_for("care.page", patient_id=patient_id)
+# -- passing offers on ------------------------------------------------------------------------
 
 
 def _close(offer: WaitingListOffer, status: str, moment: datetime, pass_on: bool = True) -> None:
@@ -346,7 +222,7 @@ def _open_offer(patient_id: int, offer_id: int) -> WaitingListOffer:
     entry = db.session.get(WaitingListEntry, offer.entry_id) if offer else None
     if offer is None or entry is None or entry.patient_id != patient_id:
         raise LookupError(offer_id)
-    if offer.status != "open" or _aware(offer.expires_at) <= clock.now():
+    if offer.status != "open" or aware(offer.expires_at) <= clock.now():
         raise Refused(_l("This offer has expired or was already answered: the time went to the next person"))
     return offer
 
@@ -370,16 +246,10 @@ def accept(account, patient_id: int, offer_id: int) -> Appointment:
                 .values(status="free", held_until=None)
             )
             done = booking._book(account, patient_id, offer.slot_id, None, None)
-            audit.record(
-                "waitlist.accepted",
-                actor_id=account.id,
-                actor_role=decision.basis,
-                patient_id=patient_id,
-                section=SECTION,
-                object_type="waiting_list_offer",
-                object_id=offer.id,
+            record(
+                "accepted", patient_id, offer, account=account, decision=decision,
                 reason=f"appointment {done.appointment.id}",
-            )
+            )  # fmt: skip
             return done.appointment
     except booking.Refused as refused:
         raise Refused(_l("This time cannot be booked"), booking_reason=refused.reason) from None
@@ -390,15 +260,7 @@ def decline(account, patient_id: int, offer_id: int) -> None:
     with write_transaction():
         decision, _patient = policy.require_booking(account, patient_id)
         offer = _open_offer(patient_id, offer_id)
-        audit.record(
-            "waitlist.declined",
-            actor_id=account.id,
-            actor_role=decision.basis,
-            patient_id=patient_id,
-            section=SECTION,
-            object_type="waiting_list_offer",
-            object_id=offer.id,
-        )
+        record("declined", patient_id, offer, account=account, decision=decision)
         _close(offer, "passed", clock.now())
 
 
@@ -462,7 +324,7 @@ def entries_of(patient_id: int) -> list[EntryShown]:
     )
     offers = {
         row[0]: OfferShown(
-            row[1], _aware(row[2]), _aware(row[3]), " ".join(p for p in row[4:7] if p), row[7], row[8], row[9]
+            row[1], aware(row[2]), aware(row[3]), " ".join(p for p in row[4:7] if p), row[7], row[8], row[9]
         )
         for row in db.session.execute(
             select(
@@ -497,7 +359,7 @@ def entries_of(patient_id: int) -> list[EntryShown]:
                 " ".join(p for p in (surname, name, patronymic) if p) or None,
                 entry.preferred_weekdays,
                 part,
-                _aware(entry.created_at),
+                aware(entry.created_at),
                 places.get(entry.id, 1),
                 offers.get(entry.id),
             )

@@ -1,5 +1,7 @@
-"""Changing the clinic a citizen is attached to («прикрепление»): the citizen applies, the
-registrar of the new clinic decides, the citizen and both clinics are told.
+"""Changing the clinic a card is attached to («прикрепление»): the citizen applies for their own
+card, or a guardian for a child's (``policy.decide_attachment_change``); the registrar of the new
+clinic decides; the applicant, the patient's own account (a child's, when it has one) and both
+clinics are told.
 
 The rule of the OMS law (326-ФЗ art. 16 part 2 item 1): a citizen chooses their clinic at most
 once a year, except when they move. Counted here from the last approved application: one
@@ -94,12 +96,16 @@ def _a_year_after(day: date) -> date:
         return date(day.year + 1, 3, 1)
 
 
-def apply(account: Account, to_organisation_id: int, reason: str, moved: bool) -> AttachmentApplication:
-    """The citizen applies to be attached to another clinic (for their own card)."""
-    if account.patient_id is None:
+def apply(
+    account: Account, to_organisation_id: int, reason: str, moved: bool, patient_id: int | None = None
+) -> AttachmentApplication:
+    """The citizen applies to attach a card to another clinic: their own (``patient_id`` None), or
+    a child's as its guardian (``policy.decide_attachment_change``; AccessDenied, 404, otherwise)."""
+    if patient_id is None and account.patient_id is None:
         raise LookupError("the account has no verified card")
-    patient_id = account.patient_id
+    patient_id = patient_id or account.patient_id
     with write_transaction():
+        decision, _patient = policy.require_attachment_change(account, patient_id)
         organisation = db.session.scalar(
             select(Organisation).where(
                 Organisation.id == to_organisation_id, MEDICAL, Organisation.kind.in_(ATTACHABLE)
@@ -152,7 +158,7 @@ def apply(account: Account, to_organisation_id: int, reason: str, moved: bool) -
         audit.record(
             "attachment.applied",
             actor_id=account.id,
-            actor_role="self",
+            actor_role=decision.basis,
             patient_id=patient_id,
             organisation_id=organisation.id,
             object_type="attachment_application",
@@ -272,12 +278,16 @@ def _tell(application: AttachmentApplication, moment: datetime) -> None:
     else:
         note = f"Заявление отклонено: {application.decision_reason}"
         note_en = f"The application is refused: {application.decision_reason}"
-    inbox.post(
-        application.applicant_id,
-        "request_status",
-        patient_id=application.patient_id,
-        params={"number": number, "status": application.status, "note": note, "note_en": note_en},
-    )
+    # The applicant, and the patient's own account when it is another (a child's, a guardian applied).
+    readers = {application.applicant_id}
+    readers.update(db.session.scalars(select(Account.id).where(Account.patient_id == application.patient_id)))
+    for account_id in sorted(readers):
+        inbox.post(
+            account_id,
+            "request_status",
+            patient_id=application.patient_id,
+            params={"number": number, "status": application.status, "note": note, "note_en": note_en},
+        )
     organisations = [application.to_organisation_id]
     if application.from_organisation_id:
         organisations.append(application.from_organisation_id)

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, g, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from portal.access import public, signed_in
+from portal.access import card, policy, public, signed_in
 from portal.auth.sessions import account_if_signed_in
 from portal.database import db
 from portal.directory import attachment, service
@@ -31,45 +31,53 @@ def _own_card() -> int | None:
     return account.patient_id if account is not None else None
 
 
+def _kept_search(name: str, template: str, make_form, search, context):
+    """A public search page of the directory (its form and results, or the results an htmx search
+    asks for), rendered once per language, search and attached clinic and kept a short while
+    (portal/listings.py); a search that fails validation is rendered each time, with the errors.
+    ``make_form()`` makes the page's form, ``search(form, own_card)`` finds, ``context(form,
+    result)`` is what the template shows."""
+    own_card = _own_card()
+    block = "results" if wants_fragment() else "content"
+    key = (name, block, str(get_locale()), request.script_root, tuple(sorted(request.args.items(multi=True))))
+    key += (service.attached_organisation(own_card) if own_card else None,)
+    refused: list = []
+
+    def build():
+        form = make_form()
+        if not form.validate():
+            refused.append(form)
+            return None
+        return render_block_html(template, block, **context(form, search(form, own_card)))
+
+    html = listings().get_or_make(key, build)
+    if html is None:  # the search did not validate: the page with its errors, not kept
+        return render(template, fragment="results", status=400, **context(refused[0], None))
+    if block == "results":
+        return page_response(html)
+    return render(template, kept_content=html, form=None)
+
+
 @bp.get("/clinics")
 @public
 def clinics():
-    """The directory's search. A page of it (its form and results, or the results an htmx search
-    asks for) is rendered once per language, search and attached clinic and kept a short while
-    (portal/listings.py); a search that fails validation is rendered each time, with the errors."""
-    own_card = _own_card()
-    block = "results" if wants_fragment() else "content"
-    key = ("clinics", block, str(get_locale()), request.script_root, tuple(sorted(request.args.items(multi=True))))
-    key += (service.attached_organisation(own_card) if own_card else None,)
-    built: dict = {}
+    """The directory's search of organisations."""
 
-    def build():
+    def make_form():
         form = ClinicSearchForm(request.args)
         form.region.choices = choices(
             [("", _("All regions"))] + [(code, str(REGIONS.get(code, code))) for code in service.regions_present()]
         )
         form.specialty.choices = _specialty_choices(_("Any specialty"))
-        if not form.validate():
-            built.update(form=form, result=None, status=400)
-            return None
-        result = service.search(
+        return form
+
+    def search(form, own_card):
+        return service.search(
             form.q.data or "", form.region.data or "", form.after.data, specialty=form.specialty.data or "",
             patient_id=own_card,
         )  # fmt: skip
-        built.update(form=form, result=result, status=200)
-        return render_block_html("directory/clinics.html", block, **_clinics_context(form, result))
 
-    html = listings().get_or_make(key, build)
-    if html is None:  # the search did not validate: the page with its errors, not kept
-        return render(
-            "directory/clinics.html",
-            fragment="results",
-            status=built["status"],
-            **_clinics_context(built["form"], built["result"]),
-        )
-    if block == "results":
-        return page_response(html)
-    return render("directory/clinics.html", kept_content=html, form=None)
+    return _kept_search("clinics", "directory/clinics.html", make_form, search, _clinics_context)
 
 
 def _clinics_context(form, result) -> dict:
@@ -104,53 +112,77 @@ def _label(code: str | None, fallback: str, locale: str) -> str:
 @bp.get("/doctors")
 @public
 def doctors():
-    form = DoctorSearchForm(request.args)
-    form.specialty.choices = _specialty_choices(_("Any specialty"))
-    if form.validate():
-        result = service.search_doctors(
-            form.q.data or "", form.specialty.data or "", form.place.data or "", _own_card(), form.after.data
+    """The directory's search of doctors, kept as the organisations' search is."""
+
+    def make_form():
+        form = DoctorSearchForm(request.args)
+        form.specialty.choices = _specialty_choices(_("Any specialty"))
+        return form
+
+    def search(form, own_card):
+        return service.search_doctors(
+            form.q.data or "", form.specialty.data or "", form.place.data or "", own_card, form.after.data
         )
-        status = 200
-    else:
-        result, status = None, 400
+
+    return _kept_search("doctors", "directory/doctors.html", make_form, search, _doctors_context)
+
+
+def _doctors_context(form, result) -> dict:
     locale = str(get_locale())
-    return render(
-        "directory/doctors.html",
-        fragment="results",
-        form=form,
-        result=result,
-        specialty_label=lambda code, fallback: _label(code, fallback, locale),
-        status=status,
-    )
+    return {"form": form, "result": result, "specialty_label": lambda code, fallback: _label(code, fallback, locale)}
 
 
 @bp.route("/attachment", methods=["GET", "POST"])
 @signed_in
 def attachment_page():
-    """The citizen's clinic, and the application to change it (for their own card)."""
+    """The citizen's clinic, and the application to change it (for their own card); links to the
+    same page for each child whose guardian they are."""
+    from portal.access.service import children_of
+
     account = g.account
+    children = children_of(account) if account.verification_status == "verified" else []
+    return _attachment_page(account.patient_id, url_for("directory.attachment_page"), children=children)
+
+
+@bp.route("/card/<int:patient_id>/attachment", methods=["GET", "POST"])
+@card
+def child_attachment(patient_id: int):
+    """A child's clinic, and the guardian's application to change it: the people
+    ``policy.decide_attachment_change`` names (the patient, a guardian); anyone else 404."""
+    _decision, patient = policy.require_attachment_change(g.account, patient_id)
+    if patient.id == g.account.patient_id:
+        return redirect(url_for("directory.attachment_page"), code=303)
+    return _attachment_page(patient.id, url_for("directory.child_attachment", patient_id=patient.id), child=patient)
+
+
+def _attachment_page(patient_id: int | None, action: str, child=None, children=()):
     form = AttachmentForm()
     organisations = attachment.attachable_organisations()
     form.organisation.choices = choices(
         [("", _("Choose a clinic"))] + [(str(i), f"{name}, {address}") for i, name, address in organisations]
     )
     status = 200
-    if account.patient_id is not None and request.method == "POST":
+    if patient_id is not None and request.method == "POST":
         if form.validate_on_submit():
             try:
-                attachment.apply(account, int(form.organisation.data), form.reason.data.strip(), bool(form.moved.data))
+                attachment.apply(
+                    g.account, int(form.organisation.data), form.reason.data.strip(), bool(form.moved.data), patient_id
+                )
             except attachment.Refused as refused:
                 getattr(form, refused.field).errors = [refused.message]
             else:
-                return redirect(url_for("directory.attachment_page", done="applied"), code=303)
+                return redirect(f"{action}?done=applied", code=303)
         status = 400
-    current = service.attached_organisation(account.patient_id) if account.patient_id else None
+    current = service.attached_organisation(patient_id) if patient_id else None
     return render(
         "directory/attachment.html",
         form=form,
+        action=action,
+        child=child,
+        children=children,
         current=db.session.get(Organisation, current) if current else None,
-        applications=attachment.history(account.patient_id) if account.patient_id else [],
+        applications=attachment.history(patient_id) if patient_id else [],
         number_of=attachment.number_of,
-        has_card=account.patient_id is not None,
+        has_card=patient_id is not None,
         status=status,
     )

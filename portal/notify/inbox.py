@@ -126,7 +126,8 @@ def post(
     "vaccination", status, vaccine, given_on}; vaccination_due {vaccine, patient, due_on};
     checkup_due {patient, due_on}; grant_received {patient, until}; appointment_offer {specialty,
     doctor, starts_at, expires_at}; appointment_reminder {specialty, doctor, starts_at, when};
-    home_visit_status {number, status, visit_on, reason}. ``channels``: the channels the citizen
+    home_visit_status {number, status, visit_on, doctor, reason, by (who cancelled: citizen or
+    clinic)}. ``channels``: the channels the citizen
     chose for this one message (the waiting list asks), instead of the account's settings."""
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
@@ -381,6 +382,14 @@ def describe(event: str, params: dict) -> tuple[str, str]:
             )
         if status == "refused":
             return _("Home visit No. %(number)s refused", number=p.get("number", "—")), p.get("reason", "")
+        if status == "done":
+            return _("Home visit No. %(number)s done", number=p.get("number", "—")), _(
+                "The clinic marked the doctor's visit as made."
+            )
+        if status == "cancelled" and p.get("by") == "clinic":
+            return _("Home visit No. %(number)s cancelled by the clinic", number=p.get("number", "—")), p.get("reason")
+        if status == "cancelled":
+            return _("Home visit No. %(number)s cancelled", number=p.get("number", "—")), p.get("reason")
         return _("Home visit No. %(number)s registered", number=p.get("number", "—")), ""
     if event == "vaccination_due":
         title = _("Vaccination due: %(vaccine)s", vaccine=p.get("vaccine", ""))
