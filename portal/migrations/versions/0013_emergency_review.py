@@ -2,7 +2,7 @@
 of the audit log by organisation
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-12 09:00:00
 
 An auditor marks each emergency access of their organisation reviewed or escalated (one final
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
