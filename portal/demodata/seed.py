@@ -21,6 +21,7 @@ from portal.auth.models import Account, IdentityDocument, StaffMembership, Verif
 from portal.consent.models import ConsentEvent
 from portal.database import db, write_transaction
 from portal.demodata.history import seed_demo_history
+from portal.demodata.invitations import seed_demo_invitation
 from portal.demodata.people import CHILDREN, DEMO_PASSWORD, DEMO_PATIENTS, PEOPLE, email_of
 from portal.demodata.pharmacies import seed_pharmacies
 from portal.demodata.schedules import seed_demo_schedules
@@ -287,6 +288,7 @@ def seed_demo() -> dict[str, int]:
         added.update(seed_demo_schedules(clock.today(), _synthetic_patients()))
         added["appointments"] = _demo_appointments(datetime.now(UTC))
         added["past_appointments"] = _demo_past_appointments()
+        added["invitations"] = seed_demo_invitation()
         return added
 
 
