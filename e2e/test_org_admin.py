@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from e2e.conftest import LANGUAGES, THEMES, checked_page, new_context
 from e2e.test_accessibility import assert_clean
 from e2e.test_identity_journey import outbox_text, press_button, tab_to, tab_to_link, totp_code, type_into
-from e2e.test_signed_in_pages import email_of_key, signed_in
+from e2e.test_signed_in_pages import email_of_key, page_is_clean, signed_in
 from portal.auth.models import Account
 from portal.database import db, write_transaction
 from portal.demodata.synthetic import demo_organisations
@@ -111,15 +111,13 @@ def world(live_app):
     return found
 
 
-def _check(context, path: str, lang: str, js: bool, status: int = 200, h1: int = 1):
-    """Open ``path``: its status, language and one h1; axe, console (but the expected status) and
-    CSP clean. The context is closed after."""
+def _check(context, path: str, lang: str, js: bool, status: int):
+    """The page a link leads to answers ``status`` in ``lang`` with one h1, axe-, console- (but for
+    the status itself) and CSP-clean; the context is closed after."""
     try:
         check = checked_page(context, js=js)
-        response = check.goto(path)
-        assert response.status == status, f"{path}: {response.status}"
-        assert check.page.locator("html").get_attribute("lang") == lang
-        assert check.page.locator("h1").count() == h1
+        assert check.goto(path).status == status, path
+        assert check.page.locator("html").get_attribute("lang") == lang and check.page.locator("h1").count() == 1
         check.console_errors[:] = [e for e in check.console_errors if str(status) not in e]
         assert_clean(check, js)
         return check
@@ -133,7 +131,7 @@ def _check(context, path: str, lang: str, js: bool, status: int = 200, h1: int =
 @pytest.mark.parametrize("path", ADMIN_PAGES)
 def test_admin_page_is_accessible(browser, base_url, live_app, world, path, lang, theme, js):
     context = signed_in(browser, base_url, live_app, "org_admin", "complete", lang=lang, theme=theme, js=js)
-    _check(context, path.format(**world), lang, js)
+    page_is_clean(context, path.format(**world), lang, js)
 
 
 @pytest.mark.parametrize("js", JS)
@@ -141,7 +139,7 @@ def test_admin_page_is_accessible(browser, base_url, live_app, world, path, lang
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_choice_of_organisation_is_accessible(browser, base_url, live_app, world, lang, theme, js):
     context = signed_in(browser, base_url, live_app, "doctor_b", "complete", lang=lang, theme=theme, js=js)
-    _check(context, "/org", lang, js)
+    page_is_clean(context, "/org", lang, js)
 
 
 @pytest.mark.parametrize("js", JS)
@@ -152,6 +150,36 @@ def test_the_invitation_link_is_accessible_in_every_state(browser, base_url, wor
     context = new_context(browser, base_url, lang=lang, theme=theme, js=js)
     check = _check(context, world["links"][key], lang, js, status)
     assert check.page.url.endswith("/invitation")  # the token is gone from the address bar
+
+
+# Accepting with an account that already has an authenticator app: the doctor of clinic A takes one
+# more role each time (an invitation is accepted once), and the page that says so is clean.
+ACCEPTS = [("ru", True, "registrar"), ("ru", False, "nurse"), ("en", True, "accountant"), ("en", False, "org_admin")]
+
+
+@pytest.mark.parametrize("lang,js,role", ACCEPTS, ids=[f"{lang}-{js and 'js' or 'nojs'}" for lang, js, _ in ACCEPTS])
+def test_accepting_with_an_account_is_accessible(browser, base_url, live_app, world, lang, js, role):
+    with live_app.test_request_context():
+        admin = db.session.get(Account, world["admin"])
+        service.invite(
+            admin, world["org_a"], service.NewInvitation("Соколов", "Дмитрий", None, email_of_key("doctor"), [role])
+        )
+        link = _link(email_of_key("doctor"))
+        db.session.remove()
+    context = signed_in(browser, base_url, live_app, "doctor", "complete", lang=lang, theme=THEMES[0], js=js)
+    try:
+        check = checked_page(context, js=js)
+        check.goto(link)
+        assert check.page.url.endswith("/invitation")
+        assert_clean(check, js)
+        with check.page.expect_navigation():
+            check.page.locator("form[action$='/invitation/accept'] button").click()
+        assert check.page.locator("h1").inner_text() == (
+            "Приглашение принято" if lang == "ru" else "Invitation accepted"
+        )
+        assert_clean(check, js)
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("js", JS)

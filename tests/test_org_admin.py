@@ -584,3 +584,34 @@ def test_the_demo_admin_has_a_pending_invitation(app, demo, orgs):
             )
         ).all()
         assert len(pending) == 1 and pending[0].expires_at is not None
+
+
+def test_a_staff_member_with_an_app_accepts_another_role_and_goes_on(app, admin, orgs, demo, login):
+    invite(admin, orgs["A"], roles=["registrar"], email="doctor@example.ru", surname="Соколов", name="Дмитрий")
+    doctor = login(demo["doctor"])
+    doctor.get(link_of(app, "doctor@example.ru"))
+    # signed in, the page offers to accept: a crafted form for a second account is refused
+    assert post(doctor, "/invitation", DETAILS, page="/invitation").status_code == 400
+    accepted = post(doctor, "/invitation/accept", page="/invitation")
+    html = accepted.get_data(as_text=True)
+    assert accepted.status_code == 200 and "Приглашение принято" in html and "регистратор" in html
+    with app.app_context():
+        assert db.session.get(Account, demo["doctor"].id).roles == {"doctor", "registrar"}
+    assert doctor.get("/desk").status_code == 200
+
+
+def test_an_admin_who_gives_up_their_admin_role_goes_home(app, admin, orgs, demo):
+    from portal.clinic.service import assign_role
+
+    with app.app_context():
+        assign_role(db.session.get(Account, demo["org_admin"].id), demo["registrar"].id, orgs["A"], "org_admin")
+    path = member_path(orgs, demo, "org_admin")
+    assert post(admin, f"{path}/roles/org_admin/remove", page=path).headers["Location"] == "/"
+    assert admin.get("/org").status_code == 404
+
+
+def test_a_link_is_kept_short_in_the_session(app):
+    client = app.test_client()
+    client.get("/invitation/" + "x" * 3000)
+    with client.session_transaction() as cookie:
+        assert len(cookie["invitation_token"]) == 128

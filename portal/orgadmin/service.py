@@ -21,6 +21,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 
 from portal.access import policy
 from portal.audit import service as audit
@@ -30,7 +31,7 @@ from portal.auth.models import STAFF_ROLES, Account, StaffMembership
 from portal.clinic import service as roles
 from portal.database import db, write_transaction
 from portal.directory.models import Organisation
-from portal.identifiers import normalise_email, normalise_phone, snils_digits
+from portal.identifiers import normalise_email, snils_digits
 from portal.notify import service as notify
 from portal.orgadmin.models import StaffInvitation
 
@@ -228,11 +229,13 @@ def _send_invitation(invitation: StaffInvitation, token: str, admin: Account) ->
     )
 
 
-def _audit(action: str, admin: Account, invitation: StaffInvitation, reason: str | None = None) -> None:
+def _audit(
+    action: str, actor: Account, invitation: StaffInvitation, reason: str | None = None, role: str = "org_admin"
+) -> None:
     audit.record(
         action,
-        actor_id=admin.id,
-        actor_role="org_admin",
+        actor_id=actor.id,
+        actor_role=role,
         organisation_id=invitation.organisation_id,
         object_type="staff_invitation",
         object_id=invitation.id,
@@ -244,19 +247,22 @@ def invite(admin: Account, organisation_id: int, data: NewInvitation) -> StaffIn
     """Invite someone by e-mail; Refused when a rule stops it, LookupError when not this admin's."""
     email = normalise_email(data.email)
     data = NewInvitation(data.surname, data.name, data.patronymic, email, data.roles)
-    with write_transaction():
-        organisation_for(admin, organisation_id)
-        pending = select(StaffInvitation.id).where(
-            StaffInvitation.organisation_id == organisation_id,
-            StaffInvitation.email == email,
-            StaffInvitation.status == "pending",
-        )
-        if db.session.scalar(pending) is not None:
-            raise Refused("pending", "email")
-        _check_roles(admin, organisation_id, email, data.roles)
-        invitation = _issue(admin, organisation_id, data)
-        _audit("staff.invited", admin, invitation)
-        return invitation
+    try:
+        with write_transaction():
+            organisation_for(admin, organisation_id)
+            pending = select(StaffInvitation.id).where(
+                StaffInvitation.organisation_id == organisation_id,
+                StaffInvitation.email == email,
+                StaffInvitation.status == "pending",
+            )
+            if db.session.scalar(pending) is not None:
+                raise Refused("pending", "email")
+            _check_roles(admin, organisation_id, email, data.roles)
+            invitation = _issue(admin, organisation_id, data)
+            _audit("staff.invited", admin, invitation)
+            return invitation
+    except IntegrityError as clash:  # another admin invited the address at the same moment
+        raise Refused("pending", "email") from clash
 
 
 def _close(invitation: StaffInvitation, status: str, by_id: int) -> None:
@@ -339,15 +345,7 @@ def _grant(invitation: StaffInvitation, account: Account) -> None:
         raise Refused(refused.reason) from refused
     invitation.status, invitation.closed_at = "accepted", auth.now()
     invitation.closed_by_id = invitation.account_id = account.id
-    audit.record(
-        "staff.invitation_accepted",
-        actor_id=account.id,
-        actor_role="self",
-        organisation_id=invitation.organisation_id,
-        object_type="staff_invitation",
-        object_id=invitation.id,
-        reason=invitation.roles,
-    )
+    _audit("staff.invitation_accepted", account, invitation, role="self")
 
 
 def accept_with_new_account(
@@ -360,34 +358,30 @@ def accept_with_new_account(
     account ("snils"), or a rule of roles stops it. Nothing is written then."""
     password_hash = passwords.hash_password(data.password)
     snils = snils_digits(data.snils) or data.snils
+    try:
+        return _create_account(token, data, snils, password_hash, locale, ip, user_agent)
+    except IntegrityError as clash:  # the e-mail or the SNILS was taken at the same moment
+        taken = db.session.scalar(select(Account.id).where(Account.snils == snils))
+        raise Refused("snils", "snils") if taken else Refused("has_account") from clash
+
+
+def _create_account(
+    token: str, data: NewStaffAccount, snils: str, password_hash: str, locale: str, ip: str | None, ua: str | None
+) -> str:
     with write_transaction():
         invitation = _pending(token)
         if db.session.scalar(select(Account.id).where(Account.email == invitation.email)) is not None:
             raise Refused("has_account")
         if db.session.scalar(select(Account.id).where(Account.snils == snils)) is not None:
             raise Refused("snils", "snils")
-        account = Account(
-            email=invitation.email,
-            email_confirmed_at=auth.now(),
-            phone=normalise_phone(data.phone) or data.phone,
-            password_hash=password_hash,
-            surname=invitation.surname,
-            name=invitation.name,
-            patronymic=invitation.patronymic,
-            birth_date=data.birth_date,
-            sex=data.sex,
-            snils=snils,
-            locale=locale,
-            verification_status="unverified",
-            is_active=True,
-            failed_passwords=0,
-            failed_codes=0,
-        )
-        db.session.add(account)
-        db.session.flush()
+        details = auth.NewAccount(
+            invitation.surname, invitation.name, invitation.patronymic, data.birth_date, data.sex, snils,
+            data.phone, invitation.email, "",
+        )  # fmt: skip
+        account = auth.add_account(details, password_hash, locale, email_confirmed=True)
         audit.record("auth.register", actor_id=account.id, actor_role="self", reason="staff invitation")
         _grant(invitation, account)
-        session_token, _row = auth.start_session(account, "enrol", ip, user_agent)
+        session_token, _row = auth.start_session(account, "enrol", ip, ua)
         return session_token
 
 

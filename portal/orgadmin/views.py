@@ -10,7 +10,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from portal.access import public, signed_in_without_consent, staff
+from portal.access import policy, public, signed_in_without_consent, staff
 from portal.auth import sessions
 from portal.auth.forms import parse_date
 from portal.auth.service import needs_enrolment
@@ -224,7 +224,10 @@ def member(organisation_id: int, account_id: int):
 
 
 def _after_change(organisation_id: int, account_id: int, done: str):
-    """Back to the person's page, or to the list when they no longer work here."""
+    """Back to the person's page; to the list when they no longer work here; home when the admin
+    gave up their own admin role here."""
+    if not policy.decide_staff_admin(g.account, organisation_id).allowed:
+        return redirect(url_for("web.home"), code=303)
     try:
         service.member_of(g.account, organisation_id, account_id)
     except LookupError:
@@ -274,13 +277,14 @@ def suspension(organisation_id: int, account_id: int, action: str):
 # -- the invitee: the link from the e-mail ---------------------------------------------------------
 
 TOKEN = "invitation_token"  # noqa: S105 - the session key, not a secret
+MAX_TOKEN = 128  # a link's token is 43 characters; nothing longer is kept in the cookie
 
 
 @invitation_bp.get("/<token>")
 @public
 def open_link(token: str):
     # Keep the token out of the address bar, history and Referer: into the session, then a clean URL.
-    session[TOKEN] = token
+    session[TOKEN] = token[:MAX_TOKEN]
     return redirect(url_for("invitation.show"), code=303)
 
 
@@ -325,7 +329,8 @@ def show():
     if opened.state != "pending":
         return _closed(opened.state)
     form = _staff_account_form(opened)
-    if request.method == "GET" or opened.has_account:
+    if request.method == "GET" or opened.has_account or sessions.account_if_signed_in() is not None:
+        # Signed in, the page offers to accept with that account, never a second account.
         return _invitation_view(opened, status=200 if request.method == "GET" else 400)
     if not form.validate_on_submit():
         return _invitation_view(opened, form, status=400)
