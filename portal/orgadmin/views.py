@@ -169,7 +169,6 @@ def _invitation_page(organisation_id: int, invitation_id: int, refusal: str | No
         invitation=invitation,
         expired=service.is_expired(invitation),
         role_names=service.role_names,
-        confirm=ConfirmForm(),
         refusal=REFUSALS.get(refusal) if refusal else None,
         status=status,
     )
@@ -208,7 +207,6 @@ def _member_page(
         organisation=service.organisation_for(g.account, organisation_id),
         member=member,
         form=form,
-        confirm=ConfirmForm(),
         labels=service.ROLE_LABELS,
         own=account_id == g.account.id,
         refusal=REFUSALS.get(refusal) if refusal else None,
@@ -301,7 +299,7 @@ def _staff_account_form(opened: service.Opened) -> StaffAccountForm:
     return form
 
 
-def _invitation_view(opened: service.Opened, form: StaffAccountForm | None = None, problem=None, status=200):
+def _invitation_view(opened: service.Opened, form: StaffAccountForm | None = None, status: int = 200):
     signed_in = sessions.account_if_signed_in()
     if form is not None:
         form.password.data = form.password_again.data = ""  # never echo a password back
@@ -312,8 +310,6 @@ def _invitation_view(opened: service.Opened, form: StaffAccountForm | None = Non
         role_names=service.role_names(opened.invitation.role_list),
         signed_in=signed_in,
         form=form or _staff_account_form(opened),
-        confirm=ConfirmForm(),
-        problem=problem,
         status=status,
     )
 
