@@ -136,6 +136,7 @@ SETTINGS: tuple[Setting, ...] = (
         "an export of the whole card asks for the password again when it was last entered longer ago",
     ),
     Setting("EMERGENCY_ACCESS_MINUTES", 60, int, "how long break-glass access to a card lasts"),
+    Setting("INVITATION_HOURS", 72, int, "how long the link in a staff invitation e-mail works"),
     Setting("SLOT_HORIZON_DAYS", 14, int, "how many days ahead `flask generate-slots` makes slots from the rules"),
     Setting(
         "DIRECTORY_CACHE_SECONDS", 60, int, "how long a worker keeps a rendered page of the directory (0: not at all)"

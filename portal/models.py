@@ -33,6 +33,7 @@ from portal.directory.models import (
     OrganisationService,
 )
 from portal.notify.models import Notification, NotificationPreference, OutboxMessage
+from portal.orgadmin.models import StaffInvitation
 from portal.record import version  # noqa: F401,E402  (stamps updated_at on changed entries)
 from portal.record.models import (
     Allergy,
@@ -106,6 +107,7 @@ __all__ = [
     "ServerSession",
     "ServiceRecord",
     "Slot",
+    "StaffInvitation",
     "StaffMembership",
     "VerificationRequest",
     "Visit",

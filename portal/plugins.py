@@ -30,6 +30,7 @@ CORE_PLUGINS: tuple[str, ...] = (
     "portal.appointments.hooks",
     "portal.record.hooks",
     "portal.auditor.hooks",
+    "portal.orgadmin.hooks",
 )
 
 

@@ -165,9 +165,11 @@ def world(app, demo):
             appointment_owners["attached_b"] = attached_b.id
             # The auditor's pages: the demo's emergency access in clinic A, and one in clinic B.
             audited = _emergency_accesses(demo, orgs)
+            staff_admin = _staff_admin_world(demo, orgs)
         seal_pending()
     return {
         **audited,
+        "staff_admin": staff_admin,
         "rule_a": rules["A"],
         "rule_b": rules["B"],
         **made,
@@ -186,6 +188,32 @@ def world(app, demo):
         "document": document,
         **events,
         **entries,
+    }
+
+
+def _staff_admin_world(demo, orgs) -> dict[str, int]:
+    """The org admin's pages: clinic A (the demo admin's, with its pending invitation) and clinic B,
+    given a pending invitation of its own; a member of each."""
+    from portal.orgadmin.models import StaffInvitation
+
+    moment = datetime.now(UTC)
+    invitation_b = StaffInvitation(
+        organisation_id=orgs["B"].id, email="invited-b@example.ru", surname="Орлова", name="Вера", roles="nurse",
+        token_hash="0" * 64, invited_by_id=demo["doctor_b"].id, created_at=moment,
+        expires_at=moment + timedelta(days=3), status="pending",
+    )  # fmt: skip
+    db.session.add(invitation_b)
+    db.session.flush()
+    invitation_a = db.session.scalar(
+        sa.select(StaffInvitation.id).where(StaffInvitation.organisation_id == orgs["A"].id).limit(1)
+    )
+    return {
+        "org_a": orgs["A"].id,
+        "org_b": orgs["B"].id,
+        "invitation_a": invitation_a,
+        "invitation_b": invitation_b.id,
+        "member_a": demo["registrar"].id,
+        "member_b": demo["doctor_b"].id,
     }
 
 
@@ -312,10 +340,9 @@ def test_matrix(app, demo, world, case, htmx):
         home_visit_b=world["home_visit_b"],
         rule_a=world["rule_a"],
         rule_b=world["rule_b"],
-        org_a=world["org_a"],
-        org_b=world["org_b"],
         emergency_a=world["emergency_a"],
         emergency_b=world["emergency_b"],
+        **world["staff_admin"],
     )
     headers = {"HX-Request": "true"} if htmx else {}
     failures = []

@@ -29,6 +29,10 @@ PUBLIC_ENDPOINTS = {
     "certificates.verify",  # a document's type, number, dates and issuer; no medical data
     "notify.outbox",
     "hotline.contacts",
+    # A staff invitation's link: it keeps the token out of the address (into the session), then
+    # shows the invitation (a name, an organisation, roles) to whoever holds the link; nothing else.
+    "invitation.open_link",
+    "invitation.show",
     "web.accessibility",
     "web.csp_report",
     "web.display_settings",

@@ -840,3 +840,15 @@ def decide_audit(account: Account | None, organisation_id: int | None) -> Decisi
     if held != {"auditor"}:
         return Decision(False, "an auditor holds no other role in the organisation they audit", conflict=True)
     return Decision(True, "auditor of the organisation", "auditor", organisation_id)
+# -- the organisation's admin: its staff, invitations, roles and suspension ----------------------
+# Only an admin of that organisation (a current membership: a suspended admin is none) manages
+# its staff; another organisation's staff list, member or invitation is 404. The pages show names,
+# e-mail addresses, roles and states, never anything of a card.
+
+
+def decide_staff_admin(account: Account | None, organisation_id: int | None) -> Decision:
+    """May this account see and manage the staff and invitations of ``organisation_id``?"""
+    allowed = account is not None and account.is_active and organisation_id in admin_organisations(account)
+    if not allowed:
+        return Decision(False, "only an admin of the organisation manages its staff")
+    return Decision(True, "organisation admin", "org_admin", organisation_id)

@@ -9,12 +9,13 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
-    UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -80,7 +81,11 @@ class Account(UserMixin, Base):
 
 
 class StaffMembership(Base):
-    """A staff role held in one organisation (a doctor of clinic A is nobody in clinic B)."""
+    """A staff role held in one organisation (a doctor of clinic A is nobody in clinic B), from
+    ``started_at`` until ``ended_at``. A role removed and given again is a new row, so the rows are
+    the history. Suspension (``portal.clinic.service.suspend``) is per organisation: it ends the
+    person's roles there (``ended_at``) and marks them ``suspended_at``, so every check of a role
+    (an unended membership) closes at once; reactivating reopens exactly those rows."""
 
     __tablename__ = "staff_membership"
 
@@ -92,12 +97,22 @@ class StaffMembership(Base):
     registration_number: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     account: Mapped[Account] = relationship(back_populates="memberships")
 
     __table_args__ = (
         CheckConstraint("role IN ('registrar', 'doctor', 'nurse', 'org_admin', 'auditor', 'accountant')", name="role"),
-        UniqueConstraint("account_id", "organisation_id", "role", name="uq_staff_membership_role"),
+        # One current row per role; ended ones are the history.
+        Index(
+            "uq_staff_membership_current_role",
+            "account_id",
+            "organisation_id",
+            "role",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
     )
 
 

@@ -122,26 +122,34 @@ def register(data: NewAccount, locale: str) -> None:
             )
             audit.record("auth.register", actor_id=existing.id, outcome="failure", reason="duplicate details")
             return
-        account = Account(
-            email=email,
-            phone=normalise_phone(data.phone) or data.phone,
-            password_hash=password_hash,
-            surname=data.surname.strip(),
-            name=data.name.strip(),
-            patronymic=(data.patronymic or "").strip() or None,
-            birth_date=data.birth_date,
-            sex=data.sex,
-            snils=snils,
-            locale=locale,
-            verification_status="unverified",
-            is_active=True,
-            failed_passwords=0,
-            failed_codes=0,
-        )
-        db.session.add(account)
-        db.session.flush()
+        account = add_account(data, password_hash, locale)
         send_email_confirmation(account, email)
         audit.record("auth.register", actor_id=account.id, actor_role="self")
+
+
+def add_account(data: NewAccount, password_hash: str, locale: str, email_confirmed: bool = False) -> Account:
+    """A new account from ``data`` (its password already hashed), added in the caller's write
+    transaction; ``email_confirmed`` when a link sent to the address proved it (an invitation)."""
+    account = Account(
+        email=normalise_email(data.email),
+        email_confirmed_at=now() if email_confirmed else None,
+        phone=normalise_phone(data.phone) or data.phone,
+        password_hash=password_hash,
+        surname=data.surname.strip(),
+        name=data.name.strip(),
+        patronymic=(data.patronymic or "").strip() or None,
+        birth_date=data.birth_date,
+        sex=data.sex,
+        snils=snils_digits(data.snils) or data.snils,
+        locale=locale,
+        verification_status="unverified",
+        is_active=True,
+        failed_passwords=0,
+        failed_codes=0,
+    )
+    db.session.add(account)
+    db.session.flush()
+    return account
 
 
 def send_email_confirmation(account: Account, email: str) -> None:

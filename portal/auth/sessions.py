@@ -33,9 +33,17 @@ def account_if_signed_in():
     return found.account if found and found.session.stage == "complete" else None
 
 
+# What a sign-in carries over: the staff invitation link opened before signing in, so that the
+# invitee comes back to accept it (it is bound to its e-mail, so a planted one can do nothing).
+CARRIED = ("invitation_token",)
+
+
 def begin(token: str) -> None:
-    """Rotate the cookie at sign-in: nothing from before (CSRF token included) survives."""
+    """Rotate the cookie at sign-in: nothing from before (CSRF token included) survives, but
+    ``CARRIED``."""
+    carried = {key: session[key] for key in CARRIED if key in session}
     session.clear()
+    session.update(carried)
     session[SESSION_KEY] = token
     g.pop("portal_current", None)
 

@@ -22,6 +22,7 @@ from portal.consent.models import ConsentEvent
 from portal.database import db, write_transaction
 from portal.demodata.emergency import seed_demo_emergencies
 from portal.demodata.history import seed_demo_history
+from portal.demodata.invitations import seed_demo_invitation
 from portal.demodata.people import CHILDREN, DEMO_PASSWORD, DEMO_PATIENTS, PEOPLE, email_of
 from portal.demodata.pharmacies import seed_pharmacies
 from portal.demodata.schedules import seed_demo_schedules
@@ -289,6 +290,7 @@ def seed_demo() -> dict[str, int]:
         added["appointments"] = _demo_appointments(datetime.now(UTC))
         added["past_appointments"] = _demo_past_appointments()
         added["emergencies"] = seed_demo_emergencies(demo_organisations()["A"], _synthetic_patients())
+        added["invitations"] = seed_demo_invitation()
         return added
 
 
