@@ -29,6 +29,7 @@ CORE_PLUGINS: tuple[str, ...] = (
     "portal.directory.hooks",
     "portal.appointments.hooks",
     "portal.record.hooks",
+    "portal.accounting.hooks",
 )
 
 
