@@ -18,11 +18,11 @@ MATRIX = tomllib.loads((Path(__file__).parent / "authz_matrix.toml").read_text()
 ACTORS = MATRIX["actors"]
 CASES = MATRIX["case"]
 SAME_AS = MATRIX.get("same_as", {})  # an actor a case leaves out expects what this other actor does
+OWNER_MARKERS = {"patient": "Смирнова", "child_9": "Дарья", "child_16": "Максим"}
 
 
 def expected(case: dict, actor: str) -> int:
     return case["expect"][actor] if actor in case["expect"] else case["expect"][SAME_AS[actor]]
-OWNER_MARKERS = {"patient": "Смирнова", "child_9": "Дарья", "child_16": "Максим"}
 
 
 def case_id(case: dict) -> str:

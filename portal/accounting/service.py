@@ -219,21 +219,21 @@ def _grouped(query: ReportQuery):
 
 def _category_order(line: Line) -> tuple:
     age, paid_by, insurer = line.group
-    return AGE_GROUPS.index(age), PAYER_ORDER.index(paid_by), insurer or ""
+    return AGE_GROUPS.index(age), PAYER_ORDER.index(paid_by), insurer is None, insurer or ""
 
 
 def report(account: Account, query: ReportQuery, action: str = "accounting.report_viewed") -> Report:
     """The report: its lines and the total, in two statements whatever the number of services;
     audited as ``action``. LookupError for anyone but the organisation's accountant."""
     require(account, query.organisation_id, action)
-    organisation = db.session.get(Organisation, query.organisation_id)
-    grouped = _grouped(query).select_from(ServiceRecord).where(*_where(query))
-    lines = [Line(tuple(row[:-3]), int(row[-3]), int(row[-2]), int(row[-1])) for row in database.rows(grouped)]
+    with audit.audited_read():  # the reads, then their event in one short write
+        organisation = db.session.get(Organisation, query.organisation_id)
+        grouped = _grouped(query).select_from(ServiceRecord).where(*_where(query))
+        lines = [Line(tuple(row[:-3]), int(row[-3]), int(row[-2]), int(row[-1])) for row in database.rows(grouped)]
+        total = database.rows(select(*_sums()).select_from(ServiceRecord).where(*_where(query)))[0]
+        audit.record_many([_event(account, action, query)])
     if query.group == "category":
         lines.sort(key=_category_order)
-    total = database.rows(select(*_sums()).select_from(ServiceRecord).where(*_where(query)))[0]
-    with write_transaction():
-        audit.record_many([_event(account, action, query)])
     return Report(organisation, query, lines, Line((), int(total[0]), int(total[1]), int(total[2])))
 
 
@@ -241,7 +241,6 @@ def services(account: Account, query: ReportQuery) -> tuple[Organisation, list[R
     """Every paid service of the period, by day, with who received it: one statement. Audited once
     for the organisation and once on each patient's card (one INSERT of all the events)."""
     require(account, query.organisation_id, "accounting.services_exported")
-    organisation = db.session.get(Organisation, query.organisation_id)
     statement = (
         select(
             ServiceRecord.provided_on,
@@ -265,14 +264,16 @@ def services(account: Account, query: ReportQuery) -> tuple[Organisation, list[R
         .where(*_where(query))
         .order_by(ServiceRecord.provided_on, ServiceRecord.id)
     )
-    found = [
-        Rendered(*row[:9], row[9], " ".join(p for p in row[10:13] if p), row[13]) for row in database.rows(statement)
-    ]
-    events = [_event(account, "accounting.services_exported", query)]
-    events += [
-        _event(account, "card.export", query, patient_id=patient_id, section="services")
-        for patient_id in dict.fromkeys(line.patient_id for line in found)
-    ]
-    with write_transaction():
+    with audit.audited_read():  # the reads, then their events in one INSERT and one short write
+        organisation = db.session.get(Organisation, query.organisation_id)
+        found = [
+            Rendered(*row[:9], row[9], " ".join(p for p in row[10:13] if p), row[13])
+            for row in database.rows(statement)
+        ]
+        events = [_event(account, "accounting.services_exported", query)]
+        events += [
+            _event(account, "card.export", query, patient_id=patient_id, section="services")
+            for patient_id in dict.fromkeys(line.patient_id for line in found)
+        ]
         audit.record_many(events)
     return organisation, found

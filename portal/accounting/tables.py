@@ -63,7 +63,7 @@ def page_table(report: Report) -> tuple[list[str], list[list], list]:
     """The headers, the rows and the total row of the report's table (``data_table``'s cells):
     Russian names marked as Russian on an English page."""
     foreign = None if str(get_locale()) == "ru" else "ru"
-    headers = [_group_header(report.query.group), _("Services"), _("Patients"), _("Sum")]
+    headers = [_group_header(report.query.group), _("Number of services"), _("Number of patients"), _("Sum")]
     rows = []
     for line in report.lines:
         text, russian = _label(report.query.group, line.group)
@@ -96,7 +96,7 @@ def _csv(header: list[str], rows: Iterable[list[object]]) -> bytes:
 def report_csv(report: Report) -> bytes:
     """The report's table as a CSV file, its total as the last line."""
     group = report.query.group
-    header = [_group_header(group), _("Services"), _("Patients"), _("Sum, roubles")]
+    header = [_group_header(group), _("Number of services"), _("Number of patients"), _("Sum, roubles")]
     rows = [
         [_label(group, line.group)[0], line.services, line.patients, _amount(line.kopecks)] for line in report.lines
     ]
