@@ -18,12 +18,12 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from portal.audit.models import AuditEvent
 from portal.database import db, write_transaction
 from portal.demodata.synthetic import demo_organisations
 from portal.directory.models import Department
 from portal.identifiers import make_snils
 from portal.record.models import Diagnosis, LabReport, Observation, Patient, ServiceRecord, Visit
+from tests.test_booking import events
 from tests.test_htmx import recorded_statements
 
 EN = {"Accept-Language": "en"}
@@ -127,15 +127,6 @@ class Clinic:
 @pytest.fixture
 def clinic(app, orgs):
     return Clinic(app, orgs["A"])
-
-
-def events(app, action: str) -> list[AuditEvent]:
-    with app.app_context():
-        found = list(
-            db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))
-        )
-        db.session.expunge_all()
-    return found
 
 
 # -- the sums ---------------------------------------------------------------------------------------
