@@ -228,13 +228,13 @@ LAYOUT_PROBLEMS = r"""
 }
 """
 
-CRAWL_PEOPLE = (None, "patient", "guardian", "registrar", "doctor")  # None: not signed in
+CRAWL_PEOPLE = (None, "patient", "guardian", "registrar", "doctor", "accountant")  # None: not signed in
 CRAWL_START = {None: ["/", "/auth/sign-in", "/no-such-page"]}
 CRAWL_LIMIT = 120  # pages in all; the portal has about 80 kinds
 WIDTHS = (320, 768, 1280)
 PHONE = {"width": 320, "height": 640}
 # Links that download a file or would sign out, and pages that are not the portal's.
-NOT_PAGES = re.compile(r"\.(pdf|json)\b|/file\b|/document$|/documents/\d+$|/assets/|/healthz|/verify/|sign-out")
+NOT_PAGES = re.compile(r"\.(pdf|json|csv)\b|/file\b|/document$|/documents/\d+$|/assets/|/healthz|/verify/|sign-out")
 # Where the top of the page's h1 must be at 320 × 640, page-relative: the first half of the
 # screen, and the first screen in large text (one and a half times larger everything).
 H1_LIMIT = {"default": 320, "high-contrast": 320, "large-text": 640}
@@ -348,6 +348,7 @@ def test_the_crawl_reaches_the_pages_of_each_person(crawl):
         "/clinic/verifications",
         "/clinic/verifications/N",
         "/clinic/emergency",
+        "/accounting",
     ):
         assert expected in kinds, f"the crawl never reached {expected}: {sorted(kinds)}"
     assert len(crawl.pages) >= 50, len(crawl.pages)

@@ -154,13 +154,11 @@ def table_cell(cell: object) -> Markup:
 NUMERIC = ' class="numeric"'
 
 
-def _row(row: list, numeric: frozenset[int]) -> str:
-    """A table row: its first cell the row's header, the figures' cells marked to align right."""
+def _row(row: list, figures: dict[int, str]) -> str:
+    """A table row: its first cell the row's header; a figure's cell aligned right and labelled with
+    its column's name (``figures``: position → the attributes), which a narrow screen shows."""
     cells = [f'\n    <tr>\n      <th scope="row">{table_cell(row[0])}</th>']
-    cells.extend(
-        f"\n      <td{NUMERIC if n in numeric else ''}>{table_cell(cell)}</td>"
-        for n, cell in enumerate(row[1:], start=1)
-    )
+    cells.extend(f"\n      <td{figures.get(n, '')}>{table_cell(cell)}</td>" for n, cell in enumerate(row[1:], start=1))
     cells.append("\n    </tr>")
     return "".join(cells)
 
@@ -178,11 +176,11 @@ def data_table(
     with scope, the first cell of each row a row header; cells as ``table_cell`` takes them. A
     function rather than a Jinja loop: a list page's table was most of its rendering.
 
-    ``numeric``: the columns (by position) of figures, aligned right, and kept as a table on a
-    narrow screen (figures without their column's name mean nothing); ``total``: a last row in the
-    table's foot, its first cell its header (e.g. «Итого»)."""
-    figures = frozenset(numeric)
-    html = ['<div class="table-wrap">\n<table class="table', " table-figures" if figures else "", '"']
+    ``numeric``: the columns (by position) of figures, aligned right, each figure labelled with its
+    column's name for a narrow screen, where the rows are stacked and the headers hidden;
+    ``total``: a last row in the table's foot, its first cell its header (e.g. «Итого»)."""
+    figures = {n: f'{NUMERIC} data-label="{escape(headers[n])}"' for n in numeric}
+    html = ['<div class="table-wrap">\n<table class="table"']
     if id:
         html.append(f' id="{escape(id)}"')
     html.append(f'>\n  <caption class="{escape(caption_class)}">{escape(caption)}</caption>\n  <thead>\n    <tr>')

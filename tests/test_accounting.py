@@ -42,7 +42,7 @@ def text(response) -> str:
 def table_rows(response) -> list[list[str]]:
     """The report's table: [header cell, figures…] per row, the total last."""
     body = response.get_data(as_text=True)
-    table = body[body.index('<table class="table table-figures">') : body.index("</table>")]
+    table = body[body.index('<table class="table">') : body.index("</table>")]
     rows = []
     for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]:
         cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
@@ -580,3 +580,15 @@ def test_the_demo_accountant_finds_this_months_paid_services(app, accountant):
     rows = table_rows(response)
     assert len(rows) >= 4 and rows[-1][0] == "Total" and int(rows[-1][1]) >= 100
     assert "own money" in text(response) and "АО «СОГАЗ»" in text(response)
+
+
+def test_the_table_has_a_caption_headers_with_scope_and_labelled_figures(clinic, accountant):
+    one = clinic.patient(date(1980, 5, 5))
+    clinic.services([{"patient": one, "day": date(2021, 3, 1), "department": "Отделение А"}])
+    page = accountant.get(f"/accounting?{MARCH}&group=department&payer=paid", headers=EN).get_data(as_text=True)
+    table = page[page.index('<table class="table">') : page.index("</table>")]
+    assert '<caption class="">By department. Paid by the patients</caption>' in table
+    assert '<th scope="col" class="numeric">Number of services</th>' in table
+    assert '<td class="numeric" data-label="Sum">RUB2,100.00</td>' in table  # the label a phone shows
+    foot = table[table.index("<tfoot>") :]
+    assert '<th scope="row">Total</th>' in foot and '<td class="numeric" data-label="Number of patients">1</td>' in foot
