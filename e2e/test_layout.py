@@ -15,6 +15,7 @@ from playwright.sync_api import Error as PlaywrightError
 from e2e.conftest import ALL_THEMES as THEMES
 from e2e.conftest import LANGUAGES, THEME_URLS, new_context
 from e2e.test_demo_pages import demo_url  # noqa: F401 - the demo-mode server, for its sign-in page
+from portal.demodata.people import PEOPLE
 
 PAGES = [
     "/",
@@ -430,7 +431,7 @@ def test_the_demo_accounts_keep_each_bullet_beside_its_account(browser, demo_url
         for path in ("/auth/sign-in", "/demo/outbox"):
             page.set_viewport_size(PHONE)
             page.goto(path)
-            assert page.locator(".demo-accounts li").count() == 10 or path != "/auth/sign-in"
+            assert page.locator(".demo-accounts li").count() == len(PEOPLE) or path != "/auth/sign-in"
             for theme in THEMES:
                 assert page.evaluate(SWAP_THEME, THEME_URLS[theme])
                 for width in WIDTHS:
