@@ -13,6 +13,7 @@ from e2e.conftest import ALL_THEMES, LANGUAGES, SECRET, THEME_URLS, THEMES, chec
 from e2e.test_accessibility import drop_expected_status_logs
 from portal import create_app
 from portal.database import db
+from portal.demodata.people import PEOPLE
 
 JS = [pytest.param(True, id="js"), pytest.param(False, id="nojs")]
 
@@ -61,7 +62,7 @@ def test_demo_mode_pages_are_accessible(browser, demo_url, path, status, lang, t
         assert check.page.locator("html").get_attribute("lang") == lang
         assert check.page.locator("h1").count() == 1
         if path == "/auth/sign-in":
-            assert check.page.locator("section.demo button").count() == 10
+            assert check.page.locator("section.demo button").count() == len(PEOPLE)
         if status != 200:
             drop_expected_status_logs(check, status)
         check.assert_clean()

@@ -15,6 +15,7 @@ from playwright.sync_api import Error as PlaywrightError
 from e2e.conftest import ALL_THEMES as THEMES
 from e2e.conftest import LANGUAGES, THEME_URLS, new_context
 from e2e.test_demo_pages import demo_url  # noqa: F401 - the demo-mode server, for its sign-in page
+from portal.demodata.people import PEOPLE
 
 PAGES = [
     "/",
@@ -228,13 +229,13 @@ LAYOUT_PROBLEMS = r"""
 }
 """
 
-CRAWL_PEOPLE = (None, "patient", "guardian", "registrar", "doctor")  # None: not signed in
+CRAWL_PEOPLE = (None, "patient", "guardian", "registrar", "doctor", "accountant")  # None: not signed in
 CRAWL_START = {None: ["/", "/auth/sign-in", "/no-such-page"]}
 CRAWL_LIMIT = 120  # pages in all; the portal has about 80 kinds
 WIDTHS = (320, 768, 1280)
 PHONE = {"width": 320, "height": 640}
 # Links that download a file or would sign out, and pages that are not the portal's.
-NOT_PAGES = re.compile(r"\.(pdf|json)\b|/file\b|/document$|/documents/\d+$|/assets/|/healthz|/verify/|sign-out")
+NOT_PAGES = re.compile(r"\.(pdf|json|csv)\b|/file\b|/document$|/documents/\d+$|/assets/|/healthz|/verify/|sign-out")
 # Where the top of the page's h1 must be at 320 × 640, page-relative: the first half of the
 # screen, and the first screen in large text (one and a half times larger everything).
 H1_LIMIT = {"default": 320, "high-contrast": 320, "large-text": 640}
@@ -348,6 +349,7 @@ def test_the_crawl_reaches_the_pages_of_each_person(crawl):
         "/clinic/verifications",
         "/clinic/verifications/N",
         "/clinic/emergency",
+        "/accounting",
     ):
         assert expected in kinds, f"the crawl never reached {expected}: {sorted(kinds)}"
     assert len(crawl.pages) >= 50, len(crawl.pages)
@@ -429,7 +431,7 @@ def test_the_demo_accounts_keep_each_bullet_beside_its_account(browser, demo_url
         for path in ("/auth/sign-in", "/demo/outbox"):
             page.set_viewport_size(PHONE)
             page.goto(path)
-            assert page.locator(".demo-accounts li").count() == 10 or path != "/auth/sign-in"
+            assert page.locator(".demo-accounts li").count() == len(PEOPLE) or path != "/auth/sign-in"
             for theme in THEMES:
                 assert page.evaluate(SWAP_THEME, THEME_URLS[theme])
                 for width in WIDTHS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from functools import lru_cache
 
 import flask_babel
@@ -150,21 +151,49 @@ def table_cell(cell: object) -> Markup:
     return escape(cell[0])
 
 
-def data_table(caption: object, headers: list, rows: list, caption_class: str = "", id: str | None = None) -> Markup:  # noqa: A002 (the macro's name)
+NUMERIC = ' class="numeric"'
+
+
+def _row(row: list, figures: dict[int, str]) -> str:
+    """A table row: its first cell the row's header; a figure's cell aligned right and labelled with
+    its column's name (``figures``: position → the attributes), which a narrow screen shows."""
+    cells = [f'\n    <tr>\n      <th scope="row">{table_cell(row[0])}</th>']
+    cells.extend(f"\n      <td{figures.get(n, '')}>{table_cell(cell)}</td>" for n, cell in enumerate(row[1:], start=1))
+    cells.append("\n    </tr>")
+    return "".join(cells)
+
+
+def data_table(
+    caption: object,
+    headers: list,
+    rows: list,
+    caption_class: str = "",
+    id: str | None = None,  # noqa: A002 (the macro's name)
+    numeric: tuple[int, ...] = (),
+    total: list | None = None,
+) -> Markup:
     """The portal's one table (components/tables.html ``data_table``): a caption, column headers
     with scope, the first cell of each row a row header; cells as ``table_cell`` takes them. A
-    function rather than a Jinja loop: a list page's table was most of its rendering."""
+    function rather than a Jinja loop: a list page's table was most of its rendering.
+
+    ``numeric``: the columns (by position) of figures, aligned right, each figure labelled with its
+    column's name for a narrow screen, where the rows are stacked and the headers hidden;
+    ``total``: a last row in the table's foot, its first cell its header (e.g. «Итого»)."""
+    figures = {n: f'{NUMERIC} data-label="{escape(headers[n])}"' for n in numeric}
     html = ['<div class="table-wrap">\n<table class="table"']
     if id:
         html.append(f' id="{escape(id)}"')
     html.append(f'>\n  <caption class="{escape(caption_class)}">{escape(caption)}</caption>\n  <thead>\n    <tr>')
-    html.extend(f'\n      <th scope="col">{escape(header)}</th>' for header in headers)
+    html.extend(
+        f'\n      <th scope="col"{NUMERIC if n in figures else ""}>{escape(header)}</th>'
+        for n, header in enumerate(headers)
+    )
     html.append("\n    </tr>\n  </thead>\n  <tbody>")
-    for row in rows:
-        html.append(f'\n    <tr>\n      <th scope="row">{table_cell(row[0])}</th>')
-        html.extend(f"\n      <td>{table_cell(cell)}</td>" for cell in row[1:])
-        html.append("\n    </tr>")
-    html.append("\n  </tbody>\n</table>\n</div>")
+    html.extend(_row(row, figures) for row in rows)
+    html.append("\n  </tbody>")
+    if total is not None:
+        html.append(f"\n  <tfoot>{_row(total, figures)}\n  </tfoot>")
+    html.append("\n</table>\n</div>")
     return Markup("".join(html))  # noqa: S704 (every part escaped)
 
 
@@ -176,10 +205,11 @@ def card_basis(basis: str) -> str:
 
 
 def rubles(kopecks: int) -> str:
-    """12345 → «123,45 ₽» in the reader's locale."""
+    """12345 → «123,45 ₽» in the reader's locale: the kopecks as a Decimal, never a float, so the
+    sum shown is the sum added up, to the kopeck."""
     from flask_babel import format_currency
 
-    return format_currency(kopecks / 100, "RUB")
+    return format_currency(Decimal(kopecks).scaleb(-2), "RUB")
 
 
 def unit(ucum: str | None) -> str:

@@ -31,6 +31,7 @@ CORE_PLUGINS: tuple[str, ...] = (
     "portal.record.hooks",
     "portal.auditor.hooks",
     "portal.orgadmin.hooks",
+    "portal.accounting.hooks",
 )
 
 

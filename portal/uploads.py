@@ -270,10 +270,13 @@ def remove(key: str) -> None:
     _path(key).unlink(missing_ok=True)
 
 
-def download(data: bytes, filename: str, content_type: str, inline: bool = False) -> Response:
-    """A file response with the headers of SECURITY.md check 58."""
+def download(
+    data: bytes, filename: str, content_type: str, inline: bool = False, fallback: str | None = None
+) -> Response:
+    """A file response with the headers of SECURITY.md check 58. ``fallback``: the name for a
+    client that reads only the ASCII one (by default the ASCII letters of ``filename``)."""
     response = Response(data, mimetype=content_type)
-    ascii_name = filename.encode("ascii", "ignore").decode() or "document"
+    ascii_name = (fallback or filename).encode("ascii", "ignore").decode() or "document"
     ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", ascii_name)
     disposition = "inline" if inline else "attachment"
     response.headers["Content-Disposition"] = (

@@ -22,15 +22,16 @@ def test_seed_demo_is_idempotent(app):
     first = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0, first.output
     assert "organisations: 41 added" in first.output and "patients: 20 added" in first.output
-    assert "accounts: 10 added" in first.output and "pharmacies: 3 added" in first.output
-    assert "appointments: 2 added" in first.output
-    # 41 medical organisations and 3 pharmacies; 20 generated patients, 9 demo people with
+    assert "accounts: 11 added" in first.output and "pharmacies: 3 added" in first.output
+    assert "appointments: 2 added" in first.output and "paid_services: 200 added" in first.output
+    # 41 medical organisations and 3 pharmacies; 20 generated patients, 10 demo people with
     # verified cards and the guardian's 2 children.
-    assert counts(app) == (44, 31)
+    assert counts(app) == (44, 32)
     second = runner.invoke(args=["seed-demo"])
     assert "organisations: 0 added, patients: 0 added, accounts: 0 added" in second.output
     assert "pharmacies: 0 added" in second.output and "appointments: 0 added" in second.output
-    assert counts(app) == (44, 31)
+    assert "paid_services: 0 added" in second.output
+    assert counts(app) == (44, 32)
 
 
 def test_db_upgrade_creates_the_schema_from_nothing(tmp_path):

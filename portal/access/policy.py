@@ -852,3 +852,22 @@ def decide_staff_admin(account: Account | None, organisation_id: int | None) -> 
     if not allowed:
         return Decision(False, "only an admin of the organisation manages its staff")
     return Decision(True, "organisation admin", "org_admin", organisation_id)
+# -- the accountant: what an organisation's paid services brought in ------------------------------
+# An accountant reads the paid services (paid by the patient or a voluntary insurer) their own
+# organisation rendered: the totals of a period, and the list of services with who received them
+# (receipts, insurers' registers, the certificate for a tax deduction need the person). Never a
+# card: no diagnosis, visit, result or prescription, nothing of another organisation (404).
+
+
+def accountant_organisations(account: Account) -> set[int]:
+    return {m.organisation_id for m in account.memberships if m.role == "accountant" and m.ended_at is None}
+
+
+def decide_accounting(account: Account | None, organisation_id: int | None) -> Decision:
+    """May this account read the paid services ``organisation_id`` rendered? Only an active
+    accountant membership of that organisation."""
+    if account is None or not account.is_active:
+        return Decision(False, "not signed in")
+    if organisation_id is None or organisation_id not in accountant_organisations(account):
+        return Decision(False, "only the organisation's accountant reads its paid services")
+    return Decision(True, "accountant of the organisation", "accountant", organisation_id)

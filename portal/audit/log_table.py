@@ -29,6 +29,7 @@ def rows(entries: Iterable[AccessEntry], patient_id: int, labels: Mapping[str, o
         "emergency": _("emergency access"),
         "registrar": _("registrar"),
         "org_admin": _("organisation admin"),
+        "accountant": _("accountant"),
         "operator": _("the clinic"),
         "none": _("no access"),
         "anonymous": _("not signed in"),

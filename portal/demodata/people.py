@@ -123,6 +123,18 @@ PEOPLE = (
         staff=(("auditor", "A"),),
     ),
     DemoPerson(
+        "accountant",
+        "Захарова",
+        "Анна",
+        "Михайловна",
+        "F",
+        44 * 365 + 200,
+        "002000031",
+        _l("accountant, clinic A"),
+        factor="totp",
+        staff=(("accountant", "A"),),
+    ),
+    DemoPerson(
         "applicant",
         "Орлов",
         "Игорь",

@@ -1,6 +1,7 @@
 """Demo data: the synthetic organisation directory, a handful of patients, and the demo accounts
 (a patient, a guardian with two children, a trusted person, clinicians in two clinics, a
-registrar, an org admin and an auditor), each with a second factor set up.
+registrar, an org admin, an auditor and an accountant), each with a second factor set up; and the
+demo clinics' paid services, which the accountant's report shows.
 
 Safe to run on every start: rows are matched by their natural keys (oid, SNILS, e-mail), so a
 second run adds nothing and rows someone has edited are left alone. Everyone here is made up.
@@ -21,6 +22,7 @@ from portal.auth.models import Account, IdentityDocument, StaffMembership, Verif
 from portal.consent.models import ConsentEvent
 from portal.database import db, write_transaction
 from portal.demodata.emergency import seed_demo_emergencies
+from portal.demodata.accounting import seed_demo_paid_services
 from portal.demodata.history import seed_demo_history
 from portal.demodata.invitations import seed_demo_invitation
 from portal.demodata.people import CHILDREN, DEMO_PASSWORD, DEMO_PATIENTS, PEOPLE, email_of
@@ -287,6 +289,7 @@ def seed_demo() -> dict[str, int]:
         added["visits"] = seed_demo_history(session, clock.today())["visit"]
         added["pharmacies"] = seed_pharmacies()
         added.update(seed_demo_schedules(clock.today(), _synthetic_patients()))
+        added["paid_services"] = seed_demo_paid_services(clock.today(), _synthetic_patients())
         added["appointments"] = _demo_appointments(datetime.now(UTC))
         added["past_appointments"] = _demo_past_appointments()
         added["emergencies"] = seed_demo_emergencies(demo_organisations()["A"], _synthetic_patients())

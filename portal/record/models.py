@@ -321,8 +321,12 @@ class ClinicAttachment(_Entry, Base):
 
 
 class ServiceRecord(_Entry, Base):
-    """A medical service received and what the compulsory insurance paid for it
-    («Информация об оказанных медицинских услугах и их стоимости»)."""
+    """A medical service received and what it cost
+    («Информация об оказанных медицинских услугах и их стоимости»): paid by the compulsory
+    insurance (ОМС), by the patient (paid) or by a voluntary insurer (ВМИ, «ДМС»).
+
+    ``cost_kopecks`` is the cost of the whole line (all ``quantity`` of it). ``department_id`` is
+    the department that rendered it that day (the accountant's report counts it there)."""
 
     __tablename__ = "service_record"
 
@@ -332,14 +336,20 @@ class ServiceRecord(_Entry, Base):
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     cost_kopecks: Mapped[int] = mapped_column(Integer)
     paid_by: Mapped[str] = mapped_column(String(16), default="oms")  # oms, paid, vmi
+    insurer: Mapped[str | None] = mapped_column(String(200))  # the voluntary insurer, for paid_by vmi
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id"))
 
     organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True)
     practitioner: Mapped[Practitioner | None] = relationship(lazy="joined")
 
-    __table_args__ = (Index("ix_service_patient_date", "patient_id", "provided_on", "id"),)
+    __table_args__ = (
+        Index("ix_service_patient_date", "patient_id", "provided_on", "id"),
+        # The accountant's report: an organisation's paid services of a period, without its OMS ones.
+        Index("ix_service_organisation_payer_date", "organisation_id", "paid_by", "provided_on"),
+    )
 
 
 class Document(_Entry, Base):
