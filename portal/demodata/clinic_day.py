@@ -37,7 +37,8 @@ def _account(key: str) -> Account | None:
     return db.session.scalar(select(Account).where(Account.email == email_of(person)))
 
 
-def _nurse_practitioner(organisation_id: int) -> None:
+def _nurse_practitioner(doctor: Practitioner) -> None:
+    """The demo nurse's record, in the demo doctor's department: the nurse who works with him."""
     nurse = _account("nurse")
     if nurse is None or db.session.scalar(select(Practitioner.id).where(Practitioner.account_id == nurse.id)):
         return
@@ -49,7 +50,8 @@ def _nurse_practitioner(organisation_id: int) -> None:
             specialty=NURSE_SPECIALTY,
             position="медицинская сестра участковая",
             registration_number=f"77-{int(nurse.snils[:9]) % 10**7:07d}",
-            organisation_id=organisation_id,
+            organisation_id=doctor.organisation_id,
+            department_id=doctor.department_id,
             account_id=nurse.id,
         )
     )
@@ -87,7 +89,7 @@ def seed_clinic_day(now: datetime, patients: list[int]) -> int:
     )
     if doctor is None or len(patients) < len(PLAN):
         return 0
-    _nurse_practitioner(doctor.organisation_id)
+    _nurse_practitioner(doctor)
     day = clock.local_date(now)
     booked_today = db.session.scalar(
         select(func.count())
