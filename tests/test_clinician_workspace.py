@@ -344,3 +344,11 @@ def test_the_demo_seed_adds_the_day_once(app, demo):
     with app.app_context(), write_transaction():
         assert seed_clinic_day(datetime.now(UTC), _synthetic_patients()) == 0
     assert date.today()  # (the seed's day is the portal's today)
+
+
+def test_ids_past_the_database_are_404(app, demo, login):
+    huge = 9223372036854775808
+    doctor, nurse = login(demo["doctor"]), login(demo["nurse"])
+    assert post(doctor, f"/doctor/appointments/{huge}/arrived", "/doctor").status_code == 404
+    assert nurse.get(f"/nurse/appointments/{huge}/measurements").status_code == 404
+    assert post(nurse, f"/nurse/appointments/{huge}/measurements", "/nurse", pulse="70").status_code == 404
