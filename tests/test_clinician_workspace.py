@@ -352,3 +352,18 @@ def test_ids_past_the_database_are_404(app, demo, login):
     assert post(doctor, f"/doctor/appointments/{huge}/arrived", "/doctor").status_code == 404
     assert nurse.get(f"/nurse/appointments/{huge}/measurements").status_code == 404
     assert post(nurse, f"/nurse/appointments/{huge}/measurements", "/nurse", pulse="70").status_code == 404
+
+
+def test_the_seed_clinic_day_command_adds_a_day_only_when_today_has_none(app, demo):
+    with app.app_context():
+        doctor = db.session.scalar(sa.select(Practitioner.id).where(Practitioner.account_id == demo["doctor"].id))
+    runner = app.test_cli_runner()
+    assert "clinic day: 0 added" in runner.invoke(args=["seed-clinic-day"]).output
+    with app.app_context(), write_transaction():
+        db.session.execute(
+            sa.update(Appointment)
+            .where(Appointment.practitioner_id == doctor, Appointment.slot_id.is_(None))
+            .values(starts_at=datetime.now(UTC) - timedelta(days=2))
+        )
+    assert f"clinic day: {len(PLAN)} added" in runner.invoke(args=["seed-clinic-day"]).output
+    assert len(todays(app, demo)) >= len(PLAN)
