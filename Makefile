@@ -52,6 +52,7 @@ db: install
 ## finishes the job in hand) when gunicorn stops, however it stops.
 run: deps-run db
 	@export PORTAL_DEMO_MODE=$${PORTAL_DEMO_MODE:-$$( [ "$$PORTAL_ENV" = production ] && echo false || echo true )}; \
+	if [ "$$PORTAL_DEMO_MODE" = true ]; then $(BIN)/flask --app portal seed-clinic-day; fi; \
 	$(BIN)/flask --app portal worker & worker=$$!; \
 	trap 'kill -INT $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	$(BIN)/gunicorn -c python:portal.gunicorn_conf --bind $(HOST):$(PORT) --workers $(WORKERS) wsgi:app

@@ -1,5 +1,5 @@
-"""``flask --app portal ...`` commands: seed-demo, plugins, verify-audit, seal-audit, deliver-outbox, generate-slots,
-expire-offers, send-appointment-reminders,
+"""``flask --app portal ...`` commands: seed-demo, seed-clinic-day, plugins, verify-audit, seal-audit,
+deliver-outbox, generate-slots, expire-offers, send-appointment-reminders,
 send-reminders, assign-role, import-record; ``worker`` is in ``portal.tasks`` (``db`` is Flask-Migrate's)."""
 
 from __future__ import annotations
@@ -17,6 +17,22 @@ def seed_demo_command() -> None:
 
     added = seed_demo()
     click.echo(", ".join(f"{name}: {count} added" for name, count in added.items()))
+
+
+@click.command("seed-clinic-day")
+@with_appcontext
+def seed_clinic_day_command() -> None:
+    """Give the demo doctor today's appointments (the demo's clinicians' day) when today has none:
+    ``make run`` in demo mode runs it at each start, so the day is always today's."""
+    from datetime import UTC, datetime
+
+    from portal.database import write_transaction
+    from portal.demodata.clinic_day import seed_clinic_day
+    from portal.demodata.seed import _synthetic_patients
+
+    with write_transaction():
+        added = seed_clinic_day(datetime.now(UTC), _synthetic_patients())
+    click.echo(f"clinic day: {added} added")
 
 
 @click.command("plugins")
@@ -199,6 +215,7 @@ def import_record_command(bundle, author: str) -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(seed_clinic_day_command)
     app.cli.add_command(plugins_command)
     app.cli.add_command(verify_audit_command)
     app.cli.add_command(seal_audit_command)

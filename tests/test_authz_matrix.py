@@ -135,6 +135,7 @@ def world(app, demo):
                 .limit(1)
             )
             appointment_owners = _appointment_owners(demo)
+            arrived = _arrived_today(demo, orgs)
             # The staff pages: a working rule of clinic A and one of B; a card attached to B only.
             from portal.appointments.models import ScheduleRule
             from portal.record.models import ClinicAttachment
@@ -175,6 +176,7 @@ def world(app, demo):
     return {
         **audited,
         "staff_admin": staff_admin,
+        **arrived,
         "rule_a": rules["A"],
         "rule_b": rules["B"],
         **made,
@@ -291,6 +293,33 @@ def _appointment_owners(demo) -> dict[str, int]:
     return found
 
 
+def _arrived_today(demo, orgs) -> dict[str, int]:
+    """The clinicians' workspace: an appointment of the demo doctor's day (clinic A) marked
+    arrived, and one at clinic B with its doctor, the patient arrived ten minutes ago."""
+    from portal import clock
+    from portal.appointments.models import Appointment
+    from portal.directory.models import Practitioner
+
+    doctor_b = db.session.scalar(sa.select(Practitioner).where(Practitioner.account_id == demo["doctor_b"].id))
+    in_b = Appointment(
+        patient_id=demo["guardian"].patient_id, organisation_id=orgs["B"].id, practitioner_id=doctor_b.id,
+        specialty_code=doctor_b.specialty_code, starts_at=clock.now() - timedelta(minutes=10), status="arrived",
+    )  # fmt: skip
+    db.session.add(in_b)
+    db.session.flush()
+    in_a = db.session.scalar(
+        sa.select(Appointment.id)
+        .where(
+            Appointment.organisation_id == orgs["A"].id,
+            Appointment.status == "arrived",
+            Appointment.starts_at >= clock.day_start(clock.today()),
+        )
+        .order_by(Appointment.id)
+        .limit(1)
+    )
+    return {"arrived_a": in_a, "arrived_b": in_b.id}
+
+
 def _emergency_accesses(demo, orgs) -> dict[str, int]:
     """Clinic A's demo emergency access, and one clinic B's doctor opened an hour ago."""
     from portal.access.models import EmergencyAccess
@@ -348,6 +377,8 @@ def test_matrix(app, demo, world, case, htmx):
         emergency_a=world["emergency_a"],
         emergency_b=world["emergency_b"],
         **world["staff_admin"],
+        arrived_a=world["arrived_a"],
+        arrived_b=world["arrived_b"],
     )
     headers = {"HX-Request": "true"} if htmx else {}
     failures = []

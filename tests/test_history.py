@@ -28,9 +28,13 @@ EXCERPT = Path(__file__).parent / "data" / "mkb10_reference_excerpt.csv"
 
 
 def test_catalogue_has_the_28_tests_with_units_and_ranges():
-    assert len(catalog.TESTS) == 28
+    """28 laboratory tests and the 8 vital signs a nurse measures; weight and height alone have no
+    reference range (their trend is what matters)."""
+    assert len(catalog.TESTS) == 28 + len(catalog.VITALS)
     for test in catalog.TESTS.values():
         assert test.unit and test.ru and test.en
+        if test.code in ("29463-7", "8302-2"):
+            continue
         for sex in ("M", "F"):
             low, high = test.range_for(sex)
             assert low is not None or high is not None
@@ -43,9 +47,10 @@ def test_catalogue_has_the_28_tests_with_units_and_ranges():
 def test_panels_name_known_tests_and_studies_have_none():
     assert catalog.PANELS["58410-2"].tests == ("718-7", "789-8", "6690-2", "777-3", "4544-3", "30341-2")
     for panel in catalog.PANELS.values():
-        assert panel.kind in ("lab", "instrumental")
+        assert panel.kind in ("lab", "instrumental", "vitals")
         assert all(code in catalog.TESTS for code in panel.tests)
-        assert bool(panel.tests) == (panel.kind == "lab")
+        assert bool(panel.tests) == (panel.kind != "instrumental")
+    assert catalog.PANELS[catalog.VITALS_PANEL].tests == catalog.VITALS
     assert catalog.PANELS["11524-6"].name("ru") == "Электрокардиография"
     assert catalog.PANELS["36643-5"].name("en") == "Chest X-ray"
 

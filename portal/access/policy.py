@@ -840,6 +840,8 @@ def decide_audit(account: Account | None, organisation_id: int | None) -> Decisi
     if held != {"auditor"}:
         return Decision(False, "an auditor holds no other role in the organisation they audit", conflict=True)
     return Decision(True, "auditor of the organisation", "auditor", organisation_id)
+
+
 # -- the organisation's admin: its staff, invitations, roles and suspension ----------------------
 # Only an admin of that organisation (a current membership: a suspended admin is none) manages
 # its staff; another organisation's staff list, member or invitation is 404. The pages show names,
@@ -852,6 +854,8 @@ def decide_staff_admin(account: Account | None, organisation_id: int | None) -> 
     if not allowed:
         return Decision(False, "only an admin of the organisation manages its staff")
     return Decision(True, "organisation admin", "org_admin", organisation_id)
+
+
 # -- the accountant: what an organisation's paid services brought in ------------------------------
 # An accountant reads the paid services (paid by the patient or a voluntary insurer) their own
 # organisation rendered: the totals of a period, and the list of services with who received them
@@ -871,3 +875,84 @@ def decide_accounting(account: Account | None, organisation_id: int | None) -> D
     if organisation_id is None or organisation_id not in accountant_organisations(account):
         return Decision(False, "only the organisation's accountant reads its paid services")
     return Decision(True, "accountant of the organisation", "accountant", organisation_id)
+
+
+# -- the clinicians' workspace: the doctor's day and the nurse's measurements ----------------------
+# A doctor sees and marks (arrived, completed, no-show) the appointments booked with them, in the
+# organisations where they work as a doctor; the card opens through the care relationship the
+# booking made (``care_current``), or by emergency access. A nurse sees the day's in-person
+# appointments of the organisations where they work as a nurse and writes measurements (vital
+# signs) into the card of a patient whose appointment there today is marked arrived: the arrival
+# at the nurse's clinic is the care relationship, and it lasts that day only. Nothing else of the
+# card opens to the nurse by it.
+
+
+def clinical_organisations(account: Account, role: str) -> set[int]:
+    return {m.organisation_id for m in account.memberships if m.role == role and m.ended_at is None}
+
+
+def decide_own_appointment(account: Account | None, appointment, practitioner_id: int | None) -> Decision:
+    """May this doctor (whose practitioner record is ``practitioner_id``) mark ``appointment``?
+    Only one booked with them, in an organisation where they work as a doctor."""
+    if account is None or not account.is_active:
+        return Decision(False, "not signed in")
+    if appointment is None or practitioner_id is None or appointment.practitioner_id != practitioner_id:
+        return Decision(False, "only the doctor the appointment is booked with marks it")
+    if appointment.organisation_id not in clinical_organisations(account, "doctor"):
+        return Decision(False, "the appointment is in an organisation the doctor does not work in")
+    return Decision(True, "the doctor of the appointment", "clinician", appointment.organisation_id)
+
+
+def decide_measurement(account: Account | None, appointment, patient: Patient | None) -> Decision:
+    """May this nurse write measurements into the card of the patient of ``appointment``? A nurse
+    of the appointment's organisation, the appointment marked arrived today, the card open with
+    consent; a plugin may deny."""
+    if account is None or not account.is_active or account.verification_status != "verified":
+        return Decision(False, "not signed in with a verified identity")
+    if appointment is None or appointment.organisation_id not in clinical_organisations(account, "nurse"):
+        return Decision(False, "only a nurse of the appointment's organisation measures")
+    if patient is None or patient.id != appointment.patient_id or account.patient_id == patient.id:
+        return Decision(False, "no such card, or the nurse's own")
+    if patient.closed_at is not None:
+        return Decision(False, "the card is closed: the patient opted out of the electronic record")
+    if appointment.status != "arrived" or clock.local_date(appointment.starts_at) != today():
+        return Decision(False, "measurements are written for a patient who arrived today", "clinician")
+    denial = _plugin_denial(account, "write", patient, "results")
+    if denial:
+        return Decision(False, denial)
+    if not has_consent(patient.id):
+        return Decision(False, "the patient has not given consent to processing")
+    return Decision(True, "nurse measuring the patient who arrived", "clinician", appointment.organisation_id)
+
+
+def care_opened(account: Account, patient_ids: list[int]) -> set[int]:
+    """Of ``patient_ids``, the cards a current care relationship opens to this clinician (in an
+    organisation where they work as a doctor or nurse; the card open, with consent): where the
+    doctor's day links to the card. One statement; the card's page decides again (``decide``)."""
+    from portal.consent.models import ConsentEvent
+
+    organisations = sorted(clinical_organisations(account, "doctor") | clinical_organisations(account, "nurse"))
+    if not patient_ids or not organisations:
+        return set()
+    latest = (
+        select(ConsentEvent.action)
+        .where(ConsentEvent.patient_id == CareRelationship.patient_id)
+        .order_by(ConsentEvent.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return set(
+        db.session.scalars(
+            select(CareRelationship.patient_id)
+            .join(Patient, Patient.id == CareRelationship.patient_id)
+            .where(
+                CareRelationship.practitioner_id == account.id,
+                CareRelationship.patient_id.in_(patient_ids),
+                CareRelationship.organisation_id.in_(organisations),
+                care_current(),
+                Patient.closed_at.is_(None),
+                latest == "given",
+            )
+            .distinct()
+        )
+    )

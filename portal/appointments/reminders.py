@@ -189,15 +189,20 @@ def allowed_marks(appointment: Appointment, ends_at: datetime | None, moment: da
     return ()
 
 
-def mark(account, appointment_id: int, status: str) -> Appointment:
-    """The registrar of the appointment's clinic marks it; LookupError (404) for another clinic's."""
+def mark(account, appointment_id: int, status: str, decide=None) -> Appointment:
+    """The registrar of the appointment's clinic marks it; LookupError (404) for another clinic's.
+    ``decide(account, appointment)`` gives another party's decision (the doctor of the appointment
+    marks it from their day); the audit names the decision's basis as the actor's role."""
     from flask_babel import lazy_gettext as _l
 
     with write_transaction():
         appointment = db.session.get(Appointment, appointment_id)
         if appointment is None:
             raise LookupError(appointment_id)
-        decision = policy.decide_clinic_appointment(account, appointment.organisation_id)
+        if decide is None:
+            decision = policy.decide_clinic_appointment(account, appointment.organisation_id)
+        else:
+            decision = decide(account, appointment)
         if not decision.allowed:
             raise LookupError(appointment_id)
         from portal.appointments import states
@@ -206,7 +211,7 @@ def mark(account, appointment_id: int, status: str) -> Appointment:
         if status not in allowed_marks(appointment, slot_end(appointment), clock.now()):
             raise Refused(refused)
         try:  # the one place that moves an appointment's state (checked and audited there)
-            states.transition(appointment, status, actor_id=account.id, actor_role="registrar")
+            states.transition(appointment, status, actor_id=account.id, actor_role=decision.basis)
         except states.InvalidTransition as invalid:
             raise Refused(refused) from invalid
         return appointment

@@ -675,7 +675,7 @@ class History:
         self.rng = random.Random(f"{seed}:{patient.snils}")
         self.rows: dict[str, list[Row]] = {table: [] for table in TABLES}
         self.child_now = age_on(patient.birth_date, today) < calendar.ADULT_AGE
-        self.bias = {code: self.rng.gauss(0, 0.7) for code in catalog.TESTS}
+        self.bias = {code: self.rng.gauss(0, 0.7) for code in catalog.TESTS if code not in catalog.VITALS}
         self.onsets: dict[str, date] = {}  # chronic condition -> onset
         self.allergens: set[str] = set()
         self.smoker = self.rng.random() < (0.28 if patient.sex == "M" else 0.1)

@@ -21,8 +21,9 @@ from portal.auth import passwords
 from portal.auth.models import Account, IdentityDocument, StaffMembership, VerificationRequest
 from portal.consent.models import ConsentEvent
 from portal.database import db, write_transaction
-from portal.demodata.emergency import seed_demo_emergencies
 from portal.demodata.accounting import seed_demo_paid_services
+from portal.demodata.clinic_day import seed_clinic_day
+from portal.demodata.emergency import seed_demo_emergencies
 from portal.demodata.history import seed_demo_history
 from portal.demodata.invitations import seed_demo_invitation
 from portal.demodata.people import CHILDREN, DEMO_PASSWORD, DEMO_PATIENTS, PEOPLE, email_of
@@ -294,6 +295,7 @@ def seed_demo() -> dict[str, int]:
         added["past_appointments"] = _demo_past_appointments()
         added["emergencies"] = seed_demo_emergencies(demo_organisations()["A"], _synthetic_patients())
         added["invitations"] = seed_demo_invitation()
+        added["clinic_day"] = seed_clinic_day(datetime.now(UTC), _synthetic_patients())
         return added
 
 

@@ -126,7 +126,19 @@ _TESTS = (
     LabTest("2885-2", "Общий белок", "Total protein", "g/L", _both(64, 83)),
     LabTest("14933-6", "Мочевая кислота", "Uric acid", "umol/L", {"M": (202, 416), "F": (143, 339)}),
     LabTest("1989-3", "Витамин D (25-OH)", "25-hydroxyvitamin D", "ng/mL", _both(30, 100)),
+    # Vital signs a nurse measures (the clinicians' workspace): typical adult ranges.
+    LabTest("8480-6", "Систолическое давление", "Systolic blood pressure", "mm[Hg]", _both(90, 139)),
+    LabTest("8462-4", "Диастолическое давление", "Diastolic blood pressure", "mm[Hg]", _both(60, 89)),
+    LabTest("8867-4", "Пульс", "Heart rate", "/min", _both(60, 90)),
+    LabTest("8310-5", "Температура тела", "Body temperature", "Cel", _both(36.0, 37.0)),
+    LabTest("59408-5", "Сатурация (SpO₂)", "Oxygen saturation (SpO₂)", "%", _both(95, None)),
+    LabTest("29463-7", "Масса тела", "Body weight", "kg", _both(None, None)),
+    LabTest("8302-2", "Рост", "Body height", "cm", _both(None, None)),
+    LabTest("15074-8", "Глюкоза крови (глюкометр)", "Blood glucose (meter)", "mmol/L", _both(3.9, 7.8)),
 )
+# The vital signs panel: what a nurse measures at an appointment, one report per measuring.
+VITALS_PANEL = "85353-1"
+VITALS = ("8480-6", "8462-4", "8867-4", "8310-5", "59408-5", "29463-7", "8302-2", "15074-8")
 
 TESTS: dict[str, LabTest] = {t.code: t for t in _TESTS}
 
@@ -160,6 +172,7 @@ _PANELS = (
     _single("2276-4"),
     _single("1989-3"),
     _single("98979-8"),
+    Panel(VITALS_PANEL, "Показатели жизнедеятельности", "Vital signs", "vitals", VITALS),
     Panel("11524-6", "Электрокардиография", "Electrocardiogram", "instrumental"),
     Panel("36643-5", "Рентгенография органов грудной клетки", "Chest X-ray", "instrumental"),
     Panel("34552-0", "Эхокардиография", "Echocardiography", "instrumental"),

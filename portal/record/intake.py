@@ -85,6 +85,23 @@ def write_results(
         # to write there: another clinic's amended report is refused (404, audited).
         decision = policy.require_writer_of(author, "write", patient_id, "results", existing.organisation_id)
         return _amend(author, decision, existing, values, conclusion)
+    return _new_report(author, decision, practitioner, patient_id, code, taken_at, values, kind, conclusion, visit_id)
+
+
+def write_measurements(author, decision: policy.Decision, patient_id: int, taken_at: datetime, values: list[Measured]):
+    """Vital signs a nurse measured at an appointment (``catalog.VITALS_PANEL``), in the caller's
+    write transaction, under ``decision`` (``policy.decide_measurement``'s, checked by the caller):
+    written, flagged, audited and told to the card's holders as results are."""
+    if not decision.allowed:
+        raise policy.AccessDenied(decision, author.id, patient_id, "write", "results")
+    practitioner = practitioner_of(author)
+    return _new_report(
+        author, decision, practitioner, patient_id, catalog.VITALS_PANEL, taken_at, values, None, None, None
+    )
+
+
+def _new_report(author, decision, practitioner, patient_id, code, taken_at, values, kind, conclusion, visit_id):
+    """A new report of ``values``, flagged, audited (``card.write``) and told to the holders."""
     panel = catalog.PANELS.get(code)
     report = LabReport(
         patient_id=patient_id,

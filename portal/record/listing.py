@@ -86,7 +86,11 @@ SPECS: dict[str, Spec] = {
             m.LabReport,
             "taken_at",
             "kind",
-            (("lab", _l("Laboratory tests")), ("instrumental", _l("Instrumental studies"))),
+            (
+                ("lab", _l("Laboratory tests")),
+                ("instrumental", _l("Instrumental studies")),
+                ("vitals", _l("Measurements")),
+            ),
             shows=("organisation", "conclusion"),
         ),
         Spec(
