@@ -165,15 +165,17 @@ def _emergency_page(organisation, access_id: int, form: ReviewForm | None = None
     )
 
 
-@bp.get("/<int:organisation_id>/emergencies/<int:access_id>")
+# One rule for the page and its form: a GET rule and a POST rule on the same path made Werkzeug
+# answer 405 rather than 404 to a POST whose id no row can have (tests/test_ids_and_page_keys.py).
+@bp.route("/<int:organisation_id>/emergencies/<int:access_id>", methods=["GET", "POST"])
 @staff("auditor")
 def emergency(organisation_id: int, access_id: int):
+    if request.method == "POST":
+        return _decide(organisation_id, access_id)
     return _emergency_page(_organisation(organisation_id), access_id)
 
 
-@bp.post("/<int:organisation_id>/emergencies/<int:access_id>")
-@staff("auditor")
-def decide(organisation_id: int, access_id: int):
+def _decide(organisation_id: int, access_id: int):
     organisation = _organisation(organisation_id)
     form = ReviewForm()
     if not form.validate_on_submit():
@@ -190,9 +192,12 @@ def decide(organisation_id: int, access_id: int):
 # -- the check of the log -------------------------------------------------------------------------
 
 
-@bp.get("/<int:organisation_id>/check")
+@bp.route("/<int:organisation_id>/check", methods=["GET", "POST"])
 @staff("auditor")
+@limiter.limit("10/hour", methods=["POST"])
 def check(organisation_id: int):
+    if request.method == "POST":
+        return _run_check(organisation_id)
     organisation = _organisation(organisation_id)
     return _workspace(
         "auditor/check.html",
@@ -203,10 +208,7 @@ def check(organisation_id: int):
     )
 
 
-@bp.post("/<int:organisation_id>/check")
-@staff("auditor")
-@limiter.limit("10/hour")
-def run_check(organisation_id: int):
+def _run_check(organisation_id: int):
     organisation = _organisation(organisation_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
