@@ -31,6 +31,7 @@ from portal.directory.models import (
     Organisation,
     OrganisationService,
 )
+from portal.mkb10.models import Mkb10Code, Mkb10Word
 from portal.notify.models import Notification, NotificationPreference, OutboxMessage
 from portal.record import version  # noqa: F401,E402  (stamps updated_at on changed entries)
 from portal.record.models import (
@@ -84,6 +85,8 @@ __all__ = [
     "Immunization",
     "InsurancePolicy",
     "LabReport",
+    "Mkb10Code",
+    "Mkb10Word",
     "Notification",
     "NotificationPreference",
     "Observation",

@@ -287,7 +287,15 @@ def seed_demo() -> dict[str, int]:
         added.update(seed_demo_schedules(clock.today(), _synthetic_patients()))
         added["appointments"] = _demo_appointments(datetime.now(UTC))
         added["past_appointments"] = _demo_past_appointments()
-        return added
+    added["icd10_codes"] = _icd10()
+    return added
+
+
+def _icd10() -> int:
+    """The ICD-10 reference book, when the database has none yet (`flask import-mkb10` refreshes it)."""
+    from portal.mkb10 import importer
+
+    return 0 if importer.is_loaded() else importer.load().added
 
 
 def _synthetic_patients() -> list[int]:
