@@ -77,7 +77,9 @@ def test_a_code_is_chosen_with_the_keyboard_alone(make_check, lang):
         page.keyboard.press("Tab")
     page.keyboard.type("острый бронх", delay=30)
     page.wait_for_selector("#q-listbox:not([hidden]) [role=option]")
-    page.wait_for_function("(text) => document.getElementById('live-region').textContent.includes(text)", arg=COUNT[lang])
+    page.wait_for_function(
+        "(text) => document.getElementById('live-region').textContent.includes(text)", arg=COUNT[lang]
+    )
     assert field.get_attribute("aria-expanded") == "true"
     assert page.locator("#q-listbox [role=option]").count() == 10
 
@@ -95,7 +97,9 @@ def test_a_code_is_chosen_with_the_keyboard_alone(make_check, lang):
     assert page.locator("input[name=code]").input_value() == "J20"
     assert field.get_attribute("aria-expanded") == "false" and field.get_attribute("aria-activedescendant") is None
     assert page.url.endswith("/mkb10")  # choosing did not send the form
-    page.wait_for_function("(text) => document.getElementById('live-region').textContent.includes(text)", arg=CHOSEN[lang])
+    page.wait_for_function(
+        "(text) => document.getElementById('live-region').textContent.includes(text)", arg=CHOSEN[lang]
+    )
 
     with page.expect_navigation():
         page.keyboard.press("Enter")  # the next Enter sends the form: the chosen code's page
@@ -154,7 +158,9 @@ def diagnosis(live_app) -> tuple[int, int, str]:
     """The demo patient's first diagnosis: (card, entry, code)."""
     with live_app.app_context():
         patient = db.session.scalar(sa.select(Account.patient_id).where(Account.email == email_of_key("patient")))
-        row = db.session.scalar(sa.select(Diagnosis).where(Diagnosis.patient_id == patient).order_by(Diagnosis.id).limit(1))
+        row = db.session.scalar(
+            sa.select(Diagnosis).where(Diagnosis.patient_id == patient).order_by(Diagnosis.id).limit(1)
+        )
         found = (patient, row.id, row.code)
         db.session.remove()
     return found

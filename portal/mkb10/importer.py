@@ -21,14 +21,14 @@ from typing import NamedTuple
 import sqlalchemy as sa
 
 from portal.database import db, write_transaction
-from portal.mkb10.models import Mkb10Code, Mkb10Word
+from portal.mkb10.models import Mkb10Code, Mkb10Word, sort_key
 from portal.mkb10.text import index_words, words
 
 BOOK_NAME = "1.2.643.5.1.13.13.11.1005_2.27.csv.gz"  # НСИ version 2.27
 REQUIRED_COLUMNS = ("ID", "MKB_CODE", "MKB_NAME", "ID_PARENT", "ACTUAL")
 BATCH = 2000
 _CODE = re.compile(r"[IVX]{1,5}|[A-Z]\d\d-[A-Z]\d\d|[A-Z]\d\d(\.\d{1,2})?")
-_COLUMNS = ("id", "code", "title", "parent_id", "kind", "leaf", "actual", "position", "first_word")
+_COLUMNS = ("id", "code", "title", "parent_id", "kind", "leaf", "actual", "position")
 
 
 class BookError(ValueError):
@@ -44,7 +44,6 @@ class Row(NamedTuple):
     leaf: bool
     actual: bool
     position: int
-    first_word: str
 
 
 @dataclass(frozen=True)
@@ -144,8 +143,7 @@ def _in_tree_order(parsed: dict, children: dict[int | None, list[int]]) -> list[
     while stack:
         row_id, code, title, parent, actual = parsed[stack.pop()]
         below = children.get(row_id, [])
-        first = next(iter(words(title)), "")
-        rows.append(Row(row_id, code, title, parent, _kind(code), not below, actual, len(rows), first))
+        rows.append(Row(row_id, code, title, parent, _kind(code), not below, actual, len(rows)))
         stack.extend(sorted(below, key=lambda child: parsed[child][1], reverse=True))
     if len(rows) != len(parsed):
         raise BookError("some rows are not under any chapter: ID_PARENT goes round in a circle")
@@ -163,20 +161,25 @@ def load(raw: bytes | None = None) -> Outcome:
         added = [r for r in rows if r.id not in stored]
         changed = [r for r in rows if r.id in stored and stored[r.id] != r]
         removed = [row_id for row_id in stored if row_id not in wanted]
-        retitled = [r for r in changed if stored[r.id].title != r.title]
-        _delete(session, Mkb10Word.code_id, [r.id for r in retitled] + removed)
+        # a changed row's words carry its rank and flags: they are written again
+        _delete(session, Mkb10Word.code_id, [r.id for r in changed] + removed)
         _delete(session, Mkb10Code.id, removed)
         for start in range(0, len(changed), BATCH):
             session.execute(sa.update(Mkb10Code), [r._asdict() for r in changed[start : start + BATCH]])
         _insert(session, table, [r._asdict() for r in added])
-        _insert(session, Mkb10Word.__table__, _word_rows(added + retitled))
+        _insert(session, Mkb10Word.__table__, _word_rows(added + changed))
         if db.engine.dialect.name == "postgresql" and (added or changed or removed):
             session.execute(sa.text("ANALYZE mkb10_code, mkb10_word"))  # the planner's view of the new rows
     return Outcome(len(rows), len(added), len(changed), len(removed))
 
 
 def _word_rows(rows: list[Row]) -> list[dict]:
-    return [{"word": word, "code_id": r.id} for r in rows for word in sorted(index_words(r.title))]
+    found: list[dict] = []
+    for r in rows:
+        first = next(iter(words(r.title)), "")
+        common = {"code_id": r.id, "usable": r.leaf and r.actual, "sort_key": sort_key(r.position, r.actual)}
+        found.extend({**common, "word": word, "title_start": word == first} for word in sorted(index_words(r.title)))
+    return found
 
 
 def _insert(session, table: sa.Table, values: list[dict]) -> None:

@@ -40,7 +40,6 @@ class Mkb10Code(Base):
     leaf: Mapped[bool] = mapped_column(Boolean)  # no finer code below it
     actual: Mapped[bool] = mapped_column(Boolean)  # ACTUAL=1: in use
     position: Mapped[int] = mapped_column(Integer)  # the book's tree order, chapter by chapter
-    first_word: Mapped[str] = mapped_column(search_key(WORD_LENGTH))  # ranks titles that begin with a word
 
     __table_args__ = (CheckConstraint("kind IN ('chapter', 'block', 'category', 'subcategory')", name="kind"),)
 
@@ -55,12 +54,25 @@ class Mkb10Code(Base):
 
 
 class Mkb10Word(Base):
-    """A word of a code's title (``portal.mkb10.text.index_words``). Without a rowid on SQLite:
-    the primary key is the table, so a prefix range reads the code ids straight from it."""
+    """A word of a code's title (``portal.mkb10.text.index_words``), with what ranking and the
+    diagnosis filter need, so a search reads only this table until it has its best ten codes.
+    Without a rowid on SQLite: the primary key is the table, and a prefix range reads every
+    column straight from it."""
 
     __tablename__ = "mkb10_word"
 
     word: Mapped[str] = mapped_column(search_key(WORD_LENGTH), primary_key=True)
     code_id: Mapped[int] = mapped_column(ForeignKey("mkb10_code.id", ondelete="CASCADE"), primary_key=True, index=True)
+    title_start: Mapped[bool] = mapped_column(Boolean)  # the title begins with this word
+    usable: Mapped[bool] = mapped_column(Boolean)  # the code's Mkb10Code.usable
+    sort_key: Mapped[int] = mapped_column(Integer)  # the code's sort_key()
 
     __table_args__ = {"sqlite_with_rowid": False}
+
+
+RETIRED = 100_000  # added to a retired code's position: after every code in use (the book has 15,038)
+
+
+def sort_key(position: int, actual: bool) -> int:
+    """Codes in use in the book's order, then the retired ones in the book's order."""
+    return position + (0 if actual else RETIRED)

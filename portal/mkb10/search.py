@@ -4,8 +4,10 @@ words of the title (each typed word the beginning of a word of the title, in any
 
 Ranking: the exact code, then codes that begin with it, then titles whose first word is the
 first word typed, then those whose first word begins with it, then the other titles; codes in use
-before retired ones; then the book's order. The statement also counts every match (a window
-count), so a list says "10 of 342".
+before retired ones; then the book's order. Each match gets one number that orders it so (its
+rank times RANK plus the code's sort key); the word rows carry what it needs, so the statement
+reads the index ranges, keeps the best ten, and only then reads those ten codes. It also counts
+every match, so a list says "10 of 342".
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from portal.database import db
-from portal.mkb10.models import Mkb10Code, Mkb10Word
+from portal.mkb10.models import RETIRED, Mkb10Code, Mkb10Word
 from portal.mkb10.text import code_query, display_title, prefix_end, query_words
 
 MIN_QUERY = 2  # characters
 MAX_QUERY = 60  # characters; longer input is cut (the field says so with maxlength)
+RANK = 10 * RETIRED  # above any sort key
+EXACT_CODE, CODE_BEGINS, FIRST_WORD, FIRST_WORD_BEGINS, ANY_WORD = range(5)
 
 
 @dataclass(frozen=True)
@@ -59,49 +63,63 @@ def _begins(column: sa.ColumnElement, prefix: str) -> sa.ColumnElement[bool]:
     return sa.and_(column >= prefix, column < prefix_end(prefix))
 
 
-def _ranked(query: str) -> tuple[sa.Subquery, sa.ColumnElement[int]] | None:
-    """The ids of the matching codes (each once) and the rank expression, or None when nothing
-    can match. The ids come first and the codes are joined to them: PostgreSQL then reads the
-    index ranges once, instead of probing the words for every code in the book."""
+def _by_code(typed: tuple[str, bool], usable_only: bool) -> sa.Select:
+    """(id, order) of the codes that are the typed code or begin with it."""
     code = Mkb10Code.__table__.c
+    prefix, exact_only = typed
+    exact = code.code == prefix
+    rank = sa.case((exact, EXACT_CODE), else_=CODE_BEGINS)
+    order = rank * RANK + code.position + sa.case((code.actual, 0), else_=RETIRED)
+    wanted = exact if exact_only else _begins(code.code, prefix)
+    found = sa.select(code.id.label("id"), order.label("key")).where(wanted)
+    return found.where(code.leaf, code.actual) if usable_only else found
+
+
+def _by_words(typed: list[str], usable_only: bool) -> sa.Select:
+    """(id, order) of the codes with a title word beginning with each typed word. The first typed
+    word's range is read with its flags (it ranks); each other word narrows it to the codes in
+    that word's range."""
+    word = Mkb10Word.__table__.c
+    head = typed[0]
+    starts = (sa.and_(word.title_start, word.word == head), FIRST_WORD), (word.title_start, FIRST_WORD_BEGINS)
+    rank = sa.case(*starts, else_=ANY_WORD)
+    found = sa.select(word.code_id.label("id"), sa.func.min(rank * RANK + word.sort_key).label("key"))
+    found = found.where(_begins(word.word, head))
+    for n, other in enumerate(typed[1:]):
+        also = Mkb10Word.__table__.alias(f"also_{n}")
+        found = found.where(word.code_id.in_(sa.select(also.c.code_id).where(_begins(also.c.word, other))))
+    if usable_only:
+        found = found.where(word.usable)
+    return found.group_by(word.code_id)
+
+
+def _matches(query: str, usable_only: bool) -> sa.Select | None:
+    """(id, order), one row per matching code; None when nothing can match."""
     as_code = code_query(query)
     typed = query_words(query)
-    hits: list[sa.Select] = []
-    ranks: list[tuple[sa.ColumnElement[bool], int]] = []
-    if as_code is not None:
-        prefix, exact_only = as_code
-        by_code = code.code == prefix if exact_only else _begins(code.code, prefix)
-        hits.append(sa.select(code.id.label("id")).where(by_code))
-        ranks += [(code.code == prefix, 0), (by_code, 1)]
-    if typed:
-        word = Mkb10Word.__table__.c
-        each = [sa.select(word.code_id.label("id")).where(_begins(word.word, w)) for w in typed]
-        hits.append(sa.intersect(*each) if len(each) > 1 else each[0].distinct())
-        ranks += [(code.first_word == typed[0], 2), (_begins(code.first_word, typed[0]), 3)]
-    if not hits:
-        return None
-    if len(hits) == 1:
-        return hits[0].subquery(), sa.case(*ranks, else_=4)
-    return sa.union(*(h.subquery().select() for h in hits)).subquery(), sa.case(*ranks, else_=4)
+    parts = ([_by_code(as_code, usable_only)] if as_code else []) + ([_by_words(typed, usable_only)] if typed else [])
+    if len(parts) < 2:
+        return parts[0] if parts else None
+    both = sa.union_all(*parts).subquery()
+    return sa.select(both.c.id, sa.func.min(both.c.key).label("key")).group_by(both.c.id)
 
 
 def search(query: str | None, limit: int = 10, usable_only: bool = False) -> Found:
     """The best ``limit`` matches of ``query`` and how many there are in all."""
     query = clean(query)
-    ranked = _ranked(query) if len(query) >= MIN_QUERY else None
-    if ranked is None:
+    matches = _matches(query, usable_only) if len(query) >= MIN_QUERY else None
+    if matches is None:
         return Found(query, [], 0)
-    hits, rank = ranked
+    hits = matches.cte("hits")
+    best = sa.select(hits.c.id, hits.c.key).order_by(hits.c.key).limit(limit).subquery("best")
+    total = sa.select(sa.func.count()).select_from(hits).scalar_subquery()
     table = Mkb10Code.__table__
     code = table.c
     statement = (
-        sa.select(code.id, code.code, code.title, code.kind, code.leaf, code.actual, sa.func.count().over())
-        .select_from(hits.join(table, code.id == hits.c.id))
-        .order_by(rank, code.actual.desc(), code.position)
-        .limit(limit)
+        sa.select(code.id, code.code, code.title, code.kind, code.leaf, code.actual, total)
+        .select_from(best.join(table, code.id == best.c.id))
+        .order_by(best.c.key)
     )
-    if usable_only:
-        statement = statement.where(code.leaf, code.actual)
     rows = db.session.execute(statement).all()
     return Found(query, [Match(*row[:6]) for row in rows], rows[0][6] if rows else 0)
 
