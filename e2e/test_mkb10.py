@@ -52,13 +52,19 @@ def type_and_wait(page, text: str) -> None:
     page.wait_for_selector("#q-listbox:not([hidden]) [role=option]")
 
 
+def options_of(make_check, text: str, **options):
+    """The reference's page with ``text`` typed into its field and the options shown."""
+    check = make_check(js=True, **{"lang": "ru", **options})
+    check.goto("/mkb10")
+    check.page.locator("#q").focus()
+    type_and_wait(check.page, text)
+    return check
+
+
 @pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_open_combobox_is_accessible(make_check, lang, theme):
-    check = make_check(lang=lang, theme=theme, js=True)
-    check.goto("/mkb10")
-    check.page.locator("#q").focus()
-    type_and_wait(check.page, "острый бронх")
+    check = options_of(make_check, "острый бронх", lang=lang, theme=theme)
     check.page.keyboard.press("ArrowDown")
     assert check.page.locator("#q").get_attribute("aria-expanded") == "true"
     assert_clean(check, True)
@@ -109,11 +115,8 @@ def test_a_code_is_chosen_with_the_keyboard_alone(make_check, lang):
 
 
 def test_escape_closes_the_list_then_clears_the_field(make_check):
-    check = make_check(lang="ru", js=True)
+    check = options_of(make_check, "J06")
     page = check.page
-    check.goto("/mkb10")
-    page.locator("#q").focus()
-    type_and_wait(page, "J06")
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Escape")
     assert page.locator("#q").get_attribute("aria-expanded") == "false"
@@ -124,11 +127,8 @@ def test_escape_closes_the_list_then_clears_the_field(make_check):
 
 
 def test_a_click_on_an_option_chooses_it(make_check):
-    check = make_check(lang="ru", js=True)
+    check = options_of(make_check, "Ш10")  # I10 typed on the Russian keyboard
     page = check.page
-    check.goto("/mkb10")
-    page.locator("#q").focus()
-    type_and_wait(page, "Ш10")  # I10 typed on the Russian keyboard
     page.locator("#q-listbox [role=option]", has_text="Эссенциальная").first.click()
     assert page.locator("#q").input_value().startswith("I10 ")
     assert page.locator("input[name=code]").input_value() == "I10"

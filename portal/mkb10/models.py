@@ -23,7 +23,24 @@ def search_key(length: int) -> String:
     return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
-class Mkb10Code(Base):
+class Shown:
+    """What the pages say of a code (``leaf``, ``actual`` and ``title`` are the class's)."""
+
+    leaf: bool
+    actual: bool
+    title: str
+
+    @property
+    def usable(self) -> bool:
+        """May be written in a diagnosis: in use, and nothing finer below it."""
+        return self.leaf and self.actual
+
+    @property
+    def label(self) -> str:
+        return display_title(self.title)
+
+
+class Mkb10Code(Shown, Base):
     """One row of the book: a chapter («класс»), a block, a category («рубрика», three characters)
     or a subcategory («подрубрика»)."""
 
@@ -42,15 +59,6 @@ class Mkb10Code(Base):
     position: Mapped[int] = mapped_column(Integer)  # the book's tree order, chapter by chapter
 
     __table_args__ = (CheckConstraint("kind IN ('chapter', 'block', 'category', 'subcategory')", name="kind"),)
-
-    @property
-    def usable(self) -> bool:
-        """May be written as a diagnosis: in use, and nothing finer below it."""
-        return self.leaf and self.actual
-
-    @property
-    def label(self) -> str:
-        return display_title(self.title)
 
 
 class Mkb10Word(Base):

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from portal.database import db
-from portal.mkb10.models import RETIRED, Mkb10Code, Mkb10Word
-from portal.mkb10.text import code_query, display_title, prefix_end, query_words
+from portal.mkb10.models import RETIRED, Mkb10Code, Mkb10Word, Shown
+from portal.mkb10.text import code_query, prefix_end, query_words
 
 MIN_QUERY = 2  # characters
 MAX_QUERY = 60  # characters; longer input is cut (the field says so with maxlength)
@@ -27,21 +27,13 @@ EXACT_CODE, CODE_BEGINS, FIRST_WORD, FIRST_WORD_BEGINS, ANY_WORD = range(5)
 
 
 @dataclass(frozen=True)
-class Match:
+class Match(Shown):
     id: int
     code: str
     title: str
     kind: str
     leaf: bool
     actual: bool
-
-    @property
-    def usable(self) -> bool:
-        return self.leaf and self.actual
-
-    @property
-    def label(self) -> str:
-        return display_title(self.title)
 
 
 @dataclass(frozen=True)
