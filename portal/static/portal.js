@@ -14,6 +14,8 @@
     window.setTimeout(function () { region.textContent = text.trim().replace(/\s+/g, " "); }, 50);
   }
 
+  window.portalAnnounce = announce;  // combobox.js
+
   function focusElement(el) {
     if (!el) { return; }
     if (!el.hasAttribute("tabindex") && !/^(A|BUTTON|INPUT|SELECT|TEXTAREA)$/.test(el.tagName)) {
@@ -127,135 +129,6 @@
       }
     });
   }
-
-  // The combobox (components/combobox.html; WAI-ARIA 1.2 combobox with a listbox popup, list
-  // autocomplete): htmx fetches the options into the popup as the person types; here the field
-  // gets its role and states, and the keys. The server's count of matches is read out by the
-  // live region (data-announce, above).
-  var COMBOBOX = "[data-combobox-input]";
-
-  function comboboxOptions(input) {
-    var listbox = document.getElementById(input.dataset.listbox);
-    return listbox ? Array.prototype.slice.call(listbox.querySelectorAll('[role="option"]')) : [];
-  }
-
-  function setActive(input, option) {
-    comboboxOptions(input).forEach(function (item) {
-      item.setAttribute("aria-selected", String(item === option));
-      item.classList.toggle("is-active", item === option);
-    });
-    if (option) {
-      input.setAttribute("aria-activedescendant", option.id);
-      option.scrollIntoView({ block: "nearest" });
-    } else {
-      input.removeAttribute("aria-activedescendant");
-    }
-  }
-
-  function setExpanded(input, open) {
-    var listbox = document.getElementById(input.dataset.listbox);
-    var shown = open && comboboxOptions(input).length > 0;
-    if (listbox) { listbox.hidden = !shown; }
-    input.setAttribute("aria-expanded", String(shown));
-    if (!shown) { setActive(input, null); }
-  }
-
-  function chosenField(input) {
-    var box = input.closest("[data-combobox]");
-    return box && box.querySelector("[data-combobox-value]");
-  }
-
-  function choose(input, option) {
-    var field = chosenField(input);
-    input.value = option.dataset.label;
-    input.dataset.chosen = option.dataset.label;
-    if (field) { field.value = option.dataset.value; }
-    setExpanded(input, false);
-    announce((input.dataset.chosenText || "") + " " + option.dataset.label);
-    input.dispatchEvent(new CustomEvent("combobox:chosen", {
-      bubbles: true, detail: { value: option.dataset.value, label: option.dataset.label }
-    }));
-  }
-
-  function enhanceComboboxes(root) {
-    if (!root || !root.querySelectorAll) { return; }
-    root.querySelectorAll(COMBOBOX).forEach(function (input) {
-      if (input.getAttribute("role") === "combobox") { return; }
-      input.setAttribute("role", "combobox");
-      input.setAttribute("aria-autocomplete", "list");
-      input.setAttribute("aria-expanded", "false");
-      input.setAttribute("aria-controls", input.dataset.listbox);
-    });
-  }
-  enhanceComboboxes(document);
-  document.addEventListener("htmx:load", function (event) { enhanceComboboxes(event.detail.elt); });
-
-  function isCombobox(el) { return el && el.matches && el.matches(COMBOBOX); }
-
-  document.addEventListener("keydown", function (event) {
-    var input = event.target;
-    if (!isCombobox(input) || event.ctrlKey || event.metaKey) { return; }
-    var items = comboboxOptions(input), open = input.getAttribute("aria-expanded") === "true";
-    var at = items.indexOf(document.getElementById(input.getAttribute("aria-activedescendant") || ""));
-    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-      if (!items.length) { return; }
-      event.preventDefault();
-      if (event.altKey) { setExpanded(input, event.key === "ArrowDown"); return; }
-      var down = event.key === "ArrowDown";
-      setExpanded(input, true);
-      if (!open || at < 0) { at = down ? 0 : items.length - 1; } else { at = (at + (down ? 1 : items.length - 1)) % items.length; }
-      setActive(input, items[at]);
-    } else if (event.key === "Enter" && open && at >= 0) {
-      event.preventDefault();  // the option is chosen; the form is sent by the next Enter
-      choose(input, items[at]);
-    } else if (event.key === "Escape") {
-      if (open) {
-        event.preventDefault();
-        setExpanded(input, false);
-      } else if (input.value) {
-        event.preventDefault();
-        input.value = "";
-        input.dataset.chosen = "";
-        var field = chosenField(input);
-        if (field) { field.value = ""; }
-      }
-    }
-  });
-
-  document.addEventListener("input", function (event) {
-    var input = event.target;
-    if (!isCombobox(input)) { return; }
-    var field = chosenField(input);
-    if (field && input.value !== input.dataset.chosen) { field.value = ""; }  // the text no longer names it
-    if (input.value.trim().length < 2) { setExpanded(input, false); }
-  });
-
-  document.addEventListener("htmx:configRequest", function (event) {
-    var input = event.detail.elt;
-    if (isCombobox(input) && input.value.trim().length < 2) { event.preventDefault(); }  // too short to search
-  });
-
-  document.addEventListener("htmx:afterSettle", function (event) {
-    var popup = event.detail.target;
-    var input = popup && popup.id && document.querySelector(COMBOBOX + '[data-listbox="' + popup.id.replace(/-popup$/, "-listbox") + '"]');
-    if (input) { setExpanded(input, document.activeElement === input); }
-  });
-
-  document.addEventListener("focusout", function (event) {
-    if (isCombobox(event.target)) { setExpanded(event.target, false); }
-  });
-
-  document.addEventListener("mousedown", function (event) {
-    // A click on an option must not take the focus from the field (which would close the list).
-    if (event.target.closest && event.target.closest(".combobox-listbox")) { event.preventDefault(); }
-  });
-
-  document.addEventListener("click", function (event) {
-    var option = event.target.closest && event.target.closest('.combobox-listbox [role="option"]');
-    if (!option) { return; }
-    var input = document.querySelector(COMBOBOX + '[data-listbox="' + option.parentNode.id + '"]');
-    if (input) { choose(input, option); }
-  });
 
   document.addEventListener("htmx:responseError", function () {
     var region = live();
