@@ -13,6 +13,7 @@ every match, so a list says "10 of 342".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlalchemy as sa
 
@@ -51,68 +52,81 @@ def clean(query: str | None) -> str:
     return " ".join((query or "").split())[:MAX_QUERY]
 
 
-def _begins(column: sa.ColumnElement, prefix: str) -> sa.ColumnElement[bool]:
-    return sa.and_(column >= prefix, column < prefix_end(prefix))
+def _begins(column: sa.ColumnElement, name: str) -> sa.ColumnElement[bool]:
+    """``column`` begins with the parameter ``name`` (its end of range is ``name``_end)."""
+    return sa.and_(column >= sa.bindparam(name), column < sa.bindparam(f"{name}_end"))
 
 
-def _by_code(typed: tuple[str, bool], usable_only: bool) -> sa.Select:
-    """(id, order) of the codes that are the typed code or begin with it."""
+def _by_code(exact_only: bool, usable_only: bool) -> sa.Select:
+    """(id, order) of the codes that are the typed code or begin with it (parameter ``code``)."""
     code = Mkb10Code.__table__.c
-    prefix, exact_only = typed
-    exact = code.code == prefix
+    exact = code.code == sa.bindparam("code")
     rank = sa.case((exact, EXACT_CODE), else_=CODE_BEGINS)
     order = rank * RANK + code.position + sa.case((code.actual, 0), else_=RETIRED)
-    wanted = exact if exact_only else _begins(code.code, prefix)
+    wanted = exact if exact_only else _begins(code.code, "code")
     found = sa.select(code.id.label("id"), order.label("key")).where(wanted)
     return found.where(code.leaf, code.actual) if usable_only else found
 
 
-def _by_words(typed: list[str], usable_only: bool) -> sa.Select:
-    """(id, order) of the codes with a title word beginning with each typed word. The first typed
-    word's range is read with its flags (it ranks); each other word narrows it to the codes in
-    that word's range."""
+def _by_words(count: int, usable_only: bool) -> sa.Select:
+    """(id, order) of the codes with a title word beginning with each typed word (parameters
+    ``w0``, ``w1``…). The first word's range is read with its flags (it ranks); each other word
+    narrows it to the codes in that word's range."""
     word = Mkb10Word.__table__.c
-    head = typed[0]
-    starts = (sa.and_(word.title_start, word.word == head), FIRST_WORD), (word.title_start, FIRST_WORD_BEGINS)
-    rank = sa.case(*starts, else_=ANY_WORD)
+    head = sa.and_(word.title_start, word.word == sa.bindparam("w0"))
+    rank = sa.case((head, FIRST_WORD), (word.title_start, FIRST_WORD_BEGINS), else_=ANY_WORD)
     found = sa.select(word.code_id.label("id"), sa.func.min(rank * RANK + word.sort_key).label("key"))
-    found = found.where(_begins(word.word, head))
-    for n, other in enumerate(typed[1:]):
+    found = found.where(_begins(word.word, "w0"))
+    for n in range(1, count):
         also = Mkb10Word.__table__.alias(f"also_{n}")
-        found = found.where(word.code_id.in_(sa.select(also.c.code_id).where(_begins(also.c.word, other))))
+        found = found.where(word.code_id.in_(sa.select(also.c.code_id).where(_begins(also.c.word, f"w{n}"))))
     if usable_only:
         found = found.where(word.usable)
     return found.group_by(word.code_id)
 
 
-def _matches(query: str, usable_only: bool) -> sa.Select | None:
-    """(id, order), one row per matching code; None when nothing can match."""
+@lru_cache(maxsize=128)
+def _statement(code: str | None, words: int, usable_only: bool, limit: int) -> sa.Select:
+    """The search statement for a shape of query (``code``: None, "exact" or "begins"; how many
+    words), built once and then only given its parameters: building it cost more than running it."""
+    parts = ([_by_code(code == "exact", usable_only)] if code else []) + (
+        [_by_words(words, usable_only)] if words else []
+    )
+    if len(parts) == 1:
+        hits = parts[0].cte("hits")
+    else:
+        both = sa.union_all(*parts).subquery()
+        hits = sa.select(both.c.id, sa.func.min(both.c.key).label("key")).group_by(both.c.id).cte("hits")
+    best = sa.select(hits.c.id, hits.c.key).order_by(hits.c.key).limit(limit).subquery("best")
+    total = sa.select(sa.func.count()).select_from(hits).scalar_subquery()
+    table = Mkb10Code.__table__
+    code_ = table.c
+    return (
+        sa.select(code_.id, code_.code, code_.title, code_.kind, code_.leaf, code_.actual, total)
+        .select_from(best.join(table, code_.id == best.c.id))
+        .order_by(best.c.key)
+    )
+
+
+def _parameters(query: str) -> tuple[str | None, int, dict[str, str]]:
+    """The query's shape (the code: "exact", "begins" or None; how many words) and parameters."""
+    values: dict[str, str] = {}
     as_code = code_query(query)
+    if as_code is not None:
+        values.update(code=as_code[0], code_end=prefix_end(as_code[0]))
     typed = query_words(query)
-    parts = ([_by_code(as_code, usable_only)] if as_code else []) + ([_by_words(typed, usable_only)] if typed else [])
-    if len(parts) < 2:
-        return parts[0] if parts else None
-    both = sa.union_all(*parts).subquery()
-    return sa.select(both.c.id, sa.func.min(both.c.key).label("key")).group_by(both.c.id)
+    for n, word in enumerate(typed):
+        values.update({f"w{n}": word, f"w{n}_end": prefix_end(word)})
+    return (None if as_code is None else "exact" if as_code[1] else "begins"), len(typed), values
 
 
 def search(query: str | None, limit: int = 10, usable_only: bool = False) -> Found:
     """The best ``limit`` matches of ``query`` and how many there are in all."""
     query = clean(query)
-    matches = _matches(query, usable_only) if len(query) >= MIN_QUERY else None
-    if matches is None:
+    shape, words, values = _parameters(query) if len(query) >= MIN_QUERY else (None, 0, {})
+    if shape is None and not words:
         return Found(query, [], 0)
-    hits = matches.cte("hits")
-    best = sa.select(hits.c.id, hits.c.key).order_by(hits.c.key).limit(limit).subquery("best")
-    total = sa.select(sa.func.count()).select_from(hits).scalar_subquery()
-    table = Mkb10Code.__table__
-    code = table.c
-    statement = (
-        sa.select(code.id, code.code, code.title, code.kind, code.leaf, code.actual, total)
-        .select_from(best.join(table, code.id == best.c.id))
-        .order_by(best.c.key)
-    )
-    rows = db.session.execute(statement).all()
+    rows = db.session.execute(_statement(shape, words, usable_only, limit), values).all()
     return Found(query, [Match(*row[:6]) for row in rows], rows[0][6] if rows else 0)
 
 
