@@ -283,7 +283,7 @@ def machine() -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.mkb10_search", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=15, help="timed requests per query (default 15)")
+    parser.add_argument("--rounds", type=int, default=20, help="timed requests per query (default 20)")
     parser.add_argument("--no-doc", action="store_true", help=f"do not write the table into {DOC.name}")
     args = parser.parse_args(argv)
 
