@@ -40,10 +40,11 @@ deps-bench:
 install: $(VENV)/.installed compile-translations
 install-test: $(VENV)/.installed-test compile-translations
 
-## The database: create or migrate instance/medkarta.db, then load demo data when it is new.
+## The database: create or migrate instance/medkarta.db and bring the ICD-10 reference book up to
+## date (a second or two the first time, nothing to do after), then load demo data when it is new.
 db: install
 	@new=0; [ -n "$$PORTAL_DATABASE_URL" ] || [ -f instance/medkarta.db ] || new=1; \
-	$(BIN)/flask --app portal db upgrade; \
+	$(BIN)/flask --app portal db upgrade && $(BIN)/flask --app portal import-mkb10 || exit 1; \
 	if [ $$new = 1 ]; then $(BIN)/flask --app portal seed-demo; fi
 
 ## Demo mode (one-click demo sign-in, on-screen outbox) is on for `make run` unless

@@ -314,14 +314,14 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_doc(table: str, json_name: str, doc: Path = DOC) -> None:
+def write_doc(table: str, json_name: str, doc: Path = DOC, writer: str = "make bench") -> None:
     """Put ``table`` between the markers of ``doc``, leaving the rest of it as it is."""
     text = doc.read_text(encoding="utf-8")
     if BEGIN not in text or END not in text:
         raise SystemExit(f"{doc} has no {BEGIN} … {END} markers to write the table between")
     head, rest = text.split(BEGIN, 1)
     _old, tail = rest.split(END, 1)
-    block = f"{BEGIN}\n<!-- written by make bench from bench/results/{json_name}; do not edit by hand -->\n{table}{END}"
+    block = f"{BEGIN}\n<!-- written by {writer} from bench/results/{json_name}; do not edit by hand -->\n{table}{END}"
     doc.write_text(head + block + tail, encoding="utf-8")
 
 

@@ -24,7 +24,7 @@ from portal.access import public
 from portal.extensions import compress
 
 STATIC = Path(__file__).resolve().parent / "static"
-CORE_FILES = ("portal.css", "portal.js", "htmx.min.js", "favicon.svg")
+CORE_FILES = ("portal.css", "portal.js", "htmx.min.js", "favicon.svg", "combobox.js")
 FINGERPRINT = re.compile(r"^(?P<stem>.+)\.(?P<digest>[0-9a-f]{12})(?P<ext>\.[a-z]+)$")
 ONE_YEAR = 365 * 24 * 3600
 ENCODINGS = ("br", "gzip")  # the server's preference when the client likes both equally

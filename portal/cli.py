@@ -1,8 +1,10 @@
 """``flask --app portal ...`` commands: seed-demo, seed-clinic-day, plugins, verify-audit, seal-audit,
-deliver-outbox, generate-slots, expire-offers, send-appointment-reminders,
-send-reminders, assign-role, import-record; ``worker`` is in ``portal.tasks`` (``db`` is Flask-Migrate's)."""
+deliver-outbox, generate-slots, expire-offers, send-appointment-reminders, send-reminders,
+assign-role, import-record, import-mkb10; ``worker`` is in ``portal.tasks`` (``db`` is Flask-Migrate's)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -213,6 +215,30 @@ def import_record_command(bundle, author: str) -> None:
     )
 
 
+@click.command("import-mkb10")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The НСИ ICD-10 export (CSV, or CSV.gz); by default the copy shipped with the portal.",
+)
+@with_appcontext
+def import_mkb10_command(path: Path | None) -> None:
+    """Load the ICD-10 reference book (МКБ-10, 1.2.643.5.1.13.13.11.1005) into the database, or
+    bring it up to date: adds, changes and removes what differs, in one transaction; running it
+    again with the same file changes nothing. A bad file changes nothing and says why."""
+    from time import perf_counter
+
+    from portal.mkb10.importer import BookError, load, load_file
+
+    started = perf_counter()
+    try:
+        outcome = load() if path is None else load_file(path)
+    except BookError as bad:
+        raise click.ClickException(f"{path or 'the shipped book'}: {bad}; nothing is changed") from bad
+    click.echo(f"{outcome.describe()} ({perf_counter() - started:.1f} s)")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(seed_clinic_day_command)
@@ -226,6 +252,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(expire_offers_command)
     app.cli.add_command(send_appointment_reminders_command)
     app.cli.add_command(import_record_command)
+    app.cli.add_command(import_mkb10_command)
 
     from portal import tasks
 

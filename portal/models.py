@@ -32,6 +32,7 @@ from portal.directory.models import (
     Organisation,
     OrganisationService,
 )
+from portal.mkb10.models import Mkb10Code, Mkb10Word
 from portal.notify.models import Notification, NotificationPreference, OutboxMessage
 from portal.orgadmin.models import StaffInvitation
 from portal.record import version  # noqa: F401,E402  (stamps updated_at on changed entries)
@@ -87,6 +88,8 @@ __all__ = [
     "Immunization",
     "InsurancePolicy",
     "LabReport",
+    "Mkb10Code",
+    "Mkb10Word",
     "Notification",
     "NotificationPreference",
     "Observation",

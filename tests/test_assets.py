@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from portal.assets import CORE_FILES, STATIC
 from portal.config import ROOT
 
@@ -15,8 +17,9 @@ def test_htmx_is_the_recorded_2x_version():
     assert "2.0.11" in (STATIC / "VENDORED.md").read_text()
 
 
-def test_our_script_is_small_and_has_no_eval():
-    source = (STATIC / "portal.js").read_text()
+@pytest.mark.parametrize("name", ["portal.js", "combobox.js"])  # combobox.js: only on pages with a combobox
+def test_our_script_is_small_and_has_no_eval(name):
+    source = (STATIC / name).read_text()
     assert len(source.encode()) < 6_000
     assert "eval(" not in source and "innerHTML" not in source and "new Function" not in source
 

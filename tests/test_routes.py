@@ -27,6 +27,11 @@ PUBLIC_ENDPOINTS = {
     "auth.sign_out",
     "audit.public_key",  # the audit log's public signing key
     "certificates.verify",  # a document's type, number, dates and issuer; no medical data
+    # The ICD-10 reference book (open data of the Ministry of Health): its search, the combobox's
+    # options and a code's page. Nothing personal; rate-limited.
+    "mkb10.code",
+    "mkb10.index",
+    "mkb10.search",
     "notify.outbox",
     "hotline.contacts",
     # A staff invitation's link: it keeps the token out of the address (into the session), then

@@ -23,10 +23,16 @@ DOCTOR = "Орлова Анна Петровна, терапевт"
 
 
 def fields(response) -> dict[str, str]:
-    """The entry page's summary list as {label: value}, the way a reader sees it."""
+    """The entry page's summary list as {label: value}, the way a reader sees it (a link's text, not
+    its markup; without what only a screen reader hears)."""
     assert response.status_code == 200
     pairs = re.findall(r"<dt>(.*?)</dt><dd(?: lang=\"\w+\")?>(.*?)</dd>", response.get_data(as_text=True), re.S)
-    return {html.unescape(k).strip(): html.unescape(re.sub(r"[ \t\r\n]+", " ", v)).strip() for k, v in pairs}
+    return {html.unescape(k).strip(): html.unescape(_seen(v)).strip() for k, v in pairs}
+
+
+def _seen(value: str) -> str:
+    value = re.sub(r'<span class="visually-hidden">.*?</span>', "", value, flags=re.S)
+    return re.sub(r"[ \t\r\n]+", " ", re.sub(r"<[^>]+>", "", value))
 
 
 def section_of(response, basis: str) -> str:

@@ -296,7 +296,15 @@ def seed_demo() -> dict[str, int]:
         added["emergencies"] = seed_demo_emergencies(demo_organisations()["A"], _synthetic_patients())
         added["invitations"] = seed_demo_invitation()
         added["clinic_day"] = seed_clinic_day(datetime.now(UTC), _synthetic_patients())
-        return added
+    added["icd10_codes"] = _icd10()
+    return added
+
+
+def _icd10() -> int:
+    """The ICD-10 reference book, when the database has none yet (`flask import-mkb10` refreshes it)."""
+    from portal.mkb10 import importer
+
+    return 0 if importer.is_loaded() else importer.load().added
 
 
 def _synthetic_patients() -> list[int]:

@@ -14,6 +14,8 @@
     window.setTimeout(function () { region.textContent = text.trim().replace(/\s+/g, " "); }, 50);
   }
 
+  window.portalAnnounce = announce;  // combobox.js
+
   function focusElement(el) {
     if (!el) { return; }
     if (!el.hasAttribute("tabindex") && !/^(A|BUTTON|INPUT|SELECT|TEXTAREA)$/.test(el.tagName)) {

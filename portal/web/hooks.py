@@ -24,6 +24,7 @@ def register_blueprints() -> list[Blueprint]:
     from portal.corrections.views import bp as corrections
     from portal.documents.views import bp as documents
     from portal.export.views import bp as export
+    from portal.mkb10.views import bp as mkb10
     from portal.notify.views import bp as notify
     from portal.profile.views import bp as profile
     from portal.record.vaccination_add import bp as vaccinations
@@ -47,6 +48,7 @@ def register_blueprints() -> list[Blueprint]:
         vaccinations,
         profile,
         opt_outs,
+        mkb10,
     ]
 
 
@@ -92,4 +94,5 @@ def footer_links(page: Page) -> list[Link]:
         Link(_("Accessibility statement"), path_for("web.accessibility"), 10),
         Link(_("Privacy notice"), path_for("web.privacy"), 20),
         Link(_("Display settings"), path_for("web.display_settings"), 30),
+        Link(_("ICD-10 reference"), path_for("mkb10.index"), 40),
     ]
