@@ -12,9 +12,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from portal.access import card
-from portal.appointments import booking
+from portal.appointments import booking, step_lists
 from portal.appointments.forms import BookForm
-from portal.directory import service as directory
 from portal.directory.regions import ACCESSIBILITY
 from portal.directory.specialties import by_code
 from portal.rendering import render
@@ -47,7 +46,13 @@ STATUSES = {
     "cancelled_by_clinic": _l("Cancelled by the clinic"),
 }
 KINDS = {"in_person": _l("At the clinic"), "home": _l("At home"), "online": _l("Online")}
-PARTS = {"": _l("Any time"), "morning": _l("Before noon"), "afternoon": _l("Afternoon")}
+# The parts of the day the time step groups its times under (booking.PARTS_OF_DAY), and its filter.
+PARTS = {
+    "morning": _l("Morning, before 12:00"),
+    "day": _l("Afternoon, 12:00 to 17:00"),
+    "evening": _l("Evening, from 17:00"),
+}
+FILTER_PARTS = {"": _l("Any time"), **PARTS}
 
 
 def _locale() -> str:
@@ -144,16 +149,18 @@ def book_doctor(patient_id: int):
     if specialty is None:
         return _bad_step(_("Choose a specialty first."), patient_id)
     q = request.args.get("q", "").strip()[:100]
-    found = booking.doctors(specialty, directory.attached_organisation(context.patient.id))
+    found = booking.doctors(specialty, context.patient.id)
     shown = [d for d in found if d.surname.casefold().startswith(q.casefold())] if q else found
+    carry = _carry()
     return render(
         "appointments/step_doctor.html",
         fragment="step",
         specialty=specialty,
         doctors=shown,
+        items=step_lists.doctor_items(shown, patient_id, specialty, carry, _locale() != "ru"),
         total=len(found),
         q=q,
-        carry=_carry(),
+        carry=carry,
         specialty_label=specialty_label,
     )
 
@@ -178,13 +185,15 @@ def book_date(patient_id: int):
     chosen = booking.doctor(doctor_id) if doctor_id else None
     if doctor_id and (chosen is None or chosen.specialty_code != specialty):
         return _bad_step(_("Choose a specialty and a doctor first."), patient_id)
+    days = booking.days(specialty, doctor_id)
+    carry = _carry()
     return render(
         "appointments/step_date.html",
         specialty=specialty,
         doctor=chosen,
-        who=doctor_id or "any",
-        days=booking.days(specialty, doctor_id),
-        carry=_carry(),
+        days=days,
+        items=step_lists.day_items(days, patient_id, specialty, doctor_id or "any", carry),
+        carry=carry,
         specialty_label=specialty_label,
     )
 
@@ -200,9 +209,11 @@ def book_time(patient_id: int):
     except ValueError:
         day = None
     part = request.args.get("part", "")
-    if specialty is None or not valid or day is None or part not in PARTS:
+    if specialty is None or not valid or day is None or part not in FILTER_PARTS:
         return _bad_step(_("Choose a specialty, a doctor and a date first."), patient_id)
     chosen = booking.doctor(doctor_id) if doctor_id else None
+    times = booking.times(specialty, doctor_id, day, part, patient_id)
+    carry = _carry()
     return render(
         "appointments/step_time.html",
         fragment="step",
@@ -211,10 +222,10 @@ def book_time(patient_id: int):
         who=doctor_id or "any",
         day=day,
         part=part,
-        parts=PARTS,
-        slots=booking.slots(specialty, doctor_id, day, part),
-        kinds=KINDS,
-        carry=_carry(),
+        parts=FILTER_PARTS,
+        times=times,
+        groups=step_lists.time_groups(times, patient_id, carry, PARTS, KINDS),
+        carry=carry,
         specialty_label=specialty_label,
     )
 
