@@ -69,3 +69,20 @@ def test_the_times_are_grouped_by_part_of_the_day_with_how_many(app):
     assert '17:20<span class="time-kind"> · Онлайн</span>' in evening
     assert 'aria-labelledby="times-morning"' in morning and 'role="list"' in morning
     assert "/card/21/appointments/book/confirm?slot=1&amp;referral=5" in morning
+
+
+def test_the_tickets_qr_code_is_what_segno_draws_with_the_readers_title(app):
+    import segno
+
+    from portal.appointments.views import _qr, _qr_drawing
+
+    class Found:  # the two fields of a Ticket the QR code uses
+        number = "Т-2026-000042"
+        qr_text = "MEDKARTA;TALON:Т-2026-000042;AT:2026-12-09T10:15+03:00;ORG:1.2.643.5.1.13.13.12.2.77.1234"
+
+    _qr_drawing.cache_clear()
+    for lang, title in (("ru", "QR-код талона Т-2026-000042"), ("en", "QR code of ticket Т-2026-000042")):
+        with app.test_request_context("/", headers={"Cookie": f"lang={lang}"}):
+            drawn = _qr(Found())
+        assert drawn == segno.make(Found.qr_text, error="m").svg_inline(scale=4, title=title)
+    assert _qr_drawing.cache_info().misses == 1  # drawn once, for both languages
