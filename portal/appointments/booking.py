@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app, g
-from sqlalchemy import Date, case, cast, func, select, update
+from sqlalchemy import Date, case, cast, func, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
@@ -233,7 +233,9 @@ def _local_day(column):
     if db.session.get_bind().dialect.name == "postgresql":
         return cast(func.timezone(str(clock.zone()), column), Date)
     hours = int(offset.total_seconds() // 3600)
-    return func.date(column, f"{hours:+d} hours")
+    # A literal, not a parameter: the date step groups and orders by this expression, and SQLite
+    # sees the three as one only when they are written alike (else it sorts the days again).
+    return func.date(column, literal_column(f"'{hours:+d} hours'"))
 
 
 @dataclass(frozen=True)
