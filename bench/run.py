@@ -121,17 +121,19 @@ def prepare_database(patients: int) -> tuple[str, str]:
     return f"sqlite:///{run}", "sqlite"
 
 
-def refresh_statistics(database_url: str) -> None:
-    """ANALYZE, as PostgreSQL's autovacuum does in production. The bench's own reads grow the audit
-    log by tens of thousands of rows; where autovacuum is off (as on test servers), plans made
-    with statistics from before would sort a card's whole audit log for a page of its access log."""
+def refresh_statistics(database_url: str, vacuum: bool = False) -> None:
+    """ANALYZE (``vacuum``: VACUUM ANALYZE), as PostgreSQL's autovacuum does in production. The
+    bench's own reads grow the audit log by tens of thousands of rows; where autovacuum is off (as
+    on test servers), plans made with statistics from before would sort a card's whole audit log
+    for a page of its access log. A table just loaded in bulk (bench/slots.py's slots) also needs
+    its visibility map, which only VACUUM writes, before the planner reads its indexes alone."""
     if not database_url.startswith("postgresql"):
         return
     import sqlalchemy as sa
 
     engine = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(sa.text("ANALYZE"))
+        conn.execute(sa.text("VACUUM ANALYZE" if vacuum else "ANALYZE"))
     engine.dispose()
 
 

@@ -11,8 +11,9 @@ statements per page independent of the number of slots).
    service, and a realistic share booked by other patients: the nearer the day, the fuller
    (75 % of the first week, 50 % of the second, 25 % of the third, 10 % after). SQLite under
    ``bench/data/``; PostgreSQL when ``PORTAL_BENCH_DATABASE_URL`` is set (the database
-   ``<name>_slots``, cloned as a template into ``<name>_slots_run`` for every run and ANALYZEd, as
-   autovacuum would). Every run migrates its copy to the current schema first.
+   ``<name>_slots``, cloned as a template into ``<name>_slots_run`` for every run, then VACUUM
+   ANALYZE as autovacuum does after a bulk load: without the visibility map PostgreSQL reads the
+   whole slot table rather than the search's index alone). Every run migrates its copy to the current schema first.
 2. **The pages**, found by their links as a person finds them, signed in as the demo patient: the
    specialty step, and for each of ``--specialties`` the doctor step, the date step for «любой
    врач» and for one doctor, the time step for any doctor on the first and on the fullest day and
@@ -364,7 +365,7 @@ def prepare_database(args) -> tuple[str, str]:
         admin.dispose()
         run_url = base.set(database=run_name).render_as_string(hide_password=False)
         _flask({**os.environ, "PORTAL_DATABASE_URL": run_url}, "db", "upgrade")
-        refresh_statistics(run_url)
+        refresh_statistics(run_url, vacuum=True)
         return run_url, "postgresql"
     pristine = DATA / f"slots-{key}.db"
     if not pristine.exists():
