@@ -85,3 +85,29 @@ def test_each_step_sends_as_many_statements_for_2_doctors_and_a_week_as_for_20_a
     for name in ("doctor", "date, any doctor", "time, any doctor"):
         assert links_many[name] > links_few[name], (name, links_few[name], links_many[name])
     assert links_many["date, one doctor"] > links_few["date, one doctor"]
+
+
+def test_the_date_step_counts_the_times_the_time_step_lists(app, demo, login):
+    """For any doctor a time several doctors share is one time: each day's count on the date step
+    is the number of times its time step lists (two ways to count them, SQLite's and PostgreSQL's)."""
+    pid = demo["patient"].patient_id
+    client = login(demo["patient"])
+    grow(app, practitioners=6, days=7)
+    book = f"/card/{pid}/appointments/book"
+    dates = client.get(f"{book}/date?specialty={SPECIALTY}&doctor=any").get_data(as_text=True)
+    days = re.findall(r'date=(\d{4}-\d\d-\d\d)"[^>]*>[^<]*</a>: (\d+)', dates)
+    assert len(days) >= 3
+    with app.app_context():
+        slots_per_day = {}
+        for (starts_at,) in db.session.execute(
+            sa.select(Slot.starts_at)
+            .join(Practitioner, Practitioner.id == Slot.practitioner_id)
+            .where(Practitioner.specialty_code == SPECIALTY, Slot.status == "free", Slot.starts_at > clock.now())
+        ):
+            day = clock.local_date(starts_at.replace(tzinfo=starts_at.tzinfo or UTC)).isoformat()
+            slots_per_day[day] = slots_per_day.get(day, 0) + 1
+    for day, count in days:
+        times = client.get(f"{book}/time?specialty={SPECIALTY}&doctor=any&date={day}").get_data(as_text=True)
+        assert len(re.findall(r'href="[^"]*/book/confirm\?slot=\d+"', times)) == int(count), day
+    # six doctors share their hours: fewer times than slots on a day
+    assert any(int(count) < slots_per_day[day] for day, count in days)

@@ -247,9 +247,19 @@ class DayChoice:
 def days(specialty: str, doctor_id: int | None) -> list[DayChoice]:
     """The days with free times of the specialty (or of one doctor), with how many: distinct
     times for any doctor, as the time step lists them. One statement."""
-    day = _local_day(Slot.starts_at)
-    count = func.count() if doctor_id is not None else func.count(Slot.starts_at.distinct())
-    rows = db.session.execute(select(day, count).where(*_free(specialty, doctor_id)).group_by(day).order_by(day))
+    if doctor_id is not None:  # one doctor's slots: one time each
+        day = _local_day(Slot.starts_at)
+        query = select(day, func.count()).where(*_free(specialty, doctor_id))
+    elif db.session.get_bind().dialect.name == "postgresql":
+        # The times first (a hash of about a thousand), then the days: half the work of sorting
+        # every slot of the specialty for COUNT(DISTINCT).
+        at = select(Slot.starts_at).where(*_free(specialty, None)).group_by(Slot.starts_at).subquery()
+        day = _local_day(at.c.starts_at)
+        query = select(day, func.count())
+    else:  # SQLite would read the times in order from ix_slot_status_start, every specialty's
+        day = _local_day(Slot.starts_at)
+        query = select(day, func.count(Slot.starts_at.distinct())).where(*_free(specialty, None))
+    rows = db.session.execute(query.group_by(day).order_by(day))
     return [DayChoice(value if isinstance(value, date) else date.fromisoformat(value), n) for value, n in rows]
 
 
