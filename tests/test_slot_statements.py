@@ -6,7 +6,7 @@ one week of slots, then twenty and four weeks (the region builder of bench/slots
 from __future__ import annotations
 
 import re
-from datetime import UTC
+from datetime import UTC, timedelta
 
 import sqlalchemy as sa
 
@@ -28,12 +28,16 @@ def grow(app, practitioners: int, days: int) -> dict[str, int]:
 
 def step_paths(app, pid: int) -> dict[str, str]:
     """Every step of booking the specialty, for any doctor and for one: the first doctor, the
-    first day with a free time."""
+    first day from tomorrow with a free time (today may have only its evening left)."""
     with app.app_context():
         doctor, first = db.session.execute(
             sa.select(Slot.practitioner_id, Slot.starts_at)
             .join(Practitioner, Practitioner.id == Slot.practitioner_id)
-            .where(Practitioner.specialty_code == SPECIALTY, Slot.status == "free", Slot.starts_at > clock.now())
+            .where(
+                Practitioner.specialty_code == SPECIALTY,
+                Slot.status == "free",
+                Slot.starts_at >= clock.day_start(clock.today() + timedelta(days=1)),
+            )
             .order_by(Slot.starts_at, Slot.id)
             .limit(1)
         ).one()

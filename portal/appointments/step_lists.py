@@ -9,12 +9,14 @@ Tests compare the output with what the templates wrote (tests/test_step_lists.py
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from flask import url_for
 from flask_babel import get_translations
 from markupsafe import Markup, escape
 
+from portal import clock
 from portal.appointments.booking import DayChoice, DoctorChoice, TimeChoice, part_of
 from portal.formatting import format_date, format_datetime
 
@@ -85,9 +87,11 @@ def time_groups(
     times as a list of links (a wrapping grid on screen, a plain list to a screen reader)."""
     _, n_ = _catalog()
     link = _link("appointments.confirm", patient_id=patient_id, slot=ROW, **carry)
-    grouped: dict[str, list[TimeChoice]] = {}
+    zone = clock.zone()
+    grouped: dict[str, list[tuple[TimeChoice, datetime]]] = {}
     for t in times:
-        grouped.setdefault(part_of(t.starts_at), []).append(t)
+        local = t.starts_at.astimezone(zone)
+        grouped.setdefault(part_of(local), []).append((t, local))
     html = []
     for part, found in grouped.items():
         count = n_("%(num)s free time", "%(num)s free times", len(found))
@@ -96,8 +100,8 @@ def time_groups(
             f'<span class="meta">({count})</span></h3>\n  <ul class="time-grid" role="list" '
             f'aria-labelledby="times-{part}">'
         )
-        for t in found:
-            at = escape(format_datetime(t.starts_at, "HH:mm"))
+        for t, local in found:
+            at = f"{local.hour:02d}:{local.minute:02d}"  # "HH:mm" in every language
             kind = "" if t.kind == "in_person" else f'<span class="time-kind"> · {escape(kinds[t.kind])}</span>'
             html.append(f'\n    <li><a href="{escape(link(t.slot_id))}">{at}{kind}</a></li>')
         html.append("\n  </ul>")
