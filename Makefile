@@ -11,7 +11,7 @@ TEST_WORKERS ?= 2
 PLUGIN_CATALOGS := $(wildcard plugins/*/translations)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-unit test-e2e test-pg install install-test deps deps-run deps-bench bench translations compile-translations db lint clean
+.PHONY: run test test-unit test-e2e test-pg install install-test deps deps-run deps-bench bench bench-slots translations compile-translations db lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,13 @@ test: deps install-test
 ## Options: make bench BENCH_ARGS="--patients 5000 --duration 5 --rounds 3 --pages dashboard,results"
 bench: deps-bench install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## The free-slot search's budget (docs/appointments.md): the booking steps and the directory's doctor
+## search in-process on a region of 40 organisations, 300 practitioners and four weeks of slots
+## (SQLite in bench/data/, or PORTAL_BENCH_DATABASE_URL); no wrk needed.
+## Options: make bench-slots BENCH_ARGS="-n 500 --specialties 72,62 --practitioners 600"
+bench-slots: install
+	$(BIN)/python -m bench.slots $(BENCH_ARGS)
 
 translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .

@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / f"{name}.md").write_text(table, encoding="utf-8")
     print(table)
     if not args.no_doc:
-        write_doc(table, f"{name}.json", DOC, writer="python -m bench.mkb10_search")
+        write_doc(table, f"{name}.json", DOC, command="python -m bench.mkb10_search")
     return 1 if any(run["over_budget"] for run in runs) else 0
 
 

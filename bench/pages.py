@@ -39,9 +39,9 @@ PAGES: tuple[Page, ...] = (
     # Booking (issue 10): the card's appointments, the ticket, and the steps as a person takes them
     # (the first specialty, any doctor, the first day with free times).
     Page("appointments", "appointments", "dashboard", r"/card/\d+/appointments", 6),
-    Page("ticket", "ticket", "appointments", r"/card/\d+/appointments/\d+", 8),
+    Page("ticket", "ticket", "appointments", r"/card/\d+/appointments/\d+", 6),
     Page("book", "booking: specialty", "appointments", r"/card/\d+/appointments/book", 6),
-    Page("book_doctor", "booking: doctor", "book", r"/card/\d+/appointments/book/doctor\?[^\"]+", 7),
+    Page("book_doctor", "booking: doctor", "book", r"/card/\d+/appointments/book/doctor\?[^\"]+", 6),
     Page("book_date", "booking: date", "book_doctor", r"/card/\d+/appointments/book/date\?[^\"]+", 6),
     Page("book_time", "booking: time", "book_date", r"/card/\d+/appointments/book/time\?[^\"]+", 6),
 )

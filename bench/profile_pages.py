@@ -88,6 +88,19 @@ def pages(app) -> tuple[dict[str, str], int]:
     }, account_id
 
 
+BOOKING_PAGES = ("ticket", "book", "book_doctor", "book_date", "book_time")
+
+
+def booking_pages(client, lang: str) -> dict[str, str]:
+    """The appointment pages of bench/pages.py, found by their links as the benchmark finds them."""
+    from bench.client import FlaskClient
+    from bench.pages import resolve
+
+    client.set_cookie("lang", lang)
+    found = resolve(FlaskClient(client))
+    return {name.replace("_", "-"): found[name] for name in BOOKING_PAGES}
+
+
 def signed_in_client(app, account_id: int):
     from portal.auth import service
     from portal.auth.models import Account
@@ -181,6 +194,7 @@ def main() -> None:
         app = build(Path(tmp))
         urls, account_id = pages(app)
         signed_in = signed_in_client(app, account_id)
+        urls.update(booking_pages(signed_in, args.lang))
         anonymous = app.test_client()
         for each in (signed_in, anonymous):
             each.set_cookie("lang", args.lang)

@@ -121,17 +121,19 @@ def prepare_database(patients: int) -> tuple[str, str]:
     return f"sqlite:///{run}", "sqlite"
 
 
-def refresh_statistics(database_url: str) -> None:
-    """ANALYZE, as PostgreSQL's autovacuum does in production. The bench's own reads grow the audit
-    log by tens of thousands of rows; where autovacuum is off (as on test servers), plans made
-    with statistics from before would sort a card's whole audit log for a page of its access log."""
+def refresh_statistics(database_url: str, vacuum: bool = False) -> None:
+    """ANALYZE (``vacuum``: VACUUM ANALYZE), as PostgreSQL's autovacuum does in production. The
+    bench's own reads grow the audit log by tens of thousands of rows; where autovacuum is off (as
+    on test servers), plans made with statistics from before would sort a card's whole audit log
+    for a page of its access log. A table just loaded in bulk (bench/slots.py's slots) also needs
+    its visibility map, which only VACUUM writes, before the planner reads its indexes alone."""
     if not database_url.startswith("postgresql"):
         return
     import sqlalchemy as sa
 
     engine = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(sa.text("ANALYZE"))
+        conn.execute(sa.text("VACUUM ANALYZE" if vacuum else "ANALYZE"))
     engine.dispose()
 
 
@@ -251,10 +253,12 @@ def machine(engine: str, database_url: str) -> dict:
         "os": platform.platform(),
         "python": platform.python_version(),
         "gunicorn": gunicorn.__version__,
-        "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split(" Copyright")[0].strip(),  # noqa: S603, S607
         "database": engine,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+    if shutil.which("wrk"):  # bench/slots.py measures in-process, without wrk
+        wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout  # noqa: S603, S607
+        info["wrk"] = wrk_version.split(" Copyright")[0].strip()
     if engine == "sqlite":
         info["sqlite"] = sqlite3.sqlite_version
     else:
@@ -314,14 +318,17 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_doc(table: str, json_name: str, doc: Path = DOC, writer: str = "make bench") -> None:
+def write_doc(
+    table: str, json_name: str, doc: Path = DOC, markers: tuple[str, str] = (BEGIN, END), command: str = "make bench"
+) -> None:
     """Put ``table`` between the markers of ``doc``, leaving the rest of it as it is."""
+    begin, end = markers
     text = doc.read_text(encoding="utf-8")
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{doc} has no {BEGIN} … {END} markers to write the table between")
-    head, rest = text.split(BEGIN, 1)
-    _old, tail = rest.split(END, 1)
-    block = f"{BEGIN}\n<!-- written by {writer} from bench/results/{json_name}; do not edit by hand -->\n{table}{END}"
+    if begin not in text or end not in text:
+        raise SystemExit(f"{doc} has no {begin} … {end} markers to write the table between")
+    head, rest = text.split(begin, 1)
+    _old, tail = rest.split(end, 1)
+    block = f"{begin}\n<!-- written by {command} from bench/results/{json_name}; do not edit by hand -->\n{table}{end}"
     doc.write_text(head + block + tail, encoding="utf-8")
 
 

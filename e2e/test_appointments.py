@@ -2,8 +2,9 @@
 appointments, the ticket and its cancel page, a step with bad arguments — axe-, console- and
 CSP-clean in Russian and English, every theme, JavaScript on and off. Booking from the first
 step to the ticket with the keyboard only, with and without JavaScript; narrowing the times with
-htmx announces the result and keeps focus; a second booking of a taken time shows the nearest
-free times, clean too."""
+htmx announces the result and keeps focus; the times at 320, 768 and 1280 px: a wrapping grid of
+one-line links under a heading per part of the day, a list for a screen reader, reached with Tab; a
+second booking of a taken time shows the nearest free times, clean too."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ PAGES = [
     "/card/{patient}/appointments/book/doctor?specialty=62",
     "/card/{patient}/appointments/book/date?specialty=62&doctor=any",
     "/card/{patient}/appointments/book/time?specialty=62&doctor=any&date={day}",
+    "/card/{patient}/appointments/book/time?specialty=62&doctor={doctor}&date={day}",
     "/card/{patient}/appointments/book/confirm?slot={slot}",
     "/card/{patient}/appointments/{appointment}",
     "/card/{patient}/appointments/{appointment}/cancel",
@@ -56,6 +58,7 @@ def ids(live_app):
             "patient": patient,
             "child": child,
             "slot": slot.id,
+            "doctor": slot.practitioner_id,
             "day": clock.local_date(slot.starts_at.replace(tzinfo=UTC)).isoformat(),
             "appointment": db.session.scalar(
                 sa.select(Appointment.id).where(Appointment.patient_id == patient, Appointment.status == "booked")
@@ -110,7 +113,7 @@ def test_booking_from_the_first_step_to_the_ticket_by_keyboard(browser, base_url
         page.locator(".choice-list a").first.focus()
         with page.expect_navigation():
             page.keyboard.press("Enter")
-        page.locator("#step .choice-list a").first.focus()
+        page.locator("#step .time-grid a").first.focus()
         with page.expect_navigation():
             page.keyboard.press("Enter")
         assert "/book/confirm?slot=" in page.url
@@ -153,6 +156,60 @@ def test_narrowing_the_times_with_htmx_announces_and_keeps_focus(browser, base_u
         assert page.locator("h1").count() == 1
         assert page.evaluate("() => document.activeElement !== document.body")
         check.assert_clean()
+    finally:
+        context.close()
+
+
+# Each group of the time step: its heading's text, the list's items, how many rows the links take,
+# whether any link's text wraps and whether anything is wider than the page.
+TIME_GRID = """() => [...document.querySelectorAll('#step ul.time-grid')].map(list => {
+  const links = [...list.querySelectorAll('li > a')];
+  const line = parseFloat(getComputedStyle(links[0]).lineHeight);
+  return {
+    heading: document.getElementById(list.getAttribute('aria-labelledby')).textContent.trim(),
+    headingTag: document.getElementById(list.getAttribute('aria-labelledby')).tagName,
+    role: list.getAttribute('role'),
+    items: list.children.length,
+    rows: new Set(links.map(a => Math.round(a.getBoundingClientRect().top))).size,
+    wrapped: links.filter(a => a.getClientRects().length > 1 || a.getBoundingClientRect().height > 2.2 * line).length,
+    overflow: document.documentElement.scrollWidth > document.documentElement.clientWidth,
+  };
+})"""
+
+
+@pytest.mark.parametrize("js", JS)
+@pytest.mark.parametrize("width", [320, 768, 1280])
+def test_the_times_are_a_grid_of_one_line_links_grouped_by_part_of_the_day(browser, base_url, live_app, ids, width, js):
+    context = signed_in(browser, base_url, live_app, "patient", "complete", lang="ru", js=js,
+                        viewport={"width": width, "height": 800})  # fmt: skip
+    try:
+        check = checked_page(context, js=js)
+        page = check.page
+        check.goto(f"/card/{ids['patient']}/appointments/book/time?specialty=62&doctor=any&date={ids['day']}")
+        groups = page.evaluate(TIME_GRID)
+        assert groups, "no group of times"
+        total = int(page.locator("#step-heading").inner_text().split()[0])
+        assert sum(g["items"] for g in groups) == total
+        for group in groups:
+            assert group["headingTag"] == "H3" and group["role"] == "list"
+            assert group["heading"].split("(")[0].strip() in (
+                "Утро, до 12:00",
+                "День, с 12:00 до 17:00",
+                "Вечер, с 17:00",
+            )
+            assert str(group["items"]) in group["heading"]  # the heading says how many
+            assert group["wrapped"] == 0 and not group["overflow"], group
+            # a grid: several times on a row, never one long column
+            assert group["rows"] < group["items"] or group["items"] == 1, group
+        # the times are reached with Tab, one after the other, in time order
+        first = page.locator("#step .time-grid a").first
+        first.focus()
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => document.activeElement.textContent.trim()")
+        assert focused == page.locator("#step .time-grid a").nth(1).inner_text().strip()
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert "/book/confirm?slot=" in page.url
     finally:
         context.close()
 

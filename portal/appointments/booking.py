@@ -19,11 +19,13 @@ Every booking, cancellation and move is audited, in the same transaction as the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from flask import current_app, g
-from sqlalchemy import Date, case, cast, func, select, update
+from sqlalchemy import Date, bindparam, case, cast, func, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
@@ -34,7 +36,7 @@ from portal.audit import service as audit
 from portal.database import db, write_transaction
 from portal.directory.models import Organisation, Practitioner
 from portal.directory.specialties import by_code, load_specialties
-from portal.record.models import Referral, Visit
+from portal.record.models import ClinicAttachment, Referral, Visit
 from portal.record.service import CardContext, age_on, open_section
 
 SECTION = policy.APPOINTMENTS
@@ -145,17 +147,56 @@ def _window() -> tuple[datetime, datetime]:
     return start, clock.day_start(clock.today() + timedelta(days=schedule.horizon_days() + 14))
 
 
-def _free(specialty: str, doctor_id: int | None):
+# The steps' statements are built once per process and shape (one doctor or any, the database, the
+# time zone's offset) with their values as bound parameters: building a select with its subqueries
+# and window took longer than SQLite took to run it. They hold no data, so nothing in them goes stale.
+_STATEMENTS: dict[tuple, Any] = {}
+
+
+def _statement(key: tuple, build: Callable[[], Any]) -> Any:
+    found = _STATEMENTS.get(key)
+    if found is None:
+        found = _STATEMENTS[key] = build()
+    return found
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _params(specialty: str, doctor_id: int | None = None, patient_id: int | None = None, **more: Any) -> dict:
+    """The values of a step's statement: the specialty, the window, the doctor, the card's clinic."""
     start, end = _window()
+    today = clock.today()
+    return {"specialty": specialty, "window_start": start, "window_end": end, "doctor_id": doctor_id,
+            "patient_id": patient_id or 0, "today": today, **more}  # fmt: skip
+
+
+def _free(one_doctor: bool) -> list:
+    """The conditions of a free slot of the specialty (or of one of its doctors) in the window.
+
+    The specialty is a subquery of practitioner ids rather than a join: both SQLite and PostgreSQL
+    then read the specialty's practitioners first and each one's free slots from
+    ix_slot_practitioner_status_start (migration 0014), the index alone for the counts. Joined,
+    SQLite read every free slot of the window (ix_slot_status_start) and threw away the other
+    specialties' — 75,000 slots for a region of 300 practitioners and four weeks."""
+    of_specialty = select(Practitioner.id).where(Practitioner.specialty_code == bindparam("specialty"))
     conditions = [
-        Practitioner.specialty_code == specialty,
+        Slot.practitioner_id.in_(of_specialty),
         Slot.status == "free",
-        Slot.starts_at > start,
-        Slot.starts_at < end,
+        Slot.starts_at > bindparam("window_start"),
+        Slot.starts_at < bindparam("window_end"),
     ]
-    if doctor_id is not None:
-        conditions.append(Slot.practitioner_id == doctor_id)
+    if one_doctor:
+        conditions.append(Slot.practitioner_id == bindparam("doctor_id"))
     return conditions
+
+
+def _own_clinic():
+    """The clinics the card is attached to today, as a subquery (no statement of its own)."""
+    return select(ClinicAttachment.organisation_id).where(
+        policy.attached_now(bindparam("patient_id"), bindparam("today", type_=Date))
+    )
 
 
 @dataclass(frozen=True)
@@ -177,12 +218,15 @@ class DoctorChoice:
         return " ".join(p for p in (self.surname, self.name, self.patronymic) if p)
 
 
-def doctors(specialty: str, attached: int | None) -> list[DoctorChoice]:
-    """The specialty's doctors with free slots ahead: the card's own clinic first, then the one
-    with the soonest time. One statement."""
-    own = case((Practitioner.organisation_id == (attached or 0), 1), else_=0)
-    first = func.min(Slot.starts_at)
-    rows = db.session.execute(
+def _doctors_statement():
+    free = (
+        select(Slot.practitioner_id, func.count().label("free"), func.min(Slot.starts_at).label("first"))
+        .where(*_free(one_doctor=False))
+        .group_by(Slot.practitioner_id)
+        .subquery()
+    )
+    own = case((Practitioner.organisation_id.in_(_own_clinic()), 1), else_=0)
+    return (
         select(
             Practitioner.id,
             Practitioner.surname,
@@ -192,26 +236,23 @@ def doctors(specialty: str, attached: int | None) -> list[DoctorChoice]:
             Organisation.id,
             Organisation.name,
             Organisation.address,
-            func.count(Slot.id),
-            first,
+            free.c.free,
+            free.c.first,
             own,
         )
-        .join(Slot, Slot.practitioner_id == Practitioner.id)
+        .select_from(free)
+        .join(Practitioner, Practitioner.id == free.c.practitioner_id)
         .join(Organisation, Organisation.id == Practitioner.organisation_id)
-        .where(*_free(specialty, None))
-        .group_by(
-            Practitioner.id,
-            Practitioner.surname,
-            Practitioner.name,
-            Practitioner.patronymic,
-            Practitioner.position,
-            Organisation.id,
-            Organisation.name,
-            Organisation.address,
-        )
-        .order_by(own.desc(), first, Practitioner.surname, Practitioner.id)
+        .order_by(own.desc(), free.c.first, Practitioner.surname, Practitioner.id)
         .limit(LIST_LIMIT)
     )
+
+
+def doctors(specialty: str, patient_id: int | None) -> list[DoctorChoice]:
+    """The specialty's doctors with free slots ahead: the card's own clinic first, then the one
+    with the soonest time. One statement: the free slots counted per doctor from the index, then
+    only those doctors' names and clinics joined."""
+    rows = db.session.execute(_statement(("doctors",), _doctors_statement), _params(specialty, patient_id=patient_id))
     return [DoctorChoice(*row[:9], _aware(row[9]), bool(row[10])) for row in rows]
 
 
@@ -219,13 +260,19 @@ def doctor(doctor_id: int) -> Practitioner | None:
     return db.session.get(Practitioner, doctor_id)
 
 
-def _local_day(column):
-    """The portal's calendar day of a stored moment, in SQL. Moscow keeps one offset all year."""
+def _offset_hours() -> int:
+    """The portal's offset from UTC now, in hours. Moscow keeps one offset all year."""
     offset = clock.now().astimezone(clock.zone()).utcoffset() or timedelta()
-    if db.session.get_bind().dialect.name == "postgresql":
+    return int(offset.total_seconds() // 3600)
+
+
+def _local_day(column, dialect: str, hours: int):
+    """The portal's calendar day of a stored moment, in SQL."""
+    if dialect == "postgresql":
         return cast(func.timezone(str(clock.zone()), column), Date)
-    hours = int(offset.total_seconds() // 3600)
-    return func.date(column, f"{hours:+d} hours")
+    # A literal, not a parameter: the date step groups and orders by this expression, and SQLite
+    # sees the three as one only when they are written alike (else it sorts the days again).
+    return func.date(column, literal_column(f"'{hours:+d} hours'"))
 
 
 @dataclass(frozen=True)
@@ -234,17 +281,99 @@ class DayChoice:
     free: int
 
 
+def _days_statement(one_doctor: bool, dialect: str, hours: int):
+    if one_doctor:  # one doctor's slots: one time each
+        day = _local_day(Slot.starts_at, dialect, hours)
+        query = select(day, func.count()).where(*_free(one_doctor=True))
+    elif dialect == "postgresql":
+        # The times first (a hash of about a thousand), then the days: half the work of sorting
+        # every slot of the specialty for COUNT(DISTINCT).
+        at = select(Slot.starts_at).where(*_free(one_doctor=False)).group_by(Slot.starts_at).subquery()
+        day = _local_day(at.c.starts_at, dialect, hours)
+        query = select(day, func.count())
+    else:  # SQLite would read the times in order from ix_slot_status_start, every specialty's
+        day = _local_day(Slot.starts_at, dialect, hours)
+        query = select(day, func.count(Slot.starts_at.distinct())).where(*_free(one_doctor=False))
+    return query.group_by(day).order_by(day)
+
+
 def days(specialty: str, doctor_id: int | None) -> list[DayChoice]:
-    """The days with free slots of the specialty (or of one doctor), with how many. One statement."""
-    day = _local_day(Slot.starts_at)
+    """The days with free times of the specialty (or of one doctor), with how many: distinct
+    times for any doctor, as the time step lists them. One statement."""
+    shape = (doctor_id is not None, _dialect(), _offset_hours())
     rows = db.session.execute(
-        select(day, func.count(Slot.id))
-        .join(Practitioner, Practitioner.id == Slot.practitioner_id)
-        .where(*_free(specialty, doctor_id))
-        .group_by(day)
-        .order_by(day)
+        _statement(("days", *shape), lambda: _days_statement(*shape)), _params(specialty, doctor_id)
     )
     return [DayChoice(value if isinstance(value, date) else date.fromisoformat(value), n) for value, n in rows]
+
+
+# Parts of the day, by the hour they start in the portal's time zone: the time step groups its
+# times under these (and its filter narrows to one).
+PARTS_OF_DAY = (("morning", 0), ("day", 12), ("evening", 17))
+
+
+def part_bounds(day: date, part: str) -> tuple[datetime, datetime]:
+    """[start, end) of ``part`` of ``day`` ("" the whole day), in UTC."""
+    start, end = clock.day_start(day), clock.day_start(day + timedelta(days=1))
+    hours = dict(PARTS_OF_DAY)
+    if part:
+        names = [name for name, _hour in PARTS_OF_DAY]
+        following = names.index(part) + 1
+        end = start + timedelta(hours=hours[names[following]]) if following < len(names) else end
+        start = start + timedelta(hours=hours[part])
+    return start, end
+
+
+def part_of(local: datetime) -> str:
+    """The part of the day of a moment in the portal's time zone."""
+    return [name for name, starts in PARTS_OF_DAY if local.hour >= starts][-1]
+
+
+@dataclass(frozen=True)
+class TimeChoice:
+    slot_id: int
+    starts_at: datetime
+    kind: str
+
+
+def _times_statement(one_doctor: bool):
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=Slot.starts_at,
+            order_by=(
+                case((Slot.kind == "in_person", 0), else_=1),
+                case((Slot.organisation_id.in_(_own_clinic()), 0), else_=1),
+                Slot.id,
+            ),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(Slot.id, Slot.starts_at, Slot.kind, rank)
+        .where(*_free(one_doctor), Slot.starts_at >= bindparam("from"), Slot.starts_at < bindparam("until"))
+        .subquery()
+    )
+    return (
+        select(ranked.c.id, ranked.c.starts_at, ranked.c.kind)
+        .where(ranked.c.rank == 1)
+        .order_by(ranked.c.starts_at)
+        .limit(LIST_LIMIT)
+    )
+
+
+def times(specialty: str, doctor_id: int | None, day: date, part: str, patient_id: int | None) -> list[TimeChoice]:
+    """The free times of one day (``part`` of it), soonest first, each time once: for any doctor
+    the slot at that time a person would want (in person rather than online or at home, then the
+    card's own clinic, then the first made); the confirm page names its doctor and clinic. One
+    statement."""
+    start, end = part_bounds(day, part)
+    one = doctor_id is not None
+    rows = db.session.execute(
+        _statement(("times", one), lambda: _times_statement(one)),
+        _params(specialty, doctor_id, patient_id, **{"from": start, "until": end}),
+    )
+    return [TimeChoice(row[0], _aware(row[1]), row[2]) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -288,24 +417,6 @@ def _slot_query():
 
 def _slot_choice(row) -> SlotChoice:
     return SlotChoice(row[0], _aware(row[1]), _aware(row[2]), *row[3:])
-
-
-def slots(specialty: str, doctor_id: int | None, day: date, part: str = "") -> list[SlotChoice]:
-    """The free slots of one day, soonest first; ``part`` "morning" (before 12:00) or "afternoon"
-    narrows them. One statement."""
-    start, end = clock.day_start(day), clock.day_start(day + timedelta(days=1))
-    noon = start + timedelta(hours=12)
-    if part == "morning":
-        end = min(end, noon)
-    elif part == "afternoon":
-        start = max(start, noon)
-    query = (
-        _slot_query()
-        .where(*_free(specialty, doctor_id), Slot.starts_at >= start, Slot.starts_at < end)
-        .order_by(Slot.starts_at, Practitioner.surname, Slot.id)
-        .limit(LIST_LIMIT)
-    )
-    return [_slot_choice(row) for row in db.session.execute(query)]
 
 
 def slot_choice(slot_id: int) -> SlotChoice | None:
@@ -585,23 +696,26 @@ def ticket(account, patient_id: int, appointment_id: int) -> Ticket:
     """The card's appointment as its ticket, the read audited; LookupError when not this card's."""
     with write_transaction():
         context = open_section(account, patient_id, SECTION, "read", "appointment", appointment_id)
-        appointment = db.session.get(Appointment, appointment_id)
-        if appointment is None or appointment.patient_id != patient_id:
+        # The appointment, its slot's end and its doctor (with the doctor's clinic) in one statement.
+        row = db.session.execute(
+            select(Appointment, Slot.ends_at, Practitioner)
+            .outerjoin(Slot, Slot.id == Appointment.slot_id)
+            .outerjoin(Practitioner, Practitioner.id == Appointment.practitioner_id)
+            .where(Appointment.id == appointment_id)
+        ).first()
+        if row is None or row[0].patient_id != patient_id:
             raise LookupError(appointment_id)
+    appointment, slot_end, doctor_row = row
     may_change = policy.decide_booking(account, context.patient).allowed
-    slot_end = None
-    if appointment.slot_id is not None:
-        slot = db.session.get(Slot, appointment.slot_id)
-        slot_end = _aware(slot.ends_at) if slot else None
     found = Ticket(
         appointment,
         ticket_number(appointment),
-        db.session.get(Practitioner, appointment.practitioner_id) if appointment.practitioner_id else None,
+        doctor_row,
         db.session.get(Organisation, appointment.organisation_id),
         db.session.get(Referral, appointment.referral_id) if appointment.referral_id else None,
         appointment.status == "booked" and _aware(appointment.starts_at) - clock.now() >= cutoff(),
         may_change,
-        slot_end=slot_end,
+        slot_end=_aware(slot_end) if slot_end else None,
     )
     if appointment.status == "cancelled_by_clinic" and may_change:
         found.alternatives = nearest(appointment.specialty_code, appointment.organisation_id)

@@ -137,6 +137,9 @@ class Slot(Base):
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         Index("ix_slot_organisation_status_start", "organisation_id", "status", "starts_at"),
         Index("ix_slot_status_start", "status", "starts_at"),
+        # The booking steps: a specialty's practitioners, then each one's free slots in time order
+        # (migration 0014).
+        Index("ix_slot_practitioner_status_start", "practitioner_id", "status", "starts_at"),
     )
 
 

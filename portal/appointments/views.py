@@ -4,7 +4,9 @@ the ticket («талон») with its QR code, print and calendar file, cancellin
 
 from __future__ import annotations
 
+import html
 from datetime import date
+from functools import lru_cache
 
 from flask import Blueprint, Response, abort, g, redirect, request, url_for
 from flask_babel import get_locale
@@ -12,9 +14,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from portal.access import card
-from portal.appointments import booking
+from portal.appointments import booking, step_lists
 from portal.appointments.forms import BookForm
-from portal.directory import service as directory
 from portal.directory.regions import ACCESSIBILITY
 from portal.directory.specialties import by_code
 from portal.rendering import render
@@ -47,7 +48,13 @@ STATUSES = {
     "cancelled_by_clinic": _l("Cancelled by the clinic"),
 }
 KINDS = {"in_person": _l("At the clinic"), "home": _l("At home"), "online": _l("Online")}
-PARTS = {"": _l("Any time"), "morning": _l("Before noon"), "afternoon": _l("Afternoon")}
+# The parts of the day the time step groups its times under (booking.PARTS_OF_DAY), and its filter.
+PARTS = {
+    "morning": _l("Morning, before 12:00"),
+    "day": _l("Afternoon, 12:00 to 17:00"),
+    "evening": _l("Evening, from 17:00"),
+}
+FILTER_PARTS = {"": _l("Any time"), **PARTS}
 
 
 def _locale() -> str:
@@ -144,16 +151,18 @@ def book_doctor(patient_id: int):
     if specialty is None:
         return _bad_step(_("Choose a specialty first."), patient_id)
     q = request.args.get("q", "").strip()[:100]
-    found = booking.doctors(specialty, directory.attached_organisation(context.patient.id))
+    found = booking.doctors(specialty, context.patient.id)
     shown = [d for d in found if d.surname.casefold().startswith(q.casefold())] if q else found
+    carry = _carry()
     return render(
         "appointments/step_doctor.html",
         fragment="step",
         specialty=specialty,
         doctors=shown,
+        items=step_lists.doctor_items(shown, patient_id, specialty, carry, _locale() != "ru"),
         total=len(found),
         q=q,
-        carry=_carry(),
+        carry=carry,
         specialty_label=specialty_label,
     )
 
@@ -178,13 +187,15 @@ def book_date(patient_id: int):
     chosen = booking.doctor(doctor_id) if doctor_id else None
     if doctor_id and (chosen is None or chosen.specialty_code != specialty):
         return _bad_step(_("Choose a specialty and a doctor first."), patient_id)
+    days = booking.days(specialty, doctor_id)
+    carry = _carry()
     return render(
         "appointments/step_date.html",
         specialty=specialty,
         doctor=chosen,
-        who=doctor_id or "any",
-        days=booking.days(specialty, doctor_id),
-        carry=_carry(),
+        days=days,
+        items=step_lists.day_items(days, patient_id, specialty, doctor_id or "any", carry),
+        carry=carry,
         specialty_label=specialty_label,
     )
 
@@ -200,9 +211,11 @@ def book_time(patient_id: int):
     except ValueError:
         day = None
     part = request.args.get("part", "")
-    if specialty is None or not valid or day is None or part not in PARTS:
+    if specialty is None or not valid or day is None or part not in FILTER_PARTS:
         return _bad_step(_("Choose a specialty, a doctor and a date first."), patient_id)
     chosen = booking.doctor(doctor_id) if doctor_id else None
+    times = booking.times(specialty, doctor_id, day, part, patient_id)
+    carry = _carry()
     return render(
         "appointments/step_time.html",
         fragment="step",
@@ -211,10 +224,10 @@ def book_time(patient_id: int):
         who=doctor_id or "any",
         day=day,
         part=part,
-        parts=PARTS,
-        slots=booking.slots(specialty, doctor_id, day, part),
-        kinds=KINDS,
-        carry=_carry(),
+        parts=FILTER_PARTS,
+        times=times,
+        groups=step_lists.time_groups(times, patient_id, carry, PARTS, KINDS),
+        carry=carry,
         specialty_label=specialty_label,
     )
 
@@ -269,12 +282,27 @@ def _ticket(patient_id: int, appointment_id: int) -> booking.Ticket:
         abort(404)
 
 
-def _qr(found: booking.Ticket) -> str:
+@lru_cache(maxsize=4096)
+def _qr_drawing(text: str) -> tuple[str, str]:
+    """The QR code of ``text`` as inline SVG, split where its title goes. Drawing it (segno
+    choosing the best of eight masks in Python) took 5–10 ms, most of the ticket page, and the
+    drawing depends on the text alone (the ticket number, the time, the clinic's OID). So it is
+    kept per process keyed by that text, with nothing in it to go stale: an appointment that
+    changes has another text and so another key, and a worker that never saw a ticket draws it
+    once. The title, in the reader's language, is put in on every request. At most 4,096 drawings
+    of about 3 KB each are kept."""
     import segno
 
-    return segno.make(found.qr_text, error="m").svg_inline(
-        scale=4, title=_("QR code of ticket %(number)s", number=found.number)
-    )
+    svg = segno.make(text, error="m").svg_inline(scale=4)
+    head, _gt, tail = svg.partition(">")
+    return head + ">", tail
+
+
+def _qr(found: booking.Ticket) -> str:
+    """What segno's ``svg_inline(scale=4, title=…)`` writes, drawn once per text."""
+    head, tail = _qr_drawing(found.qr_text)
+    title = html.escape(_("QR code of ticket %(number)s", number=found.number), quote=False)
+    return f"{head}<title>{title}</title>{tail}"
 
 
 @bp.get("/card/<int:patient_id>/appointments/<int:appointment_id>")
