@@ -323,7 +323,7 @@ def _session_statement() -> Select:
     and its count of unread notifications (the header's) in one query, built once per process
     (immutable) and run with the session's id."""
     from portal.consent.models import ConsentEvent as C
-    from portal.notify.inbox import unread_of
+    from portal.notify.models import unread_of
 
     def latest(*conditions) -> object:
         return select(C.action).where(*conditions).order_by(C.id.desc()).limit(1).scalar_subquery()

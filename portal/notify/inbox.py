@@ -21,7 +21,7 @@ from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,7 @@ from portal import database
 from portal.auth.models import Account
 from portal.database import db
 from portal.formatting import format_date
-from portal.notify.models import Notification, NotificationPreference
+from portal.notify.models import Notification, NotificationPreference, unread_of
 
 # The events a citizen can be told about (and choose channels for).
 EVENTS = (
@@ -470,17 +470,6 @@ def page_of(account_id: int, before: int | None = None) -> tuple[list[Shown], in
     rows = list(db.session.scalars(query.order_by(Notification.id.desc()).limit(PAGE_SIZE + 1)))
     older = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
     return [show(n) for n in rows[:PAGE_SIZE]], older
-
-
-def unread_of(account_id) -> Select:
-    """The count of an account's unread notifications (``account_id`` a value or a column: the
-    signed-in session's query counts them for the header with it)."""
-    return (
-        select(func.count())
-        .select_from(Notification)
-        .where(Notification.account_id == account_id, Notification.read_at.is_(None))
-        .scalar_subquery()
-    )
 
 
 @cache

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, Select, String, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.database import Base
@@ -67,3 +67,14 @@ class NotificationPreference(Base):
     event: Mapped[str] = mapped_column(String(32), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     enabled: Mapped[bool] = mapped_column(Boolean)
+
+
+def unread_of(account_id) -> Select:
+    """The count of an account's unread notifications (``account_id`` a value or a column: the
+    signed-in session's query counts them for the header with it)."""
+    return (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.account_id == account_id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
