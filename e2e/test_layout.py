@@ -257,8 +257,11 @@ def address(url: str) -> str:
 
 def shape(path: str) -> str:
     """A page's kind: its path with the numbers taken out (one card's visits stand for all), and
-    the error report's form counted once for every section it serves."""
+    the error report's form counted once for every section it serves, and one page of the ICD-10
+    book for all of its chapters, blocks and codes (e2e/test_mkb10.py walks the book)."""
     kind = re.sub(r"\d+", "N", urlsplit(path).path)
+    if kind.startswith("/mkbN/"):
+        return "/mkbN/CODE"
     return re.sub(r"^/card/N/[a-z-]+/N/report-error$", "/card/N/SECTION/N/report-error", kind)
 
 
