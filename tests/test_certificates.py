@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import re
 import subprocess
-import time
 from datetime import UTC, date, datetime, timedelta
 
 import pikepdf
@@ -280,10 +279,12 @@ def test_the_registrar_issues_a_tagged_pdf_the_citizen_downloads_and_anyone_can_
         as_text=True
     )
     assert registrar_step(registrar, row.id, "take").status_code == 303
-    started = time.perf_counter()
     issued = registrar_step(registrar, row.id, "issue")
     assert issued.status_code == 303 and issued.headers["Location"] == f"/clinic/certificates/{row.id}?done=issue"
-    assert time.perf_counter() - started < 0.5  # the request never waits for the PDF
+    # The request never waits for the PDF: it answers with the job queued and no document made yet
+    # (a wall-clock limit here failed on a loaded CI machine, where the redirect alone took 1.1 s).
+    (waiting,) = requests_of(app, patient_id)
+    assert waiting.document_id is None and queued(app) == 1
     # The document is being made: the page says so and polls; asking again queues nothing more.
     registrar.set_cookie("lang", "en")
     making = registrar.get(issued.headers["Location"]).get_data(as_text=True)
