@@ -163,9 +163,19 @@ def empty_all_tables(app: Flask) -> None:
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
             if ON_POSTGRES:
-                # The audit log refuses TRUNCATE by trigger; tests reset it as a superuser would.
+                # The audit log refuses deletion by trigger; tests reset it as a superuser would (as a
+                # replica: no triggers, no foreign-key checks). DELETE, not TRUNCATE: on these nearly
+                # empty tables TRUNCATE's new files for 60 tables and their indexes took 1.1 s a test,
+                # DELETE 10 ms. The sequences start again as RESTART IDENTITY would have them.
                 conn.execute(sa.text("SET session_replication_role = replica"))
-                conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))  # noqa: S608
+                for table in tables:
+                    conn.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 (names from our metadata)
+                conn.execute(
+                    sa.text(
+                        "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s"
+                        " JOIN pg_class c ON c.oid = s.seqrelid WHERE c.relnamespace = current_schema()::regnamespace"
+                    )
+                )
             else:
                 for table in tables:
                     conn.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 (names from our metadata)
