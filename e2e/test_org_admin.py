@@ -35,6 +35,7 @@ ADMIN_PAGES = [
     "/org/{org_a}/invitations/{invitation}",
     "/org/{org_a}/members/{registrar}",
     "/org/{org_a}/members/{admin}",  # their own: no suspension, no roles to give themselves
+    "/org/{org_a}/members/{newcomer}",  # an invited nurse not yet in the directory: its form
 ]
 # The link in each state: (the link's key in ``world``, the status the page answers).
 LINKS = [
@@ -105,6 +106,7 @@ def world(live_app):
             ),
             "registrar": db.session.scalar(sa.select(Account.id).where(Account.email == email_of_key("registrar"))),
             "admin": admin.id,
+            "newcomer": db.session.scalar(sa.select(Account.id).where(Account.email == "e2e-accepted@example.ru")),
             "links": links,
         }
         db.session.remove()
@@ -207,6 +209,16 @@ def test_a_bad_invitation_and_a_refused_change_come_back_with_the_summary(browse
         assert page.locator("#error-summary").count() == 1
         if js:
             assert page.evaluate("document.activeElement.id") == "error-summary"
+        # the invited nurse listed in the directory with a register number that is not one
+        check.goto(f"/org/{world['org_a']}/members/{world['newcomer']}")
+        page.select_option("#specialty_code", "nurse")
+        page.fill("#position", "медицинская сестра участковая")
+        page.fill("#registration_number", "№")
+        with page.expect_navigation():
+            page.locator("form[action$='/directory'] button").click()
+        assert page.locator("#error-summary a[href='#registration_number']").count() == 1
+        assert page.locator("#position").input_value() == "медицинская сестра участковая"
+        assert page.locator("#specialty_code").input_value() == "nurse"
         check.console_errors[:] = [e for e in check.console_errors if "400" not in e and "409" not in e]
         assert_clean(check, js)
     finally:

@@ -615,3 +615,87 @@ def test_a_link_is_kept_short_in_the_session(app):
     client.get("/invitation/" + "x" * 3000)
     with client.session_transaction() as cookie:
         assert len(cookie["invitation_token"]) == 128
+
+
+# -- the directory: a clinician invited is listed so schedules and the record can name them --------
+
+
+def test_an_invited_doctor_is_listed_in_the_directory_with_what_was_typed_kept_on_errors(app, admin, orgs, demo):
+    from portal.directory.models import Practitioner
+
+    assert invite(admin, orgs["A"], roles=("doctor",)).status_code == 303
+    invitee = app.test_client()
+    assert accept_new(invitee, link_of(app)).status_code == 303
+    with app.app_context():
+        newcomer = db.session.scalar(sa.select(Account).where(Account.email == "anna.belova@example.ru"))
+    path = f"/org/{orgs['A']}/members/{newcomer.id}"
+    page = admin.get(path).get_data(as_text=True)
+    assert "не внесён в справочник" in page and "Внести в справочник" in page
+    assert page.count('value="nurse"') == 1  # the role to give; a doctor gets the doctors' specialties only
+
+    bad = post(
+        admin,
+        f"{path}/directory",
+        {"specialty_code": "", "position": "врач-терапевт", "registration_number": "!"},
+        page=path,
+    )
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "<title>Ошибка:" in html
+    assert "Выберите специальность" in html and "от 3 до 32 букв и цифр" in html
+    assert 'value="врач-терапевт"' in html  # what was typed comes back
+    assert count(app, Practitioner, Practitioner.account_id == newcomer.id) == 0
+
+    mismatch = post(
+        admin,
+        f"{path}/directory",
+        {"specialty_code": "nurse", "position": "медсестра", "registration_number": "77-7654321"},
+        page=path,
+    )
+    assert mismatch.status_code == 400 and "Выберите специальность" in mismatch.get_data(as_text=True)
+
+    listed = post(
+        admin,
+        f"{path}/directory",
+        {"specialty_code": "72", "position": "врач-терапевт участковый", "registration_number": "77-7654321"},
+        page=path,
+    )
+    assert listed.headers["Location"] == f"{path}?done=listed"
+    with app.app_context():
+        row = db.session.scalar(sa.select(Practitioner).where(Practitioner.account_id == newcomer.id))
+        assert (row.surname, row.specialty, row.specialty_code, row.organisation_id) == (
+            "Белова",
+            "терапевт",
+            "72",
+            orgs["A"],
+        )
+        assert row.position == "врач-терапевт участковый" and row.registration_number == "77-7654321"
+    assert ("staff.directory_entry", demo["org_admin"].id, str(row.id), "терапевт") in actions(app)
+    page = admin.get(listed.headers["Location"]).get_data(as_text=True)
+    assert "внесён в справочник" in page and "77-7654321" in page and "Внести в справочник" not in page
+    again = post(
+        admin,
+        f"{path}/directory",
+        {"specialty_code": "72", "position": "врач", "registration_number": "77-1111111"},
+        page=path,
+    )
+    assert again.status_code == 409 and "уже внесён в справочник" in again.get_data(as_text=True)
+    assert count(app, Practitioner, Practitioner.account_id == newcomer.id) == 1
+
+
+def test_only_a_doctor_or_nurse_is_listed_and_a_nurse_as_a_nurse(app, admin, orgs, demo):
+    from portal.directory.models import Practitioner
+
+    registrar = member_path(orgs, demo, "registrar")
+    assert "Внести в справочник" not in admin.get(registrar).get_data(as_text=True)
+    data = {"specialty_code": "nurse", "position": "медсестра", "registration_number": "77-2222222"}
+    refused = post(admin, f"{registrar}/directory", data, page=registrar)
+    assert refused.status_code == 400  # no specialty to choose: not a clinician here
+    assert post(admin, f"{registrar}/roles", {"role": "nurse"}, page=registrar).status_code == 303
+    page = admin.get(registrar).get_data(as_text=True)
+    assert page.count('value="nurse"') == 1 and 'value="72"' not in page  # the nurse's title only
+    assert post(admin, f"{registrar}/directory", data, page=registrar).status_code == 303
+    with app.app_context():
+        row = db.session.scalar(sa.select(Practitioner).where(Practitioner.account_id == demo["registrar"].id))
+        assert (row.specialty, row.specialty_code) == ("медицинская сестра", None)
+    # another organisation's member, or a department of another organisation: 404
+    assert post(admin, f"/org/{orgs['B']}/members/{demo['doctor_b'].id}/directory", data).status_code == 404

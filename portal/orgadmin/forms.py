@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
-from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
 
 from portal.auth.forms import NAME, RegistrationForm
 from portal.auth.models import STAFF_ROLES
@@ -60,3 +60,37 @@ class StaffAccountForm(RegistrationForm):
 
     def policy_email(self) -> str:
         return self.invited_email
+
+
+class DirectoryEntryForm(FlaskForm):
+    """A clinician's entry in the directory: the specialty (for a doctor, from the nomenclature),
+    the position and the number in the federal register of medical workers (ФРМР)."""
+
+    specialty_code = SelectField(
+        _l("Specialty"),
+        validators=[InputRequired(_l("Choose the specialty")), ValidChoice(_l("Choose the specialty"))],
+        validate_choice=False,
+    )
+    position = StringField(
+        _l("Position"),
+        validators=[
+            InputRequired(_l("Enter the position, for example «врач-терапевт участковый»")),
+            Length(max=200, message=_l("Enter at most 200 characters")),
+        ],
+    )
+    registration_number = StringField(
+        _l("Number in the register of medical workers"),
+        validators=[
+            InputRequired(_l("Enter the number in the register of medical workers")),
+            Regexp(
+                r"^[0-9A-Za-zА-Яа-яЁё][0-9A-Za-zА-Яа-яЁё\-/ ]{2,31}$",
+                message=_l("Enter 3 to 32 letters and digits, for example 77-1234567"),
+            ),
+        ],
+    )
+    department = SelectField(
+        _l("Department (if any)"),
+        default="",
+        validators=[ValidChoice(_l("Choose a department from the list"))],
+        validate_choice=False,
+    )

@@ -30,7 +30,8 @@ from portal.auth import service as auth
 from portal.auth.models import STAFF_ROLES, Account, StaffMembership
 from portal.clinic import service as roles
 from portal.database import db, write_transaction
-from portal.directory.models import Organisation
+from portal.directory.models import Department, Organisation, Practitioner
+from portal.directory.specialties import by_code
 from portal.identifiers import normalise_email, snils_digits
 from portal.notify import service as notify
 from portal.orgadmin.models import StaffInvitation
@@ -448,3 +449,86 @@ def suspend(admin: Account, organisation_id: int, account_id: int) -> None:
 
 def reactivate(admin: Account, organisation_id: int, account_id: int) -> None:
     _change(admin, organisation_id, account_id, "staff_reactivated", roles.reactivate_roles)
+
+
+# -- the directory: a clinician's entry ------------------------------------------------------------
+
+CLINICAL_ROLES = ("doctor", "nurse")
+NURSE_SPECIALTY = "медицинская сестра"  # as the record names a nurse; not in the doctors' nomenclature
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    specialty_code: str  # a code of the nomenclature, or "nurse"
+    position: str
+    registration_number: str
+    department_id: int | None
+
+
+def directory_entry(account_id: int) -> Practitioner | None:
+    """The person's entry in the directory (the record names them by it), if they have one."""
+    return db.session.scalar(select(Practitioner).where(Practitioner.account_id == account_id))
+
+
+def departments_of(organisation_id: int) -> list[Department]:
+    return list(
+        db.session.scalars(
+            select(Department).where(Department.organisation_id == organisation_id).order_by(Department.name)
+        )
+    )
+
+
+def add_to_directory(admin: Account, organisation_id: int, account_id: int, entry: DirectoryEntry) -> Practitioner:
+    """List a doctor or nurse of the admin's organisation in the directory, so that schedules,
+    bookings and the record can name them (an invited clinician has roles but no entry until now).
+    Refused: no clinical role here ("not_clinical"), work here suspended ("suspended"), an entry
+    already made, here or in another organisation ("listed"), a nurse's title for a doctor or a
+    doctor's specialty for a nurse only ("specialty"). Audited; nothing is written when refused."""
+    with write_transaction():
+        organisation_for(admin, organisation_id)
+        member = member_of(admin, organisation_id, account_id)
+        if member.suspended:
+            raise Refused("suspended")
+        clinical = [role for role in member.roles if role in CLINICAL_ROLES]
+        if not clinical:
+            raise Refused("not_clinical")
+        nurse = entry.specialty_code == "nurse"
+        if (nurse and "nurse" not in clinical) or (not nurse and "doctor" not in clinical):
+            raise Refused("specialty", "specialty_code")
+        specialty = None if nurse else by_code().get(entry.specialty_code)
+        if not nurse and specialty is None:
+            raise Refused("specialty", "specialty_code")
+        if entry.department_id is not None and entry.department_id not in {
+            d.id for d in departments_of(organisation_id)
+        }:
+            raise LookupError(entry.department_id)  # another organisation's department: 404
+        if directory_entry(account_id) is not None:
+            raise Refused("listed")
+        person = member.account
+        practitioner = Practitioner(
+            surname=person.surname,
+            name=person.name,
+            patronymic=person.patronymic,
+            specialty=NURSE_SPECIALTY if nurse else specialty.doctor,
+            specialty_code=None if nurse else specialty.code,
+            position=entry.position,
+            registration_number=entry.registration_number,
+            organisation_id=organisation_id,
+            department_id=entry.department_id,
+            account_id=person.id,
+        )
+        db.session.add(practitioner)
+        try:
+            db.session.flush()
+        except IntegrityError as clash:  # listed by another admin at the same moment
+            raise Refused("listed") from clash
+        audit.record(
+            "staff.directory_entry",
+            actor_id=admin.id,
+            actor_role="org_admin",
+            organisation_id=organisation_id,
+            object_type="practitioner",
+            object_id=practitioner.id,
+            reason=practitioner.specialty,
+        )
+        return practitioner

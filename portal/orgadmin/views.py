@@ -15,10 +15,12 @@ from portal.auth import sessions
 from portal.auth.forms import parse_date
 from portal.auth.service import needs_enrolment
 from portal.database import db
+from portal.directory.specialties import load_specialties
 from portal.extensions import limiter
 from portal.formatting import format_datetime
+from portal.forms import choices
 from portal.orgadmin import service
-from portal.orgadmin.forms import InviteForm, RoleForm, StaffAccountForm, role_choices
+from portal.orgadmin.forms import DirectoryEntryForm, InviteForm, RoleForm, StaffAccountForm, role_choices
 from portal.rendering import render
 from portal.web.forms import ConfirmForm
 
@@ -39,6 +41,12 @@ REFUSALS = {
     "already_suspended": _l("This person's work here is already suspended."),
     "not_suspended": _l("This person's work here is not suspended."),
     "closed": _l("This invitation is no longer waiting: it was accepted, withdrawn or sent again."),
+    "not_clinical": _l("Only a doctor or a nurse is listed in the directory: give the role first."),
+    "listed": _l("This person is already listed in the directory."),
+    "specialty": _l(
+        "A nurse is listed as a nurse, a doctor with a specialty from the list: choose the one that matches the "
+        "person's role."
+    ),
 }
 DONE = {
     "invited": _l("The invitation is sent. The link in it works for %(hours)s hours."),
@@ -48,6 +56,7 @@ DONE = {
     "role_removed": _l("The role is removed; the person is told by e-mail."),
     "suspended": _l("The person's work here is suspended and their sessions are ended; they are told by e-mail."),
     "reactivated": _l("The person's work here is resumed; they are told by e-mail."),
+    "listed": _l("The person is listed in the directory: their schedule can be set and the record names them."),
 }
 
 
@@ -196,17 +205,42 @@ def close_invitation(organisation_id: int, invitation_id: int, action: str):
 # -- a member: roles and suspension ----------------------------------------------------------------
 
 
+def _directory_form(organisation_id: int, member: service.Member, form: DirectoryEntryForm | None = None):
+    """The form that lists a doctor or nurse in the directory: a doctor's specialties from the
+    nomenclature, «медицинская сестра» for a nurse, the organisation's departments."""
+    form = form or DirectoryEntryForm(formdata=None)
+    locale = str(get_locale())
+    specialties = []
+    if "doctor" in member.roles:
+        specialties += sorted(((s.code, s.label(locale)) for s in load_specialties()), key=lambda pair: pair[1])
+    if "nurse" in member.roles:
+        specialties.append(("nurse", _("nurse")))
+    form.specialty_code.choices = choices([("", _("Choose…")), *specialties])
+    departments = [(str(d.id), d.name) for d in service.departments_of(organisation_id)]
+    form.department.choices = choices([("", _("No department")), *departments])
+    return form
+
+
 def _member_page(
-    organisation_id: int, account_id: int, form: RoleForm | None = None, refusal: str | None = None, status: int = 200
+    organisation_id: int,
+    account_id: int,
+    form: RoleForm | None = None,
+    refusal: str | None = None,
+    status: int = 200,
+    directory_form: DirectoryEntryForm | None = None,
 ):
     member = _or_404(service.member_of, organisation_id, account_id)
     form = form or RoleForm()
     form.role.choices = role_choices(service.ROLE_LABELS, [r for r in service.ROLE_LABELS if r not in member.roles])
+    entry = service.directory_entry(account_id)
+    clinical = not member.suspended and any(role in service.CLINICAL_ROLES for role in member.roles)
     return render(
         "orgadmin/member.html",
         organisation=service.organisation_for(g.account, organisation_id),
         member=member,
         form=form,
+        entry=entry,
+        directory_form=_directory_form(organisation_id, member, directory_form) if clinical and entry is None else None,
         labels=service.ROLE_LABELS,
         own=account_id == g.account.id,
         refusal=REFUSALS.get(refusal) if refusal else None,
@@ -270,6 +304,26 @@ def suspension(organisation_id: int, account_id: int, action: str):
         return _member_page(organisation_id, account_id, status=400)
     done = "suspended" if action == "suspend" else "reactivated"
     return _apply(organisation_id, account_id, getattr(service, action), done)
+
+
+@bp.post("/<int:organisation_id>/members/<int:account_id>/directory")
+@staff("org_admin")
+def directory_entry(organisation_id: int, account_id: int):
+    member = _or_404(service.member_of, organisation_id, account_id)
+    form = _directory_form(organisation_id, member, DirectoryEntryForm())
+    if not form.validate_on_submit():
+        return _member_page(organisation_id, account_id, status=400, directory_form=form)
+    entry = service.DirectoryEntry(
+        specialty_code=form.specialty_code.data,
+        position=form.position.data.strip(),
+        registration_number=form.registration_number.data.strip(),
+        department_id=int(form.department.data) if form.department.data else None,
+    )
+    try:
+        _or_404(service.add_to_directory, organisation_id, account_id, entry)
+    except service.Refused as refused:
+        return _member_page(organisation_id, account_id, refusal=refused.reason, status=409, directory_form=form)
+    return _after_change(organisation_id, account_id, "listed")
 
 
 # -- the invitee: the link from the e-mail ---------------------------------------------------------
