@@ -59,15 +59,18 @@ run: deps-run db
 	$(BIN)/gunicorn -c python:portal.gunicorn_conf --bind $(HOST):$(PORT) --workers $(WORKERS) wsgi:app
 
 ## Every test: unit and HTTP tests (again on PostgreSQL when PORTAL_TEST_DATABASE_URL is set),
-## then the browser tests in Chromium. Fails if Chromium cannot be found. (The suites run one after
+## then the browser tests in Chromium. Tests marked `timing` (a CPU or time budget) run alone after
+## the parallel run of their suite. Fails if Chromium cannot be found. (The suites run one after
 ## the other: beside a database suite the browser tests' waits become flaky on two cores. The
 ## browser tests run in two processes, a test file each at a time: each file has its own portal.)
 test: deps install-test
 	$(BIN)/python e2e/find_chromium.py
-	$(BIN)/pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --junitxml=reports/unit-sqlite.xml
+	$(BIN)/pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) -m "not timing" --junitxml=reports/unit-sqlite.xml
+	$(BIN)/pytest tests -q -p no:cacheprovider -m timing --junitxml=reports/unit-sqlite-timing.xml
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
 	  echo "== unit and HTTP tests on PostgreSQL"; \
-	  PORTAL_TEST_DB=postgresql $(BIN)/pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --junitxml=reports/unit-postgresql.xml; \
+	  PORTAL_TEST_DB=postgresql $(BIN)/pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) -m "not timing" --junitxml=reports/unit-postgresql.xml && \
+	  PORTAL_TEST_DB=postgresql $(BIN)/pytest tests -q -p no:cacheprovider -m timing --junitxml=reports/unit-postgresql-timing.xml; \
 	fi
 	$(BIN)/pytest e2e -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --junitxml=reports/e2e.xml
 

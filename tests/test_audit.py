@@ -456,6 +456,7 @@ def test_an_event_that_commits_late_with_a_lower_id_is_sealed_next(app):
         assert verify().ok
 
 
+@pytest.mark.timing
 def test_an_event_is_sealed_within_a_second(app):
     thread, stop = sealer.start_sealer_thread(app)
     try:
