@@ -44,7 +44,7 @@ from huey.consumer import Consumer
 log = logging.getLogger(__name__)
 
 # Modules whose ``@task`` functions every queue registers (imported when a queue is built).
-TASK_MODULES = ("portal.export.jobs", "portal.certificates.jobs")
+TASK_MODULES = ("portal.export.jobs", "portal.certificates.jobs", "portal.auditor.chain")
 # Threads the worker process starts beside the consumer: "module:function", called with the app.
 BACKGROUND_STARTERS: list[str] = [
     "portal.audit.sealer:start_sealer_thread",

@@ -304,15 +304,27 @@ def test_the_check_runs_from_the_page_and_names_a_tampered_event(app, demo, orgs
 
     with app.app_context():
         seal_pending()
+    from portal import tasks
+
     path = f"/audit/{orgs['A']}/check"
     assert "Проверка для этой организации ещё не запускалась" in text(auditor.get(path))
     assert auditor.post(path).status_code == 400  # no CSRF token: nothing run
     ran = post(auditor, path)
-    assert ran.status_code == 303
-    page = text(auditor.get(ran.headers["Location"]))
-    assert "Журнал цел." in page and "Федорова Светлана Игоревна" in page
+    assert ran.status_code == 303 and ran.headers["Location"] == path
+    # The check is a background job: the request only asks for it; the page polls until it is done.
+    waiting = auditor.get(path).get_data(as_text=True)
+    assert "Проверка идёт" in waiting and f'hx-get="{path}/status"' in waiting and "Запустить проверку" not in waiting
+    assert auditor.get(f"{path}/status").status_code == 204
+    assert post(auditor, path).status_code == 303  # asked again while it waits: still one job
+    assert tasks.queue(app).pending_jobs() == 1
+    assert tasks.queue(app).run_pending() == 1
+    finished = auditor.get(f"{path}/status")
+    assert finished.status_code == 200 and "Проверка закончилась" in text(finished)
+    page = text(auditor.get(f"{path}?done=1"))
+    assert "Журнал цел." in page and "Федорова Светлана Игоревна" in page and "Запустить проверку" in page
     tamper(app, f"UPDATE audit_event SET section = 'visits' WHERE id = {events['doctor_read']}")  # noqa: S608
     post(auditor, path)
+    tasks.queue(app).run_pending()
     page = text(auditor.get(path))
     assert "Журнал повреждён." in page
     assert f"Событие № {events['doctor_read']}" in page and "изменено после того, как было запечатано" in page

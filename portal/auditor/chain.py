@@ -2,7 +2,8 @@
 (``portal.audit.verify``), its verdict recorded as an audit event of the organisation
 (``audit.chain_checked``, the verdict's fields as JSON in the reason), which is also where the
 page reads when it was last run. The check reads every sealed event once (O(n) time, O(log n)
-memory), inside the request: see docs/audit.md for how long that takes on a large log."""
+memory): 100,000 events take seconds, so it runs as a background job on the task queue (one per
+organisation at a time), never in the request; the page polls until it is done."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from portal import tasks
 from portal.audit import service as audit
 from portal.audit.models import AuditEvent
 from portal.audit.verify import verify
@@ -20,6 +22,7 @@ from portal.auth.models import Account
 from portal.database import db, write_transaction
 
 ACTION = "audit.chain_checked"
+CHECK_TASK = "audit.chain_check"
 
 
 @dataclass(frozen=True)
@@ -69,3 +72,26 @@ def last_run(organisation_id: int) -> CheckRun | None:
         result = {}
     by = " ".join(p for p in (row.surname, row.name, row.patronymic) if p) or None
     return CheckRun(row.created_at, by, result)
+
+
+def check_key(organisation_id: int) -> str:
+    return f"audit-check:{organisation_id}"
+
+
+def request_check(account: Account, organisation_id: int) -> bool:
+    """Queue a run of the check for the organisation, unless one is waiting or running: True if
+    this asked for a new one."""
+    return tasks.queue().enqueue_once(check_key(organisation_id), CHECK_TASK, account.id, organisation_id)
+
+
+def running(organisation_id: int) -> bool:
+    """A run asked for and not finished yet."""
+    return tasks.queue().waiting(check_key(organisation_id))
+
+
+@tasks.task(CHECK_TASK)
+def check_job(account_id: int, organisation_id: int) -> None:
+    try:
+        run(db.session.get(Account, account_id), organisation_id)
+    finally:
+        tasks.queue().done(check_key(organisation_id))

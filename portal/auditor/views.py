@@ -5,7 +5,7 @@ decides: another organisation's pages, events, reviews and exports answer 404.""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, redirect, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from portal import clock, uploads
@@ -203,14 +203,30 @@ def check(organisation_id: int):
         "auditor/check.html",
         organisation,
         last=chain.last_run(organisation.id),
+        running=chain.running(organisation.id),
         confirm=ConfirmForm(),
         done=request.args.get("done") == "1",
     )
 
 
 def _run_check(organisation_id: int):
+    """Ask for a run (a background job: the check reads the whole log); the page then polls."""
     organisation = _organisation(organisation_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    chain.run(g.account, organisation.id)
-    return redirect(url_for("auditor.check", organisation_id=organisation.id, done=1), code=303)
+    chain.request_check(g.account, organisation.id)
+    return redirect(url_for("auditor.check", organisation_id=organisation.id), code=303)
+
+
+@bp.get("/<int:organisation_id>/check/status")
+@staff("auditor")
+@limiter.limit("90/minute")
+def check_status(organisation_id: int):
+    """What the check's page polls while a run is going: 204 until it has finished, then the
+    fragment that says so, with the way to its result."""
+    organisation = _organisation(organisation_id)
+    if chain.running(organisation.id):
+        return Response(status=204)
+    response = render("auditor/_check_state.html", organisation=organisation)
+    response.headers["Cache-Control"] = "no-store"
+    return response
