@@ -121,9 +121,11 @@ def post(
     again while one is open returns it and sends nothing.
 
     Parameters each event shows: result_new {title, out_of_range}; prescription_issued {drug,
-    number, valid_until}; prescription_expiring {drug, valid_until}; certificate_ready {title or number};
+    number, valid_until} or, for a referral, {kind: "referral", target, number, valid_until};
+    prescription_expiring {drug, valid_until}; certificate_ready {title or number};
     request_status {number, status, note or reason} or, for a confirmed vaccination, {kind:
-    "vaccination", status, vaccine, given_on}; vaccination_due {vaccine, patient, due_on};
+    "vaccination", status, vaccine, given_on}; vaccination_due {vaccine, patient, due_on} or, for a vaccination
+    given, {kind: "given", vaccine, dose, given_on};
     checkup_due {patient, due_on}; grant_received {patient, until}; appointment_offer {specialty,
     doctor, starts_at, expires_at}; appointment_reminder {specialty, doctor, starts_at, when};
     home_visit_status {number, status, visit_on, doctor, reason, by (who cancelled: citizen or
@@ -327,6 +329,14 @@ def describe(event: str, params: dict) -> tuple[str, str]:
             title += ", " + ngettext("%(num)d value out of range", "%(num)d values out of range", out)
             return title, _("Open the result to see which values. Discuss them with your doctor.")
         return title, _("Open the result to see the values.")
+    if event == "prescription_issued" and p.get("kind") == "referral":
+        # A referral written at an appointment (portal/orders): told with the prescriptions.
+        title = _("Referral issued: %(target)s", target=p.get("target", ""))
+        return title, _(
+            "Referral No. %(number)s, valid until %(date)s.",
+            number=p.get("number", "—"),
+            date=_date(p.get("valid_until", "")),
+        )
     if event == "prescription_issued":
         title = _("Prescription issued: %(drug)s", drug=p.get("drug", ""))
         if p.get("valid_until"):
@@ -391,6 +401,10 @@ def describe(event: str, params: dict) -> tuple[str, str]:
         if status == "cancelled":
             return _("Home visit No. %(number)s cancelled", number=p.get("number", "—")), p.get("reason")
         return _("Home visit No. %(number)s registered", number=p.get("number", "—")), ""
+    if event == "vaccination_due" and p.get("kind") == "given":
+        # A vaccination a clinician wrote at an appointment (portal/orders).
+        title = _("Vaccination given: %(vaccine)s", vaccine=p.get("vaccine", ""))
+        return title, _("%(dose)s, %(date)s.", dose=p.get("dose", ""), date=_date(p.get("given_on", "")))
     if event == "vaccination_due":
         title = _("Vaccination due: %(vaccine)s", vaccine=p.get("vaccine", ""))
         return title, _(
