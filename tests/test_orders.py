@@ -22,7 +22,7 @@ from portal.demodata.synthetic import demo_organisations
 from portal.directory.models import Practitioner
 from portal.notify.models import Notification
 from portal.record.models import Immunization, Prescription, Referral
-from tests.conftest import audit_log_verifies, csrf_token
+from tests.conftest import audit_log_verifies, csrf_token, outbox
 
 ENDOCRINOLOGIST = "91"
 
@@ -209,6 +209,9 @@ def test_a_referral_to_a_specialist_lets_the_patient_book_that_specialty(app, de
     assert number in [p.get("number") for p in told(app, pid, "prescription_issued")]
     inbox = text(patient.get("/notifications"))
     assert "Выдано направление" in inbox
+    # e-mail says what came, with no medical details
+    mail = outbox(app, demo["patient"].email)[-1]
+    assert "новое направление" in mail.subject and "эндокрин" not in mail.body
     # the patient books the endocrinologist with it
     step = patient.get(f"/card/{pid}/appointments/book").get_data(as_text=True)
     assert f"referral={referral_id}" in step

@@ -82,6 +82,11 @@ OUTSIDE_TEXT = {
     "home_visit_status": _l("The status of your home visit request has changed"),
     "appointment_changed": _l("An appointment has been booked, moved or cancelled"),
 }
+# Kinds of an event told with another's preferences (portal/orders): what e-mail and SMS say of them.
+OUTSIDE_KIND_TEXT = {
+    ("prescription_issued", "referral"): _l("A new referral is in your card"),
+    ("vaccination_due", "given"): _l("A new vaccination is in your card"),
+}
 REQUEST_STATUSES = {
     "registered": _l("registered"),
     "in_progress": _l("in progress"),
@@ -201,12 +206,14 @@ def deliver(note: Notification, channels: tuple[str, ...] | None = None) -> None
     inbox_link = current_app.config["BASE_URL"].rstrip("/") + (
         note.url if note.event in LINKED_EVENTS and note.url else inbox_path()
     )
+    kind = (json.loads(note.params or "{}") if isinstance(note.params, str) else note.params or {}).get("kind")
+    what = OUTSIDE_KIND_TEXT.get((note.event, kind), OUTSIDE_TEXT[note.event])
     with force_locale(locale_of(account)):
-        subject = _("Medkarta: %(what)s", what=OUTSIDE_TEXT[note.event])
+        subject = _("Medkarta: %(what)s", what=what)
         body = "\n\n".join(
             [
                 _("Hello, %(name)s.", name=account.name),
-                _("%(what)s.", what=OUTSIDE_TEXT[note.event]),
+                _("%(what)s.", what=what),
                 _("Sign in to Medkarta to see the details:"),
                 inbox_link,
                 _("You can choose which messages we send, and how, in the notification settings."),
