@@ -127,8 +127,10 @@ def test_a_prescription_goes_into_the_card_and_the_patient_is_told(app, demo, lo
     orders = text(doctor.get(f"/doctor/appointments/{visit}/orders?done=prescription"))
     assert "Амоксициллин" in orders and number in orders
     # the patient sees it in her card
-    card = login(demo["patient"]).get(f"/card/{pid}/prescriptions")
-    assert "Амоксициллин" in text(card)
+    patient = login(demo["patient"])
+    assert "Амоксициллин" in text(patient.get(f"/card/{pid}/prescriptions"))
+    entry = text(patient.get(f"/card/{pid}/prescriptions/{written.id}"))
+    assert "1 табл. 3 раза в день" in entry and "Курс" in entry
     with app.app_context():
         assert audit_log_verifies()
 
@@ -212,6 +214,7 @@ def test_a_referral_to_a_specialist_lets_the_patient_book_that_specialty(app, de
     # e-mail says what came, with no medical details
     mail = outbox(app, demo["patient"].email)[-1]
     assert "новое направление" in mail.subject and "эндокрин" not in mail.body
+    assert "эндокринолог" in text(patient.get(f"/card/{pid}/referrals"))
     # the patient books the endocrinologist with it
     step = patient.get(f"/card/{pid}/appointments/book").get_data(as_text=True)
     assert f"referral={referral_id}" in step
