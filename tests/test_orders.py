@@ -371,3 +371,31 @@ def test_another_doctors_appointment_and_other_roles_get_404(app, demo, login, v
     assert login(demo["doctor_b"]).get(f"/doctor/appointments/{in_b}/orders").status_code == 200
     with app.app_context():
         assert db.session.scalar(sa.select(Prescription.id).where(Prescription.appointment_id == visit)) is None
+
+
+def test_two_orders_numbered_at_once_keep_one_and_say_so(app, demo, login, visit):
+    """Another order took the number this one was given (two doctors' windows saving at once):
+    the form comes back with the values typed and a message; nothing half-written is kept."""
+    with app.app_context(), write_transaction():
+        appointment = db.session.get(Appointment, visit)
+        first = db.session.scalar(sa.select(Prescription).where(Prescription.patient_id == appointment.patient_id))
+        db.session.add(
+            Prescription(
+                patient_id=appointment.patient_id,
+                number=f"{appointment.organisation_id}-{visit}-P1",
+                issued_on=clock.today(),
+                drug="Парацетамол",
+                form="таблетки",
+                dose="1 табл.",
+                quantity="1 уп.",
+                valid_until=clock.today(),
+                organisation_id=first.organisation_id,
+                practitioner_id=first.practitioner_id,
+            )  # fmt: skip
+        )
+    path = f"/doctor/appointments/{visit}/orders/prescription"
+    response = post(login(demo["doctor"]), path, **prescription_data())
+    assert response.status_code == 409
+    assert "выпишите ещё раз" in text(response) and 'value="Амоксициллин"' in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(Prescription.id).where(Prescription.appointment_id == visit)) is None

@@ -30,6 +30,7 @@ DONE = {
     "vaccination": _l("The vaccination is in the patient's card, and the patient is told."),
     "confirmed": _l("The vaccination is confirmed, and the patient is told."),
 }
+RACED = _l("Another order was numbered at the same moment, and nothing was saved: write it again")
 NO_PRACTITIONER = _l(
     "Your account is not linked to a practitioner record, so the card cannot name who wrote the entry. "
     "Ask your organisation's administrator to link it; nothing was saved."
@@ -77,8 +78,13 @@ def prescription(appointment_id: int):
                 service.write_prescription(g.account, appointment_id, **form.terms())
             except LookupError:  # the care relationship ended meanwhile, or no practitioner record
                 abort(404)
-            return _done(appointment_id, "prescription")
-        status = 400
+            except intake.AlreadyInCard:  # two orders of the appointment numbered at once
+                form.drug.errors = [RACED]
+                status = 409
+            else:
+                return _done(appointment_id, "prescription")
+        else:
+            status = 400
     return render(
         "orders/prescription.html", form=form, visit=visit, units=DOSE_UNITS, frequencies=FREQUENCIES, status=status
     )
@@ -94,10 +100,15 @@ def referral(appointment_id: int):
         if form.validate_on_submit():
             try:
                 service.write_referral(g.account, appointment_id, **form.terms())
-            except LookupError:
+            except LookupError:  # the care relationship ended meanwhile, or no practitioner record
                 abort(404)
-            return _done(appointment_id, "referral")
-        status = 400
+            except intake.AlreadyInCard:  # two orders of the appointment numbered at once
+                form.kind.errors = [RACED]
+                status = 409
+            else:
+                return _done(appointment_id, "referral")
+        else:
+            status = 400
     return render("orders/referral.html", form=form, visit=visit, status=status)
 
 
