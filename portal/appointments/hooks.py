@@ -16,8 +16,9 @@ def register_blueprints() -> list[Blueprint]:
     from portal.appointments.staff_views import admin_bp, desk_bp
     from portal.appointments.views import bp
     from portal.appointments.workspace_views import bp as workspace
+    from portal.orders.views import bp as orders
 
-    return [bp, care, desk, desk_bp, admin_bp, workspace]
+    return [bp, care, desk, desk_bp, admin_bp, workspace, orders]
 
 
 @hookimpl

@@ -82,6 +82,11 @@ OUTSIDE_TEXT = {
     "home_visit_status": _l("The status of your home visit request has changed"),
     "appointment_changed": _l("An appointment has been booked, moved or cancelled"),
 }
+# Kinds of an event told with another's preferences (portal/orders): what e-mail and SMS say of them.
+OUTSIDE_KIND_TEXT = {
+    ("prescription_issued", "referral"): _l("A new referral is in your card"),
+    ("vaccination_due", "given"): _l("A new vaccination is in your card"),
+}
 REQUEST_STATUSES = {
     "registered": _l("registered"),
     "in_progress": _l("in progress"),
@@ -121,9 +126,11 @@ def post(
     again while one is open returns it and sends nothing.
 
     Parameters each event shows: result_new {title, out_of_range}; prescription_issued {drug,
-    number, valid_until}; prescription_expiring {drug, valid_until}; certificate_ready {title or number};
+    number, valid_until} or, for a referral, {kind: "referral", target, number, valid_until};
+    prescription_expiring {drug, valid_until}; certificate_ready {title or number};
     request_status {number, status, note or reason} or, for a confirmed vaccination, {kind:
-    "vaccination", status, vaccine, given_on}; vaccination_due {vaccine, patient, due_on};
+    "vaccination", status, vaccine, given_on}; vaccination_due {vaccine, patient, due_on} or, for a vaccination
+    given, {kind: "given", vaccine, dose, given_on};
     checkup_due {patient, due_on}; grant_received {patient, until}; appointment_offer {specialty,
     doctor, starts_at, expires_at}; appointment_reminder {specialty, doctor, starts_at, when};
     home_visit_status {number, status, visit_on, doctor, reason, by (who cancelled: citizen or
@@ -199,12 +206,14 @@ def deliver(note: Notification, channels: tuple[str, ...] | None = None) -> None
     inbox_link = current_app.config["BASE_URL"].rstrip("/") + (
         note.url if note.event in LINKED_EVENTS and note.url else inbox_path()
     )
+    kind = (json.loads(note.params or "{}") if isinstance(note.params, str) else note.params or {}).get("kind")
+    what = OUTSIDE_KIND_TEXT.get((note.event, kind), OUTSIDE_TEXT[note.event])
     with force_locale(locale_of(account)):
-        subject = _("Medkarta: %(what)s", what=OUTSIDE_TEXT[note.event])
+        subject = _("Medkarta: %(what)s", what=what)
         body = "\n\n".join(
             [
                 _("Hello, %(name)s.", name=account.name),
-                _("%(what)s.", what=OUTSIDE_TEXT[note.event]),
+                _("%(what)s.", what=what),
                 _("Sign in to Medkarta to see the details:"),
                 inbox_link,
                 _("You can choose which messages we send, and how, in the notification settings."),
@@ -327,6 +336,14 @@ def describe(event: str, params: dict) -> tuple[str, str]:
             title += ", " + ngettext("%(num)d value out of range", "%(num)d values out of range", out)
             return title, _("Open the result to see which values. Discuss them with your doctor.")
         return title, _("Open the result to see the values.")
+    if event == "prescription_issued" and p.get("kind") == "referral":
+        # A referral written at an appointment (portal/orders): told with the prescriptions.
+        title = _("Referral issued: %(target)s", target=p.get("target", ""))
+        return title, _(
+            "Referral No. %(number)s, valid until %(date)s.",
+            number=p.get("number", "—"),
+            date=_date(p.get("valid_until", "")),
+        )
     if event == "prescription_issued":
         title = _("Prescription issued: %(drug)s", drug=p.get("drug", ""))
         if p.get("valid_until"):
@@ -391,6 +408,10 @@ def describe(event: str, params: dict) -> tuple[str, str]:
         if status == "cancelled":
             return _("Home visit No. %(number)s cancelled", number=p.get("number", "—")), p.get("reason")
         return _("Home visit No. %(number)s registered", number=p.get("number", "—")), ""
+    if event == "vaccination_due" and p.get("kind") == "given":
+        # A vaccination a clinician wrote at an appointment (portal/orders).
+        title = _("Vaccination given: %(vaccine)s", vaccine=p.get("vaccine", ""))
+        return title, _("%(dose)s, %(date)s.", dose=p.get("dose", ""), date=_date(p.get("given_on", "")))
     if event == "vaccination_due":
         title = _("Vaccination due: %(vaccine)s", vaccine=p.get("vaccine", ""))
         return title, _(

@@ -1,4 +1,4 @@
-"""The record's intake: test results and prescriptions a clinic writes into a card. One place
+"""The record's intake: test results, prescriptions, referrals and vaccinations a clinic writes into a card. One place
 that decides (the policy's "write" on the section: a clinician treating the patient), audits,
 flags values against their reference ranges and tells the card's holders, the patient and their
 guardian, in the portal and by the channels they chose («Новый результат: ОАК, 2 показателя вне
@@ -17,8 +17,16 @@ from portal.access import policy
 from portal.access.service import card_holders
 from portal.database import db, write_transaction
 from portal.notify import inbox
-from portal.record import catalog
-from portal.record.models import EntryRevision, LabReport, Observation, Practitioner, Prescription
+from portal.record import calendar, catalog
+from portal.record.models import (
+    EntryRevision,
+    Immunization,
+    LabReport,
+    Observation,
+    Practitioner,
+    Prescription,
+    Referral,
+)
 
 
 class NotAPractitioner(LookupError):
@@ -214,6 +222,10 @@ def write_prescription(
     issued_on: date | None = None,
     preferential: bool = False,
     visit_id: int | None = None,
+    appointment_id: int | None = None,
+    frequency: str | None = None,
+    course_start: date | None = None,
+    course_end: date | None = None,
 ) -> Prescription:
     """Write a prescription in the caller's write transaction and tell the card's holders its
     number and how long it is valid. AccessDenied (404) unless the author may write
@@ -223,6 +235,8 @@ def write_prescription(
     issued_on = issued_on or policy.today()
     if valid_until < issued_on:
         raise ValueError("a prescription is valid from the day it is issued")
+    if course_start and course_end and course_end < course_start:
+        raise ValueError("a course ends on or after the day it starts")
     if db.session.scalar(
         select(Prescription.id).where(Prescription.patient_id == patient_id, Prescription.number == number)
     ):
@@ -238,6 +252,10 @@ def write_prescription(
         valid_until=valid_until,
         preferential=preferential,
         visit_id=visit_id,
+        appointment_id=appointment_id,
+        frequency=frequency,
+        course_start=course_start,
+        course_end=course_end,
         organisation_id=decision.organisation_id or practitioner.organisation_id,
         practitioner_id=practitioner.id,
     )
@@ -249,3 +267,136 @@ def write_prescription(
     for account_id in card_holders(patient_id):
         inbox.post(account_id, "prescription_issued", patient_id=patient_id, params=params, url=url)
     return prescription
+
+
+REFERRAL_KINDS = ("consultation", "test", "study", "hospital")
+
+
+def write_referral(
+    author,
+    patient_id: int,
+    *,
+    number: str,
+    kind: str,
+    target: str,
+    valid_until: date,
+    reason: str | None = None,
+    diagnosis_code: str | None = None,
+    issued_on: date | None = None,
+    visit_id: int | None = None,
+    appointment_id: int | None = None,
+) -> Referral:
+    """Write a referral (to a specialist's consultation, a test, a study) in the caller's write
+    transaction and tell the card's holders what it is for and until when it is valid. A
+    consultation's ``target`` names the specialist as the directory does («Консультация:
+    кардиолог»), so booking finds the specialty it opens. AccessDenied (404) unless the author may
+    write referrals; AlreadyInCard when the card holds a referral with this number."""
+    decision, _patient = policy.require(author, "write", patient_id, "referrals")
+    practitioner = practitioner_of(author)
+    issued_on = issued_on or policy.today()
+    if kind not in REFERRAL_KINDS:
+        raise ValueError(f"unknown referral kind {kind!r}")
+    if valid_until < issued_on:
+        raise ValueError("a referral is valid from the day it is issued")
+    if db.session.scalar(select(Referral.id).where(Referral.patient_id == patient_id, Referral.number == number)):
+        raise AlreadyInCard(f"the referral {number} is in the card already")
+    referral = Referral(
+        patient_id=patient_id,
+        number=number,
+        issued_on=issued_on,
+        kind=kind,
+        target=target,
+        reason=reason or None,
+        diagnosis_code=diagnosis_code or None,
+        valid_until=valid_until,
+        status="issued",
+        visit_id=visit_id,
+        appointment_id=appointment_id,
+        organisation_id=decision.organisation_id or practitioner.organisation_id,
+        practitioner_id=practitioner.id,
+    )
+    db.session.add(referral)
+    db.session.flush()
+    policy.record_access(author, decision, "write", patient_id, "referrals", "referral", referral.id)
+    url = url_for("record.entry", patient_id=patient_id, section="referrals", entry_id=referral.id)
+    params = {"kind": "referral", "target": target, "number": number, "valid_until": valid_until.isoformat()}
+    for account_id in card_holders(patient_id):
+        inbox.post(account_id, "prescription_issued", patient_id=patient_id, params=params, url=url)
+    return referral
+
+
+def calendar_items() -> tuple[calendar.CalendarItem, ...]:
+    """The doses of the national calendar a clinician records, in the calendar's order."""
+    return (*calendar.CALENDAR, calendar.TD, calendar.FLU)
+
+
+def dose_number(item: calendar.CalendarItem) -> int:
+    """The dose's place among its disease's doses in the calendar (V1 1, V2 2, R1 after them)."""
+    same = [i.code for i in calendar_items() if i.target == item.target]
+    return same.index(item.code) + 1
+
+
+def write_vaccination(
+    author,
+    patient_id: int,
+    *,
+    item: str,
+    vaccine: str,
+    given_on: date,
+    series: str | None = None,
+    reactions: str | None = None,
+    appointment_id: int | None = None,
+    decision: policy.Decision | None = None,
+) -> Immunization:
+    """Write a vaccination given (a dose of the national calendar, ``item`` its code) in the
+    caller's write transaction, confirmed, and tell the card's holders. A doctor writes under the
+    policy's "write" on vaccinations; a nurse under ``decision`` (``policy.decide_measurement``'s,
+    checked by the caller, as measurements are). AccessDenied (404) otherwise; NotAPractitioner
+    without a practitioner record; AlreadyInCard when the card holds this dose given that day."""
+    if decision is None:
+        decision, _patient = policy.require(author, "write", patient_id, "vaccinations")
+    elif not decision.allowed:
+        raise policy.AccessDenied(decision, author.id, patient_id, "write", "vaccinations")
+    practitioner = practitioner_of(author)
+    dose = {i.code: i for i in calendar_items()}.get(item)
+    if dose is None:
+        raise ValueError(f"no calendar item {item!r}")
+    if given_on > policy.today():
+        raise ValueError("a vaccination is recorded once it is given")
+    if db.session.scalar(
+        select(Immunization.id).where(
+            Immunization.patient_id == patient_id,
+            Immunization.target == dose.target,
+            Immunization.dose_label == dose.dose_label,
+            Immunization.given_on == given_on,
+        )
+    ):
+        raise AlreadyInCard(f"the dose {item} of {given_on.isoformat()} is in the card already")
+    entry = Immunization(
+        patient_id=patient_id,
+        vaccine=vaccine,
+        target=dose.target,
+        given_on=given_on,
+        series=series or None,
+        dose_number=dose_number(dose),
+        dose_label=dose.dose_label,
+        reactions=reactions or None,
+        organisation_id=decision.organisation_id or practitioner.organisation_id,
+        practitioner_id=practitioner.id,
+        confirmed=True,
+        appointment_id=appointment_id,
+    )
+    db.session.add(entry)
+    db.session.flush()
+    policy.record_access(author, decision, "write", patient_id, "vaccinations", "immunization", entry.id)
+    url = url_for("record.entry", patient_id=patient_id, section="vaccinations", entry_id=entry.id)
+    params = {
+        "kind": "given",
+        "vaccine": vaccine,
+        "dose": dose.name("ru"),
+        "dose_en": dose.name("en"),
+        "given_on": given_on.isoformat(),
+    }
+    for account_id in card_holders(patient_id):
+        inbox.post(account_id, "vaccination_due", patient_id=patient_id, params=params, url=url)
+    return entry

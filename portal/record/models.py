@@ -172,6 +172,8 @@ class Immunization(_Entry, Base):
     document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"))
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The appointment it was given at (portal/orders), when a clinician wrote it there.
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"), index=True)
 
     organisation: Mapped[Organisation | None] = relationship(lazy="joined")
     practitioner: Mapped[Practitioner | None] = relationship(lazy="joined", foreign_keys=[practitioner_id])
@@ -200,6 +202,11 @@ class Prescription(_Entry, Base):
     pharmacy_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     pharmacy_status: Mapped[str | None] = mapped_column(String(16))  # sent, ready, dispensed
+    # Written from an appointment (portal/orders): the appointment, how often and for how long.
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"), index=True)
+    frequency: Mapped[str | None] = mapped_column(String(100))  # twice a day
+    course_start: Mapped[date | None] = mapped_column(Date)
+    course_end: Mapped[date | None] = mapped_column(Date)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True, foreign_keys=[organisation_id])
     practitioner: Mapped[Practitioner] = relationship(lazy="joined", innerjoin=True)
@@ -260,6 +267,7 @@ class Referral(_Entry, Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"))
     to_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"), index=True)  # portal/orders
 
     organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True, foreign_keys=[organisation_id])
     practitioner: Mapped[Practitioner] = relationship(lazy="joined", innerjoin=True)
