@@ -270,3 +270,14 @@ def test_an_admin_of_several_organisations_chooses_one(app, demo, admin, orgs, t
 def test_an_admin_of_one_organisation_sees_no_switcher(admin):
     html = admin.get("/clinic/schedules").get_data(as_text=True)
     assert "Ваши организации" not in html and "?organisation=" not in html
+
+
+def test_a_listed_clinician_s_staff_page_leads_to_a_new_rule(app, demo, admin, orgs):
+    """The staff page of a clinician of the organisation listed in the directory links to the
+    new-rule page with them chosen."""
+    with app.app_context():
+        listed = db.session.scalar(sa.select(Practitioner).where(Practitioner.account_id == demo["doctor"].id))
+        doctor, organisation = listed.id, listed.organisation_id
+    html = admin.get(f"/org/{organisation}/members/{demo['doctor'].id}").get_data(as_text=True)
+    assert f'href="{NEW}?practitioner={doctor}"' in html
+    assert admin.get(f"{NEW}?practitioner={doctor}").status_code == 200
