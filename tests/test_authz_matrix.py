@@ -214,9 +214,19 @@ def _staff_admin_world(demo, orgs) -> dict[str, int]:
     invitation_a = db.session.scalar(
         sa.select(StaffInvitation.id).where(StaffInvitation.organisation_id == orgs["A"].id).limit(1)
     )
+    from portal.directory.models import Practitioner
+
+    practitioners = {
+        key: db.session.scalar(
+            sa.select(Practitioner.id).where(Practitioner.organisation_id == orgs[key].id).order_by(Practitioner.id)
+        )
+        for key in ("A", "B")
+    }
     return {
         "org_a": orgs["A"].id,
         "org_b": orgs["B"].id,
+        "practitioner_a": practitioners["A"],
+        "practitioner_b": practitioners["B"],
         "invitation_a": invitation_a,
         "invitation_b": invitation_b.id,
         "member_a": demo["registrar"].id,

@@ -6,9 +6,10 @@ from datetime import date, time
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
+from portal import clock
 from portal.auth.forms import parse_date
 from portal.forms import ValidChoice
 
@@ -138,3 +139,51 @@ class ExceptionForm(FlaskForm):
             raise ValidationError(_l("Enter the date as day, month and year, for example 30.11.2026"))
         if start is not None and end < start:
             raise ValidationError(_l("The last day must not be before the first"))
+
+
+class NewRuleForm(RuleForm):
+    """A new working rule: the rule's fields, and for whom, of what kind and from which day. The
+    doctor is checked by the service (another organisation's: 404), not against the list."""
+
+    practitioner = SelectField(_l("Doctor"), validators=[InputRequired(_l("Choose the doctor"))], validate_choice=False)
+    kind = RadioField(
+        _l("Kind of appointment"),
+        validators=[InputRequired(_l("Choose the kind of appointment")), ValidChoice(_l("Choose from the list"))],
+        validate_choice=False,
+        default="in_person",
+    )
+    valid_from = StringField(_l("Valid from"), validators=[InputRequired(_l("Enter the first day of the rule"))])
+
+    ORDER = (
+        "practitioner", "kind", "weekdays", "start_time", "end_time", "slot_minutes", "room", "valid_from",
+        "valid_until",
+    )  # fmt: skip
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The page's order (the error summary lists the fields in it), not the order of definition.
+        rest = [name for name in self._fields if name not in self.ORDER]
+        self._fields = {name: self._fields[name] for name in (*self.ORDER, *rest)}
+
+    def validate_valid_from(self, field) -> None:
+        first = parse_date(field.data)
+        if first is None:
+            raise ValidationError(_l("Enter the date as day, month and year, for example 01.11.2026"))
+        if first < clock.today():
+            raise ValidationError(_l("A new rule cannot begin in the past: enter today or a later day"))
+
+    def validate_valid_until(self, field) -> None:
+        super().validate_valid_until(field)
+        last, first = parse_date(field.data), parse_date(self.valid_from.data)
+        if last is not None and first is not None and last < first:
+            raise ValidationError(_l("The rule cannot end before its first day"))
+
+    def validate_room(self, field) -> None:
+        if (field.data or "").strip() and self.kind.data in ("home", "online"):
+            raise ValidationError(_l("Home visits and online consultations have no room: leave it empty"))
+
+    def practitioner_id(self) -> int | None:
+        try:
+            return int(self.practitioner.data)
+        except (TypeError, ValueError):
+            return None

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from portal import clock
-from portal.access import staff
+from portal.access import policy, staff
 from portal.appointments import admin, desk, states
-from portal.appointments.models import EXCEPTION_KINDS
-from portal.appointments.staff_forms import DeskCancelForm, DeskSearchForm, DeskSlotsForm, ExceptionForm, RuleForm
+from portal.appointments.models import EXCEPTION_KINDS, KINDS
+from portal.appointments.staff_forms import (
+    DeskCancelForm,
+    DeskSearchForm,
+    DeskSlotsForm,
+    ExceptionForm,
+    NewRuleForm,
+    RuleForm,
+)
 from portal.appointments.views import STATUSES, specialty_label
 from portal.auth.forms import parse_date
 from portal.database import db
@@ -35,7 +43,15 @@ ADMIN_REFUSALS = {
     "past": _l("An exception cannot begin in the past."),
     "range": _l("The last day must not be before the first"),
     "valid_until_past": _l("A rule cannot end before today or before it began."),
+    "valid_from_past": _l("A new rule cannot begin in the past: enter today or a later day"),
+    "valid_until_before": _l("The rule cannot end before its first day"),
+    "kind": _l("Choose from the list"),
 }
+# Which field of the new-rule form each refusal belongs to (the overlap: the weekdays).
+RULE_REFUSAL_FIELDS = {
+    "valid_from_past": "valid_from", "valid_until_before": "valid_until", "kind": "kind", "overlap": "weekdays",
+}  # fmt: skip
+KIND_LABELS = {"in_person": _l("At the clinic"), "home": _l("At home"), "online": _l("Online")}
 EXCEPTION_LABELS = {"holiday": _l("Holiday"), "sick_leave": _l("Sick leave"), "training": _l("Training")}
 WEEKDAY_LABELS = {
     "1": _l("Mon"), "2": _l("Tue"), "3": _l("Wed"), "4": _l("Thu"), "5": _l("Fri"), "6": _l("Sat"), "7": _l("Sun"),
@@ -166,22 +182,50 @@ def cancel(patient_id: int, appointment_id: int):
 # -- the org admin's schedules ----------------------------------------------------------------------
 
 
+def _chosen_organisation() -> int | None:
+    """``?organisation=<id>`` (kept through the forms and the redirects); malformed: 404."""
+    value = request.args.get("organisation")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        abort(404)
+
+
+def _overview_or_404(organisation_id: int | None = None):
+    try:
+        return admin.overview(g.account, organisation_id if organisation_id is not None else _chosen_organisation())
+    except LookupError:
+        abort(404)
+
+
+def _back(seen) -> str:
+    """The overview of the organisation the admin is working on (named when they have several)."""
+    return url_for("schedules.overview", **_organisation_arg(seen))
+
+
+def _organisation_arg(seen) -> dict:
+    return {"organisation": seen.organisation.id} if len(seen.organisations) > 1 else {}
+
+
 @admin_bp.get("")
 @staff("org_admin")
 def overview():
-    try:
-        seen = admin.overview(g.account)
-    except LookupError:
-        abort(404)
+    seen = _overview_or_404()
     return render(
         "appointments/admin_schedules.html",
         seen=seen,
         exception_labels=EXCEPTION_LABELS,
         weekday_labels=WEEKDAY_LABELS,
+        kind_labels=KIND_LABELS,
+        today=clock.today(),
         specialty_label=specialty_label,
+        chosen=_organisation_arg(seen),
         done=request.args.get("done"),
         affected=request.args.get("affected", type=int),
         restored=request.args.get("restored", type=int),
+        made=request.args.get("made", type=int),
     )
 
 
@@ -224,28 +268,118 @@ def rule(rule_id: int):
             form.valid_until.errors = [ADMIN_REFUSALS[refused.reason]]
             status = 400
         else:
-            return redirect(url_for("schedules.overview", done="rule", affected=len(affected)), code=303)
+            back = url_for("schedules.overview", done="rule", affected=len(affected), **_rule_organisation_arg(found))
+            return redirect(back, code=303)
     else:
         status = 400
     doctor = db.session.get(admin.Practitioner, found.practitioner_id)
-    return render("appointments/admin_rule.html", form=form, rule=found, doctor=doctor, status=status)
+    return render(
+        "appointments/admin_rule.html",
+        form=form,
+        rule=found,
+        doctor=doctor,
+        back=url_for("schedules.overview", **_rule_organisation_arg(found)),
+        status=status,
+    )
+
+
+def _rule_organisation_arg(found) -> dict:
+    """The rule's organisation, named for an admin of several."""
+    return {"organisation": found.organisation_id} if len(policy.admin_organisations(g.account)) > 1 else {}
+
+
+def _doctor_choices(seen) -> list[tuple[str, str]]:
+    return [
+        (str(p.id), f"{p.full_name}, {specialty_label(p.specialty_code) or p.specialty}") for p in seen.practitioners
+    ]
+
+
+@admin_bp.route("/rules/new", methods=["GET", "POST"])
+@staff("org_admin")
+def rule_new():
+    """A new working rule for a doctor of the organisation (``?practitioner=<id>`` chosen ahead);
+    its free times are made at once."""
+    organisation_id = _chosen_organisation()
+    preselected = request.args.get("practitioner")
+    if preselected is not None:
+        try:
+            doctor = db.session.get(admin.Practitioner, int(preselected))
+        except ValueError:
+            abort(404)
+        if doctor is None or not policy.decide_schedule(g.account, doctor.organisation_id).allowed:
+            abort(404)
+        if organisation_id is not None and organisation_id != doctor.organisation_id:
+            abort(404)
+        organisation_id = doctor.organisation_id
+    seen = _overview_or_404(organisation_id)
+    form = NewRuleForm()
+    form.practitioner.choices = choices([("", _l("Choose the doctor")), *_doctor_choices(seen)])
+    form.kind.choices = choices([(k, KIND_LABELS[k]) for k in KINDS])
+    status = 200
+    if request.method == "GET":
+        form.practitioner.data = preselected or ""
+        form.valid_from.data = f"{clock.today():%d.%m.%Y}"
+    elif form.validate_on_submit():
+        start, end = form.times()
+        practitioner_id = form.practitioner_id()
+        if practitioner_id is None:
+            abort(404)
+        try:
+            _rule, made = admin.add_rule(
+                g.account,
+                admin.NewRule(
+                    practitioner_id=practitioner_id,
+                    weekdays=form.weekdays.data,
+                    start_time=start,
+                    end_time=end,
+                    slot_minutes=int(form.slot_minutes.data),
+                    room=(form.room.data or "").strip() or None,
+                    kind=form.kind.data,
+                    valid_from=parse_date(form.valid_from.data),
+                    valid_until=parse_date(form.valid_until.data) if form.valid_until.data else None,
+                ),
+                seen.organisation.id,
+            )
+        except LookupError:
+            abort(404)
+        except admin.AdminRefused as refused:
+            field = getattr(form, RULE_REFUSAL_FIELDS[refused.reason])
+            field.errors = [
+                _overlap_message(refused.rule) if refused.reason == "overlap" else ADMIN_REFUSALS[refused.reason]
+            ]
+            status = 400
+        else:
+            return redirect(
+                url_for("schedules.overview", done="rule_added", made=made, **_organisation_arg(seen)), code=303
+            )
+    else:
+        status = 400
+    return render(
+        "appointments/admin_rule_new.html",
+        form=form,
+        seen=seen,
+        chosen=_organisation_arg(seen),
+        back=_back(seen),
+        status=status,
+    )
+
+
+def _overlap_message(rule) -> str:
+    days = ", ".join(str(WEEKDAY_LABELS[d]) for d in rule.weekdays)
+    return _(
+        "The doctor already works at this time: %(days)s %(start)s–%(end)s. Choose other days or hours.",
+        days=days,
+        start=f"{rule.start_time:%H:%M}",
+        end=f"{rule.end_time:%H:%M}",
+    )
 
 
 @admin_bp.route("/exceptions/new", methods=["GET", "POST"])
 @staff("org_admin")
 def exception_new():
-    try:
-        seen = admin.overview(g.account)
-    except LookupError:
-        abort(404)
+    seen = _overview_or_404()
     form = ExceptionForm()
-    form.practitioner.choices = choices(
-        [("all", _l("The whole organisation"))]
-        + [
-            (str(p.id), f"{p.full_name}, {specialty_label(p.specialty_code) or p.specialty}")
-            for p in seen.practitioners
-        ]
-    )
+    form.practitioner.choices = choices([("all", _l("The whole organisation")), *_doctor_choices(seen)])
     form.kind.choices = choices([(k, EXCEPTION_LABELS[k]) for k in EXCEPTION_KINDS])
     status = 200
     if request.method == "POST":
@@ -259,6 +393,7 @@ def exception_new():
                     starts_on=parse_date(form.starts_on.data),
                     ends_on=parse_date(form.ends_on.data),
                     reason=form.reason.data,
+                    organisation_id=seen.organisation.id,
                 )
             except (LookupError, ValueError):
                 abort(404)
@@ -266,10 +401,21 @@ def exception_new():
                 form.starts_on.errors = [ADMIN_REFUSALS[refused.reason]]
                 status = 400
             else:
-                return redirect(url_for("schedules.overview", done="exception", affected=len(affected)), code=303)
+                back = url_for(
+                    "schedules.overview", done="exception", affected=len(affected), **_organisation_arg(seen)
+                )
+                return redirect(back, code=303)
         else:
             status = 400
-    return render("appointments/admin_exception.html", form=form, seen=seen, status=status, locale=str(get_locale()))
+    return render(
+        "appointments/admin_exception.html",
+        form=form,
+        seen=seen,
+        chosen=_organisation_arg(seen),
+        back=_back(seen),
+        status=status,
+        locale=str(get_locale()),
+    )
 
 
 @admin_bp.post("/exceptions/<int:exception_id>/remove")
@@ -279,7 +425,8 @@ def exception_remove(exception_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        restored = admin.remove_exception(g.account, exception_id)
+        restored, organisation_id = admin.remove_exception(g.account, exception_id)
     except LookupError:
         abort(404)
-    return redirect(url_for("schedules.overview", done="lifted", restored=restored), code=303)
+    named = {"organisation": organisation_id} if len(policy.admin_organisations(g.account)) > 1 else {}
+    return redirect(url_for("schedules.overview", done="lifted", restored=restored, **named), code=303)
