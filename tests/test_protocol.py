@@ -350,3 +350,13 @@ def test_another_organisations_appointment_is_404_to_the_demo_doctor(app, demo, 
     assert client.get(url(other)).status_code == 404
     assert post(client, url(other, "/draft"), fields()).status_code == 404
     assert stored(app, other) is None
+
+
+def test_the_demo_doctors_day_has_one_protocol_in_draft(app, demo, login):
+    with app.app_context():
+        drafts = list(db.session.scalars(sa.select(VisitProtocol).where(VisitProtocol.author_id == demo["doctor"].id)))
+        assert len(drafts) == 1 and drafts[0].signed_at is None
+        appointment_id = drafts[0].appointment_id
+    page = login(demo["doctor"]).get(url(appointment_id))
+    assert page.status_code == 200
+    assert "Насморк, першение" in text(page) and "J06.9" in page.get_data(as_text=True)
