@@ -360,3 +360,12 @@ def test_the_demo_doctors_day_has_one_protocol_in_draft(app, demo, login):
     page = login(demo["doctor"]).get(url(appointment_id))
     assert page.status_code == 200
     assert "Насморк, першение" in text(page) and "J06.9" in page.get_data(as_text=True)
+
+
+def test_a_refused_look_is_audited_as_denied(app, demo, login, orgs):
+    other = _appointment(app, demo, orgs, doctor_key="doctor_b", org="B", patient_key="guardian")
+    assert login(demo["doctor"]).get(url(other)).status_code == 404
+    with app.app_context():
+        event = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
+        assert (event.action, event.outcome, event.actor_id) == ("protocol.read", "denied", demo["doctor"].id)
+        assert event.object_id == str(other)

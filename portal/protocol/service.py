@@ -9,6 +9,8 @@ work as a doctor, sees or writes it (``policy.decide_own_appointment``); everyon
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,6 +20,7 @@ from sqlalchemy import select, update
 from portal import clock
 from portal.access import policy
 from portal.appointments.models import Appointment
+from portal.audit import service as audit
 from portal.auth.models import Account
 from portal.database import db, write_transaction
 from portal.directory.models import Practitioner
@@ -114,6 +117,33 @@ class Opened:
         return self.draft.version if self.draft is not None else 0
 
 
+class Refused(LookupError):
+    """Not this account's protocol (404); the refusal is audited."""
+
+    def __init__(self, appointment_id: int, reason: str):
+        super().__init__(appointment_id)
+        self.reason = reason
+
+
+@contextmanager
+def _refusals_audited(account: Account, appointment_id: int, action: str) -> Iterator[None]:
+    """Audit a refusal in a transaction of its own (the refused one was rolled back), then raise it."""
+    try:
+        yield
+    except Refused as refused:
+        with write_transaction():
+            audit.record(
+                f"protocol.{action}",
+                actor_id=account.id,
+                actor_role="clinician" if policy.clinical_organisations(account, "doctor") else "none",
+                object_type="appointment",
+                object_id=appointment_id,
+                outcome="denied",
+                reason=refused.reason,
+            )
+        raise
+
+
 def _own(account: Account, appointment_id: int) -> tuple[Appointment, VisitProtocol | None, policy.Decision]:
     """The appointment, booked with this doctor, and its protocol: one statement. LookupError for
     anyone else's (and for a cancelled one)."""
@@ -127,10 +157,12 @@ def _own(account: Account, appointment_id: int) -> tuple[Appointment, VisitProto
     decision = policy.decide_own_appointment(
         account, appointment, appointment.practitioner_id if appointment is not None else None
     )
-    if not decision.allowed or appointment.status == "cancelled":
-        raise LookupError(appointment_id)
+    if not decision.allowed:
+        raise Refused(appointment_id, decision.reason)
+    if appointment.status == "cancelled":
+        raise Refused(appointment_id, "the appointment is cancelled")
     if draft is not None and draft.author_id != account.id:
-        raise LookupError(appointment_id)
+        raise Refused(appointment_id, "the draft is another doctor's")
     return appointment, draft, decision
 
 
@@ -140,7 +172,7 @@ def _audit(account: Account, decision: policy.Decision, action: str, patient_id:
 
 def open_protocol(account: Account, appointment_id: int) -> Opened:
     """The appointment, its patient and the draft (None before the first save), audited."""
-    with write_transaction():
+    with _refusals_audited(account, appointment_id, "read"), write_transaction():
         appointment, draft, decision = _own(account, appointment_id)
         patient = db.session.get(Patient, appointment.patient_id)
         _audit(account, decision, "read", patient.id, f"appointment:{appointment.id}")
@@ -152,7 +184,7 @@ def save_draft(account: Account, appointment_id: int, typed: Typed, version: int
     version. Stale when another tab saved since; AlreadySigned once signed. Two statements and
     the audit's: the appointment with its draft, then the UPDATE (or INSERT); nothing when
     nothing changed."""
-    with write_transaction():
+    with _refusals_audited(account, appointment_id, "write"), write_transaction():
         appointment, draft, decision = _own(account, appointment_id)
         if draft is not None and draft.signed_at is not None:
             raise AlreadySigned(appointment_id)
@@ -218,7 +250,7 @@ def sign(account: Account, appointment_id: int, version: int) -> Visit:
     """Sign the draft of ``version`` into the record: a visit and its diagnoses, told to the
     card's holders. AlreadySigned the second time (another tab); Stale when the draft changed
     since the confirmation; Invalid when it cannot be signed as it is."""
-    with write_transaction():
+    with _refusals_audited(account, appointment_id, "sign"), write_transaction():
         appointment, draft, decision = _own(account, appointment_id)
         if draft is not None and draft.signed_at is not None or appointment.visit_id is not None:
             raise AlreadySigned(appointment_id)
