@@ -116,7 +116,7 @@ def test_the_autosave_keeps_the_draft_when_a_field_is_left(browser, base_url, li
 
 def _order(page, first: str, count: int) -> list[str]:
     """The ids (or button values) the focus visits from ``first`` on, by Tab."""
-    page.focus(first)
+    tab_to(page, first)
     seen = []
     for _ in range(count):
         seen.append(page.evaluate("() => { const e = document.activeElement; return e.id || e.name + ':' + e.value; }"))
@@ -141,8 +141,7 @@ def test_the_protocol_is_written_and_signed_by_keyboard(browser, base_url, live_
                     "diagnoses-0-text", "search-0:1", "action:add", "conclusion", "recommendations",
                     "action:save", "action:sign"]  # fmt: skip
         assert order == expected
-        page.focus("body")
-        check.goto(path(appointment))
+        check.goto(path(appointment))  # as when the page is opened again
         type_into(page, "#complaints", "Кашель неделю")
         type_into(page, "#history", "После переохлаждения")
         type_into(page, "#examination", "Жёсткое дыхание, хрипов нет")

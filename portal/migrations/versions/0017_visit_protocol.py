@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0017'
-down_revision = '0014'  # DEV-ONLY
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
