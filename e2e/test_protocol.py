@@ -96,6 +96,29 @@ def test_a_protocol_without_a_main_diagnosis_comes_back_with_the_summary(
         context.close()
 
 
+@pytest.mark.parametrize("js", JS)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_stale_tab_sees_both_versions(browser, base_url, live_app, ids, lang, js):
+    context = signed_in(browser, base_url, live_app, "doctor", "complete", lang=lang, js=js)
+    try:
+        check = checked_page(context, js=js)
+        page = check.page
+        check.goto(path(ids["draft"]))
+        page.fill("#complaints", "Текст устаревшей вкладки")
+        page.evaluate("document.getElementById('version').value = '0'")  # as if opened before a save
+        with page.expect_navigation():
+            page.locator("button[name=action][value=save]").click()
+        assert page.locator("#compare").count() == 1
+        assert "Насморк, першение" in page.locator("#compare").inner_text()  # the stored text
+        assert page.locator("#complaints").input_value() == "Текст устаревшей вкладки"  # the typed one
+        if js:
+            assert page.evaluate("document.activeElement.id") == "error-summary"
+        check.console_errors[:] = [e for e in check.console_errors if "409" not in e]
+        assert_clean(check, js)
+    finally:
+        context.close()
+
+
 def test_the_autosave_keeps_the_draft_when_a_field_is_left(browser, base_url, live_app, ids):
     context = signed_in(browser, base_url, live_app, "doctor", "complete", lang="ru", js=True)
     try:
