@@ -107,7 +107,7 @@ def test_a_stale_tab_sees_both_versions(browser, base_url, live_app, ids, lang, 
         page.fill("#complaints", "Текст устаревшей вкладки")
         page.evaluate("document.getElementById('version').value = '0'")  # as if opened before a save
         with page.expect_navigation():
-            page.locator("button[name=action][value=save]").click()
+            page.locator("button.button-secondary[value=save]").click()
         assert page.locator("#compare").count() == 1
         assert "Насморк, першение" in page.locator("#compare").inner_text()  # the stored text
         assert page.locator("#complaints").input_value() == "Текст устаревшей вкладки"  # the typed one
@@ -213,3 +213,18 @@ def test_the_protocol_is_written_and_signed_by_keyboard(browser, base_url, live_
         codes = list(db.session.scalars(sa.select(Diagnosis.code).where(Diagnosis.visit_id == visit_id)))
         assert len(codes) == 1 and codes[0].startswith("J20")
         db.session.remove()
+
+
+def test_enter_in_a_field_saves_the_draft_without_javascript(browser, base_url, live_app, ids):
+    context = signed_in(browser, base_url, live_app, "doctor", "complete", lang="ru", js=False)
+    try:
+        check = checked_page(context, js=False)
+        page = check.page
+        check.goto(path(ids["draft"]))
+        tab_to(page, "#diagnoses-0-text")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert "Черновик сохранён" in page.locator("main").inner_text()
+        assert page.locator("#diagnoses-0-text").input_value().startswith("J06.9")
+    finally:
+        context.close()
