@@ -369,3 +369,17 @@ def test_a_refused_look_is_audited_as_denied(app, demo, login, orgs):
         event = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
         assert (event.action, event.outcome, event.actor_id) == ("protocol.read", "denied", demo["doctor"].id)
         assert event.object_id == str(other)
+
+
+def test_another_organisations_draft_is_404_with_nothing_of_it_shown(app, demo, login, orgs):
+    other = _appointment(app, demo, orgs, doctor_key="doctor_b", org="B", patient_key="guardian")
+    volkov = login(demo["doctor_b"])
+    assert post(volkov, url(other), fields(complaints="Черновик клиники Б", action="save")).status_code == 303
+    for who in ("doctor", "nurse", "registrar", "org_admin", "auditor", "guardian"):
+        client = login(demo[who])
+        response = client.get(url(other))
+        assert response.status_code == 404, who
+        assert "Черновик клиники Б" not in response.get_data(as_text=True)
+        assert post(client, url(other, "/draft"), fields(1, complaints="Чужой текст"), page="/").status_code == 404
+        assert post(client, url(other, "/sign"), {"version": "1"}, page="/").status_code == 404
+    assert stored(app, other).complaints == "Черновик клиники Б"

@@ -96,7 +96,6 @@ def edit(appointment_id: int):
             kinds=KINDS,
             verifications=VERIFICATIONS,
             form=form,
-            codes={row.typed_code(): row.text for row in typed.rows},
         )
     return redirect(url_for("protocol.edit", appointment_id=appointment_id, done="saved"), code=303)
 
