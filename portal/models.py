@@ -35,6 +35,7 @@ from portal.directory.models import (
 from portal.mkb10.models import Mkb10Code, Mkb10Word
 from portal.notify.models import Notification, NotificationPreference, OutboxMessage
 from portal.orgadmin.models import StaffInvitation
+from portal.protocol.models import VisitProtocol
 from portal.record import version  # noqa: F401,E402  (stamps updated_at on changed entries)
 from portal.record.models import (
     Allergy,
@@ -114,6 +115,7 @@ __all__ = [
     "StaffMembership",
     "VerificationRequest",
     "Visit",
+    "VisitProtocol",
     "WaitingListEntry",
     "WaitingListOffer",
 ]

@@ -32,6 +32,7 @@ CORE_PLUGINS: tuple[str, ...] = (
     "portal.auditor.hooks",
     "portal.orgadmin.hooks",
     "portal.accounting.hooks",
+    "portal.protocol.hooks",
 )
 
 

@@ -1,10 +1,12 @@
 """The demo clinicians' day: the demo doctor (Соколов, clinic A) has today's appointments in
 several states, each booked through the care service (so the card opens to him as a booking's
-does), and the demo nurse (Морозова) has a practitioner record, so her measurements name her.
+does), the first patient who arrived with a visit protocol he began (a draft), and the demo
+nurse (Морозова) has a practitioner record, so her measurements name her.
 Built relative to the current date whenever the seed runs: a day without them gets them."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -17,6 +19,7 @@ from portal.consent.models import ConsentEvent
 from portal.database import db
 from portal.demodata.people import PEOPLE, email_of
 from portal.directory.models import Practitioner
+from portal.protocol.models import VisitProtocol
 
 # (minutes from now, state, kind): the morning's done, a patient waiting now, the afternoon to come
 PLAN = (
@@ -105,6 +108,7 @@ def seed_clinic_day(now: datetime, patients: list[int]) -> int:
         return 0
     chosen = patients[-len(PLAN) :]
     _consent_on_paper(chosen, now)
+    drafted = False
     for (minutes, status, kind), patient_id in zip(PLAN, chosen, strict=True):
         appointment = Appointment(
             patient_id=patient_id,
@@ -119,4 +123,27 @@ def seed_clinic_day(now: datetime, patients: list[int]) -> int:
         db.session.add(appointment)
         db.session.flush()
         care.open_for(appointment, None, "system")
+        if status == "arrived" and not drafted:
+            _protocol_draft(appointment, doctor_account)
+            drafted = True
     return len(PLAN)
+
+
+def _protocol_draft(appointment: Appointment, doctor: Account) -> None:
+    """The protocol the doctor began for the patient who came an hour ago: a draft, not signed."""
+    rows = [{"kind": "main", "status": "preliminary", "code": "J06.9",
+             "text": "J06.9 Острая инфекция верхних дыхательных путей неуточненная"}]  # fmt: skip
+    db.session.add(
+        VisitProtocol(
+            appointment_id=appointment.id,
+            patient_id=appointment.patient_id,
+            author_id=doctor.id,
+            version=1,
+            complaints="Насморк, першение в горле, температура до 37,6 °C второй день.",
+            history="Заболел(а) остро два дня назад, контакт с больным ОРВИ в семье.",
+            examination="Зев умеренно гиперемирован, миндалины не увеличены. Дыхание везикулярное, хрипов нет.",
+            diagnoses=json.dumps(rows, ensure_ascii=False),
+            conclusion="",
+            recommendations="",
+        )
+    )

@@ -45,6 +45,7 @@ EVENTS = (
     "appointment_reminder",
     "home_visit_status",
     "appointment_changed",
+    "visit_protocol",
 )
 # Events whose e-mail and SMS lead straight to the page the message is about (an offered time to
 # accept, an appointment to cancel), not to the inbox: the page itself asks to sign in.
@@ -66,6 +67,7 @@ EVENT_LABELS = {
     "appointment_reminder": _l("Reminders of appointments"),
     "home_visit_status": _l("Home visit requests"),
     "appointment_changed": _l("Appointments booked, moved or cancelled for me at the clinic"),
+    "visit_protocol": _l("Visit protocols signed by my doctors"),
 }
 # What e-mail and SMS say: that something happened, with no medical details.
 OUTSIDE_TEXT = {
@@ -81,6 +83,7 @@ OUTSIDE_TEXT = {
     "appointment_reminder": _l("You have an appointment with a doctor soon"),
     "home_visit_status": _l("The status of your home visit request has changed"),
     "appointment_changed": _l("An appointment has been booked, moved or cancelled"),
+    "visit_protocol": _l("A visit protocol is in your card"),
 }
 # Kinds of an event told with another's preferences (portal/orders): what e-mail and SMS say of them.
 OUTSIDE_KIND_TEXT = {
@@ -343,6 +346,11 @@ def describe(event: str, params: dict) -> tuple[str, str]:
             "Referral No. %(number)s, valid until %(date)s.",
             number=p.get("number", "—"),
             date=_date(p.get("valid_until", "")),
+        )
+    if event == "visit_protocol":
+        return _("Visit protocol of %(date)s", date=_date(p.get("date", ""))), _(
+            "%(doctor)s signed the protocol of your visit: complaints, examination, diagnoses and recommendations.",
+            doctor=p.get("doctor", ""),
         )
     if event == "prescription_issued":
         title = _("Prescription issued: %(drug)s", drug=p.get("drug", ""))

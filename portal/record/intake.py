@@ -13,12 +13,14 @@ from datetime import UTC, date, datetime
 from flask import url_for
 from sqlalchemy import select
 
+from portal import clock
 from portal.access import policy
 from portal.access.service import card_holders
 from portal.database import db, write_transaction
 from portal.notify import inbox
 from portal.record import calendar, catalog
 from portal.record.models import (
+    Diagnosis,
     EntryRevision,
     Immunization,
     LabReport,
@@ -26,6 +28,7 @@ from portal.record.models import (
     Practitioner,
     Prescription,
     Referral,
+    Visit,
 )
 
 
@@ -400,3 +403,87 @@ def write_vaccination(
     for account_id in card_holders(patient_id):
         inbox.post(account_id, "vaccination_due", patient_id=patient_id, params=params, url=url)
     return entry
+@dataclass(frozen=True)
+class NewDiagnosis:
+    """One diagnosis of a visit's protocol: an ICD-10 code the book has, its title as the book
+    writes it, the kind (main, complication, concomitant) and verification (preliminary, final)."""
+
+    code: str
+    title: str
+    kind: str
+    verification: str
+
+
+def write_visit(
+    author,
+    patient_id: int,
+    *,
+    started_at: datetime,
+    kind: str,
+    complaints: str | None,
+    history: str | None,
+    examination: str | None,
+    conclusion: str | None,
+    recommendations: str | None,
+    diagnoses: list[NewDiagnosis],
+    appointment=None,
+) -> Visit:
+    """Write a visit's signed protocol and its diagnoses in the caller's write transaction and
+    tell the card's holders; ``appointment`` (the one it was written at) then names the visit.
+    AccessDenied (404) unless the author may write visits (and diagnoses, when there are any);
+    AlreadyInCard when the appointment's visit is there already."""
+    decision, _patient = policy.require(author, "write", patient_id, "visits")
+    diagnoses_decision = policy.require(author, "write", patient_id, "diagnoses")[0] if diagnoses else None
+    practitioner = practitioner_of(author)
+    if appointment is not None and appointment.visit_id is not None:
+        raise AlreadyInCard(f"the visit of appointment {appointment.id} is in the card already")
+    organisation_id = decision.organisation_id or practitioner.organisation_id
+    visit = Visit(
+        patient_id=patient_id,
+        started_at=started_at,
+        kind=kind,
+        organisation_id=organisation_id,
+        practitioner_id=practitioner.id,
+        complaints=complaints or None,
+        history=history or None,
+        examination=examination or None,
+        conclusion=conclusion or None,
+        recommendations=recommendations or None,
+    )
+    db.session.add(visit)
+    db.session.flush()
+    if appointment is not None:
+        appointment.visit_id = visit.id
+    written = [
+        Diagnosis(
+            patient_id=patient_id,
+            code=d.code,
+            title=d.title[:300],
+            onset_on=clock.local_date(started_at),
+            status="active",
+            kind=d.kind,
+            verification=d.verification,
+            visit_id=visit.id,
+            organisation_id=organisation_id,
+            practitioner_id=practitioner.id,
+        )
+        for d in diagnoses
+    ]
+    db.session.add_all(written)
+    db.session.flush()
+    events = [policy.access_event(author, decision, "write", patient_id, "visits", "visit", visit.id)]
+    events += [
+        policy.access_event(author, diagnoses_decision, "write", patient_id, "diagnoses", "diagnosis", d.id)
+        for d in written
+    ]
+    from portal.audit import service as audit
+
+    audit.record_many(events)
+    url = url_for("record.entry", patient_id=patient_id, section="visits", entry_id=visit.id)
+    params = {
+        "doctor": practitioner.short_name,
+        "date": clock.local_date(started_at).isoformat(),
+    }
+    for account_id in card_holders(patient_id):
+        inbox.post(account_id, "visit_protocol", patient_id=patient_id, params=params, url=url)
+    return visit

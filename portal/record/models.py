@@ -76,6 +76,7 @@ class Visit(_Entry, Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"))
     complaints: Mapped[str | None] = mapped_column(Text)
+    history: Mapped[str | None] = mapped_column(Text)  # history of the present illness (анамнез заболевания)
     examination: Mapped[str | None] = mapped_column(Text)
     conclusion: Mapped[str | None] = mapped_column(Text)
     recommendations: Mapped[str | None] = mapped_column(Text)
@@ -97,6 +98,7 @@ class Diagnosis(_Entry, Base):
     status: Mapped[str] = mapped_column(String(16))  # active, resolved
     resolved_on: Mapped[date | None] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(16), default="main")  # main, concomitant, complication
+    verification: Mapped[str | None] = mapped_column(String(16))  # preliminary, final (a visit's protocol)
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id"), index=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"))

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0018'
-down_revision = '0014'  # the head of main's chain (0016 → 0012 → 0014); the brief named 0016
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
