@@ -29,6 +29,7 @@ SEARCH_KINDS = (
     ("consent.*", _l("Consent to processing")),
     ("staff.*", _l("Staff roles")),
     ("schedule.*", _l("Schedules")),
+    ("protocol.*", _l("Visit protocols: refused drafts and signatures")),
     ("auth.sign_in", _l("Sign-in")),
     ("auth.*", _l("Sign-in and account security")),
     ("audit.*", _l("The auditors' own work")),
@@ -41,6 +42,8 @@ ACTIONS = {
     "audit.chain_checked": _l("Audit: the log's check run"),
     "audit.emergency_reviewed": _l("Audit: emergency access marked reviewed"),
     "audit.emergency_escalated": _l("Audit: emergency access escalated"),
+    "staff.directory_entry": _l("Staff: listed in the directory"),
+    "schedule.rule_added": _l("Schedules: a working rule added"),
 }
 
 BASES = {
