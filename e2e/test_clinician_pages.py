@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from e2e.conftest import LANGUAGES, THEMES, checked_page
 from e2e.test_accessibility import assert_clean
 from e2e.test_identity_journey import tab_to, totp_code, type_into
-from e2e.test_signed_in_pages import email_of_key, signed_in
+from e2e.test_signed_in_pages import email_of_key, page_is_clean, signed_in
 from portal import clock
 from portal.appointments.models import Appointment
 from portal.auth.models import Account
@@ -51,25 +51,13 @@ def ids(live_app):
     return {"arrived": arrived, "yesterday": (clock.today() - timedelta(days=1)).isoformat(), "doctor": doctor}
 
 
-def _clean(context, path: str, lang: str, js: bool) -> None:
-    try:
-        check = checked_page(context, js=js)
-        response = check.goto(path)
-        assert response.status == 200, f"{path}: {response.status}"
-        assert check.page.locator("html").get_attribute("lang") == lang
-        assert check.page.locator("h1").count() == 1
-        assert_clean(check, js)
-    finally:
-        context.close()
-
-
 @pytest.mark.parametrize("js", JS)
 @pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("path", DOCTOR_PAGES)
 def test_doctor_page_is_accessible(browser, base_url, live_app, ids, path, lang, theme, js):
     context = signed_in(browser, base_url, live_app, "doctor", "complete", lang=lang, theme=theme, js=js)
-    _clean(context, path.format(**ids), lang, js)
+    page_is_clean(context, path.format(**ids), lang, js)
 
 
 @pytest.mark.parametrize("js", JS)
@@ -78,7 +66,7 @@ def test_doctor_page_is_accessible(browser, base_url, live_app, ids, path, lang,
 @pytest.mark.parametrize("path", NURSE_PAGES)
 def test_nurse_page_is_accessible(browser, base_url, live_app, ids, path, lang, theme, js):
     context = signed_in(browser, base_url, live_app, "nurse", "complete", lang=lang, theme=theme, js=js)
-    _clean(context, path.format(**ids), lang, js)
+    page_is_clean(context, path.format(**ids), lang, js)
 
 
 @pytest.mark.parametrize("js", JS)

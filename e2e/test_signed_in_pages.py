@@ -71,15 +71,16 @@ def signed_in(browser, base_url, live_app, who: str, stage: str, **kwargs):
     return context
 
 
-def page_is_clean(context, path: str, lang: str, js: bool) -> None:
+def page_is_clean(context, path: str, lang: str, js: bool, heading_count: int = 1) -> None:
     """Open ``path`` in ``context``, then close the context: it answers 200 in ``lang`` with one
-    h1, and axe, the console and the CSP find nothing (in every theme when the context asks)."""
+    h1 (or ``heading_count``), and axe, the console and the CSP find nothing (in every theme when
+    the context asks)."""
     try:
         check = checked_page(context, js=js)
         response = check.goto(path)
         assert response.status == 200, f"{path}: {response.status}"
         assert check.page.locator("html").get_attribute("lang") == lang
-        assert check.page.locator("h1").count() == 1
+        assert check.page.locator("h1").count() == heading_count
         assert_clean(check, js)
     finally:
         context.close()

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from e2e.conftest import LANGUAGES, THEMES, checked_page
 from e2e.test_accessibility import assert_clean
-from e2e.test_signed_in_pages import email_of_key, signed_in
+from e2e.test_signed_in_pages import email_of_key, page_is_clean, signed_in
 from portal import clock
 from portal.appointments.models import Appointment, ScheduleException, ScheduleRule
 from portal.auth.models import Account, StaffMembership
@@ -74,25 +74,13 @@ def ids(live_app):
     return found
 
 
-def _clean(context, path: str, lang: str, js: bool, heading_count: int = 1) -> None:
-    try:
-        check = checked_page(context, js=js)
-        response = check.goto(path)
-        assert response.status == 200, f"{path}: {response.status}"
-        assert check.page.locator("html").get_attribute("lang") == lang
-        assert check.page.locator("h1").count() == heading_count
-        assert_clean(check, js)
-    finally:
-        context.close()
-
-
 @pytest.mark.parametrize("js", JS)
 @pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("path", DESK_PAGES)
 def test_desk_page_is_accessible(browser, base_url, live_app, ids, path, lang, theme, js):
     context = signed_in(browser, base_url, live_app, "registrar", "complete", lang=lang, theme=theme, js=js)
-    _clean(context, path.format(**ids), lang, js)
+    page_is_clean(context, path.format(**ids), lang, js)
 
 
 @pytest.mark.parametrize("js", JS)
@@ -101,7 +89,7 @@ def test_desk_page_is_accessible(browser, base_url, live_app, ids, path, lang, t
 @pytest.mark.parametrize("path", ADMIN_PAGES)
 def test_schedule_page_is_accessible(browser, base_url, live_app, ids, path, lang, theme, js):
     context = signed_in(browser, base_url, live_app, "org_admin", "complete", lang=lang, theme=theme, js=js)
-    _clean(context, path.format(**ids), lang, js)
+    page_is_clean(context, path.format(**ids), lang, js)
 
 
 @pytest.mark.parametrize("js", JS)
