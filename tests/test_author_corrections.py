@@ -16,6 +16,7 @@ from portal.corrections.models import CorrectionRequest
 from portal.database import db, write_transaction
 from portal.notify.models import Notification
 from portal.record import models as m
+from portal.record.version import card_version
 from tests.conftest import csrf_token
 
 
@@ -161,6 +162,8 @@ def test_the_author_corrects_a_visit_and_the_patient_sees_the_new_version(app, d
     with app.app_context():
         old = db.session.get(m.Visit, visit).conclusion
     data.update(conclusion="Острый бронхит", note="Заключение записано не то")
+    with app.app_context():
+        version = card_version(patient.patient_id)
     response = client.post(path, data=data)
     assert response.status_code == 303 and response.headers["Location"].endswith("/doctor/entries?done=corrected")
     rows = revisions(app, "visits", visit)
@@ -169,6 +172,7 @@ def test_the_author_corrects_a_visit_and_the_patient_sees_the_new_version(app, d
     ]
     with app.app_context():
         assert db.session.get(m.Visit, visit).conclusion == "Острый бронхит"
+        assert card_version(patient.patient_id) != version  # documents made before are not served again
         written = db.session.scalar(
             sa.select(AuditEvent).where(AuditEvent.action == "card.write", AuditEvent.object_id == str(visit))
         )
