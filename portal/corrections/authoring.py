@@ -69,8 +69,13 @@ def _entry(section: str, entry_id: int, lock: bool = False):
     model = policy.authored_models().get(section)
     if model is None:
         return None
-    if lock:
-        return db.session.get(model, entry_id, with_for_update=True, populate_existing=True)
+    if lock:  # the entry's own row: its eager joins (a prescription's pharmacy) are outer joins
+        return db.session.scalar(
+            select(model)
+            .where(model.id == entry_id)
+            .with_for_update(of=model)
+            .execution_options(populate_existing=True)
+        )
     return db.session.get(model, entry_id)
 
 
