@@ -172,10 +172,12 @@ def world(app, demo):
             # The auditor's pages: the demo's emergency access in clinic A, and one in clinic B.
             audited = _emergency_accesses(demo, orgs)
             staff_admin = _staff_admin_world(demo, orgs)
+            author = _author_world(demo)
         seal_pending()
     return {
         **audited,
         "staff_admin": staff_admin,
+        "author": author,
         **arrived,
         "rule_a": rules["A"],
         "rule_b": rules["B"],
@@ -347,6 +349,49 @@ def _emergency_accesses(demo, orgs) -> dict[str, int]:
     return {"org_a": orgs["A"].id, "org_b": orgs["B"].id, "emergency_a": ours, "emergency_b": foreign.id}
 
 
+def _author_world(demo) -> dict[str, int]:
+    """Corrections by the author: a visit the demo doctor (clinic A) wrote in Smirnova's card and
+    one clinic B's doctor wrote there, each with an error report from Smirnova and a file."""
+    from portal import uploads
+    from portal.corrections.models import CorrectionFile, CorrectionRequest
+    from portal.directory.models import Practitioner
+    from portal.record.models import Visit
+
+    made = {}
+    mine = demo["patient"].patient_id
+    for key, who in (("author", "doctor"), ("foreign", "doctor_b")):
+        practitioner = db.session.scalar(sa.select(Practitioner.id).where(Practitioner.account_id == demo[who].id))
+        visit = db.session.scalar(
+            sa.select(Visit.id)
+            .where(Visit.patient_id == mine, Visit.practitioner_id == practitioner)
+            .order_by(Visit.id)
+            .limit(1)
+        )
+        row = CorrectionRequest(
+            patient_id=mine,
+            requested_by_id=demo["patient"].id,
+            section="visits",
+            entry_id=visit,
+            description="Заключение записано неверно",
+            status="registered",
+            created_at=datetime.now(UTC),
+        )
+        db.session.add(row)
+        db.session.flush()
+        row.number = f"И-2026-{row.id:06d}"
+        attached = CorrectionFile(
+            correction_id=row.id,
+            storage_key=uploads.store(b"%PDF-1.4 test", f"correction:{mine}"),
+            filename="scan.pdf",
+            content_type="application/pdf",
+            size=13,
+        )
+        db.session.add(attached)
+        db.session.flush()
+        made.update({f"{key}_visit": visit, f"{key}_report": row.id, f"{key}_file": attached.id})
+    return made
+
+
 def client_for(app, demo, actor: str):
     client = app.test_client()
     if actor == "anonymous":
@@ -387,6 +432,7 @@ def test_matrix(app, demo, world, case, htmx):
         emergency_a=world["emergency_a"],
         emergency_b=world["emergency_b"],
         **world["staff_admin"],
+        **world["author"],
         arrived_a=world["arrived_a"],
         arrived_b=world["arrived_b"],
     )

@@ -488,17 +488,30 @@ def test_citizens_and_clinicians_do_not_reach_the_registrar_pages(app, demo, log
 @pytest.mark.parametrize("section", list(CORRECTABLE))
 def test_every_section_can_be_reported_and_shown_to_the_registrar(app, demo, login, entries, section):
     """The demo history (and ``make_entries``) give Smirnova entries of every section: the form
-    names each entry, and the registrar sees its correctable values."""
+    names each entry, and the one who decides it (the registrar; for an entry whose author works
+    at the clinic, that doctor: tests/test_author_corrections.py) sees its correctable values."""
+    from portal.access.policy import AUTHOR_SECTIONS
+
     patient = demo["patient"]
     with app.app_context():
         model = CORRECTABLE[section].model
-        entry_id = db.session.scalar(
-            sa.select(model.id).where(model.patient_id == patient.patient_id).order_by(model.id).limit(1)
-        )
-    assert entry_id is not None, f"no {section} entry to report"
+        query = sa.select(model.id, sa.literal(None).label("author"))
+        if section in AUTHOR_SECTIONS:
+            query = sa.select(model.id, m.Practitioner.account_id).outerjoin(
+                m.Practitioner, m.Practitioner.id == model.practitioner_id
+            )
+        found = db.session.execute(
+            query.where(model.patient_id == patient.patient_id).order_by(model.id).limit(1)
+        ).first()
+    assert found is not None, f"no {section} entry to report"
+    entry_id, author = found
     client, response = report(login, patient, patient.patient_id, section, entry_id)
     assert response.status_code == 303
-    page = login(demo["registrar"]).get(f"/clinic/corrections/{latest(app).id}")
+    if author is None:
+        page = login(demo["registrar"]).get(f"/clinic/corrections/{latest(app).id}")
+    else:
+        doctor = next(demo[key] for key in ("doctor", "doctor_b") if demo[key].id == author)
+        page = login(doctor).get(f"/doctor/corrections/{latest(app).id}")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     for field in CORRECTABLE[section].fields:

@@ -956,3 +956,183 @@ def care_opened(account: Account, patient_ids: list[int]) -> set[int]:
             .distinct()
         )
     )
+
+
+# -- the author of an entry: corrections after signing and the error reports about them -----------
+# A doctor corrects the entries they wrote (a visit's report, a diagnosis, a prescription, a
+# result's conclusion) after signing: every change is a new version the patient sees in the entry's
+# history. The author is the practitioner the entry names, linked to this account, and only while
+# the account works as a doctor in the organisation that wrote the entry. The same rule routes a
+# citizen's error report («Сообщить об ошибке»): a report about an entry whose author is a current
+# doctor of the entry's organisation is the author's to decide; every other report (an entry with
+# no author in the portal, the author gone from that organisation, a section authors do not
+# correct) stays with the registrars. The rule is read when the report is opened or decided, so a
+# report moves back to the registrars the day its author leaves.
+AUTHOR_SECTIONS = ("visits", "diagnoses", "prescriptions", "results")
+
+
+def authored_models() -> dict[str, type]:
+    from portal.record import models as m
+
+    return {"visits": m.Visit, "diagnoses": m.Diagnosis, "prescriptions": m.Prescription, "results": m.LabReport}
+
+
+def author_practitioner_id(account: Account) -> int | None:
+    """The practitioner record linked to this account (whose entries it authored), or None."""
+    from portal.directory.models import Practitioner
+
+    return db.session.scalar(select(Practitioner.id).where(Practitioner.account_id == account.id))
+
+
+def _current_author_exists(model, entry_id_column):
+    """An SQL condition: the entry ``entry_id_column`` of ``model`` names a practitioner whose
+    account works as a doctor, now, in the organisation that wrote the entry."""
+    from portal.auth.models import StaffMembership
+    from portal.directory.models import Practitioner
+
+    return (
+        select(model.id)
+        .join(Practitioner, Practitioner.id == model.practitioner_id)
+        .join(
+            StaffMembership,
+            and_(
+                StaffMembership.account_id == Practitioner.account_id,
+                StaffMembership.organisation_id == model.organisation_id,
+                StaffMembership.role == "doctor",
+                StaffMembership.ended_at.is_(None),
+            ),
+        )
+        .where(model.id == entry_id_column)
+        .exists()
+    )
+
+
+def routed_to_author(section_column, entry_id_column):
+    """An SQL condition for a report (its section and entry id columns, or values): its entry has
+    an author who decides it. The registrars' queue keeps the reports where this is false."""
+    return or_(
+        *(
+            and_(section_column == section, _current_author_exists(model, entry_id_column))
+            for section, model in authored_models().items()
+        )
+    )
+
+
+def has_author(section: str, entry_id: int) -> bool:
+    """``routed_to_author`` for one report."""
+    return bool(db.session.scalar(select(routed_to_author(section, entry_id))))
+
+
+def authored_by(account: Account, section_column, entry_id_column):
+    """An SQL condition for a report: its entry was written by this account's practitioner, in an
+    organisation where the account works as a doctor now (the doctor's queue)."""
+    practitioner_id = author_practitioner_id(account)
+    organisations = sorted(clinical_organisations(account, "doctor"))
+    if practitioner_id is None or not organisations:
+        return and_(False)
+    return or_(
+        *(
+            and_(
+                section_column == section,
+                entry_id_column.in_(
+                    select(model.id).where(
+                        model.practitioner_id == practitioner_id, model.organisation_id.in_(organisations)
+                    )
+                ),
+            )
+            for section, model in authored_models().items()
+        )
+    )
+
+
+def decide_author(account: Account | None, section: str, entry) -> Decision:
+    """May this account correct ``entry`` (of ``section``) as its author? Only the doctor the entry
+    names, working as a doctor now in the organisation that wrote it, on an open card with the
+    patient's consent; a plugin may deny."""
+    if account is None or not account.is_active:
+        return Decision(False, "not signed in")
+    if section not in AUTHOR_SECTIONS or entry is None:
+        return Decision(False, f"authors do not correct {section}")
+    practitioner_id = author_practitioner_id(account)
+    if practitioner_id is None or entry.practitioner_id != practitioner_id:
+        return Decision(False, "only the doctor who wrote the entry corrects it")
+    if entry.organisation_id not in clinical_organisations(account, "doctor"):
+        return Decision(False, "the author no longer works as a doctor in the organisation that wrote the entry")
+    patient = db.session.get(Patient, entry.patient_id)
+    if patient is None or patient.closed_at is not None:
+        return Decision(False, "the card is closed: the patient opted out of the electronic record")
+    denial = _plugin_denial(account, "write", patient, section)
+    if denial:
+        return Decision(False, denial)
+    if not has_consent(patient.id):
+        return Decision(False, "the patient has not given consent to processing")
+    return Decision(True, "the doctor who wrote the entry corrects it", "clinician", entry.organisation_id)
+
+
+def require_author(account: Account | None, section: str, entry, patient_id: int | None = None) -> Decision:
+    """``decide_author``, or AccessDenied (answered 404, audited as a denial)."""
+    decision = decide_author(account, section, entry)
+    if not decision.allowed:
+        target = entry.patient_id if entry is not None else (patient_id or 0)
+        raise AccessDenied(decision, account.id if account else None, target, "write", section)
+    return decision
+
+
+def decide_author_request(
+    account: Account | None, section: str, entry, requested_by_id: int | None, *, request_open: bool = True
+) -> Decision:
+    """May this doctor see and decide a citizen's error report about ``entry``? Only its author
+    (``decide_author``); never a report of their own or about their own or their child's card
+    (``conflict``: shown without the decision); a decided report shows its own page only (the
+    refusal's basis is then "author")."""
+    decision = decide_author(account, section, entry)
+    if not decision.allowed:
+        return decision
+    if is_party(account, entry.patient_id, requested_by_id):
+        return Decision(False, "a doctor never decides their own or their family's report", "author", conflict=True)
+    if not request_open:
+        return Decision(False, "the report is decided: the author reads the entry through an open report", "author")
+    return decision
+
+
+def decide_correction_request(
+    account: Account | None,
+    action: str,
+    patient: Patient | None,
+    section: str,
+    entry_id: int,
+    requested_by_id: int | None,
+    *,
+    request_open: bool = True,
+) -> Decision:
+    """``decide_request`` for an error report, and the routing rule above: a report whose entry has
+    an author who decides it is not the registrars' (404 to them)."""
+    if has_author(section, entry_id):
+        return Decision(False, "the doctor who wrote the entry decides the report about it")
+    return decide_request(account, action, patient, section, requested_by_id, request_open=request_open)
+
+
+def authored_scope(account: Account, model):
+    """An SQL condition on ``model``'s entries: written by this account's practitioner in an
+    organisation where it works as a doctor now, on an open card whose patient consents (the list
+    «Мои записи»; each correction decides again with ``decide_author``)."""
+    from portal.consent.models import ConsentEvent
+
+    practitioner_id = author_practitioner_id(account)
+    organisations = sorted(clinical_organisations(account, "doctor"))
+    if practitioner_id is None or not organisations:
+        return and_(False)
+    latest = (
+        select(ConsentEvent.action)
+        .where(ConsentEvent.patient_id == model.patient_id)
+        .order_by(ConsentEvent.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    open_card = select(Patient.id).where(Patient.id == model.patient_id, Patient.closed_at.is_(None)).exists()
+    return and_(
+        model.practitioner_id == practitioner_id,
+        model.organisation_id.in_(organisations),
+        open_card,
+        latest == "given",
+    )

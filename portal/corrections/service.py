@@ -428,31 +428,57 @@ def revision_value(row: m.EntryRevision, which: str) -> str:
 
 def queue(registrar: Account) -> tuple[list[CorrectionRequest], int]:
     """Open requests about patients in this registrar's scope (policy.registrar_scope), oldest
-    first, and how many are open in all."""
+    first, and how many are open in all; not those the entry's author decides
+    (policy.routed_to_author)."""
     query = (
         select(CorrectionRequest)
-        .where(CorrectionRequest.status.in_(OPEN), policy.registrar_scope(registrar, CorrectionRequest.patient_id))
+        .where(
+            CorrectionRequest.status.in_(OPEN),
+            policy.registrar_scope(registrar, CorrectionRequest.patient_id),
+            ~policy.routed_to_author(CorrectionRequest.section, CorrectionRequest.entry_id),
+        )
         .order_by(CorrectionRequest.id)
     )
     return work_queue(query)
 
 
-def _allowed(registrar: Account, row: CorrectionRequest, action: str) -> policy.Decision:
+def author_queue(doctor: Account) -> tuple[list[CorrectionRequest], int]:
+    """Open requests about the entries this doctor wrote (policy.authored_by), oldest first, and
+    how many are open in all."""
+    query = (
+        select(CorrectionRequest)
+        .where(
+            CorrectionRequest.status.in_(OPEN),
+            policy.authored_by(doctor, CorrectionRequest.section, CorrectionRequest.entry_id),
+        )
+        .order_by(CorrectionRequest.id)
+    )
+    return work_queue(query)
+
+
+def _allowed(actor: Account, row: CorrectionRequest, action: str, as_author: bool = False) -> policy.Decision:
     """The policy's decision for this request (a decided one opens nothing): NotAllowed on a
-    request of the registrar's own or their family's, AccessDenied (answered 404 and audited) for
+    request of the actor's own or their family's, AccessDenied (answered 404 and audited) for
     any other refusal."""
-    decision = _decide(registrar, row, action)
+    decision = _decide(actor, row, action, as_author)
     if decision.conflict:
         raise NotAllowed
     if not decision.allowed:
-        raise policy.AccessDenied(decision, registrar.id, row.patient_id, action, row.section)
+        raise policy.AccessDenied(decision, actor.id, row.patient_id, action, row.section)
     return decision
 
 
-def _decide(registrar: Account, row: CorrectionRequest, action: str) -> policy.Decision:
+def _decide(actor: Account, row: CorrectionRequest, action: str, as_author: bool = False) -> policy.Decision:
+    """A registrar's decision (``policy.decide_correction_request``), or with ``as_author`` the
+    decision of the doctor who wrote the entry (``policy.decide_author_request``)."""
+    if as_author:
+        entry = entry_of(row.section, row.patient_id, row.entry_id)
+        return policy.decide_author_request(
+            actor, row.section, entry, row.requested_by_id, request_open=row.status in OPEN
+        )
     patient = db.session.get(m.Patient, row.patient_id)
-    return policy.decide_request(
-        registrar, action, patient, row.section, row.requested_by_id, request_open=row.status in OPEN
+    return policy.decide_correction_request(
+        actor, action, patient, row.section, row.entry_id, row.requested_by_id, request_open=row.status in OPEN
     )
 
 
@@ -473,7 +499,7 @@ class RegistrarView:
     withheld: str | None = None
 
 
-def open_for_registrar(registrar: Account, request_id: int) -> RegistrarView:
+def open_for_registrar(registrar: Account, request_id: int, as_author: bool = False) -> RegistrarView:
     """The decision page. Showing the entry's values is a read of the card, decided by the policy
     and audited, so the patient sees it in «Кто смотрел мою карту»; it goes through an open request
     only. A decided request (or one whose patient withdrew consent) shows its own details and
@@ -483,11 +509,11 @@ def open_for_registrar(registrar: Account, request_id: int) -> RegistrarView:
         row = db.session.get(CorrectionRequest, request_id)
         if row is None:
             raise LookupError(request_id)
-        decision = _decide(registrar, row, "read")
+        decision = _decide(registrar, row, "read", as_author)
         if decision.conflict:
             return RegistrarView(row, own=True)
         if not decision.allowed:
-            if decision.basis != "registrar":
+            if decision.basis not in ("registrar", "author"):
                 raise policy.AccessDenied(decision, registrar.id, row.patient_id, "read", row.section)
             return RegistrarView(row, withheld="decided" if row.status not in OPEN else "no_consent")
         _record(registrar, decision, "read", row, object_type="correction_request", object_id=row.id)
@@ -499,28 +525,38 @@ def section_of(request_id: int) -> str | None:
     return db.session.scalar(select(CorrectionRequest.section).where(CorrectionRequest.id == request_id))
 
 
-def _open_request(request_id: int, registrar: Account) -> tuple[CorrectionRequest, policy.Decision]:
-    """The open request, locked, and the policy's decision that lets this registrar act on it."""
+def _open_request(
+    request_id: int, registrar: Account, as_author: bool = False
+) -> tuple[CorrectionRequest, policy.Decision]:
+    """The open request, locked, and the policy's decision that lets this registrar (or, with
+    ``as_author``, the entry's author) act on it."""
     row = db.session.get(CorrectionRequest, request_id, with_for_update=True, populate_existing=True)
     if row is None or row.status not in OPEN:
         raise LookupError(request_id)
-    return row, _allowed(registrar, row, "write")
+    return row, _allowed(registrar, row, "write", as_author)
 
 
-def _decided(row: CorrectionRequest, registrar: Account, status: str, reason: str | None = None) -> None:
+def _decided(
+    row: CorrectionRequest, registrar: Account, status: str, reason: str | None = None, role: str = "registrar"
+) -> None:
     if row.status == "registered" and status in ("corrected", "rejected"):
         # Decided at once: the timeline still shows the review it went through, told once.
-        _audit_and_step(row, registrar, "in_review", tell=False)
-    _audit_and_step(row, registrar, status, reason)
+        _audit_and_step(row, registrar, "in_review", tell=False, role=role)
+    _audit_and_step(row, registrar, status, reason, role=role)
 
 
 def _audit_and_step(
-    row: CorrectionRequest, registrar: Account, status: str, reason: str | None = None, tell: bool = True
+    row: CorrectionRequest,
+    registrar: Account,
+    status: str,
+    reason: str | None = None,
+    tell: bool = True,
+    role: str = "registrar",
 ) -> None:
     audit.record(
         f"correction.{status}",
         actor_id=registrar.id,
-        actor_role="registrar",
+        actor_role=role,
         patient_id=row.patient_id,
         section=row.section,
         object_type="correction_request",
@@ -530,19 +566,25 @@ def _audit_and_step(
     _event(row, status, registrar, reason, tell)
 
 
-def take_into_review(request_id: int, registrar: Account) -> CorrectionRequest:
+def _role(as_author: bool) -> str:
+    return "clinician" if as_author else "registrar"
+
+
+def take_into_review(request_id: int, registrar: Account, as_author: bool = False) -> CorrectionRequest:
     with write_transaction():
-        row, decision = _open_request(request_id, registrar)
+        row, decision = _open_request(request_id, registrar, as_author)
         if row.status != "registered":
             raise LookupError(request_id)
-        _decided(row, registrar, "in_review")
+        _decided(row, registrar, "in_review", role=_role(as_author))
         return row
 
 
-def correct(request_id: int, registrar: Account, field_name: str, text: str, reason: str) -> CorrectionRequest:
+def correct(
+    request_id: int, registrar: Account, field_name: str, text: str, reason: str, as_author: bool = False
+) -> CorrectionRequest:
     """Change one field of the entry; the old value stays in the entry's history."""
     with write_transaction():
-        row, decision = _open_request(request_id, registrar)
+        row, decision = _open_request(request_id, registrar, as_author)
         if not reason.strip():
             raise Refused("note", _("Write the reason: it is shown in the entry's history"))
         spec = CORRECTABLE[row.section]
@@ -557,46 +599,57 @@ def correct(request_id: int, registrar: Account, field_name: str, text: str, rea
         new = stored(field, value)
         if old == new:
             raise Refused("value", _("The new value is the same as the current one"))
-        setattr(entry, field.name, value)
-        if row.section == "diagnoses" and field.name == "code":
-            from portal.record import mkb10
-
-            entry.title = mkb10.title(value)
-        if row.section == "documents":
-            entry.search_text = f"{value} {entry.filename}".casefold()[:500]
-        entry.updated_at = now()
-        db.session.add(
-            m.EntryRevision(
-                patient_id=row.patient_id,
-                section=row.section,
-                entry_id=row.entry_id,
-                field=field.name,
-                old_value=old,
-                new_value=new,
-                reason=reason.strip(),
-                correction_id=row.id,
-                changed_by_id=registrar.id,
-                changed_at=now(),
-            )
-        )
+        apply_change(row.section, entry, field, value, old, new, reason.strip(), registrar, row.id)
         _record(registrar, decision, "write", row, object_type=row.section, object_id=row.entry_id)
         row.resolved_by_id = registrar.id
-        _decided(row, registrar, "corrected")
+        _decided(row, registrar, "corrected", role=_role(as_author))
         return row
 
 
-def reject(request_id: int, registrar: Account, reason: str) -> CorrectionRequest:
+def apply_change(
+    section: str, entry, field: Field, value: Any, old: str | None, new: str | None, reason: str,
+    actor: Account, correction_id: int | None = None,
+) -> m.EntryRevision:  # fmt: skip
+    """Set one field of the entry, in the caller's write transaction, and keep the old value in a
+    new version of its history (who, when, old → new, why)."""
+    setattr(entry, field.name, value)
+    if section == "diagnoses" and field.name == "code":
+        from portal.record import mkb10
+
+        entry.title = mkb10.title(value)
+    if section == "documents":
+        entry.search_text = f"{value} {entry.filename}".casefold()[:500]
+    entry.updated_at = now()
+    revision = m.EntryRevision(
+        patient_id=entry.patient_id,
+        section=section,
+        entry_id=entry.id,
+        field=field.name,
+        old_value=old,
+        new_value=new,
+        reason=reason,
+        correction_id=correction_id,
+        changed_by_id=actor.id,
+        changed_at=now(),
+    )
+    db.session.add(revision)
+    return revision
+
+
+def reject(request_id: int, registrar: Account, reason: str, as_author: bool = False) -> CorrectionRequest:
     with write_transaction():
-        row, decision = _open_request(request_id, registrar)
+        row, decision = _open_request(request_id, registrar, as_author)
         if not reason.strip():
             raise Refused("reason", _("Write the reason: the citizen will see it"))
         row.rejection_reason = reason.strip()
         row.resolved_by_id = registrar.id
-        _decided(row, registrar, "rejected", row.rejection_reason)
+        _decided(row, registrar, "rejected", row.rejection_reason, role=_role(as_author))
         return row
 
 
-def load_file(request_id: int, file_id: int, registrar: Account) -> tuple[bytes, CorrectionFile]:
+def load_file(
+    request_id: int, file_id: int, registrar: Account, as_author: bool = False
+) -> tuple[bytes, CorrectionFile]:
     """An attached file for the registrar, through the open request only: a read of the patient's
     data, audited first (so «Кто смотрел мою карту» shows it), then decrypted."""
     with write_transaction():
@@ -604,6 +657,6 @@ def load_file(request_id: int, file_id: int, registrar: Account) -> tuple[bytes,
         found = db.session.get(CorrectionFile, file_id)
         if row is None or found is None or found.correction_id != row.id:
             raise LookupError(file_id)
-        decision = _allowed(registrar, row, "read")
+        decision = _allowed(registrar, row, "read", as_author)
         _record(registrar, decision, "read", row, object_type="correction_file", object_id=found.id)
     return uploads.load(found.storage_key, f"correction:{row.patient_id}"), found

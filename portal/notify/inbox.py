@@ -46,6 +46,7 @@ EVENTS = (
     "home_visit_status",
     "appointment_changed",
     "visit_protocol",
+    "entry_corrected",
 )
 # Events whose e-mail and SMS lead straight to the page the message is about (an offered time to
 # accept, an appointment to cancel), not to the inbox: the page itself asks to sign in.
@@ -68,6 +69,7 @@ EVENT_LABELS = {
     "home_visit_status": _l("Home visit requests"),
     "appointment_changed": _l("Appointments booked, moved or cancelled for me at the clinic"),
     "visit_protocol": _l("Visit protocols signed by my doctors"),
+    "entry_corrected": _l("Corrections of entries in my card by the doctor"),
 }
 # What e-mail and SMS say: that something happened, with no medical details.
 OUTSIDE_TEXT = {
@@ -84,6 +86,7 @@ OUTSIDE_TEXT = {
     "home_visit_status": _l("The status of your home visit request has changed"),
     "appointment_changed": _l("An appointment has been booked, moved or cancelled"),
     "visit_protocol": _l("A visit protocol is in your card"),
+    "entry_corrected": _l("A doctor has corrected an entry in your card"),
 }
 # Kinds of an event told with another's preferences (portal/orders): what e-mail and SMS say of them.
 OUTSIDE_KIND_TEXT = {
@@ -137,7 +140,7 @@ def post(
     checkup_due {patient, due_on}; grant_received {patient, until}; appointment_offer {specialty,
     doctor, starts_at, expires_at}; appointment_reminder {specialty, doctor, starts_at, when};
     home_visit_status {number, status, visit_on, doctor, reason, by (who cancelled: citizen or
-    clinic)}. ``channels``: the channels the citizen
+    clinic)}; entry_corrected {section, title, fields}. ``channels``: the channels the citizen
     chose for this one message (the waiting list asks), instead of the account's settings."""
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
@@ -383,6 +386,16 @@ def describe(event: str, params: dict) -> tuple[str, str]:
         label = str(REQUEST_STATUSES.get(status, status))
         title = _("Request No. %(number)s: status %(status)s", number=p.get("number", "—"), status=label)
         return title, p.get("note") or p.get("reason") or ""
+    if event == "entry_corrected":
+        from portal.record.sections import LABELS
+
+        section = p.get("section", "")
+        title = _(
+            "Entry corrected by the doctor: %(section)s, %(title)s",
+            section=str(LABELS.get(section, section)),
+            title=p.get("title", ""),
+        )
+        return title, _("Open the entry to see what changed, the old values and the reason.")
     if event == "appointment_offer":
         title = _(
             "A time is free: %(specialty)s, %(at)s", specialty=p.get("specialty", ""), at=_moment(p.get("starts_at"))

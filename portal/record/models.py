@@ -417,6 +417,15 @@ class EntryRevision(Base):
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
+    # Who made the change, when it was a practitioner (the author correcting their entry, a
+    # laboratory's doctor); a registrar's correction names no one (the history says "the clinic").
+    changed_by_practitioner: Mapped[Practitioner | None] = relationship(
+        primaryjoin="foreign(EntryRevision.changed_by_id) == remote(Practitioner.account_id)",
+        viewonly=True,
+        uselist=False,
+        lazy="joined",
+    )
+
     __table_args__ = (Index("ix_entry_revision_entry", "section", "entry_id", "id"),)
 
 
