@@ -394,3 +394,28 @@ def test_when_the_author_leaves_the_report_goes_back_to_the_registrar(app, demo,
 def test_the_doctors_day_links_the_entries_and_the_reports(app, demo, login):
     html = login(demo["doctor"]).get("/doctor").get_data(as_text=True)
     assert 'href="/doctor/entries"' in html and 'href="/doctor/corrections"' in html
+
+
+def test_a_report_the_author_is_a_party_to_stays_with_the_registrar(app, demo, login):
+    """The author never decides a report about their own or their child's card: such a report is
+    not routed to them (it would wait for nobody) but stays with the registrars."""
+    from datetime import date
+
+    from portal.sharing.models import Guardianship
+
+    visit = authored(app, demo, "doctor")
+    with app.app_context(), write_transaction():
+        db.session.add(
+            Guardianship(
+                guardian_id=demo["doctor"].id,
+                child_id=demo["patient"].patient_id,
+                basis="Решение суда (тест)",
+                verified_at=datetime.now(UTC),
+                started_on=date(2020, 1, 1),
+            )
+        )
+    number = file_report(app, login, demo, "visits", visit)
+    doctor, registrar = login(demo["doctor"]), login(demo["registrar"])
+    assert f"/doctor/corrections/{number}" not in doctor.get("/doctor/corrections").get_data(as_text=True)
+    assert f"/clinic/corrections/{number}" in registrar.get("/clinic/corrections").get_data(as_text=True)
+    assert registrar.get(f"/clinic/corrections/{number}").status_code == 200

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 
 from portal import clock
 from portal.access.models import CareRelationship, EmergencyAccess
@@ -984,13 +984,14 @@ def author_practitioner_id(account: Account) -> int | None:
     return db.session.scalar(select(Practitioner.id).where(Practitioner.account_id == account.id))
 
 
-def _current_author_exists(model, entry_id_column):
+def _current_author_exists(model, entry_id_column, requested_by_column=None):
     """An SQL condition: the entry ``entry_id_column`` of ``model`` names a practitioner whose
-    account works as a doctor, now, in the organisation that wrote the entry."""
+    account works as a doctor, now, in the organisation that wrote the entry, and who is no party
+    to the report (not its author's own report, own card or child's card: ``is_party``)."""
     from portal.auth.models import StaffMembership
     from portal.directory.models import Practitioner
 
-    return (
+    query = (
         select(model.id)
         .join(Practitioner, Practitioner.id == model.practitioner_id)
         .join(
@@ -1002,25 +1003,38 @@ def _current_author_exists(model, entry_id_column):
                 StaffMembership.ended_at.is_(None),
             ),
         )
-        .where(model.id == entry_id_column)
-        .exists()
+        .join(Account, Account.id == Practitioner.account_id)
+        .where(
+            model.id == entry_id_column,
+            or_(Account.patient_id.is_(None), Account.patient_id != model.patient_id),
+            ~exists().where(
+                Guardianship.guardian_id == Practitioner.account_id,
+                Guardianship.child_id == model.patient_id,
+                Guardianship.ended_at.is_(None),
+            ),
+        )
     )
+    if requested_by_column is not None:
+        query = query.where(Practitioner.account_id != func.coalesce(requested_by_column, 0))
+    return query.exists()
 
 
-def routed_to_author(section_column, entry_id_column):
-    """An SQL condition for a report (its section and entry id columns, or values): its entry has
-    an author who decides it. The registrars' queue keeps the reports where this is false."""
+def routed_to_author(section_column, entry_id_column, requested_by_column=None):
+    """An SQL condition for a report (its section, entry id and reporter columns, or values): its
+    entry has an author who decides it. The registrars' queue keeps the reports where this is
+    false: among them the reports the author is a party to (their own, or about their own or
+    their child's card), which the author may never decide."""
     return or_(
         *(
-            and_(section_column == section, _current_author_exists(model, entry_id_column))
+            and_(section_column == section, _current_author_exists(model, entry_id_column, requested_by_column))
             for section, model in authored_models().items()
         )
     )
 
 
-def has_author(section: str, entry_id: int) -> bool:
+def has_author(section: str, entry_id: int, requested_by_id: int | None = None) -> bool:
     """``routed_to_author`` for one report."""
-    return bool(db.session.scalar(select(routed_to_author(section, entry_id))))
+    return bool(db.session.scalar(select(routed_to_author(section, entry_id, requested_by_id))))
 
 
 def authored_by(account: Account, section_column, entry_id_column):
@@ -1107,7 +1121,7 @@ def decide_correction_request(
 ) -> Decision:
     """``decide_request`` for an error report, and the routing rule above: a report whose entry has
     an author who decides it is not the registrars' (404 to them)."""
-    if has_author(section, entry_id):
+    if has_author(section, entry_id, requested_by_id):
         return Decision(False, "the doctor who wrote the entry decides the report about it")
     return decide_request(account, action, patient, section, requested_by_id, request_open=request_open)
 

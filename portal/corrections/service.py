@@ -435,7 +435,9 @@ def queue(registrar: Account) -> tuple[list[CorrectionRequest], int]:
         .where(
             CorrectionRequest.status.in_(OPEN),
             policy.registrar_scope(registrar, CorrectionRequest.patient_id),
-            ~policy.routed_to_author(CorrectionRequest.section, CorrectionRequest.entry_id),
+            ~policy.routed_to_author(
+                CorrectionRequest.section, CorrectionRequest.entry_id, CorrectionRequest.requested_by_id
+            ),
         )
         .order_by(CorrectionRequest.id)
     )
@@ -450,6 +452,9 @@ def author_queue(doctor: Account) -> tuple[list[CorrectionRequest], int]:
         .where(
             CorrectionRequest.status.in_(OPEN),
             policy.authored_by(doctor, CorrectionRequest.section, CorrectionRequest.entry_id),
+            policy.routed_to_author(
+                CorrectionRequest.section, CorrectionRequest.entry_id, CorrectionRequest.requested_by_id
+            ),
         )
         .order_by(CorrectionRequest.id)
     )
