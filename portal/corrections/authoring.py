@@ -157,11 +157,10 @@ def correct(account: Account, section: str, entry_id: int, typed: dict[str, str]
 
 def _tell(section: str, entry, made: list[m.EntryRevision]) -> None:
     """The card's holders learn that the entry has a new version (the details behind sign-in)."""
-    from portal.corrections.views import entry_url
 
     when, title = service.describe(section, entry)
     params = {"section": section, "title": title, "fields": len(made)}
-    url = entry_url(entry.patient_id, section, entry.id)
+    url = service.entry_url(entry.patient_id, section, entry.id)
     for account_id in card_holders(entry.patient_id):
         inbox.post(account_id, "entry_corrected", patient_id=entry.patient_id, params=params, url=url)
 

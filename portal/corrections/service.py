@@ -16,11 +16,12 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import url_for
+from flask import current_app, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
+from werkzeug.routing import BuildError
 
 from portal import uploads
 from portal.access import policy
@@ -44,6 +45,21 @@ STATUSES = {
     "corrected": _l("Corrected"),
     "rejected": _l("Rejected"),
 }
+
+
+def entry_url(patient_id: int, section: str, entry_id: int) -> str | None:
+    """The page that shows the entry and its history: its own page, the insurance page for a
+    policy, the document's page for a document."""
+    if section == "insurance":
+        return url_for("record.insurance", patient_id=patient_id)
+    if section == "documents":
+        return url_for("documents.document", patient_id=patient_id, document_id=entry_id)
+    if "record.entry" not in current_app.view_functions:
+        return None
+    try:
+        return url_for("record.entry", patient_id=patient_id, section=section, entry_id=entry_id)
+    except (BuildError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)

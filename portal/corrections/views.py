@@ -3,10 +3,9 @@ the registrar's queue and decision page under /clinic/corrections."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, redirect, request, url_for
+from flask import Blueprint, abort, g, redirect, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
-from werkzeug.routing import BuildError
 
 from portal import uploads
 from portal.access import card, staff
@@ -32,21 +31,6 @@ def revision_field(row) -> str:
 @bp.app_template_filter("revision_value")
 def revision_value(row, which: str) -> str:
     return service.revision_value(row, which)
-
-
-def entry_url(patient_id: int, section: str, entry_id: int) -> str | None:
-    """The page that shows the entry and its history: its own page, the insurance page for a
-    policy, the document's page for a document."""
-    if section == "insurance":
-        return url_for("record.insurance", patient_id=patient_id)
-    if section == "documents":
-        return url_for("documents.document", patient_id=patient_id, document_id=entry_id)
-    if "record.entry" not in current_app.view_functions:
-        return None
-    try:
-        return url_for("record.entry", patient_id=patient_id, section=section, entry_id=entry_id)
-    except (BuildError, ValueError):
-        return None
 
 
 # -- the citizen ---------------------------------------------------------------------------------
@@ -150,7 +134,7 @@ def detail(patient_id: int, request_id: int):
         item=row,
         entry=entry,
         line=service.describe(row.section, entry) if entry else None,
-        entry_link=entry_url(patient_id, row.section, row.entry_id) if entry else None,
+        entry_link=service.entry_url(patient_id, row.section, row.entry_id) if entry else None,
         events=service.timeline(row.id),
         files=service.files_of(row.id),
         history=service.history(row.section, row.entry_id),
