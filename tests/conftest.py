@@ -107,10 +107,21 @@ def pg_seeded_template(database_template: str, tmp_path_factory) -> Iterator[tup
 
 @pytest.fixture
 def database_url(request, database_template: str, tmp_path: Path) -> Iterator[str]:
+    if "demo" in request.fixturenames:
+        yield from demo_database(request, database_template, tmp_path)
+        return
     if ON_POSTGRES:
-        if "demo" not in request.fixturenames:
-            yield database_template
-            return
+        yield database_template
+        return
+    path = tmp_path / "medkarta.db"
+    shutil.copyfile(database_template, path)
+    yield f"sqlite:///{path}"
+
+
+def demo_database(request, database_template: str, tmp_path: Path) -> Iterator[str]:
+    """A copy of the seeded demo database of its own (on PostgreSQL a clone, dropped after) with its
+    instance folder in ``tmp_path``; yields its URL."""
+    if ON_POSTGRES:
         template, instance = request.getfixturevalue("pg_seeded_template")
         url = sa.make_url(database_template)
         name = f"medkarta_t_{uuid.uuid4().hex[:10]}"
@@ -126,12 +137,9 @@ def database_url(request, database_template: str, tmp_path: Path) -> Iterator[st
             admin.dispose()
         return
     path = tmp_path / "medkarta.db"
-    if "demo" in request.fixturenames:
-        seeded = request.getfixturevalue("seeded_template")
-        shutil.copyfile(seeded / "medkarta.db", path)
-        shutil.copytree(seeded / "instance", tmp_path / "instance")
-    else:
-        shutil.copyfile(database_template, path)
+    seeded = request.getfixturevalue("seeded_template")
+    shutil.copyfile(seeded / "medkarta.db", path)
+    shutil.copytree(seeded / "instance", tmp_path / "instance")
     yield f"sqlite:///{path}"
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from portal.access import PUBLIC, requirement
 from portal.database import db, write_transaction
-from tests.conftest import session_for
+from tests.conftest import demo_database, make_app, seed_people, session_for
 
 MATRIX = tomllib.loads((Path(__file__).parent / "authz_matrix.toml").read_text())
 ACTORS = MATRIX["actors"]
@@ -31,6 +31,37 @@ def case_id(case: dict) -> str:
 
 @pytest.fixture
 def world(app, demo):
+    return build_world(app, demo)
+
+
+@pytest.fixture(scope="module")
+def shared(request, database_template, tmp_path_factory):
+    """One demo portal, its world and a signed-in session per actor for every case of the matrix
+    in this test process. The cases only read (GET): what a read writes (audit events, a session's
+    last activity) changes no other case's answer, so they need not each copy the demo (on
+    PostgreSQL, a clone of a 34 MB database per case: most of the suite's time there)."""
+    base = tmp_path_factory.mktemp("matrix")
+    databases = demo_database(request, database_template, base)
+    app = make_app(next(databases), base)
+    demo = seed_people(app)
+    found = build_world(app, demo)
+    tokens = {actor: _token_for(app, demo, actor) for actor in ACTORS}
+    yield app, demo, found, tokens
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    databases.close()
+
+
+def _token_for(app, demo, actor: str) -> str | None:
+    if actor == "anonymous":
+        return None
+    stages = {"half": ("patient", "password"), "enrolling": ("patient", "enrol")}
+    account, stage = stages.get(actor, (actor, "complete"))
+    return session_for(app, app.test_client(), demo[account].id, stage=stage)
+
+
+def build_world(app, demo):
     """Ids the paths need: owners' patient ids, a verification request and one of its documents."""
     from portal.audit import service as audit
     from portal.audit.sealer import seal_pending
@@ -407,7 +438,8 @@ def client_for(app, demo, actor: str):
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_matrix(app, demo, world, case, htmx):
+def test_matrix(shared, case, htmx):
+    app, _demo, world, tokens = shared
     path = case["path"].format(
         owner=world["owners"].get(case.get("owner"), 0),
         request=world["request"],
@@ -440,7 +472,11 @@ def test_matrix(app, demo, world, case, htmx):
     failures = []
     for actor in ACTORS:
         expect = expected(case, actor)
-        response = client_for(app, demo, actor).get(path, headers=headers)
+        client = app.test_client()
+        if tokens[actor]:
+            with client.session_transaction() as cookie:
+                cookie["sid"] = tokens[actor]
+        response = client.get(path, headers=headers)
         if htmx and expect == 303:
             # htmx never follows a redirect into a fragment: it gets HX-Redirect and loads the page.
             if response.status_code not in (200, 401) or "HX-Redirect" not in response.headers:

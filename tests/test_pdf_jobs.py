@@ -215,7 +215,7 @@ def test_the_queue_is_redis_when_the_rate_limits_are(app_factory, tmp_path):
 # -- the cost of a long summary ----------------------------------------------------------------------------
 
 
-@pytest.mark.timing
+@pytest.mark.benchmark
 def test_a_five_page_summary_takes_at_most_400_ms_of_cpu(app, demo, login):
     """The demo patient's years of history and one more of every kind of entry: a summary of 5 or
     more pages, made (data, template and WeasyPrint) in at most 400 ms of CPU, best of 3."""
