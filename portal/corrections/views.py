@@ -414,7 +414,7 @@ def authoring_form(section: str):
     for f in authoring.fields(section):
         if f.kind == "choice":
             attrs[f.name] = SelectField(f.label, choices=choices(f.choices), validate_choice=False)
-        elif f.kind == "text" and f.max_length > 300:
+        elif f.kind == "text" and f.max_length >= 100:  # a dose, a conclusion: longer than one line at 320 px
             attrs[f.name] = TextAreaField(f.label)
         else:
             attrs[f.name] = StringField(f.label)
