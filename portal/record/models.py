@@ -269,7 +269,8 @@ class Referral(_Entry, Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"))
     to_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
-    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id", use_alter=True), index=True)  # portal/orders
+    # portal/orders; use_alter: appointment and referral name each other (no cycle when tables are sorted)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id", use_alter=True), index=True)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True, foreign_keys=[organisation_id])
     practitioner: Mapped[Practitioner] = relationship(lazy="joined", innerjoin=True)
