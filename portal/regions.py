@@ -147,6 +147,11 @@ class RegionalHooks:
     def is_on(self, region: Region, plugin: str) -> bool:
         return plugin not in self.off.get(region.code, ())
 
+    def where_on(self, plugin: str) -> str:
+        """The codes of the regions where the plugin is on, for ``flask plugins`` ("all": everywhere)."""
+        codes = [region.code for region in self.regions.values() if self.is_on(region, plugin)]
+        return "all" if len(codes) == len(self.regions) else ",".join(codes) or "none"
+
     def settings_of(self, region: Region, plugin: str) -> dict[str, Any] | None:
         return self.settings.get(region.code, {}).get(plugin)
 
