@@ -55,12 +55,14 @@ def test_the_host_name_chooses_the_region_and_its_plugins(regional):
     assert "Everything nav" in nav_of(moscow)
     assert "Everything card" in moscow and 'id="card-hotline"' in moscow
     assert "Everything footer" in footer_of(moscow) and "8-495-000-00-77" in footer_of(moscow)
+    assert "<p>Регион: Москва</p>" in footer_of(moscow)
     assert client.get("/hotline/", base_url=MOSCOW).status_code == 200
     assert client.get("/everything/", base_url="http://MSK.example").status_code == 200  # any case
 
     kazan = client.get("/", base_url=KAZAN).get_data(as_text=True)
     assert "Everything" not in kazan and 'id="card-hotline"' not in kazan and "8-495" not in kazan
     assert 'id="card-clinics"' in kazan and 'href="/clinics"' in nav_of(kazan)  # core is always on
+    assert "<p>Регион: Республика Татарстан</p>" in footer_of(kazan)
     for path in ("/hotline/", "/everything/", "/everything/forbidden"):
         assert client.get(path, base_url=KAZAN).status_code == 404, path
 
@@ -78,6 +80,7 @@ def test_an_unnamed_host_without_a_citizen_is_in_the_deployment_itself(regional)
     html = client.get("/").get_data(as_text=True)
     assert "Everything card" in html and re.search(r">[^<]* 122</a>", footer_of(html))
     assert 'href="/assets/themes/default.' in html
+    assert "Регион" not in footer_of(html)
 
 
 def test_default_region_names_the_region_of_an_unnamed_host(app_factory):
