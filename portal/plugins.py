@@ -189,7 +189,8 @@ def init_app(app: Flask) -> PluginHost:
     for name, blueprints in host.startup("register_blueprints"):
         for blueprint in blueprints:
             app.register_blueprint(blueprint)
-            owners[blueprint.name] = name
+            if name in host.regions.optional:  # the core's pages are on in every region
+                owners[blueprint.name] = name
     app.before_request(regions.refuse_plugins_off_here)
     for _name, commands in host.startup("register_commands"):
         for command in commands:

@@ -109,6 +109,7 @@ class RegionalHooks:
         from portal.plugins import PluginError
 
         self.regions = parse(app.config.get("REGIONS") or {}, app.config.get("DEFAULT_REGION") or "")
+        self.optional = frozenset(optional)
         self.default = self.regions.get(app.config.get("DEFAULT_REGION") or "", DEPLOYMENT)
         self.by_host = {host: region for region in self.regions.values() for host in region.hosts}
         self.off: dict[str, frozenset[str]] = {}

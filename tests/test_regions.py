@@ -118,9 +118,10 @@ def test_the_citizens_clinic_chooses_the_region_when_the_host_does_not(app_facto
 
 
 def test_each_region_has_its_own_plugin_settings(regional):
-    from portal.plugin_api import plugin_config
+    from portal.plugin_api import current_region, plugin_config
 
     with regional.test_request_context("/", base_url=MOSCOW):
+        assert (current_region().code, current_region().name) == ("77", "Москва")
         assert plugin_config("hotline") == {"phone": "8-495-000-00-77", "hours": "8:00–20:00", "emergency_phone": "103"}
     with regional.test_request_context("/"):
         assert plugin_config("hotline")["phone"] == "122"
