@@ -49,10 +49,13 @@ db: install
 
 ## Demo mode (one-click demo sign-in, on-screen outbox) is on for `make run` unless
 ## PORTAL_DEMO_MODE says otherwise; production (PORTAL_ENV=production) refuses it.
+## Outside production its settings come from config/demo.toml (two regions by host name: 127.0.0.1 is
+## Moscow, localhost Tatarstan; docs/regions.md) unless PORTAL_CONFIG_FILE names another file.
 ## Beside gunicorn runs the background worker (`flask worker`: the PDFs and the audit sealer), stopped (SIGINT: it
 ## finishes the job in hand) when gunicorn stops, however it stops.
 run: deps-run db
-	@export PORTAL_DEMO_MODE=$${PORTAL_DEMO_MODE:-$$( [ "$$PORTAL_ENV" = production ] && echo false || echo true )}; \
+	@export PORTAL_CONFIG_FILE=$${PORTAL_CONFIG_FILE:-$$( [ "$$PORTAL_ENV" = production ] || echo config/demo.toml )}; \
+	export PORTAL_DEMO_MODE=$${PORTAL_DEMO_MODE:-$$( [ "$$PORTAL_ENV" = production ] && echo false || echo true )}; \
 	if [ "$$PORTAL_DEMO_MODE" = true ]; then $(BIN)/flask --app portal seed-clinic-day; fi; \
 	$(BIN)/flask --app portal worker & worker=$$!; \
 	trap 'kill -INT $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \

@@ -40,12 +40,14 @@ def seed_clinic_day_command() -> None:
 @click.command("plugins")
 @with_appcontext
 def plugins_command() -> None:
-    """List plugins: name, version, hooks and status."""
-    rows = current_app.extensions["portal.plugins"].describe()
+    """List plugins: name, version, status, the regions where each is on, and hooks."""
+    host = current_app.extensions["portal.plugins"]
+    rows = host.describe()
     width = max(len(r.name) for r in rows)
     for row in rows:
         hooks = ", ".join(row.hooks) or "-"
-        click.echo(f"{row.name:<{width}}  {row.version:<8}  {row.status:<22}  {hooks}")
+        regions = host.regions.where_on(row.name) if row.status != "installed, not enabled" else "-"
+        click.echo(f"{row.name:<{width}}  {row.version:<8}  {row.status:<22}  {regions:<12}  {hooks}")
 
 
 @click.command("verify-audit")

@@ -58,6 +58,19 @@ SETTINGS: tuple[Setting, ...] = (
         dict,
         "per-plugin settings (TOML table `[PLUGIN_CONFIG.<name>]`); unknown keys stop start-up",
     ),
+    Setting(
+        "REGIONS",
+        {},
+        dict,
+        "regions this deployment serves (TOML tables `[REGIONS.<code>]`: name, hosts, plugins, theme, "
+        "PLUGIN_CONFIG); see docs/regions.md",
+    ),
+    Setting(
+        "DEFAULT_REGION",
+        "",
+        str,
+        "the region of a request whose host name and citizen's clinic name none; empty: the deployment's own",
+    ),
     Setting("LANGUAGES", ("ru", "en"), tuple, "interface languages; the first is the default"),
     Setting(
         "TIMEZONE",
@@ -230,6 +243,9 @@ def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None
         raise ConfigError(f"PORTAL_ENV must be 'development' or 'production', got {values['ENV']!r}")
     if values["ENV"] == "production" and values["DEMO_MODE"]:
         raise ConfigError("PORTAL_DEMO_MODE cannot be on in production: it signs anyone in as a demo account")
+    from portal import regions
+
+    regions.parse(values["REGIONS"], values["DEFAULT_REGION"])  # a misshapen region stops start-up here
     try:  # every date rule depends on it: a wrong name stops start-up, not the first request
         ZoneInfo(values["TIMEZONE"])
     except (ValueError, ZoneInfoNotFoundError) as exc:

@@ -19,7 +19,7 @@ from typing import Any
 import pluggy
 from flask import Flask
 
-from portal import hookspecs
+from portal import hookspecs, regions
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ class PluginHost:
             name = self.pm.get_name(exc.plugin)
             raise PluginError(f"plugin {name!r} implements an unknown hook: {exc}") from exc
         self._validate_settings(app.config.get("PLUGIN_CONFIG") or {})
+        optional = [name for name, status in self._status.items() if status != "core"]
+        self.regions = regions.RegionalHooks(app, self.pm, optional, self._settings)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -119,7 +121,16 @@ class PluginHost:
     # -- calling ---------------------------------------------------------------------------
 
     def settings_for(self, name: str) -> dict[str, Any]:
-        return dict(self._settings[name])
+        """The plugin's settings in this request's region (the deployment's outside a request)."""
+        region = regions.current_region()
+        regional = self.regions.settings_of(region, name) if region is not None else None
+        return dict(regional if regional is not None else self._settings[name])
+
+    def hook(self, hook_name: str) -> Any:
+        """The hook's caller for this request's region: only the plugins on there take part."""
+        region = regions.current_region()
+        found = self.regions.caller(region, hook_name) if region is not None else None
+        return found if found is not None else getattr(self.pm.hook, hook_name)
 
     def startup(self, hook_name: str) -> list[tuple[str, Any]]:
         """Call a start-up hook plugin by plugin; an error stops start-up naming the plugin."""
@@ -144,7 +155,7 @@ class PluginHost:
         One plugin that raises is logged and its contribution dropped, so the page still renders
         with everyone else's (re-raised when PLUGINS_RAISE_ERRORS is on, as in development).
         """
-        hook = getattr(self.pm.hook, hook_name)
+        hook = self.hook(hook_name)
         results: list[Any] = []
         for impl in hook.get_hookimpls():  # registration order
             args = {name: kwargs[name] for name in impl.argnames}
@@ -174,9 +185,13 @@ class PluginHost:
 def init_app(app: Flask) -> PluginHost:
     host = PluginHost(app)
     app.extensions["portal.plugins"] = host
-    for _name, blueprints in host.startup("register_blueprints"):
+    owners = app.extensions["portal.plugin_blueprints"] = {}
+    for name, blueprints in host.startup("register_blueprints"):
         for blueprint in blueprints:
             app.register_blueprint(blueprint)
+            if name in host.regions.optional:  # the core's pages are on in every region
+                owners[blueprint.name] = name
+    app.before_request(regions.refuse_plugins_off_here)
     for _name, commands in host.startup("register_commands"):
         for command in commands:
             app.cli.add_command(command)
@@ -188,5 +203,6 @@ def init_app(app: Flask) -> PluginHost:
             themes[theme.name] = theme
     if app.config["DEFAULT_THEME"] not in themes:
         raise PluginError(f"DEFAULT_THEME {app.config['DEFAULT_THEME']!r} is not a registered theme")
+    host.regions.check_themes(themes)
     app.extensions["portal.themes"] = themes
     return host

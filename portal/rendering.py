@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from flask import Response
 
     from portal.plugin_api import DashboardCard, Link, NavItem, Theme
+    from portal.regions import Region
 
 LANGUAGE_COOKIE = "lang"
 THEME_COOKIE = "theme"
@@ -36,6 +37,7 @@ class Page:
     endpoint: str | None
     user: Any = None
     script_root: str = ""  # the signed-in account; filled in by the identity feature
+    region: Region | None = None  # the request's region (portal/regions.py): code and name
     _nav: list[NavItem] | None = field(default=None, repr=False)
     _footer: list[Link] | None = field(default=None, repr=False)
     _unread: int | None = field(default=None, repr=False)
@@ -113,11 +115,15 @@ def select_locale() -> str:
 
 
 def select_theme() -> Theme:
+    """The account's or this device's choice, then the region's theme, then DEFAULT_THEME."""
+    from portal.regions import current_region
+
     themes = current_app.extensions["portal.themes"]
     for chosen in (_saved_choice("theme"), request.cookies.get(THEME_COOKIE)):
         if chosen in themes:
             return themes[chosen]
-    return themes[current_app.config["DEFAULT_THEME"]]
+    region = current_region()
+    return themes[(region.theme if region is not None else None) or current_app.config["DEFAULT_THEME"]]
 
 
 def current_page() -> Page:
@@ -125,6 +131,7 @@ def current_page() -> Page:
         from flask_babel import get_locale
 
         from portal.auth.sessions import account_if_signed_in
+        from portal.regions import current_region
 
         g.page = Page(
             user=account_if_signed_in(),
@@ -135,6 +142,7 @@ def current_page() -> Page:
             path=request.full_path.rstrip("?") if request else "/",
             endpoint=request.endpoint,
             script_root=request.script_root,
+            region=current_region(),
         )
     return g.page
 

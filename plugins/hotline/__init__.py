@@ -2,7 +2,8 @@
 
 A small, real plugin and an example for regional integrators: every contribution goes through
 ``portal.plugin_api``, the texts are in the plugin's own translation domain ``hotline``, and the
-phone number and hours are settings a region overrides in ``[PLUGIN_CONFIG.hotline]``.
+phone number and hours are settings a deployment overrides in ``[PLUGIN_CONFIG.hotline]`` and a
+region in ``[REGIONS.<code>.PLUGIN_CONFIG.hotline]``.
 """
 
 from __future__ import annotations

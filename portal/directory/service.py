@@ -75,6 +75,21 @@ def attached_organisation(patient_id: int | None) -> int | None:
     )
 
 
+def attached_region_code(patient_id: int) -> str | None:
+    """The region code of the clinic the card is attached to today, if any (one statement): the
+    portal's region for a citizen whose host name names none (portal/regions.py)."""
+    from portal.access.policy import attached_now
+    from portal.record.models import ClinicAttachment
+
+    return db.session.scalar(
+        select(Organisation.region_code)
+        .join(ClinicAttachment, ClinicAttachment.organisation_id == Organisation.id)
+        .where(attached_now(patient_id, clock.today()))
+        .order_by(ClinicAttachment.since.desc(), ClinicAttachment.id.desc())
+        .limit(1)
+    )
+
+
 def search(
     query: str = "",
     region: str = "",

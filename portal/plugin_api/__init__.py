@@ -23,6 +23,7 @@ from portal.access import public
 from portal.config import ROOT
 from portal.notify.channels import Channel as NotificationChannel
 from portal.notify.channels import Outgoing as OutgoingMessage
+from portal.plugin_api.regions import Region, current_region
 from portal.rendering import Page
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "public",
     "render",
     "url_for",
+    "Region",
+    "current_region",
 ]
 
 hookimpl = pluggy.HookimplMarker("portal")
@@ -142,5 +145,6 @@ def render(template: str, *, fragment: str | None = None, status: int = 200, **c
 
 
 def plugin_config(name: str) -> dict[str, Any]:
-    """The settings of plugin ``name``: its declared defaults overlaid with the deployment's."""
+    """The settings of plugin ``name``: its declared defaults overlaid with the deployment's, then
+    with the request's region's (docs/regions.md)."""
     return flask.current_app.extensions["portal.plugins"].settings_for(name)
