@@ -182,8 +182,8 @@ def audit_event(
     outcome: str = "success",
 ) -> None:
     """Write an event to the portal's tamper-evident audit log as ``plugin.<plugin>.<verb>``, by
-    the signed-in account (the actor's role is the basis on which this request opened the card,
-    else "self"). The auditors find it under «Plugins». Runs in the open write transaction, or in
+    the signed-in account (the actor's role: its basis on the card ``patient_id`` names, as the
+    policy decides it, else "self"). The auditors find it under «Plugins». Runs in the open write transaction, or in
     one of its own. Card reads and writes through this facade are audited already."""
     from portal.audit import service as audit
 
@@ -191,11 +191,8 @@ def audit_event(
     if not VERB.match(verb) or outcome not in ("success", "failure", "denied"):
         raise ValueError(f"audit verb {verb!r} or outcome {outcome!r}")
     account = g.get("account") if has_request_context() else None
-    card = g.get("card") if has_request_context() else None
-    role = "system" if not has_request_context() else "anonymous" if account is None else "self"
-    if card is not None and account is not None and card.patient.id == patient_id:
-        role = card.basis
     with _writing():
+        role = _actor_role(account, patient_id)
         audit.record(
             f"plugin.{plugin}.{verb}",
             actor_id=account.id if account is not None else None,
@@ -206,3 +203,21 @@ def audit_event(
             outcome=outcome,
             reason=reason,
         )
+
+
+def _actor_role(account, patient_id: int | None) -> str:
+    """The role an audit event names: the basis on which the account holds the card (the one this
+    request opened, or the policy's answer for a read), "self" without a card, "system" in a job."""
+    if not has_request_context():
+        return "system"
+    if account is None:
+        return "anonymous"
+    if patient_id is None:
+        return "self"
+    card = g.get("card")
+    if card is not None and card.patient.id == patient_id:
+        return card.basis
+    from portal.database import db
+    from portal.record.models import Patient
+
+    return policy.decide(account, "read", db.session.get(Patient, patient_id), "summary").basis
