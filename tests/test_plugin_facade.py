@@ -417,3 +417,26 @@ def test_the_personal_fixture_plugin_imports_only_the_facade():
     from tests.test_plugins import _portal_imports
 
     assert _portal_imports(ROOT / "tests" / "fixture_plugins" / "personal.py") == {"portal.plugin_api"}
+
+
+def test_notify_card_holders_tells_a_childs_guardian(app, demo, login):
+    from portal.plugin_api import notify_card_holders
+
+    child = demo["child_9"].id
+    with app.test_request_context("/"):
+        holders = notify_card_holders(child, plugin="personal", title="The school nurse's note is ready")
+    assert holders == [demo["guardian"].id]
+    assert "The school nurse&#39;s note is ready" in login(demo["guardian"]).get("/notifications").get_data(
+        as_text=True
+    )
+
+
+def test_a_guard_naming_an_unknown_section_or_role_fails_at_import():
+    from portal.plugin_api import card_guard, staff_guard
+
+    with pytest.raises(ValueError, match="unknown section or action"):
+        card_guard(section="secrets")
+    with pytest.raises(ValueError, match="unknown section or action"):
+        card_guard(section="results", action="delete")
+    with pytest.raises(ValueError, match="at least one role"):
+        staff_guard()
