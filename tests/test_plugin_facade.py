@@ -387,9 +387,13 @@ def test_notify_stores_lazy_text_in_every_language(app, demo):
     from portal.plugin_api import notify
 
     with app.test_request_context("/"):
-        notify(demo["patient"].id, plugin="personal", title=lazy_gettext("Health hotline"), body="")
+        title = lazy_gettext("Messages from the portal's regional services")
+        notify(demo["patient"].id, plugin="personal", title=title, body="")
         note = db.session.scalar(sa.select(Notification).order_by(Notification.id.desc()).limit(1))
-        assert json.loads(note.params)["title"].keys() == {"ru", "en"}
+        assert json.loads(note.params)["title"] == {
+            "ru": "Сообщения региональных сервисов портала",
+            "en": "Messages from the portal's regional services",
+        }
         with pytest.raises(ValueError, match="plugin name"):
             notify(demo["patient"].id, plugin="Not A Name", title="x")
 
