@@ -58,7 +58,9 @@ class Page:
 
     @property
     def card(self) -> Any:
-        """The card a card page is showing (``portal.record.service.CardContext``), or None."""
+        """The card a card page is showing (``portal.record.service.CardContext``), or None. Plugin
+        templates use ``label``, ``short_name``, ``age``, ``basis``, ``sections`` and ``may(section)``
+        (docs/plugins.md, «The card on the page»)."""
         return g.get("card")
 
     @property

@@ -187,13 +187,42 @@ def test_a_region_overrides_plugin_settings(app_factory):
     assert "8-800-100-00-00" in html
 
 
-def _portal_imports(path: Path) -> set[str]:
+def _portal_imports(path: Path, root: Path = ROOT) -> set[str]:
+    """What a file takes from ``portal``, as module names: ``import portal.x``, ``from portal import
+    x`` (``portal.x``), a name ``portal.plugin_api`` does not export (``portal.plugin_api.<name>``:
+    the modules it imports are not the contract), a relative import resolved from the file's place
+    (one that climbs out of its package counts too), and a module named as a string constant
+    (``importlib.import_module("portal.database")``, ``__import__``)."""
+    from portal import plugin_api
+
+    package = path.resolve().relative_to(root.resolve()).parent.parts if path.is_relative_to(root) else ()
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "portal"}
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "portal":
-            found.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                if node.level > len(package):
+                    found.add(f"{'.' * node.level}{module} (relative, outside the package)")
+                    continue
+                base = package[: len(package) - node.level + 1]
+                module = ".".join((*base, module) if module else base)
+            if module.split(".")[0] != "portal":
+                continue
+            for alias in node.names:
+                if module == "portal":
+                    found.add(f"portal.{alias.name}")
+                elif module == "portal.plugin_api" and alias.name not in plugin_api.__all__:
+                    found.add(f"portal.plugin_api.{alias.name}")
+                else:
+                    found.add(module)
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and re.fullmatch(r"portal(\.\w+)*", node.value)
+        ):
+            found.add(node.value)
     return found
 
 
@@ -208,6 +237,27 @@ def test_the_import_check_catches_a_forbidden_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from portal.database import db\nimport portal.rendering\n")
     assert _portal_imports(bad) == {"portal.database", "portal.rendering"}
+
+
+def test_the_import_check_catches_the_indirect_forms(tmp_path):
+    """``from portal import x``, a core module reached through the facade's own imports, a facade
+    submodule, a relative import and a module named by string are all caught; the facade is not."""
+    folder = tmp_path / "plugins" / "probe"
+    folder.mkdir(parents=True)
+    probe = folder / "probe.py"
+    cases = {
+        "from portal import database\n": {"portal.database"},
+        "from portal import plugin_api\n": {"portal.plugin_api"},
+        "from portal.plugin_api import rendering, render\n": {"portal.plugin_api.rendering", "portal.plugin_api"},
+        "from portal.plugin_api.card import open_for_plugin\n": {"portal.plugin_api.card"},
+        "import importlib\n\ndb = importlib.import_module('portal.database')\n": {"portal.database"},
+        "auth = __import__('portal.auth.models')\n": {"portal.auth.models"},
+        "from .... import portal\n": {".... (relative, outside the package)"},
+        "from . import views\n": set(),
+    }
+    for source, expected in cases.items():
+        probe.write_text(source)
+        assert _portal_imports(probe, tmp_path) == expected, source
 
 
 def test_an_error_in_a_start_up_hook_stops_start_up_naming_the_plugin(app_factory):

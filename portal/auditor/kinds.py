@@ -33,6 +33,7 @@ SEARCH_KINDS = (
     ("auth.sign_in", _l("Sign-in")),
     ("auth.*", _l("Sign-in and account security")),
     ("audit.*", _l("The auditors' own work")),
+    ("plugin.*", _l("Plugins: events of the regional services")),
 )
 GROUPS = {value.removesuffix(".*"): label for value, label in SEARCH_KINDS if value.endswith(".*")}
 ACTIONS = {

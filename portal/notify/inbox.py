@@ -47,7 +47,10 @@ EVENTS = (
     "appointment_changed",
     "visit_protocol",
     "entry_corrected",
+    "service_message",
 )
+# A plugin's message (plugin_api.notify): its title and body are stored in every language.
+SERVICE_MESSAGE = "service_message"
 # Events whose e-mail and SMS lead straight to the page the message is about (an offered time to
 # accept, an appointment to cancel), not to the inbox: the page itself asks to sign in.
 LINKED_EVENTS = ("appointment_offer", "appointment_reminder")
@@ -70,6 +73,7 @@ EVENT_LABELS = {
     "appointment_changed": _l("Appointments booked, moved or cancelled for me at the clinic"),
     "visit_protocol": _l("Visit protocols signed by my doctors"),
     "entry_corrected": _l("Corrections of entries in my card by the doctor"),
+    "service_message": _l("Messages from the portal's regional services"),
 }
 # What e-mail and SMS say: that something happened, with no medical details.
 OUTSIDE_TEXT = {
@@ -87,6 +91,7 @@ OUTSIDE_TEXT = {
     "appointment_changed": _l("An appointment has been booked, moved or cancelled"),
     "visit_protocol": _l("A visit protocol is in your card"),
     "entry_corrected": _l("A doctor has corrected an entry in your card"),
+    "service_message": _l("A new message is in your Medkarta inbox"),
 }
 # Kinds of an event told with another's preferences (portal/orders): what e-mail and SMS say of them.
 OUTSIDE_KIND_TEXT = {
@@ -140,7 +145,8 @@ def post(
     checkup_due {patient, due_on}; grant_received {patient, until}; appointment_offer {specialty,
     doctor, starts_at, expires_at}; appointment_reminder {specialty, doctor, starts_at, when};
     home_visit_status {number, status, visit_on, doctor, reason, by (who cancelled: citizen or
-    clinic)}; entry_corrected {section, title, fields}. ``channels``: the channels the citizen
+    clinic)}; entry_corrected {section, title, fields}; service_message {plugin, title, body}, each
+    text a {language: text} mapping (``plugin_api.notify``). ``channels``: the channels the citizen
     chose for this one message (the waiting list asks), instead of the account's settings."""
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
@@ -310,6 +316,15 @@ def _date(value: object) -> str:
         return str(value)
 
 
+def _in_reader_language(texts: object) -> str:
+    """A plugin's text stored in every language (``plugin_api.notify``), in the reader's."""
+    if not isinstance(texts, dict):
+        return str(texts or "")
+    from flask_babel import get_locale
+
+    return texts.get(str(get_locale())) or next(iter(texts.values()), "")
+
+
 def _moment(value: object) -> str:
     from portal.formatting import format_datetime
 
@@ -332,6 +347,8 @@ class _Params(dict):
 def describe(event: str, params: dict) -> tuple[str, str]:
     """The title and body of an event, in the current language."""
     p = _Params(params)
+    if event == SERVICE_MESSAGE:
+        return _in_reader_language(p.get("title")), _in_reader_language(p.get("body"))
     if event == "result_new":
         if p.get("amended"):
             title = _("Result corrected by the laboratory: %(title)s", title=p.get("title") or _("test"))

@@ -24,6 +24,21 @@ from portal.config import ROOT
 from portal.notify.channels import Channel as NotificationChannel
 from portal.notify.channels import Outgoing as OutgoingMessage
 from portal.plugin_api.regions import Region, current_region
+
+# Personal pages, reading and writing the card (helper "facade", issue 12 points 1-3, 12)
+from portal.plugin_api.card import *  # noqa: F403
+from portal.plugin_api.card import __all__ as _card_names
+from portal.plugin_api.personal import (
+    AccountView,
+    audit_event,
+    card_guard,
+    current_account,
+    notify,
+    notify_card_holders,
+    rate_limit,
+    signed_in,
+    staff_guard,
+)
 from portal.rendering import Page
 
 __all__ = [
@@ -45,6 +60,17 @@ __all__ = [
     "url_for",
     "Region",
     "current_region",
+    # personal pages, reading and writing the card
+    "AccountView",
+    "audit_event",
+    "card_guard",
+    "current_account",
+    "notify",
+    "notify_card_holders",
+    "rate_limit",
+    "signed_in",
+    "staff_guard",
+    *_card_names,
 ]
 
 hookimpl = pluggy.HookimplMarker("portal")
