@@ -23,7 +23,6 @@ from portal.access import public
 from portal.config import ROOT
 from portal.notify.channels import Channel as NotificationChannel
 from portal.notify.channels import Outgoing as OutgoingMessage
-from portal.plugin_api.regions import Region, current_region
 
 # Personal pages, reading and writing the card (helper "facade", issue 12 points 1-3, 12)
 from portal.plugin_api.card import *  # noqa: F403
@@ -39,6 +38,7 @@ from portal.plugin_api.personal import (
     signed_in,
     staff_guard,
 )
+from portal.plugin_api.regions import Region, current_region
 from portal.rendering import Page
 
 __all__ = [
