@@ -71,5 +71,7 @@ def notification_channels() -> list[NotificationChannel]:
 
 
 @hookspec
-def access_denials(account_id: int, roles: frozenset[str], action: str, patient_id: int, section: str) -> str | None:
-    """Return a reason to deny this access, or None; a plugin can only take access away."""
+def access_denials(
+    account_id: int, roles: frozenset[str], action: str, patient_id: int, section: str, basis: str
+) -> str | None:
+    """Return a reason to deny this access (declared with ``plugin_api.governs``), or None."""

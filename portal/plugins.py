@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from dataclasses import dataclass, replace
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
@@ -19,7 +20,9 @@ from typing import Any
 import pluggy
 from flask import Flask
 
-from portal import hookspecs
+from portal import hookspecs, plugin_faults, plugin_host_settings
+from portal.access import plugin_rules
+from portal.plugin_api.contract import contract_problem
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +78,14 @@ class PluginHost:
         except pluggy.PluginValidationError as exc:
             name = self.pm.get_name(exc.plugin)
             raise PluginError(f"plugin {name!r} implements an unknown hook: {exc}") from exc
-        self._validate_settings(app.config.get("PLUGIN_CONFIG") or {})
+        undeclared = plugin_rules.undeclared_rules(self.pm)
+        if undeclared:
+            raise PluginError(
+                f"plugin {undeclared[0]!r}: its access_denials rule does not say what it governs; decorate it with "
+                "@governs(sections=..., actions=...) from portal.plugin_api (@governs() for every section and action)"
+            )
+        with app.app_context():
+            self._validate_settings(app.config.get("PLUGIN_CONFIG") or {})
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -97,6 +107,10 @@ class PluginHost:
         return dist.version if dist is not None else "unknown"
 
     def _register(self, module: ModuleType, name: str, status: str, version: str) -> None:
+        if status != "core":  # the portal's own features are built with the contract they define
+            problem = contract_problem(name, getattr(module, "CONTRACT", None))
+            if problem:
+                raise PluginError(problem)
         try:
             self.pm.register(module, name=name)
         except Exception as exc:
@@ -105,16 +119,13 @@ class PluginHost:
         self._versions[name] = version
 
     def _validate_settings(self, configured: dict[str, Any]) -> None:
-        self._settings = {name: {} for name, _plugin in self.pm.list_name_plugin()}
-        for name, declared in self.startup("plugin_settings"):
-            self._settings[name] = dict(declared or {})
-        for name, values in configured.items():
-            if name not in self._settings:
-                raise PluginError(f"PLUGIN_CONFIG has settings for {name!r}, which is not enabled")
-            unknown = set(values) - set(self._settings[name])
-            if unknown:
-                raise PluginError(f"plugin {name!r} has no settings named {sorted(unknown)}")
-            self._settings[name].update(values)
+        """Each plugin's typed settings, checked once at start-up (``portal.plugin_host_settings``)."""
+        declared: dict[str, Any] = {name: None for name, _plugin in self.pm.list_name_plugin()}
+        declared.update(self.startup("plugin_settings"))
+        try:
+            self._settings = plugin_host_settings.resolve_all(declared, configured, os.environ)
+        except plugin_host_settings.SettingsError as exc:
+            raise PluginError(str(exc)) from exc
 
     # -- calling ---------------------------------------------------------------------------
 
@@ -154,6 +165,7 @@ class PluginHost:
                 if self.app.config.get("PLUGINS_RAISE_ERRORS"):
                     raise
                 log.exception("plugin %r failed in hook %s; its part is left out", impl.plugin_name, hook_name)
+                plugin_faults.record(impl.plugin_name, hook_name)
                 continue
             for item in returned or ():
                 if hook_name == "dashboard_cards":

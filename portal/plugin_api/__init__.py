@@ -23,6 +23,9 @@ from portal.access import public
 from portal.config import ROOT
 from portal.notify.channels import Channel as NotificationChannel
 from portal.notify.channels import Outgoing as OutgoingMessage
+from portal.plugin_api.access import ACTIONS, BASES, ROLES, SECTIONS, governs
+from portal.plugin_api.contract import CONTRACT_VERSION
+from portal.plugin_api.settings import Setting
 from portal.rendering import Page
 
 __all__ = [
@@ -42,6 +45,13 @@ __all__ = [
     "public",
     "render",
     "url_for",
+    "CONTRACT_VERSION",
+    "Setting",
+    "ACTIONS",
+    "BASES",
+    "ROLES",
+    "SECTIONS",
+    "governs",
 ]
 
 hookimpl = pluggy.HookimplMarker("portal")
