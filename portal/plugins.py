@@ -186,8 +186,13 @@ class PluginHost:
 def init_app(app: Flask) -> PluginHost:
     host = PluginHost(app)
     app.extensions["portal.plugins"] = host
-    for _name, blueprints in host.startup("register_blueprints"):
+    for name, blueprints in host.startup("register_blueprints"):
         for blueprint in blueprints:
+            for path in getattr(blueprint, "static_files", dict)().values():
+                if not path.is_file():
+                    raise PluginError(
+                        f"plugin {name!r}: blueprint {blueprint.name!r} names {path}, which does not exist"
+                    )
             app.register_blueprint(blueprint)
     for _name, commands in host.startup("register_commands"):
         for command in commands:

@@ -264,3 +264,42 @@ def test_plugin_hooks_md_lists_the_names_the_policy_decides_with():
         line = re.search(rf"^- {label}: (.+)$", docs, flags=re.M)
         assert line, f"docs/plugin_hooks.md has no '- {label}:' line"
         assert tuple(re.findall(r"`(\w+)`", line.group(1))) == names, label
+
+
+# -- a plugin's stylesheets and scripts ------------------------------------------------------
+
+STYLED = "tests.fixture_plugins.styled"
+
+
+def test_a_plugins_css_and_js_are_linked_on_its_pages_fingerprinted_and_cached(app_factory):
+    client = app_factory(TESTING_PLUGINS=[STYLED]).test_client()
+    response = client.get("/styled/")
+    html = response.get_data(as_text=True)
+    css = re.search(r'<link rel="stylesheet" href="(/assets/plugins/styled/styled\.[0-9a-f]{12}\.css)">', html)
+    js = re.search(r'<script src="(/assets/plugins/styled/styled\.[0-9a-f]{12}\.js)" defer></script>', html)
+    assert css and js, "the plugin's stylesheet and script are not linked"
+    assert html.index("/themes/default.") < css.start() < html.index("</head>")  # after the theme it uses
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]  # the same strict policy
+    for url, body in ((css[1], b"var(--link)"), (js[1], b"styled-script-status")):
+        served = client.get(url, headers={"Accept-Encoding": "identity"})
+        assert served.status_code == 200 and body in served.data
+        assert served.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert client.get(css[1].replace(css[1][-16:-4], "0" * 12)).status_code == 404  # a stale fingerprint
+    assert "/assets/plugins/styled/" not in client.get("/").get_data(as_text=True)  # its pages only
+
+
+def test_a_missing_plugin_file_stops_start_up(app_factory, monkeypatch):
+    from tests.fixture_plugins import styled
+
+    monkeypatch.setattr(styled.bp, "scripts", ("gone.js",))
+    with pytest.raises(
+        PluginError, match=rf"plugin '{STYLED}': blueprint 'styled' names .*gone\.js, which does not exist"
+    ):
+        app_factory(TESTING_PLUGINS=[STYLED])
+
+
+def test_a_blueprint_takes_only_css_and_js():
+    from portal.plugin_api import Blueprint
+
+    with pytest.raises(ValueError, match=r"'logo.svg' is not a .css stylesheet or a .js script"):
+        Blueprint("logo", __name__, stylesheets=("logo.svg",))
