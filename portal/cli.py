@@ -38,14 +38,19 @@ def seed_clinic_day_command() -> None:
 
 
 @click.command("plugins")
+@click.option("--settings", "with_settings", is_flag=True, help="Also list each plugin's settings.")
 @with_appcontext
-def plugins_command() -> None:
-    """List plugins: name, version, hooks and status."""
-    rows = current_app.extensions["portal.plugins"].describe()
+def plugins_command(with_settings: bool) -> None:
+    """List plugins: name, version, hooks and status (and, with --settings, their settings)."""
+    host = current_app.extensions["portal.plugins"]
+    rows = host.describe()
     width = max(len(r.name) for r in rows)
     for row in rows:
         hooks = ", ".join(row.hooks) or "-"
         click.echo(f"{row.name:<{width}}  {row.version:<8}  {row.status:<22}  {hooks}")
+        if with_settings and row.status != "installed, not enabled":
+            for line in host.describe_settings(row.name):
+                click.echo(f"    {line}")
 
 
 @click.command("verify-audit")

@@ -111,3 +111,19 @@ def resolve_all(
     for name in sorted(set(configured) - set(declared)):
         log.warning("PLUGIN_CONFIG has settings for %r, which is not enabled; they are not used", name)
     return {name: resolve(name, found, configured.get(name) or {}, environ) for name, found in declared.items()}
+
+
+def describe(plugin: str, declared: Any, values: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """One line per setting for ``flask --app portal plugins --settings``: key, type, value and
+    what it is for; a secret shows its environment variable and whether it is set, never its value."""
+    lines = []
+    for key, setting in sorted(declared_settings(plugin, declared).items()):
+        if setting is None:
+            lines.append(f"{key} (untyped) = {values[key]!r}")
+        elif setting.secret:
+            variable = env_name(plugin, setting)
+            state = "set" if variable in environ else "not set"
+            lines.append(f"{key} ({setting.type.__name__}, secret from {variable}: {state}): {setting.description}")
+        else:
+            lines.append(f"{key} ({setting.type.__name__}) = {values[key]!r}: {setting.description}")
+    return lines

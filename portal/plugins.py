@@ -59,6 +59,7 @@ class PluginHost:
         self._versions: dict[str, str] = {}
         self._status: dict[str, str] = {}
         self._settings: dict[str, dict[str, Any]] = {}
+        self._declared: dict[str, Any] = {}
         self._installed = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
         for module_name in CORE_PLUGINS:
@@ -122,6 +123,7 @@ class PluginHost:
         """Each plugin's typed settings, checked once at start-up (``portal.plugin_host_settings``)."""
         declared: dict[str, Any] = {name: None for name, _plugin in self.pm.list_name_plugin()}
         declared.update(self.startup("plugin_settings"))
+        self._declared = declared
         try:
             self._settings = plugin_host_settings.resolve_all(declared, configured, os.environ)
         except plugin_host_settings.SettingsError as exc:
@@ -131,6 +133,10 @@ class PluginHost:
 
     def settings_for(self, name: str) -> dict[str, Any]:
         return dict(self._settings[name])
+
+    def describe_settings(self, name: str) -> list[str]:
+        """The plugin's settings, one line each (secrets without their values)."""
+        return plugin_host_settings.describe(name, self._declared[name], self._settings[name], os.environ)
 
     def startup(self, hook_name: str) -> list[tuple[str, Any]]:
         """Call a start-up hook plugin by plugin; an error stops start-up naming the plugin."""

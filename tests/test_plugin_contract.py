@@ -146,7 +146,7 @@ def test_settings_for_a_plugin_that_is_not_enabled_are_a_warning(app_factory, ca
 # -- deny rules ------------------------------------------------------------------------------
 
 
-def test_hook_access_denials_is_told_the_basis(app_factory, demo_factory):
+def test_a_deny_rule_is_told_the_basis(app_factory, demo_factory):
     from portal.access import policy
     from portal.auth.models import Account
     from portal.database import db
@@ -303,3 +303,17 @@ def test_a_blueprint_takes_only_css_and_js():
 
     with pytest.raises(ValueError, match=r"'logo.svg' is not a .css stylesheet or a .js script"):
         Blueprint("logo", __name__, stylesheets=("logo.svg",))
+
+
+def test_the_plugins_command_lists_each_setting_without_secret_values(app_factory, monkeypatch):
+    monkeypatch.setenv("PORTAL_PLUGIN_TESTS_FIXTURE_PLUGINS_TYPED_SETTINGS_TOKEN", "t0ken-from-env")
+    app = app_factory(TESTING_PLUGINS=[TYPED], PLUGIN_CONFIG={TYPED: {"retries": 7}})
+    output = app.test_cli_runner().invoke(args=["plugins", "--settings"]).output
+    assert "    retries (int) = 7: attempts before a message waits for the next run" in output
+    assert "    phone (str) = '122': the hotline's number, in the footer and on the dashboard card" in output
+    assert (
+        "    token (str, secret from PORTAL_PLUGIN_TESTS_FIXTURE_PLUGINS_TYPED_SETTINGS_TOKEN: set): "
+        "the gateway's API token" in output
+    )
+    assert "signing_key (str, secret from REGION_SMS_SIGNING_KEY: not set)" in output
+    assert "t0ken-from-env" not in output

@@ -36,7 +36,7 @@ bp = Blueprint("hotline", __name__, url_prefix="/hotline", translations=translat
 @hookimpl
 def plugin_settings() -> list[Setting]:
     return [
-        Setting("phone", str, "122", "the hotline's number, shown on every page's footer and the dashboard"),
+        Setting("phone", str, "122", "the hotline's number, in the footer and on the dashboard card"),
         Setting("hours", str, "8:00–20:00", "when the hotline answers"),
         Setting("emergency_phone", str, "103", "the ambulance number on the hotline's page"),
     ]
