@@ -121,9 +121,9 @@ def blueprint_assets() -> PageAssets:
     """The fingerprinted addresses of the stylesheets and scripts of the blueprint serving this
     page (``plugin_api.Blueprint(stylesheets=..., scripts=...)``); none for most pages."""
     blueprint = current_app.blueprints.get(request.blueprint or "")
-    if not getattr(blueprint, "static_files", None):
+    names = blueprint.static_files() if hasattr(blueprint, "static_files") else {}
+    if not names:
         return PageAssets()
-    names = blueprint.static_files()
     urls = {name: asset_url(name) for name in names}
     return PageAssets(
         tuple(url for name, url in urls.items() if name.endswith(".css")),

@@ -48,14 +48,19 @@ def record(plugin: str, hook: str) -> None:
         log.exception("could not count the failure of plugin %r in %s", plugin, hook)
 
 
-def recent(app: Flask) -> list[Fault]:
-    """The plugins whose isolated hooks failed in the current window, with how often."""
+def recent(app: Flask) -> list[Fault] | None:
+    """The plugins whose isolated hooks failed in the current window, with how often; None when
+    the store cannot be read (logged)."""
     host = app.extensions["portal.plugins"]
-    storage = _storage(app)
     faults = []
-    for hook in ISOLATED_HOOKS:
-        for impl in getattr(host.pm.hook, hook).get_hookimpls():
-            failures = storage.get(_key(impl.plugin_name, hook))
-            if failures:
-                faults.append(Fault(impl.plugin_name, hook, int(failures)))
+    try:
+        storage = _storage(app)
+        for hook in ISOLATED_HOOKS:
+            for impl in getattr(host.pm.hook, hook).get_hookimpls():
+                failures = storage.get(_key(impl.plugin_name, hook))
+                if failures:
+                    faults.append(Fault(impl.plugin_name, hook, int(failures)))
+    except Exception:
+        log.exception("could not read the plugin failure counters")
+        return None
     return faults

@@ -45,6 +45,11 @@ def declared_settings(plugin: str, declared: Any) -> dict[str, Setting | None]:
             )
         if setting.name in found:
             raise SettingsError(f"plugin {plugin!r} declares the setting {setting.name!r} twice")
+        if setting.default is not None and not _is_a(setting.default, setting.type):
+            raise SettingsError(
+                f"plugin {plugin!r}: the default of setting {setting.name!r} is {setting.default!r}, "
+                f"not {setting.type.__name__} (None means no value)"
+            )
         found[setting.name] = setting
     return found
 
@@ -55,11 +60,16 @@ def defaults(declared: Any) -> dict[str, Any]:
     return {setting.name: setting.default for setting in declared or ()}
 
 
+def _is_a(value: Any, kind: type) -> bool:
+    """``isinstance``, except that a bool is no number (``True`` is an ``int`` in Python)."""
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+
+
 def convert(plugin: str, setting: Setting, raw: Any) -> Any:
     """``raw`` as ``setting.type``: TOML gives typed values, the environment strings."""
     kind = setting.type
     value: Any = None
-    if isinstance(raw, kind) and not (kind is not bool and isinstance(raw, bool)):
+    if _is_a(raw, kind):
         value = raw
     elif kind is float and isinstance(raw, int) and not isinstance(raw, bool):
         value = float(raw)

@@ -317,3 +317,27 @@ def test_the_plugins_command_lists_each_setting_without_secret_values(app_factor
     )
     assert "signing_key (str, secret from REGION_SMS_SIGNING_KEY: not set)" in output
     assert "t0ken-from-env" not in output
+
+
+def test_healthz_says_when_the_failure_counters_cannot_be_read(app_factory, tmp_path, caplog):
+    folder = tmp_path / "a-folder-not-a-database"
+    folder.mkdir()
+    app = app_factory(RATELIMIT_STORAGE_URI=f"portal+sqlite://{folder}")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "status": "degraded",
+        "plugins": "unknown: the plugin failure counters cannot be read",
+    }
+    assert "could not read the plugin failure counters" in caplog.text
+
+
+def test_a_default_of_the_wrong_type_is_the_authors_error(app_factory):
+    from portal.plugin_api import Setting
+    from portal.plugin_host_settings import SettingsError, resolve
+
+    with pytest.raises(SettingsError, match=r"plugin 'x': the default of setting 'retries' is '3', not int"):
+        resolve("x", [Setting("retries", int, "3", "attempts")], {}, {})
+    with pytest.raises(SettingsError, match=r"the default of setting 'on' is 1, not bool"):
+        resolve("x", [Setting("on", bool, 1, "switch")], {}, {})
+    assert resolve("x", [Setting("limit", int, None, "no limit unless set")], {"limit": 5}, {}) == {"limit": 5}

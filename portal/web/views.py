@@ -96,9 +96,12 @@ def csp_report():
 @public
 def healthz():
     """``ok``, or ``degraded`` (still HTTP 200: the portal serves, with a plugin's part refused or
-    left out) naming the plugins whose isolated hooks failed in the last hour."""
+    left out) naming the plugins whose isolated hooks failed in the last hour, or saying that
+    their failure counters cannot be read."""
     db.session.execute(db.text("SELECT 1"))
     faults = plugin_faults.recent(current_app)
+    if faults is None:
+        return {"status": "degraded", "plugins": "unknown: the plugin failure counters cannot be read"}
     if not faults:
         return {"status": "ok"}
     return {"status": "degraded", "plugins": [asdict(fault) for fault in faults]}
