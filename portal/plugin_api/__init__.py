@@ -2,7 +2,8 @@
 
 Everything a plugin needs is here: the ``hookimpl`` marker, the data classes hooks return, the
 one ``Page`` object templates get, ``render`` and ``url_for``, translations in the plugin's own
-domain and the plugin's settings. Names here are a promise: they change only with a deprecation.
+domain and the plugin's settings. Names here are a promise: they change only with a deprecation and a
+new major ``CONTRACT_VERSION`` (``plugin_api.contract``).
 """
 
 from __future__ import annotations
