@@ -246,3 +246,73 @@ def test_signed_in_card_pages_within_budget(browser, base_url, live_app, templat
         MEASURED[template] = {"first_visit_bytes": total, "html_bytes": html.body_bytes}
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def plugin_base_url(seeded_instance, tmp_path_factory, sms_gateway):
+    """A portal with the test-only plugin ``styled``, whose pages bring their own CSS and JS."""
+    import shutil
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from e2e.conftest import SECRET
+    from portal import create_app
+
+    base = tmp_path_factory.mktemp("e2e-plugin") / "instance"
+    shutil.copytree(seeded_instance, base)
+    app = create_app(
+        {
+            "TESTING": True,  # TESTING_PLUGINS is refused otherwise
+            "TESTING_PLUGINS": ["tests.fixture_plugins.styled"],
+            "DATABASE_URL": f"sqlite:///{base / 'e2e.db'}",
+            "SECRET_KEY": SECRET,
+            "INSTANCE_PATH": str(base),
+            "RATELIMIT_ENABLED": False,
+            "SMS_GATEWAY": "generic",
+            "SMS_GATEWAY_URL": sms_gateway,
+        }
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_a_plugin_page_with_its_own_css_and_js_within_budget(browser, plugin_base_url):
+    """A plugin's stylesheet and script count in the first visit (≤ 45 KiB with everything), come
+    compressed, run under the CSP, and are taken from the cache on the plugin's next page."""
+    from e2e.conftest import CSP_LISTENER
+
+    context = new_context(browser, plugin_base_url, lang="ru", fresh=True)
+    context.add_init_script(CSP_LISTENER)
+    try:
+        page = context.new_page()
+        recorder = Recorder()
+        recorder.attach(page)
+        response = page.goto("/styled/")
+        assert response.status == 200
+        recorder.settle(page)
+        own = [t for t in recorder.transfers.values() if "/assets/plugins/styled/" in t.url]
+        assert {t.resource_type for t in own} == {"stylesheet", "script"}, recorder.describe()
+        assert all(t.content_encoding and t.body_bytes > 0 for t in own), recorder.describe()
+        total = sum(t.body_bytes for t in recorder.transfers.values())
+        print(f"\nfirst visit /styled/: {total} B compressed in total\n{recorder.describe()}")
+        assert total <= FIRST_VISIT_BUDGET, f"first visit of /styled/: {total} B\n{recorder.describe()}"
+        assert page.text_content("#styled-script-status") == "The plugin's script ran."
+        assert page.evaluate("getComputedStyle(document.querySelector('.styled-note')).borderInlineStartStyle") == (
+            "solid"
+        )
+        assert page.evaluate("window.__cspViolations") == []
+        MEASURED["/styled/"] = {"first_visit_bytes": total}
+
+        recorder.reset()
+        response = page.goto("/styled/more")
+        recorder.settle(page)
+        refetched = [t for t in recorder.network() if t.resource_type in ("stylesheet", "script")]
+        assert not refetched, "fetched again instead of taken from the cache:\n" + recorder.describe()
+        html = recorder.transfers[response.url]
+        assert html.body_bytes <= LATER_HTML_BUDGET, f"HTML of /styled/more: {html.body_bytes} B"
+        MEASURED["/styled/"]["html_bytes"] = html.body_bytes
+    finally:
+        context.close()

@@ -111,6 +111,26 @@ def asset_url(name: str) -> str:
     return current_app.extensions["portal.assets"].url(name)
 
 
+@dataclass(frozen=True)
+class PageAssets:
+    stylesheets: tuple[str, ...] = ()
+    scripts: tuple[str, ...] = ()
+
+
+def blueprint_assets() -> PageAssets:
+    """The fingerprinted addresses of the stylesheets and scripts of the blueprint serving this
+    page (``plugin_api.Blueprint(stylesheets=..., scripts=...)``); none for most pages."""
+    blueprint = current_app.blueprints.get(request.blueprint or "")
+    names = blueprint.static_files() if hasattr(blueprint, "static_files") else {}
+    if not names:
+        return PageAssets()
+    urls = {name: asset_url(name) for name in names}
+    return PageAssets(
+        tuple(url for name, url in urls.items() if name.endswith(".css")),
+        tuple(url for name, url in urls.items() if name.endswith(".js")),
+    )
+
+
 @bp.get("/assets/<path:filename>")
 @public
 def serve(filename: str):
@@ -149,6 +169,10 @@ def init_app(app: Flask) -> None:
         assets.add(name, STATIC / name)
     for theme in app.extensions["portal.themes"].values():
         assets.add(f"themes/{theme.name}.css", theme.stylesheet)
+    for blueprint in app.blueprints.values():
+        for name, path in getattr(blueprint, "static_files", dict)().items():
+            assets.add(name, path)
     app.extensions["portal.assets"] = assets
     app.register_blueprint(bp)
     app.add_template_global(asset_url)
+    app.add_template_global(blueprint_assets)

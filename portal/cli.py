@@ -38,9 +38,11 @@ def seed_clinic_day_command() -> None:
 
 
 @click.command("plugins")
+@click.option("--settings", "with_settings", is_flag=True, help="Also list each plugin's settings.")
 @with_appcontext
-def plugins_command() -> None:
-    """List plugins: name, version, status, the regions where each is on, and hooks."""
+def plugins_command(with_settings: bool) -> None:
+    """List plugins: name, version, status, the regions where each is on, and hooks (and, with
+    --settings, their settings)."""
     host = current_app.extensions["portal.plugins"]
     rows = host.describe()
     width = max(len(r.name) for r in rows)
@@ -48,6 +50,9 @@ def plugins_command() -> None:
         hooks = ", ".join(row.hooks) or "-"
         regions = host.regions.where_on(row.name) if row.status != "installed, not enabled" else "-"
         click.echo(f"{row.name:<{width}}  {row.version:<8}  {row.status:<22}  {regions:<12}  {hooks}")
+        if with_settings and row.status != "installed, not enabled":
+            for line in host.describe_settings(row.name):
+                click.echo(f"    {line}")
 
 
 @click.command("verify-audit")

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         NavItem,
         NotificationChannel,
         Page,
+        Setting,
         Theme,
     )
 
@@ -31,8 +32,8 @@ hookspec = pluggy.HookspecMarker("portal")
 
 
 @hookspec
-def plugin_settings() -> dict[str, Any]:
-    """Declare this plugin's settings and their defaults; unknown keys in the config stop start-up."""
+def plugin_settings() -> list[Setting] | dict[str, Any]:
+    """Declare this plugin's typed settings (``plugin_api.Setting``); they are checked at start-up."""
 
 
 @hookspec
@@ -71,5 +72,7 @@ def notification_channels() -> list[NotificationChannel]:
 
 
 @hookspec
-def access_denials(account_id: int, roles: frozenset[str], action: str, patient_id: int, section: str) -> str | None:
-    """Return a reason to deny this access, or None; a plugin can only take access away."""
+def access_denials(
+    account_id: int, roles: frozenset[str], action: str, patient_id: int, section: str, basis: str
+) -> str | None:
+    """Return a reason to deny this access (declared with ``plugin_api.governs``), or None."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from dataclasses import dataclass, replace
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
@@ -19,7 +20,9 @@ from typing import Any
 import pluggy
 from flask import Flask
 
-from portal import hookspecs, regions
+from portal import hookspecs, plugin_faults, plugin_host_settings, regions
+from portal.access import plugin_rules
+from portal.plugin_api.contract import contract_problem
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ class PluginHost:
         self._versions: dict[str, str] = {}
         self._status: dict[str, str] = {}
         self._settings: dict[str, dict[str, Any]] = {}
+        self._declared: dict[str, Any] = {}
         self._installed = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
         for module_name in CORE_PLUGINS:
@@ -75,9 +79,22 @@ class PluginHost:
         except pluggy.PluginValidationError as exc:
             name = self.pm.get_name(exc.plugin)
             raise PluginError(f"plugin {name!r} implements an unknown hook: {exc}") from exc
-        self._validate_settings(app.config.get("PLUGIN_CONFIG") or {})
+        undeclared = plugin_rules.undeclared_rules(self.pm)
+        if undeclared:
+            raise PluginError(
+                f"plugin {undeclared[0]!r}: its access_denials rule does not say what it governs; decorate it with "
+                "@governs(sections=..., actions=...) from portal.plugin_api (@governs() for every section and action)"
+            )
+        with app.app_context():
+            self._validate_settings(app.config.get("PLUGIN_CONFIG") or {})
         optional = [name for name, status in self._status.items() if status != "core"]
-        self.regions = regions.RegionalHooks(app, self.pm, optional, self._settings)
+        configured = app.config.get("PLUGIN_CONFIG") or {}
+
+        def overlay(name: str, values: Any) -> dict[str, Any]:
+            table = {**(configured.get(name) or {}), **values}
+            return plugin_host_settings.resolve(name, self._declared[name], table, os.environ)
+
+        self.regions = regions.RegionalHooks(app, self.pm, optional, self._settings, overlay)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -99,6 +116,10 @@ class PluginHost:
         return dist.version if dist is not None else "unknown"
 
     def _register(self, module: ModuleType, name: str, status: str, version: str) -> None:
+        if status != "core":  # the portal's own features are built with the contract they define
+            problem = contract_problem(name, getattr(module, "CONTRACT", None))
+            if problem:
+                raise PluginError(problem)
         try:
             self.pm.register(module, name=name)
         except Exception as exc:
@@ -107,16 +128,14 @@ class PluginHost:
         self._versions[name] = version
 
     def _validate_settings(self, configured: dict[str, Any]) -> None:
-        self._settings = {name: {} for name, _plugin in self.pm.list_name_plugin()}
-        for name, declared in self.startup("plugin_settings"):
-            self._settings[name] = dict(declared or {})
-        for name, values in configured.items():
-            if name not in self._settings:
-                raise PluginError(f"PLUGIN_CONFIG has settings for {name!r}, which is not enabled")
-            unknown = set(values) - set(self._settings[name])
-            if unknown:
-                raise PluginError(f"plugin {name!r} has no settings named {sorted(unknown)}")
-            self._settings[name].update(values)
+        """Each plugin's typed settings, checked once at start-up (``portal.plugin_host_settings``)."""
+        declared: dict[str, Any] = {name: None for name, _plugin in self.pm.list_name_plugin()}
+        declared.update(self.startup("plugin_settings"))
+        self._declared = declared
+        try:
+            self._settings = plugin_host_settings.resolve_all(declared, configured, os.environ)
+        except plugin_host_settings.SettingsError as exc:
+            raise PluginError(str(exc)) from exc
 
     # -- calling ---------------------------------------------------------------------------
 
@@ -131,6 +150,10 @@ class PluginHost:
         region = regions.current_region()
         found = self.regions.caller(region, hook_name) if region is not None else None
         return found if found is not None else getattr(self.pm.hook, hook_name)
+
+    def describe_settings(self, name: str) -> list[str]:
+        """The plugin's settings, one line each (secrets without their values)."""
+        return plugin_host_settings.describe(name, self._declared[name], self._settings[name], os.environ)
 
     def startup(self, hook_name: str) -> list[tuple[str, Any]]:
         """Call a start-up hook plugin by plugin; an error stops start-up naming the plugin."""
@@ -165,6 +188,7 @@ class PluginHost:
                 if self.app.config.get("PLUGINS_RAISE_ERRORS"):
                     raise
                 log.exception("plugin %r failed in hook %s; its part is left out", impl.plugin_name, hook_name)
+                plugin_faults.record(impl.plugin_name, hook_name)
                 continue
             for item in returned or ():
                 if hook_name == "dashboard_cards":
@@ -188,6 +212,11 @@ def init_app(app: Flask) -> PluginHost:
     owners = app.extensions["portal.plugin_blueprints"] = {}
     for name, blueprints in host.startup("register_blueprints"):
         for blueprint in blueprints:
+            for path in getattr(blueprint, "static_files", dict)().values():
+                if not path.is_file():
+                    raise PluginError(
+                        f"plugin {name!r}: blueprint {blueprint.name!r} names {path}, which does not exist"
+                    )
             app.register_blueprint(blueprint)
             if name in host.regions.optional:  # the core's pages are on in every region
                 owners[blueprint.name] = name

@@ -16,7 +16,7 @@ The hook callers of each region are built once at start-up (pluggy's ``subset_ho
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -105,7 +105,16 @@ class RegionalHooks:
     """The regions of one app with what each enables: the hook callers of its plugins (built once
     here, never per request) and its plugins' settings (the deployment's, then the region's)."""
 
-    def __init__(self, app: Flask, pm: pluggy.PluginManager, optional: list[str], settings: dict[str, dict]) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        pm: pluggy.PluginManager,
+        optional: list[str],
+        settings: dict[str, dict],
+        overlay: Callable[[str, Mapping[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
+        """``overlay(plugin, values)`` gives the plugin's settings with a region's ``values`` laid
+        over the deployment's, typed and checked as the deployment's are (an error names the key)."""
         from portal.plugins import PluginError
 
         self.regions = parse(app.config.get("REGIONS") or {}, app.config.get("DEFAULT_REGION") or "")
@@ -128,6 +137,12 @@ class RegionalHooks:
             for name, values in region.plugin_config.items():
                 if name not in settings or name in self.off[region.code]:
                     raise PluginError(f"{where}.PLUGIN_CONFIG has settings for {name!r}, which is not on in the region")
+                if overlay is not None:
+                    try:
+                        self.settings[region.code][name] = overlay(name, values)
+                    except Exception as exc:
+                        raise PluginError(f"{where}: {exc}") from exc
+                    continue
                 unknown = set(values) - set(settings[name])
                 if unknown:
                     raise PluginError(f"{where}: plugin {name!r} has no settings named {sorted(unknown)}")

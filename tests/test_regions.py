@@ -212,6 +212,11 @@ def test_the_demo_config_serves_moscow_and_tatarstan(app_factory, monkeypatch):
             r"REGIONS.16: plugin 'hotline' has no settings named \['phone_number'\]",
         ),
         (
+            {"16": {"name": "Татарстан", "PLUGIN_CONFIG": {"hotline": {"phone": 122}}}},
+            PluginError,
+            r"REGIONS.16: plugin 'hotline': setting 'phone' must be",
+        ),
+        (
             {"16": {"name": "Татарстан", "plugins": [], "PLUGIN_CONFIG": {"hotline": {"phone": "1"}}}},
             PluginError,
             "REGIONS.16.PLUGIN_CONFIG has settings for 'hotline', which is not on in the region",

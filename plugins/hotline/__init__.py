@@ -16,6 +16,7 @@ from portal.plugin_api import (
     DashboardCard,
     Link,
     Page,
+    Setting,
     Translations,
     command,
     hookimpl,
@@ -25,6 +26,8 @@ from portal.plugin_api import (
     url_for,
 )
 
+CONTRACT = "1.0"
+
 translations = Translations(__file__, "hotline")
 _ = translations.gettext
 
@@ -32,12 +35,12 @@ bp = Blueprint("hotline", __name__, url_prefix="/hotline", translations=translat
 
 
 @hookimpl
-def plugin_settings() -> dict:
-    return {
-        "phone": "122",
-        "hours": "8:00–20:00",
-        "emergency_phone": "103",
-    }
+def plugin_settings() -> list[Setting]:
+    return [
+        Setting("phone", str, "122", "the hotline's number, in the footer and on the dashboard card"),
+        Setting("hours", str, "8:00–20:00", "when the hotline answers"),
+        Setting("emergency_phone", str, "103", "the ambulance number on the hotline's page"),
+    ]
 
 
 @bp.get("/")

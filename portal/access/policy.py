@@ -16,12 +16,12 @@ Without the patient's consent to processing (no consent event at all counts as n
 patient (and a guardian, who consents for the child) sees the card. Staff roles without clinical
 work (registrar, org_admin, auditor, accountant) never open a card; a registrar reads and
 corrects what a citizen's request names.
-Plugins may add deny rules only; an error in one denies. Every decision carries a reason.
+Plugins may add deny rules only (``access.plugin_rules``), told the basis the core found; an error in
+one denies what that rule governs. Every decision carries a reason.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import date
 
@@ -29,14 +29,13 @@ from flask import current_app
 from sqlalchemy import and_, exists, func, or_, select
 
 from portal import clock
+from portal.access import plugin_rules
 from portal.access.models import CareRelationship, EmergencyAccess
 from portal.auth.models import Account
 from portal.consent.service import has_consent
 from portal.database import db
 from portal.record.models import ClinicAttachment, Patient
 from portal.sharing.models import AccessGrant, Guardianship
-
-log = logging.getLogger(__name__)
 
 SECTIONS = (
     "summary",
@@ -129,29 +128,9 @@ def is_child(patient: Patient, on: date) -> bool:
     return on < birthday(patient.birth_date, guardian_age_limit())
 
 
-def _plugin_denial(account: Account, action: str, patient: Patient, section: str) -> str | None:
-    host = current_app.extensions["portal.plugins"]
-    for impl in host.pm.hook.access_denials.get_hookimpls():
-        try:
-            reason = impl.function(
-                **{
-                    name: value
-                    for name, value in {
-                        "account_id": account.id,
-                        "roles": frozenset(account.roles),
-                        "action": action,
-                        "patient_id": patient.id,
-                        "section": section,
-                    }.items()
-                    if name in impl.argnames
-                }
-            )
-        except Exception:
-            log.exception("access rule of plugin %r failed; denying", impl.plugin_name)
-            return f"plugin {impl.plugin_name} failed, so access is denied"
-        if reason:
-            return f"plugin {impl.plugin_name}: {reason}"
-    return None
+def _plugin_denial(account: Account, action: str, patient: Patient, section: str, basis: str) -> str | None:
+    """A plugin's reason to refuse what the core would allow on ``basis`` (``access.plugin_rules``)."""
+    return plugin_rules.denial(account.id, frozenset(account.roles), action, patient.id, section, basis)
 
 
 def _guardianship(account_id: int, patient_id: int, verified: bool = True) -> Guardianship | None:
@@ -167,7 +146,17 @@ def _guardianship(account_id: int, patient_id: int, verified: bool = True) -> Gu
 
 
 def decide(account: Account | None, action: str, patient: Patient | None, section: str) -> Decision:
-    """The decision and its reason. Pure reads; the caller audits."""
+    """The decision and its reason. Pure reads; the caller audits. What the core allows, the
+    plugins' deny rules may still refuse: they are told the basis the core found."""
+    decision = _decide(account, action, patient, section)
+    if decision.allowed:
+        denial = _plugin_denial(account, action, patient, section, decision.basis)
+        if denial:
+            return Decision(False, denial)
+    return decision
+
+
+def _decide(account: Account | None, action: str, patient: Patient | None, section: str) -> Decision:
     if action not in ACTIONS or (section not in SECTIONS and section != CERTIFICATES):
         return Decision(False, f"unknown action or section {action}/{section}")
     if account is None or not account.is_active:
@@ -176,9 +165,6 @@ def decide(account: Account | None, action: str, patient: Patient | None, sectio
         return Decision(False, "no such card")
     if patient.closed_at is not None:
         return Decision(False, "the card is closed: the patient opted out of the electronic record")
-    denial = _plugin_denial(account, action, patient, section)
-    if denial:
-        return Decision(False, denial)
     on = today()
 
     if account.patient_id == patient.id:
@@ -501,7 +487,7 @@ def decide_request(
     )
     if attached and not attached & organisations:
         return Decision(False, "the patient is attached to another clinic")
-    denial = _plugin_denial(account, action, patient, section)
+    denial = _plugin_denial(account, action, patient, section, "registrar")
     if denial:
         return Decision(False, denial)
     organisation = min(attached & organisations) if attached else min(organisations)
@@ -660,7 +646,7 @@ def visible_sections(account: Account, patient: Patient, decision: Decision, act
             continue
         if section in OWNER_ONLY_SECTIONS and decision.basis not in ("self", "guardian"):
             continue
-        if _plugin_denial(account, action, patient, section):
+        if _plugin_denial(account, action, patient, section, decision.basis):
             continue
         shown.append(section)
     return tuple(shown)
@@ -788,7 +774,7 @@ def decide_desk(account: Account | None, patient: Patient | None) -> Decision:
     in_scope = db.session.scalar(select(desk_scope(account, patient.id)))
     if not in_scope:
         return Decision(False, "the patient is outside this registrar's organisation")
-    denial = _plugin_denial(account, "add", patient, APPOINTMENTS)
+    denial = _plugin_denial(account, "add", patient, APPOINTMENTS, "registrar")
     if denial:
         return Decision(False, denial)
     if not has_consent(patient.id):
@@ -917,7 +903,7 @@ def decide_measurement(account: Account | None, appointment, patient: Patient | 
         return Decision(False, "the card is closed: the patient opted out of the electronic record")
     if appointment.status != "arrived" or clock.local_date(appointment.starts_at) != today():
         return Decision(False, "measurements are written for a patient who arrived today", "clinician")
-    denial = _plugin_denial(account, "write", patient, "results")
+    denial = _plugin_denial(account, "write", patient, "results", "clinician")
     if denial:
         return Decision(False, denial)
     if not has_consent(patient.id):
@@ -1075,7 +1061,7 @@ def decide_author(account: Account | None, section: str, entry) -> Decision:
     patient = db.session.get(Patient, entry.patient_id)
     if patient is None or patient.closed_at is not None:
         return Decision(False, "the card is closed: the patient opted out of the electronic record")
-    denial = _plugin_denial(account, "write", patient, section)
+    denial = _plugin_denial(account, "write", patient, section, "clinician")
     if denial:
         return Decision(False, denial)
     if not has_consent(patient.id):

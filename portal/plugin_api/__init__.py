@@ -2,7 +2,8 @@
 
 Everything a plugin needs is here: the ``hookimpl`` marker, the data classes hooks return, the
 one ``Page`` object templates get, ``render`` and ``url_for``, translations in the plugin's own
-domain and the plugin's settings. Names here are a promise: they change only with a deprecation.
+domain and the plugin's settings. Names here are a promise: they change only with a deprecation and a
+new major ``CONTRACT_VERSION`` (``plugin_api.contract``).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from portal.access import public
 from portal.config import ROOT
 from portal.notify.channels import Channel as NotificationChannel
 from portal.notify.channels import Outgoing as OutgoingMessage
+from portal.plugin_api.access import ACTIONS, BASES, ROLES, SECTIONS, governs
 
 # Personal pages, reading and writing the card (helper "facade", issue 12 points 1-3, 12)
 from portal.plugin_api.card import *  # noqa: F403
 from portal.plugin_api.card import __all__ as _card_names
+from portal.plugin_api.contract import CONTRACT_VERSION
 from portal.plugin_api.personal import (
     AccountView,
     audit_event,
@@ -39,6 +42,7 @@ from portal.plugin_api.personal import (
     staff_guard,
 )
 from portal.plugin_api.regions import Region, current_region
+from portal.plugin_api.settings import Setting
 from portal.rendering import Page
 
 __all__ = [
@@ -71,6 +75,13 @@ __all__ = [
     "signed_in",
     "staff_guard",
     *_card_names,
+    "CONTRACT_VERSION",
+    "Setting",
+    "ACTIONS",
+    "BASES",
+    "ROLES",
+    "SECTIONS",
+    "governs",
 ]
 
 hookimpl = pluggy.HookimplMarker("portal")
@@ -156,13 +167,33 @@ class Translations:
 
 class Blueprint(flask.Blueprint):
     """A Flask blueprint whose templates live beside the plugin's module; with ``translations``
-    its pages are rendered in the plugin's translation domain."""
+    its pages are rendered in the plugin's translation domain. ``stylesheets`` and ``scripts``
+    name files in ``static/`` beside the module: served fingerprinted and cached for a year, and
+    linked from every page of this blueprint (after the core's, so a stylesheet can use the
+    theme's custom properties; scripts are deferred)."""
 
-    def __init__(self, name: str, import_name: str, translations: Translations | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        import_name: str,
+        translations: Translations | None = None,
+        stylesheets: tuple[str, ...] = (),
+        scripts: tuple[str, ...] = (),
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("template_folder", "templates")
         super().__init__(name, import_name, **kwargs)
         if translations is not None:
             self.before_request(translations.domain.as_default)
+        for wrong in [f for f in stylesheets if not f.endswith(".css")] + [f for f in scripts if not f.endswith(".js")]:
+            raise ValueError(f"blueprint {name!r}: {wrong!r} is not a .css stylesheet or a .js script")
+        self.stylesheets = tuple(stylesheets)
+        self.scripts = tuple(scripts)
+
+    def static_files(self) -> dict[str, Path]:
+        """Each of this blueprint's stylesheets and scripts by its asset name."""
+        folder = Path(self.root_path) / "static"
+        return {f"plugins/{self.name}/{file}": folder / file for file in (*self.stylesheets, *self.scripts)}
 
 
 def render(template: str, *, fragment: str | None = None, status: int = 200, **context: Any):

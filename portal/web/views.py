@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from datetime import date
 
 from flask import Blueprint, current_app, redirect, request
 
-from portal import security
+from portal import plugin_faults, security
 from portal.access import public
 from portal.extensions import csrf, db, limiter
 from portal.forms import choices
@@ -94,5 +95,13 @@ def csp_report():
 @bp.get("/healthz")
 @public
 def healthz():
+    """``ok``, or ``degraded`` (still HTTP 200: the portal serves, with a plugin's part refused or
+    left out) naming the plugins whose isolated hooks failed in the last hour, or saying that
+    their failure counters cannot be read."""
     db.session.execute(db.text("SELECT 1"))
-    return {"status": "ok"}
+    faults = plugin_faults.recent(current_app)
+    if faults is None:
+        return {"status": "degraded", "plugins": "unknown: the plugin failure counters cannot be read"}
+    if not faults:
+        return {"status": "ok"}
+    return {"status": "degraded", "plugins": [asdict(fault) for fault in faults]}

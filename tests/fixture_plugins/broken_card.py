@@ -2,6 +2,8 @@
 
 from portal.plugin_api import DashboardCard, Page, hookimpl
 
+CONTRACT = "1.0"
+
 
 @hookimpl
 def dashboard_cards(page: Page) -> list[DashboardCard]:

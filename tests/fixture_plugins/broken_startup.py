@@ -2,6 +2,8 @@
 
 from portal.plugin_api import hookimpl
 
+CONTRACT = "1.0"
+
 
 @hookimpl
 def register_blueprints():

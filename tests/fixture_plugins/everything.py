@@ -11,12 +11,15 @@ from portal.plugin_api import (
     Link,
     NavItem,
     Page,
+    Setting,
     Theme,
     command,
     hookimpl,
     public,
     render,
 )
+
+CONTRACT = "1.0"
 
 bp = Blueprint("everything", __name__, url_prefix="/everything")
 HERE = Path(__file__).resolve().parent
@@ -42,7 +45,7 @@ def forbidden():
 
 @hookimpl
 def plugin_settings():
-    return {"greeting": "hello"}
+    return [Setting("greeting", str, "hello", "what the plugin says")]
 
 
 @hookimpl

@@ -27,6 +27,8 @@ from portal.plugin_api import (
     write_visit_conclusion,
 )
 
+CONTRACT = "1.0"
+
 NAME = "personal"
 bp = Blueprint(NAME, __name__, url_prefix="/personal")
 

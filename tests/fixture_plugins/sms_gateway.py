@@ -2,6 +2,8 @@
 
 from portal.plugin_api import NotificationChannel, OutgoingMessage, hookimpl
 
+CONTRACT = "1.0"
+
 SENT: list[OutgoingMessage] = []
 
 
