@@ -23,6 +23,7 @@ from portal.access import public
 from portal.config import ROOT
 from portal.notify.channels import Channel as NotificationChannel
 from portal.notify.channels import Outgoing as OutgoingMessage
+from portal.plugin_api.data import PluginData, account_key, db_session, patient_key, write_transaction
 from portal.rendering import Page
 
 __all__ = [
@@ -42,6 +43,11 @@ __all__ = [
     "public",
     "render",
     "url_for",
+    "PluginData",
+    "account_key",
+    "db_session",
+    "patient_key",
+    "write_transaction",
 ]
 
 hookimpl = pluggy.HookimplMarker("portal")
