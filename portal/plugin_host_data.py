@@ -62,7 +62,7 @@ def check_plugins(app: Flask, declared: list[tuple[str, object]]) -> dict[str, P
             raise PluginError(f"plugin {plugin!r} names its data {data.name!r}, not {expected_name(plugin)!r}")
         if taken := [name for name in db.metadata.tables if name.startswith(data.prefix)]:
             raise PluginError(f"plugin {plugin!r}: the core's table {taken[0]!r} already uses {data.prefix}")
-        for table in data.metadata.sorted_tables:
+        for table in data.metadata.tables.values():  # not sorted_tables: it resolves every key
             check_table(plugin, data, table)
         found[plugin] = data
     app.extensions[EXTENSION] = found
@@ -97,6 +97,7 @@ def plugin_data(app: Flask) -> dict[str, PluginData]:
 
 def alembic_config(data: PluginData) -> Config:
     config = Config()
+    config.set_main_option("path_separator", "os")
     config.set_main_option("script_location", str(ENVIRONMENT))
     config.set_main_option("version_locations", str(data.versions))
     config.attributes["plugin_data"] = data

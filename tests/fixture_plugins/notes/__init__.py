@@ -10,6 +10,7 @@ import click
 from sqlalchemy import select
 
 from portal.plugin_api import Blueprint, command, db_session, hookimpl, public, render, write_transaction
+
 from .models import Note, Tag, data
 
 bp = Blueprint("notes", __name__, url_prefix="/notes")
