@@ -133,6 +133,24 @@ def kept_branches() -> list[str]:
     )
 
 
+def core_objects(connection: sa.Connection):
+    """The core's autogenerate filter: a table of a plugin branch (one whose version table
+    ``<name>_alembic_version`` is in the database, enabled or not) is not the core's to drop.
+    The database is read at the first call, inside Alembic's transaction: read before it, the
+    connection would be in a transaction Alembic then leaves uncommitted."""
+    prefixes: list[tuple[str, ...]] = []
+
+    def include_object(obj, name, type_, reflected, compare_to) -> bool:
+        if not (type_ == "table" and reflected and compare_to is None):
+            return True
+        if not prefixes:
+            tables = sa.inspect(connection).get_table_names()
+            prefixes.append(tuple(t.removesuffix("alembic_version") for t in tables if t.endswith("_alembic_version")))
+        return not name.startswith(prefixes[0])
+
+    return include_object
+
+
 def describe(status: BranchStatus) -> str:
     state = "up to date" if status.up_to_date else f"behind (head {status.head})"
     return f"{status.plugin}: {status.current or 'no tables yet'}, {state}"
