@@ -58,6 +58,8 @@ def check_plugins(app: Flask, declared: list[tuple[str, object]]) -> dict[str, P
     for plugin, data in declared:
         if not isinstance(data, PluginData):
             raise PluginError(f"plugin {plugin!r}: plugin_data must return a plugin_api.PluginData")
+        if data.name in {other.name for other in found.values()}:
+            raise PluginError(f"plugin {plugin!r}: another enabled plugin already keeps tables as {data.name!r}")
         if data.name != expected_name(plugin):
             raise PluginError(f"plugin {plugin!r} names its data {data.name!r}, not {expected_name(plugin)!r}")
         if taken := [name for name in db.metadata.tables if name.startswith(data.prefix)]:
@@ -176,7 +178,8 @@ def upgrade_command(core_upgrade: click.Command) -> click.Command:
     def upgrade(ctx: click.Context, **options) -> None:
         ctx.invoke(core_upgrade, **options)
         if options["sql"] or options["revision"] not in ("head", "heads"):
-            click.echo("plugins: not migrated (only a full online upgrade of the core migrates them)")
+            # On stderr: with --sql, stdout is the script.
+            click.echo("plugins: not migrated (only a full online upgrade of the core migrates them)", err=True)
             return
         for before, after in migrate_plugins(current_app._get_current_object()):
             if before.current == after.current:
@@ -196,10 +199,14 @@ def upgrade_command(core_upgrade: click.Command) -> click.Command:
 @with_appcontext
 def plugin_status_command() -> None:
     """Show each enabled plugin's migration branch, and the kept tables of plugins not enabled."""
-    for plugin, data in plugin_data(current_app).items():
+    enabled = plugin_data(current_app)
+    for plugin, data in enabled.items():
         click.echo(describe(branch_status(plugin, data)))
-    for name in kept_branches():
+    kept = kept_branches()
+    for name in kept:
         click.echo(f"{name}: not enabled, its tables are kept")
+    if not enabled and not kept:
+        click.echo("no plugin keeps tables in this database")
 
 
 @click.command("plugin-revision")

@@ -132,6 +132,12 @@ def test_plugin_data_that_breaks_the_rules_is_refused(app, plugin, data, message
         check_plugins(app, [(plugin, data)])
 
 
+def test_two_plugins_cannot_keep_tables_under_one_name(app):
+    first, second = declaring("notes", "notes_note"), declaring("notes", "notes_page")
+    with pytest.raises(PluginError, match="'b.notes': another enabled plugin already keeps tables as 'notes'"):
+        check_plugins(app, [("a.notes", first), ("b.notes", second)])
+
+
 def test_keys_to_patient_and_account_are_allowed(app):
     data = PluginData("myregion", __file__)
 
