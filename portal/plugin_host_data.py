@@ -117,13 +117,22 @@ def branch_status(plugin: str, data: PluginData) -> BranchStatus:
 def migrate_plugins(app: Flask, targets: dict[str, str] | None = None) -> list[tuple[BranchStatus, BranchStatus]]:
     """Upgrade every enabled plugin's branch to its head (or to ``targets[plugin]``), in the order
     they were enabled, after the core is migrated; return each branch's status before and after."""
-    moved = []
     with app.app_context():
-        for plugin, data in plugin_data(app).items():
-            before = branch_status(plugin, data)
-            command.upgrade(alembic_config(data), (targets or {}).get(plugin, "heads"))
-            moved.append((before, branch_status(plugin, data)))
-    return moved
+        return [
+            migrate_branch(plugin, data, (targets or {}).get(plugin, "heads"))
+            for plugin, data in plugin_data(app).items()
+        ]
+
+
+def migrate_branch(plugin: str, data: PluginData, target: str = "heads") -> tuple[BranchStatus, BranchStatus]:
+    """Upgrade one plugin's branch, in a transaction of its own: a failing revision is rolled back
+    and raised with the plugin named (the branches migrated before it stay migrated)."""
+    before = branch_status(plugin, data)
+    try:
+        command.upgrade(alembic_config(data), target)
+    except Exception as exc:
+        raise PluginError(f"plugin {plugin!r}: its migration failed: {exc!r}") from exc
+    return before, branch_status(plugin, data)
 
 
 def kept_branches() -> list[str]:
@@ -181,11 +190,15 @@ def upgrade_command(core_upgrade: click.Command) -> click.Command:
             # On stderr: with --sql, stdout is the script.
             click.echo("plugins: not migrated (only a full online upgrade of the core migrates them)", err=True)
             return
-        for before, after in migrate_plugins(current_app._get_current_object()):
+        for plugin, data in plugin_data(current_app).items():
+            try:
+                before, after = migrate_branch(plugin, data)
+            except PluginError as exc:
+                raise click.ClickException(str(exc)) from exc
             if before.current == after.current:
                 click.echo(describe(after))
             else:
-                click.echo(f"{after.plugin}: upgraded from {before.current or 'nothing'} to {after.current}")
+                click.echo(f"{plugin}: upgraded from {before.current or 'nothing'} to {after.current}")
 
     return click.Command(
         "upgrade",

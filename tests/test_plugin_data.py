@@ -174,12 +174,19 @@ DRAFTS = """
 """
 
 
+def write_plugin(root: Path, name: str, files: dict[str, str], monkeypatch) -> Path:
+    """A plugin package ``name`` under ``root``, importable for this test only."""
+    package = root / "src" / name
+    for path, text in files.items():
+        (package / path).parent.mkdir(parents=True, exist_ok=True)
+        (package / path).write_text(textwrap.dedent(text))
+    monkeypatch.syspath_prepend(str(root / "src"))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    return package
+
+
 def test_an_author_generates_a_revision_for_the_plugins_branch_and_applies_it(app_factory, tmp_path, monkeypatch):
-    package = tmp_path / "src" / "drafts"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text(textwrap.dedent(DRAFTS))
-    monkeypatch.syspath_prepend(str(tmp_path / "src"))
-    monkeypatch.delitem(sys.modules, "drafts", raising=False)
+    package = write_plugin(tmp_path, "drafts", {"__init__.py": DRAFTS}, monkeypatch)
     app = app_factory(TESTING_PLUGINS=["drafts"])
 
     cli(app, "db", "plugin-revision", "drafts", "-m", "drafts", "--autogenerate", "--rev-id", "drafts01")
@@ -190,3 +197,41 @@ def test_an_author_generates_a_revision_for_the_plugins_branch_and_applies_it(ap
     assert column(app, "SELECT count(*) FROM drafts_draft") == [0]
     output = cli(app, "db", "plugin-revision", "drafts", "-m", "again", "--autogenerate")
     assert output == "drafts: its tables match the database, no revision written\n"
+
+
+BROKEN_REVISION = """
+    import sqlalchemy as sa
+    from alembic import op
+
+    revision = "wobbly01"
+    down_revision = None
+
+
+    def upgrade():
+        op.create_table("wobbly_half", sa.Column("id", sa.Integer, primary_key=True))
+        raise RuntimeError("the region's data file is missing")
+"""
+
+
+def test_a_failing_plugin_migration_names_the_plugin_and_leaves_nothing_half_done(app_factory, tmp_path, monkeypatch):
+    plugin = """
+        from portal.plugin_api import PluginData, hookimpl
+
+        data = PluginData("wobbly", __file__)
+
+
+        @hookimpl
+        def plugin_data():
+            return data
+    """
+    files = {"__init__.py": plugin, "migrations/versions/wobbly01_half.py": BROKEN_REVISION}
+    write_plugin(tmp_path, "wobbly", files, monkeypatch)
+    app = app_factory(TESTING_PLUGINS=[NOTES, "wobbly"])
+
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 1
+    assert f"{NOTES}: upgraded from nothing to notes02" in result.output  # enabled before it: migrated
+    assert "plugin 'wobbly': its migration failed: RuntimeError(\"the region's data file is missing\")" in result.output
+    with app.app_context():
+        tables = sa.inspect(db.engine).get_table_names()
+    assert "notes_note" in tables and "wobbly_half" not in tables
