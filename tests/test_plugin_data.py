@@ -96,6 +96,14 @@ def test_a_disabled_plugin_keeps_its_data_and_continues_its_branch_when_enabled_
     assert column(on, "SELECT count(*) FROM notes_note") == [1]
 
 
+def test_the_notes_plugin_imports_only_the_plugin_api():
+    from tests.test_plugins import _portal_imports
+
+    files = list((Path(__file__).parent / "fixture_plugins" / "notes").rglob("*.py"))
+    assert len(files) == 4  # the hooks, the models, two revisions
+    assert set().union(*map(_portal_imports, files)) == {"portal.plugin_api"}
+
+
 def test_a_wrongly_named_table_stops_start_up_naming_the_plugin_and_the_table(app_factory):
     plugin = "tests.fixture_plugins.bad_tables:WrongPrefix"
     with pytest.raises(PluginError, match=f"plugin '{plugin}' declares table 'memo': .* named bad_tables_"):
