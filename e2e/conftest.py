@@ -112,11 +112,13 @@ def seeded_instance(tmp_path_factory, sms_gateway) -> Path:
 
     from portal.audit.sealer import seal_pending
     from portal.demodata.seed import seed_demo
+    from portal.plugin_host_data import migrate_plugins
 
     base = tmp_path_factory.mktemp("e2e-seeded")
     app = _portal(base, sms_gateway)
     with app.app_context():
         upgrade()
+        migrate_plugins(app)  # the enabled plugins' tables too, as `flask db upgrade` makes them
         seed_demo()
         seal_pending()  # what the seeding audited is sealed, as the worker's sealer would have done
         db.session.remove()

@@ -76,3 +76,14 @@ def access_denials(
     account_id: int, roles: frozenset[str], action: str, patient_id: int, section: str, basis: str
 ) -> str | None:
     """Return a reason to deny this access (declared with ``plugin_api.governs``), or None."""
+
+
+# -- plugin data (issue 12, point 4): the plugin's own tables and migration branch ---------------
+
+if TYPE_CHECKING:
+    from portal.plugin_api import PluginData
+
+
+@hookspec
+def plugin_data() -> PluginData:
+    """Return this plugin's ``PluginData``: its tables (``<name>_...``) and its Alembic branch."""

@@ -234,4 +234,8 @@ def init_app(app: Flask) -> PluginHost:
         raise PluginError(f"DEFAULT_THEME {app.config['DEFAULT_THEME']!r} is not a registered theme")
     host.regions.check_themes(themes)
     app.extensions["portal.themes"] = themes
+    from portal import plugin_host_data
+
+    plugin_host_data.check_plugins(app, host.startup("plugin_data"))
+    plugin_host_data.init_cli(app)
     return host

@@ -27,11 +27,15 @@ ON_POSTGRES = os.environ.get("PORTAL_TEST_DB") == "postgresql"
 
 
 def migrate(url: str, instance: Path) -> None:
+    """The core's migrations, then those of every enabled plugin (as ``flask db upgrade``)."""
     from flask_migrate import upgrade
+
+    from portal.plugin_host_data import migrate_plugins
 
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": TEST_SECRET, "INSTANCE_PATH": str(instance)})
     with app.app_context():
         upgrade()
+        migrate_plugins(app)
         db.engine.dispose()
 
 

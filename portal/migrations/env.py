@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from portal.plugin_host_data import core_objects
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -88,7 +90,10 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        # The plugins' tables are theirs: the core's autogenerate leaves them out (a copy of the
+        # arguments, which Flask-Migrate shares between apps, so no filter outlives its database).
+        arguments = {"include_object": core_objects(connection), **conf_args}
+        context.configure(connection=connection, target_metadata=get_metadata(), **arguments)
 
         with context.begin_transaction():
             context.run_migrations()

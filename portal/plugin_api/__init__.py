@@ -30,6 +30,7 @@ from portal.plugin_api.access import ACTIONS, BASES, ROLES, SECTIONS, governs
 from portal.plugin_api.card import *  # noqa: F403
 from portal.plugin_api.card import __all__ as _card_names
 from portal.plugin_api.contract import CONTRACT_VERSION
+from portal.plugin_api.data import PluginData, account_key, db_session, patient_key, write_transaction
 from portal.plugin_api.personal import (
     AccountView,
     audit_event,
@@ -82,6 +83,11 @@ __all__ = [
     "ROLES",
     "SECTIONS",
     "governs",
+    "PluginData",
+    "account_key",
+    "db_session",
+    "patient_key",
+    "write_transaction",
 ]
 
 hookimpl = pluggy.HookimplMarker("portal")
