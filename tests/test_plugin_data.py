@@ -165,6 +165,7 @@ DRAFTS = """
 
     from portal.plugin_api import PluginData, account_key, hookimpl
 
+    CONTRACT = "1.0"
     data = PluginData("drafts", __file__)
 
 
@@ -225,6 +226,7 @@ def test_a_failing_plugin_migration_names_the_plugin_and_leaves_nothing_half_don
     plugin = """
         from portal.plugin_api import PluginData, hookimpl
 
+        CONTRACT = "1.0"
         data = PluginData("wobbly", __file__)
 
 

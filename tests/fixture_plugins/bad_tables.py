@@ -26,6 +26,8 @@ class Booking(keyed.Model):
 
 
 class WrongPrefix:
+    CONTRACT = "1.0"
+
     @staticmethod
     @hookimpl
     def plugin_data():
@@ -33,6 +35,8 @@ class WrongPrefix:
 
 
 class CoreKey:
+    CONTRACT = "1.0"
+
     @staticmethod
     @hookimpl
     def plugin_data():
