@@ -73,3 +73,16 @@ def notification_channels() -> list[NotificationChannel]:
 @hookspec
 def access_denials(account_id: int, roles: frozenset[str], action: str, patient_id: int, section: str) -> str | None:
     """Return a reason to deny this access, or None; a plugin can only take access away."""
+
+
+# -- Events and jobs (issue 12, point 6) ----------------------------------------------------------
+
+
+@hookspec
+def event_handlers() -> dict[type, Any]:
+    """Return {event class: handler(event)}: each runs as a job after the event's commit, never in the request."""
+
+
+@hookspec
+def jobs() -> list[Any]:
+    """Return ``plugin_api.Job`` objects: background jobs, periodic ones run by the worker on their rhythm."""
