@@ -49,7 +49,7 @@ db: install
 
 ## Demo mode (one-click demo sign-in, on-screen outbox) is on for `make run` unless
 ## PORTAL_DEMO_MODE says otherwise; production (PORTAL_ENV=production) refuses it.
-## Beside gunicorn runs the background worker (`flask worker`: the PDFs and the audit sealer), stopped (SIGINT: it
+## Beside gunicorn runs the background worker (`flask worker`: the PDFs, the audit sealer, the periodic jobs), stopped (SIGINT: it
 ## finishes the job in hand) when gunicorn stops, however it stops.
 run: deps-run db
 	@export PORTAL_DEMO_MODE=$${PORTAL_DEMO_MODE:-$$( [ "$$PORTAL_ENV" = production ] && echo false || echo true )}; \

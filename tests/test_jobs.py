@@ -53,7 +53,6 @@ def test_hook_jobs(app):
     assert set(tasks.queue(app).at_start) == {"appointments.waiting_list", "appointments.slots", "guardianships.ending"}
     tasks.queue(app).enqueue("listener.quick")  # a job without a rhythm runs when queued
     assert tasks.queue(app).run_pending() == 1 and len(listener.RUNS["quick"]) == 1
-    assert "portal.appointments.clock:start_appointment_clock" not in tasks.BACKGROUND_STARTERS
 
 
 def test_rhythms_every_whole_minutes_and_crontab_in_the_portals_time_zone(app):
