@@ -213,3 +213,19 @@ def test_a_raising_handler_changes_nothing_the_user_sees_nor_stops_the_others(ap
 def test_a_subscription_to_something_not_an_event_stops_start_up(app_factory):
     with pytest.raises(PluginError, match="not an event"):
         app_factory(TESTING_PLUGINS=["tests.fixture_plugins.bad_declarations:NotAnEvent"])
+
+
+def test_even_run_in_the_request_a_raising_handler_leaves_the_answer_alone(app_factory, caplog):
+    """With TASKS_IMMEDIATE (jobs run in the caller) the handlers run right after the commit, in
+    the request: the broken one is caught and logged, the booking still answers with its ticket,
+    and the other subscriber has heard."""
+    listener.HEARD.clear()
+    app = app_factory(TESTING_PLUGINS=[SMS, BROKEN, LISTENER], TASKS_IMMEDIATE=True)
+    demo = seed_people(app)
+    client = app.test_client()
+    session_for(app, client, demo["patient"].id)
+    with caplog.at_level(logging.ERROR):
+        answer = confirm(client, demo["patient"].patient_id, free_slot(app, DENTIST, skip=3))
+    assert answer.status_code == 303 and client.get(answer.headers["Location"]).status_code == 200
+    assert "job events.handle failed (attempt 1 of 6)" in caplog.text
+    assert [type(e) for e in listener.HEARD] == [events.AppointmentBooked]
