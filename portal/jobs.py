@@ -10,6 +10,7 @@ or at once (every core job is: each step skips what is done).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -52,6 +53,12 @@ def declared(app: Flask) -> list[Job]:
             if job.name in jobs:
                 raise JobError(f"plugins {jobs[job.name][0]!r} and {plugin_name!r} both declare a job {job.name!r}")
             jobs[job.name] = (plugin_name, job)
+    from portal import tasks
+
+    for module in tasks.TASK_MODULES:  # the core's own tasks, whose names are taken too
+        importlib.import_module(module)
+    if taken := sorted(set(jobs) & set(tasks._TASKS)):
+        raise JobError(f"plugin {jobs[taken[0]][0]!r} declares a job {taken[0]!r}, the name of a core task")
     return [job for _plugin, job in jobs.values()]
 
 

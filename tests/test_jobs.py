@@ -119,6 +119,7 @@ def test_the_outbox_job_sends_what_could_not_go_out_at_once(app_factory, smtp): 
     [
         ("HalfMinuteJob", "every must be whole minutes"),
         ("TwinJob", "both declare a job 'outbox.deliver'"),
+        ("CoreTaskJob", "the name of a core task"),
     ],
 )
 def test_a_wrong_job_declaration_stops_start_up(app_factory, plugin, message):

@@ -25,10 +25,10 @@ class Job:
     """A job: a unique ``name`` (start it with the plugin's), the ``function`` it runs (JSON-able
     arguments, nothing kept in memory between runs), and when it runs.
 
-    ``every`` is a ``timedelta`` of whole minutes (runs at the multiples of it since midnight UTC:
-    ``timedelta(hours=6)`` at 00:00, 06:00, ...), or ``crontab(...)`` read in the portal's time zone
-    (``crontab(minute="0", hour="9")``: 09:00 in Moscow by default), or None for a job that runs
-    only when queued. ``at_start``: the worker also runs it once when it starts.
+    ``every`` is a ``timedelta`` of whole minutes (runs at the multiples of it counted from the
+    epoch: ``timedelta(hours=6)`` at 00:00, 06:00, 12:00 and 18:00 UTC), or ``crontab(...)`` read
+    in the portal's time zone (``crontab(minute="0", hour="9")``: 09:00 in Moscow by default), or
+    None for a job that runs only when queued. ``at_start``: the worker also runs it once when it starts.
     """
 
     name: str

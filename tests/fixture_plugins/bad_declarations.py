@@ -21,3 +21,9 @@ class TwinJob:
     @hookimpl
     def jobs():  # noqa: N805
         return [Job("outbox.deliver", print)]
+
+
+class CoreTaskJob:
+    @hookimpl
+    def jobs():  # noqa: N805
+        return [Job("events.handle", print)]
