@@ -213,6 +213,14 @@ def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction
         session.info[PENDING] = [(t, e) for t, e in pending if not _within(t, previous_transaction)]
 
 
+@sa_event.listens_for(Session, "after_transaction_end")
+def _drop_uncommitted(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ended without its commit (a session closed mid-way): nothing it
+    published is kept for the next one. After a commit the events are already dispatched."""
+    if transaction.parent is None:
+        session.info.pop(PENDING, None)
+
+
 @sa_event.listens_for(Session, "after_commit")
 def _dispatch_committed(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint released: its events wait for the real commit

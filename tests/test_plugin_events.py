@@ -229,3 +229,14 @@ def test_even_run_in_the_request_a_raising_handler_leaves_the_answer_alone(app_f
     assert answer.status_code == 303 and client.get(answer.headers["Location"]).status_code == 200
     assert "job events.handle failed (attempt 1 of 6)" in caplog.text
     assert [type(e) for e in listener.HEARD] == [events.AppointmentBooked]
+
+
+def test_a_session_closed_before_its_commit_publishes_nothing_later(app):
+    fact = {"patient_id": 1, "organisation_id": 1}
+    with app.test_request_context():
+        db.session.execute(sa.select(1))
+        events.publish(events.ResultFiled(report_id=6, **fact))
+        db.session.close()  # never committed
+        with write_transaction():
+            events.publish(events.ResultFiled(report_id=7, **fact))
+    assert [e.report_id for e in heard(app, events.ResultFiled)] == [7]
