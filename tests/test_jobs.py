@@ -125,3 +125,55 @@ def test_the_outbox_job_sends_what_could_not_go_out_at_once(app_factory, smtp): 
 def test_a_wrong_job_declaration_stops_start_up(app_factory, plugin, message):
     with pytest.raises(PluginError, match=message):
         app_factory(TESTING_PLUGINS=[f"tests.fixture_plugins.bad_declarations:{plugin}"])
+
+
+def test_flask_worker_as_make_run_starts_it_delivers_the_outbox_with_no_cron(
+    app_factory,
+    database_url,
+    tmp_path,
+    smtp,  # noqa: F811
+):
+    """`flask --app portal worker` in a process of its own: its scheduler queues the periodic
+    jobs when it starts, and a message that failed at once goes out; SIGINT stops it cleanly."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from portal.database import db, write_transaction
+    from portal.notify.models import OutboxMessage
+    from tests.conftest import TEST_SECRET
+
+    controller, inbox = smtp
+    app = app_factory(SMTP_HOST="127.0.0.1", SMTP_PORT=free_port())
+    assert register(app.test_client()).status_code == 303
+    [waiting] = outbox(app)
+    assert waiting.attempts == 1 and waiting.sent_at is None
+    with app.app_context(), write_transaction():  # its retry is due: it failed five minutes ago
+        db.session.get(OutboxMessage, waiting.id).created_at = datetime.now(UTC) - timedelta(minutes=5)
+    config = {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TEST_SECRET,
+        "INSTANCE_PATH": str(tmp_path / "worker"),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": controller.port,
+    }
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "RACE_APP_CONFIG": json.dumps(config), "PYTHONPATH": str(root)}
+    flask = str(Path(sys.executable).parent / "flask")
+    worker = subprocess.Popen(  # noqa: S603 - our venv's flask
+        [flask, "--app", "tests.race_app:app", "worker", "--threads", "1"],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not inbox.messages and time.monotonic() < deadline and worker.poll() is None:
+            time.sleep(0.1)
+    finally:
+        worker.send_signal(signal.SIGINT)
+        _out, errors = worker.communicate(timeout=30)
+    assert len(inbox.messages) == 1, errors.decode()[-2000:]
+    assert outbox(app)[-1].sent_at is not None
+    assert worker.returncode == 0 and b"Consumer exiting" in errors
