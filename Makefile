@@ -51,7 +51,7 @@ db: install
 ## PORTAL_DEMO_MODE says otherwise; production (PORTAL_ENV=production) refuses it.
 ## Outside production its settings come from config/demo.toml (two regions by host name: 127.0.0.1 is
 ## Moscow, localhost Tatarstan; docs/regions.md) unless PORTAL_CONFIG_FILE names another file.
-## Beside gunicorn runs the background worker (`flask worker`: the PDFs and the audit sealer), stopped (SIGINT: it
+## Beside gunicorn runs the background worker (`flask worker`: the PDFs, the audit sealer, the periodic jobs), stopped (SIGINT: it
 ## finishes the job in hand) when gunicorn stops, however it stops.
 run: deps-run db
 	@export PORTAL_CONFIG_FILE=$${PORTAL_CONFIG_FILE:-$$( [ "$$PORTAL_ENV" = production ] || echo config/demo.toml )}; \

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import assets, config, errors, formatting, forms, listings, logs, paging, plugins, security
+from portal import assets, config, errors, events, formatting, forms, jobs, listings, logs, paging, plugins, security
 from portal.application import Portal
 from portal.database import configure_engine
 from portal.extensions import babel, compress, csrf, db, htmx, limiter, migrate
@@ -60,6 +60,8 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
 
     sessions.init_app(app)
     plugins.init_app(app)
+    events.init_app(app)  # the plugins' event subscriptions, checked
+    jobs.init_app(app)  # the jobs the core and the plugins declare, checked
     assets.init_app(app)
     security.init_app(app)
     errors.init_app(app)

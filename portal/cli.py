@@ -92,8 +92,8 @@ def seal_audit_command(follow: bool) -> None:
 @click.option("--now", is_flag=True, help="try every waiting message at once, without the back-off")
 @with_appcontext
 def deliver_outbox_command(now: bool) -> None:
-    """Send outbox messages that could not go out at once (run it from cron every minute until
-    jobs arrive); a failed message is tried again after 1, 2, 4 and 8 minutes."""
+    """Send outbox messages that could not go out at once (the worker's ``outbox.deliver`` job
+    does it every minute); a failed message is tried again after 1, 2, 4 and 8 minutes."""
     from portal.notify.service import deliver_pending
 
     click.echo(f"{deliver_pending(limit=500, due_only=not now)} messages sent")
@@ -103,7 +103,8 @@ def deliver_outbox_command(now: bool) -> None:
 @with_appcontext
 def send_reminders_command() -> None:
     """Repeat due reminders and create the ones the record calls for (vaccinations, check-ups,
-    prescriptions about to expire). Run it daily from cron; running it twice adds nothing."""
+    prescriptions about to expire). The worker's ``reminders.daily`` job runs it at 09:00; running
+    it twice adds nothing."""
     from portal.notify.reminders import run
 
     with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):  # for url_for
@@ -117,8 +118,9 @@ def send_reminders_command() -> None:
 )
 @with_appcontext
 def generate_slots_command(days: int | None) -> None:
-    """Make the doctors' slots from their working rules for the coming days (run it daily from
-    cron); running it twice, even at the same time, adds nothing the first did not."""
+    """Make the doctors' slots from their working rules for the coming days (the worker's
+    ``appointments.slots`` job does it every six hours); running it twice, even at the same time,
+    adds nothing the first did not."""
     from portal.appointments import waitlist
     from portal.appointments.schedule import generate_slots, horizon_days
 
@@ -132,7 +134,8 @@ def generate_slots_command(days: int | None) -> None:
 @with_appcontext
 def expire_offers_command() -> None:
     """Pass on the waiting list's offers nobody answered in time and offer the free times to the
-    next in line (run it every few minutes; safe to run twice)."""
+    next in line (the worker's ``appointments.waiting_list`` job does it every minute; safe to run
+    twice)."""
     from portal.appointments import waitlist
 
     done = waitlist.run()
@@ -142,8 +145,9 @@ def expire_offers_command() -> None:
 @click.command("send-appointment-reminders")
 @with_appcontext
 def send_appointment_reminders_command() -> None:
-    """Remind citizens of appointments the day before and two hours before (run it every few
-    minutes; a reminder of one kind is never sent twice for one appointment)."""
+    """Remind citizens of appointments the day before and two hours before (the worker's
+    ``appointments.reminders`` job does it every minute; a reminder of one kind is never sent
+    twice for one appointment)."""
     from portal.appointments import reminders
 
     sent = reminders.run()

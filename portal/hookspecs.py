@@ -87,3 +87,16 @@ if TYPE_CHECKING:
 @hookspec
 def plugin_data() -> PluginData:
     """Return this plugin's ``PluginData``: its tables (``<name>_...``) and its Alembic branch."""
+
+
+# -- Events and jobs (issue 12, point 6) ----------------------------------------------------------
+
+
+@hookspec
+def event_handlers() -> dict[type, Any]:
+    """Return {event class: handler(event)}: each runs as a job after the event's commit, never in the request."""
+
+
+@hookspec
+def jobs() -> list[Any]:
+    """Return ``plugin_api.Job`` objects: background jobs, periodic ones run by the worker on their rhythm."""

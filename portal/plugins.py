@@ -36,6 +36,8 @@ CORE_PLUGINS: tuple[str, ...] = (
     "portal.orgadmin.hooks",
     "portal.accounting.hooks",
     "portal.protocol.hooks",
+    "portal.notify.hooks",
+    "portal.sharing.hooks",
 )
 
 

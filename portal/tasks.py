@@ -10,19 +10,23 @@ and workers can share it):
 - ``TASKS_IMMEDIATE=True`` (a test asks for it explicitly) runs each task at once in the caller.
 
 A task is a plain function registered with ``@task("name")`` in one of ``TASK_MODULES``; each
-app builds its own Huey on first use and registers every task on it, run inside that app's
-context and a request context for ``BASE_URL`` (``url_for`` and templates work; nobody is signed
-in). Arguments are JSON-able values; a task keeps nothing in memory between runs.
+app builds its own Huey on first use and registers every task on it, and every job the plugins
+and the core declare (``portal.jobs``; the periodic ones run by the worker's scheduler), run
+inside that app's context and a request context for ``BASE_URL`` (``url_for`` and templates work;
+nobody is signed in). Arguments are JSON-able values; a task keeps nothing in memory between runs.
 
-A failed job is not retried by the queue (it logs the error; the job records what the person
-sees); asking again queues it again.
+A failed job is logged, naming it and the attempt. With ``retries`` it is tried again after
+``retry_delay`` seconds, then after twice that, four times, ... (Huey's ``retry_backoff``); the
+other jobs run meanwhile. Without (the PDFs: the job records what the person sees) it is not
+retried; asking again queues it again.
 
 ``enqueue_once`` puts a job on the queue unless the same job (by key) is already waiting: the
 marker is an atomic ``put_if_empty`` in the queue's own storage, removed when the job ends, and
 ignored once older than ``STALE_SECONDS`` (a worker that died mid-job does not block it forever).
 
 ``flask --app portal worker`` runs Huey's consumer with ``--threads`` worker threads (2 by
-default) in the foreground, after starting every background thread named in ``BACKGROUND_STARTERS``
+default) and its scheduler of periodic jobs in the foreground, after queueing the jobs declared
+``at_start`` and starting every background thread named in ``BACKGROUND_STARTERS``
 (``"module:function"``; the function gets the app and starts its own daemon thread).
 """
 
@@ -44,24 +48,24 @@ from huey.consumer import Consumer
 log = logging.getLogger(__name__)
 
 # Modules whose ``@task`` functions every queue registers (imported when a queue is built).
-TASK_MODULES = ("portal.export.jobs", "portal.certificates.jobs", "portal.auditor.chain")
+TASK_MODULES = ("portal.export.jobs", "portal.certificates.jobs", "portal.auditor.chain", "portal.events")
 # Threads the worker process starts beside the consumer: "module:function", called with the app.
-BACKGROUND_STARTERS: list[str] = [
-    "portal.audit.sealer:start_sealer_thread",
-    "portal.appointments.clock:start_appointment_clock",
-]
+# The audit sealer stays a thread: it seals every 0.2 s, and periodic jobs run at most once a minute.
+BACKGROUND_STARTERS: list[str] = ["portal.audit.sealer:start_sealer_thread"]
 WORKER_THREADS = 2
+BACKOFF = 2  # each retry of a failed job waits this many times as long as the one before
 STALE_SECONDS = 300  # a job marked as waiting longer than this is taken for lost and queued again
 EXTENSION = "portal.tasks"
 
-_TASKS: dict[str, Callable] = {}
+_TASKS: dict[str, tuple[Callable, int, float]] = {}
 
 
-def task(name: str) -> Callable[[Callable], Callable]:
-    """Register ``fn`` as the task ``name`` (its arguments must be JSON-able)."""
+def task(name: str, retries: int = 0, retry_delay: float = 0) -> Callable[[Callable], Callable]:
+    """Register ``fn`` as the task ``name`` (its arguments must be JSON-able); a failure is tried
+    again ``retries`` times, after ``retry_delay`` seconds and then twice as long each time."""
 
     def register(fn: Callable) -> Callable:
-        _TASKS[name] = fn
+        _TASKS[name] = (fn, retries, retry_delay)
         return fn
 
     return register
@@ -85,21 +89,39 @@ class TaskQueue:
     """One app's Huey and its registered tasks."""
 
     def __init__(self, app: Flask) -> None:
+        from portal import jobs
+
         for module in TASK_MODULES:
             importlib.import_module(module)
         self.app = app
         self.huey = _make_huey(app)
-        self._wrappers = {name: self.huey.task(name=name)(self._bind(fn)) for name, fn in _TASKS.items()}
+        self._wrappers: dict[str, Callable] = {}
+        for name, (fn, retries, delay) in _TASKS.items():
+            self._add(name, fn, retries, delay)
+        self.at_start: list[str] = []
+        for job in app.extensions.get(jobs.EXTENSION, ()):  # checked at start-up: no name taken twice
+            self._add(job.name, job.function, job.retries, job.retry_delay.total_seconds(), jobs.schedule(job, app))
+            if job.at_start:
+                self.at_start.append(job.name)
 
-    def _bind(self, fn: Callable) -> Callable:
+    def _add(self, name: str, fn: Callable, retries: int, delay: float, periodic: Callable | None = None) -> None:
+        options = {"name": name, "retries": retries, "retry_delay": delay, "context": True}
+        options["retry_backoff"] = BACKOFF if retries and delay else 0
+        register = self.huey.task(**options) if periodic is None else self.huey.periodic_task(periodic, **options)
+        self._wrappers[name] = register(self._bind(name, fn, retries))
+
+    def _bind(self, name: str, fn: Callable, retries: int) -> Callable:
         app = self.app
 
-        def run(*args):
+        def run(*args, task=None):
             from portal.database import db
 
             with app.app_context(), app.test_request_context(base_url=app.config["BASE_URL"]):
                 try:
                     return fn(*args)
+                except Exception:
+                    _log_failure(name, retries, task)
+                    raise
                 finally:
                     db.session.remove()
 
@@ -149,6 +171,18 @@ class TaskQueue:
         return count
 
 
+def _log_failure(name: str, retries: int, task) -> None:
+    """Log a failed job (with its traceback): which attempt, and when the next one is."""
+    left = task.retries if task is not None else 0
+    attempt = retries - left + 1
+    if left:
+        log.exception(
+            "job %s failed (attempt %d of %d); trying again in %g s", name, attempt, retries + 1, task.retry_delay
+        )
+    else:
+        log.exception("job %s failed (attempt %d of %d); not tried again", name, attempt, retries + 1)
+
+
 def queue(app: Flask | None = None) -> TaskQueue:
     """This app's task queue, built on first use."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
@@ -166,8 +200,10 @@ class ThreadConsumer(Consumer):
         pass
 
 
-def start_consumer(app: Flask, workers: int = 1) -> ThreadConsumer:
-    consumer = ThreadConsumer(queue(app).huey, workers=workers, periodic=False, initial_delay=0.05, max_delay=0.5)
+def start_consumer(app: Flask, workers: int = 1, periodic: bool = False) -> ThreadConsumer:
+    """Huey's consumer in threads of this process (``periodic``: with its scheduler of periodic
+    jobs, which checks them at once and then every minute)."""
+    consumer = ThreadConsumer(queue(app).huey, workers=workers, periodic=periodic, initial_delay=0.05, max_delay=0.5)
     consumer.start()
     return consumer
 
@@ -183,13 +219,16 @@ def _start_background(app: Flask) -> None:
 @click.option("--threads", default=WORKER_THREADS, show_default=True, help="worker threads running jobs")
 @with_appcontext
 def worker_command(threads: int) -> None:
-    """Run the background jobs (PDFs) until stopped: Ctrl-C (SIGINT) lets running jobs finish."""
+    """Run the background jobs (PDFs, events, the outbox, reminders, slots, the waiting list) and
+    the periodic ones on their rhythm until stopped: Ctrl-C (SIGINT) lets running jobs finish."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     tasks = queue(app)
     if tasks.huey.immediate:
         raise click.ClickException("TASKS_IMMEDIATE is on: jobs run in the web process, there is nothing to consume")
     _start_background(app)
-    consumer = tasks.huey.create_consumer(workers=threads, worker_type="thread", periodic=False, max_delay=1.0)
+    for name in tasks.at_start:
+        tasks.enqueue(name)
+    consumer = tasks.huey.create_consumer(workers=threads, worker_type="thread", periodic=True, max_delay=1.0)
     consumer.run()
 
 

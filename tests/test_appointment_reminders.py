@@ -150,27 +150,26 @@ def test_another_clinics_registrar_gets_404_and_nothing_changes(app, demo, login
     assert citizen.get("/clinic/appointments").status_code == 404
 
 
-def test_the_worker_clock_sends_due_reminders_with_no_command_run(app, demo):
-    """`flask worker` (as `make run` starts it) runs the appointments' clock: a reminder that
-    falls due is sent with nobody running the command, once."""
+def test_the_worker_sends_due_reminders_with_no_command_run(app, demo):
+    """`flask worker` (as `make run` starts it) runs the periodic job `appointments.reminders`: a
+    reminder that falls due is sent with nobody running the command, once however often it runs."""
     import time_machine
 
     from portal import tasks
-    from portal.appointments import clock as appointments_clock
 
-    assert "portal.appointments.clock:start_appointment_clock" in tasks.BACKGROUND_STARTERS
     pid = demo["patient"].patient_id
     mine = the_booked(app, pid)
     starts = mine.starts_at.replace(tzinfo=mine.starts_at.tzinfo or clock.now().tzinfo)
     with time_machine.travel(starts - timedelta(hours=20), tick=True):
-        thread, stop = appointments_clock.start_appointment_clock(app, interval=0.05)
+        consumer = tasks.start_consumer(app, periodic=True)  # its scheduler queues the due jobs at once
         try:
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline and not [k for a, k in sent(app) if a == mine.id]:
                 time.sleep(0.05)
-            time.sleep(0.3)  # a few more rounds: nothing is sent twice
+            tasks.queue(app).enqueue("appointments.reminders")  # a second run: nothing is sent twice
+            while time.monotonic() < deadline and tasks.queue(app).pending_jobs():
+                time.sleep(0.05)
+            time.sleep(0.3)
         finally:
-            stop.set()
-            thread.join(timeout=15)
-    assert not thread.is_alive()
+            consumer.stop(graceful=True)
     assert [k for a, k in sent(app) if a == mine.id] == ["day_before"]

@@ -28,7 +28,7 @@ from flask import current_app, g
 from sqlalchemy import Date, bindparam, case, cast, func, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal import clock
+from portal import clock, events
 from portal.access import policy
 from portal.appointments import care, offers, schedule
 from portal.appointments.models import ACTIVE_STATUSES, Appointment, Slot
@@ -620,6 +620,7 @@ def _book(account, patient_id: int, slot_id: int, referral_id: int | None, repla
         else (f"referral {referral.number}" if referral else None),
     )
     db.session.flush()
+    events.publish(events.AppointmentBooked.of(appointment, moved_from=old.id if old is not None else None))
     return Booked(appointment, moved=action == "appointment.rescheduled")
 
 
@@ -637,6 +638,7 @@ def _cancel(
             update(Slot).where(Slot.id == appointment.slot_id, Slot.status == "booked").values(status="free")
         )
     care.end_for([appointment.id], account.id, role, moment)
+    events.publish(events.AppointmentCancelled.of(appointment))
 
 
 def cancel(account, patient_id: int, appointment_id: int) -> Appointment:

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal import clock
+from portal import clock, events
 from portal.access import policy
 from portal.appointments import booking, care, states
 from portal.appointments.models import ACTIVE_STATUSES, Appointment, Slot
@@ -317,6 +317,7 @@ def _insert(account: Account, decision, patient_id: int, slot: Slot, old: Appoin
         object_id=appointment.id,
         reason=f"at the desk, from appointment {old.id}" if old is not None else "at the desk",
     )
+    events.publish(events.AppointmentBooked.of(appointment, moved_from=old.id if old is not None else None))
     _tell(patient_id, "moved" if old is not None else "booked", appointment)
     return appointment
 

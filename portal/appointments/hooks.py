@@ -3,9 +3,11 @@ desk, the org admin's schedules), contributed through the plugin hooks."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask_babel import gettext as _
 
-from portal.plugin_api import Blueprint, NavItem, Page, hookimpl
+from portal.plugin_api import Blueprint, Job, NavItem, Page, hookimpl
 from portal.rendering import path_for
 
 
@@ -36,3 +38,27 @@ def navigation_items(page: Page) -> list[NavItem]:
     if "org_admin" in user.roles:
         items.append(NavItem(_("Schedules"), path_for("schedules.overview"), 46, "schedules.overview"))
     return items
+
+
+@hookimpl
+def jobs() -> list[Job]:
+    """The appointments' clock, run by the worker: the waiting list's offers nobody answered pass
+    on and free times are offered, reminders that fall due go out (each every minute), and the
+    doctors' slots are made for the horizon ahead (every six hours). Each is what its command does
+    (``flask expire-offers``, ``send-appointment-reminders``, ``generate-slots``) and safe to run
+    twice or at once."""
+    from portal.appointments import reminders, waitlist
+    from portal.appointments.schedule import generate_slots
+
+    minute, soon = timedelta(minutes=1), timedelta(seconds=5)
+    return [
+        Job("appointments.waiting_list", waitlist.run, every=minute, retries=2, retry_delay=soon, at_start=True),
+        Job("appointments.reminders", reminders.run, every=minute, retries=2, retry_delay=soon),
+        Job(
+            "appointments.slots",
+            generate_slots,
+            every=timedelta(hours=6),
+            retry_delay=timedelta(minutes=1),
+            at_start=True,
+        ),
+    ]

@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from portal import clock
+from portal import clock, events
 from portal.appointments import care
 from portal.appointments.models import (
     Appointment,
@@ -321,6 +321,7 @@ def cancel_slots(
     role = "org_admin" if by_id else "operator"
     care.end_for([a.id for a in booked], by_id, role, moment)
     for appointment in booked:
+        events.publish(events.AppointmentCancelled.of(appointment))
         audit.record(
             "appointment.cancelled_by_clinic",
             actor_id=by_id,

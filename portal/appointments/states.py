@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import update
 
-from portal import clock
+from portal import clock, events
 from portal.appointments import care
 from portal.appointments.models import APPOINTMENT_STATUSES, CANCELLED_STATUSES, Appointment, Slot
 from portal.audit import service as audit
@@ -82,6 +82,7 @@ def transition(
                 update(Slot).where(Slot.id == appointment.slot_id, Slot.status == "booked").values(status="free")
             )
         care.end_for([appointment.id], actor_id, actor_role, moment)
+        events.publish(events.AppointmentCancelled.of(appointment))
     audit.record(
         "appointment.cancelled" if target == "cancelled_by_patient" else f"appointment.{target}",
         actor_id=actor_id,

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal import uploads
+from portal import events, uploads
 from portal.audit import service as audit
 from portal.auth.models import Account, IdentityDocument, VerificationRequest
 from portal.auth.service import now, tell
@@ -188,6 +188,7 @@ def decide(request_id: int, registrar: Account, approve: bool, reason: str | Non
             account.patient_id = patient.id
             consent.carry_over(account, patient.id)
             account.verification_status, account.verification_reason = "verified", None
+            events.publish(events.AccountVerified(account_id=account.id, patient_id=patient.id))
         else:
             account.verification_status, account.verification_reason = "rejected", reason
         audit.record(

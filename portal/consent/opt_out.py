@@ -13,6 +13,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from portal import events
 from portal.access import policy
 from portal.access import service as access
 from portal.audit import service as audit
@@ -189,6 +190,7 @@ def decide(request_id: int, registrar: Account, approve: bool, reason: str | Non
                 select(AccessGrant).where(AccessGrant.patient_id == patient.id, AccessGrant.revoked_at.is_(None))
             ):
                 sharing.end_grant(grant, registrar, "registrar", f"opt-out {row.number} approved")
+            events.publish(events.CardClosed(patient_id=patient.id, opt_out_request_id=row.id))
         db.session.add(
             RequestEvent(
                 request_kind=KIND, request_id=row.id, status=row.status, note=reason, actor_id=registrar.id, at=now()

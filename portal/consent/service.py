@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Select, and_, bindparam, or_, select
 
-from portal import database
+from portal import database, events
 from portal.audit import service as audit
 from portal.consent.models import ConsentEvent
 from portal.database import db, write_transaction
@@ -106,6 +106,8 @@ def record(
         object_id=version,
         reason=reason,
     )
+    if action == "revoked":
+        events.publish(events.ConsentRevoked(patient_id=patient_id, account_id=account_id))
 
 
 def _change(account, action: str, ip: str | None) -> bool:

@@ -211,3 +211,33 @@ def plugin_config(name: str) -> dict[str, Any]:
     """The settings of plugin ``name``: its declared defaults overlaid with the deployment's, then
     with the request's region's (docs/regions.md)."""
     return flask.current_app.extensions["portal.plugins"].settings_for(name)
+
+
+# Events and jobs (issue 12, point 6): typed events after commit, jobs on the task queue.
+from portal.plugin_api.events import (  # noqa: E402
+    AccountVerified,
+    AppointmentBooked,
+    AppointmentCancelled,
+    CardClosed,
+    ConsentRevoked,
+    Event,
+    GuardianAccessEnding,
+    PrescriptionIssued,
+    ResultFiled,
+)
+from portal.plugin_api.jobs import Job, crontab, enqueue_job  # noqa: E402
+
+__all__ += [
+    "AccountVerified",
+    "AppointmentBooked",
+    "AppointmentCancelled",
+    "CardClosed",
+    "ConsentRevoked",
+    "Event",
+    "GuardianAccessEnding",
+    "Job",
+    "PrescriptionIssued",
+    "ResultFiled",
+    "crontab",
+    "enqueue_job",
+]

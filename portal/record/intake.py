@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from flask import url_for
 from sqlalchemy import select
 
-from portal import clock
+from portal import clock, events
 from portal.access import policy
 from portal.access.service import card_holders
 from portal.database import db, write_transaction
@@ -131,6 +131,9 @@ def _new_report(author, decision, practitioner, patient_id, code, taken_at, valu
         report.flagged += _observe(report, measured).flag is not None
     policy.record_access(author, decision, "write", patient_id, "results", "lab_report", report.id)
     _tell_result(report)
+    events.publish(
+        events.ResultFiled(report_id=report.id, patient_id=patient_id, organisation_id=report.organisation_id)
+    )
     return report
 
 
@@ -203,6 +206,11 @@ def _amend(author, decision: policy.Decision, report: LabReport, values: list[Me
     report.updated_at = moment
     policy.record_access(author, decision, "write", report.patient_id, "results", "lab_report", report.id)
     _tell_result(report, amended=True)
+    events.publish(
+        events.ResultFiled(
+            report_id=report.id, patient_id=report.patient_id, organisation_id=report.organisation_id, amended=True
+        )
+    )
     return report
 
 
@@ -269,6 +277,11 @@ def write_prescription(
     params = {"drug": drug, "number": number, "valid_until": valid_until.isoformat()}
     for account_id in card_holders(patient_id):
         inbox.post(account_id, "prescription_issued", patient_id=patient_id, params=params, url=url)
+    events.publish(
+        events.PrescriptionIssued(
+            prescription_id=prescription.id, patient_id=patient_id, organisation_id=prescription.organisation_id
+        )
+    )
     return prescription
 
 
