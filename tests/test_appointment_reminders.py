@@ -7,7 +7,7 @@ slot ends), another clinic's registrar gets 404; the patient's past appointments
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -109,7 +109,13 @@ def past_appointment(app, demo):
 def test_the_registrar_marks_a_no_show_after_the_slot_and_the_patient_sees_it(app, demo, login, past_appointment):
     pid = demo["patient"].patient_id
     registrar = login(demo["registrar"])
-    day = registrar.get(f"/clinic/appointments?date={clock.today().isoformat()}")
+    # The appointment's own day: an hour before 00:30 in Moscow is yesterday.
+    with app.app_context():
+        starts_at = db.session.get(Appointment, past_appointment).starts_at
+        if starts_at.tzinfo is None:  # SQLite keeps UTC without its zone
+            starts_at = starts_at.replace(tzinfo=UTC)
+        appointment_day = starts_at.astimezone(clock.zone()).date()
+    day = registrar.get(f"/clinic/appointments?date={appointment_day.isoformat()}")
     assert day.status_code == 200
     assert f"/clinic/appointments/{past_appointment}/no_show" in day.get_data(as_text=True)
     token = csrf_token(registrar, "/clinic/appointments")
