@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
+from portal import clock
 from portal.database import db, write_transaction
 from portal.directory.models import Organisation
 from portal.record import models as m
@@ -272,7 +273,7 @@ def prescriptions(app, demo):
     """A card with no other prescriptions and one prescription per case; its owner and their ids."""
     from portal.auth.models import Account
 
-    today = datetime.now(UTC).date()
+    today = clock.today()  # the portal's day (Moscow), which the states are counted in
     with app.app_context():
         owner = db.session.get(Account, record_data.fresh_card())
         org = record_data.organisations(1)[0]
