@@ -58,6 +58,13 @@ SETTINGS: tuple[Setting, ...] = (
         dict,
         "per-plugin settings (TOML table `[PLUGIN_CONFIG.<name>]`); unknown keys stop start-up",
     ),
+    Setting(
+        "OIDC_PROVIDERS",
+        {},
+        dict,
+        "OpenID Connect sign-in providers (TOML tables `[OIDC_PROVIDERS.<name>]`: `issuer`, `client_id`, "
+        "`client_secret_env`, optional `label`, `discovery_url`, `scope`); see docs/sign_in_providers.md",
+    ),
     Setting("LANGUAGES", ("ru", "en"), tuple, "interface languages; the first is the default"),
     Setting(
         "TIMEZONE",

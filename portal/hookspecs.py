@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         Page,
         Theme,
     )
+    from portal.plugin_api.identity import IdentityProvider
 
 hookspec = pluggy.HookspecMarker("portal")
 
@@ -73,3 +74,11 @@ def notification_channels() -> list[NotificationChannel]:
 @hookspec
 def access_denials(account_id: int, roles: frozenset[str], action: str, patient_id: int, section: str) -> str | None:
     """Return a reason to deny this access, or None; a plugin can only take access away."""
+
+
+# -- sign-in providers (issue 12, point 7) -------------------------------------------------------
+
+
+@hookspec
+def identity_providers() -> list[IdentityProvider]:
+    """Return sign-in providers (``plugin_api.IdentityProvider``) shown as buttons on the sign-in page."""

@@ -33,6 +33,7 @@ CORE_PLUGINS: tuple[str, ...] = (
     "portal.orgadmin.hooks",
     "portal.accounting.hooks",
     "portal.protocol.hooks",
+    "portal.auth.hooks",  # sign-in providers
 )
 
 

@@ -23,6 +23,7 @@ from portal.access import public
 from portal.config import ROOT
 from portal.notify.channels import Channel as NotificationChannel
 from portal.notify.channels import Outgoing as OutgoingMessage
+from portal.plugin_api.identity import Authorization, ExternalIdentity, IdentityProvider, ProviderError
 from portal.rendering import Page
 
 __all__ = [
@@ -42,6 +43,11 @@ __all__ = [
     "public",
     "render",
     "url_for",
+    # sign-in providers (portal/plugin_api/identity.py)
+    "Authorization",
+    "ExternalIdentity",
+    "IdentityProvider",
+    "ProviderError",
 ]
 
 hookimpl = pluggy.HookimplMarker("portal")
