@@ -119,7 +119,7 @@ def test_an_unknown_subject_is_told_how_to_link_it(oidc_app):
     answer = through(oidc_app.test_client(), "test")
     page = answer.get_data(as_text=True)
     assert answer.status_code == 200
-    assert "Ни одна учётная запись" in page and "/auth/register" in page
+    assert "ни одна учётная запись Медкарты" in page and "/auth/register" in page
 
 
 def test_a_state_that_does_not_match_is_refused(oidc_app):
@@ -153,7 +153,7 @@ def test_an_id_token_for_another_nonce_is_refused(oidc_app):
         cookie["provider_flow"] = flow
     answer = client.get(callback)
     assert answer.status_code == 400
-    assert "Test ID не подтвердил вход" in answer.get_data(as_text=True)
+    assert "Сервис Test ID не подтвердил вход" in answer.get_data(as_text=True)
 
 
 def test_next_cannot_send_the_person_to_another_site(oidc_app):
@@ -204,7 +204,7 @@ def test_a_cancelled_sign_in_changes_nothing(oidc_app):
     state = started.headers["Location"].split("state=")[1].split("&")[0]
     answer = client.get(f"/auth/provider/test/callback?error=access_denied&state={state}")
     assert answer.status_code == 400
-    assert "Вход отменён в Test ID" in answer.get_data(as_text=True)
+    assert "Вход отменён в сервисе Test ID" in answer.get_data(as_text=True)
 
 
 def test_a_provider_without_its_secret_in_the_environment_is_refused(app_factory, monkeypatch):
