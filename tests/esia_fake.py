@@ -46,7 +46,9 @@ def unb64url(text: str) -> bytes:
 
 
 def pem_private(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def pem_public(key: rsa.RSAPrivateKey) -> bytes:
@@ -77,15 +79,19 @@ class FakeEsia:
     url: str = ""
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
-    key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    key: rsa.RSAPrivateKey = field(
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
 
     # -- checks ESIA makes ---------------------------------------------------------------------
 
     def signed_by_portal(self, form: dict[str, str]) -> bool:
-        data = (form.get("scope", "") + form.get("timestamp", "") + form.get("client_id", "") + form.get("state", ""))
+        data = form.get("scope", "") + form.get("timestamp", "") + form.get("client_id", "") + form.get("state", "")
         try:
             moment = datetime.strptime(form.get("timestamp", ""), "%Y.%m.%d %H:%M:%S %z")
-            self.portal_key.verify(unb64url(form.get("client_secret", "")), data.encode(), padding.PKCS1v15(), hashes.SHA256())
+            self.portal_key.verify(
+                unb64url(form.get("client_secret", "")), data.encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
         except (ValueError, InvalidSignature):
             return False
         return abs(time.time() - moment.timestamp()) < 300 and form.get("client_id") == CLIENT_ID
@@ -180,7 +186,9 @@ def redirect(location: str) -> Response:
 
 
 def error(status: int, code: str, description: str) -> Response:
-    return Response(json.dumps({"error": code, "error_description": description}), status, content_type="application/json")
+    return Response(
+        json.dumps({"error": code, "error_description": description}), status, content_type="application/json"
+    )
 
 
 class Running:
