@@ -112,3 +112,16 @@ def second_factor(app, client, email: str):
         "/auth/second-factor",
         data={"csrf_token": csrf_token(client, "/auth/second-factor"), "f-code": last_code(app, email), "use": "code"},
     )
+
+
+def refused_reason(app) -> str:
+    """Why the latest provider sign-in was refused, as the audit log keeps it."""
+    with app.app_context():
+        from portal.audit.models import AuditEvent
+
+        return db.session.scalar(
+            sa.select(AuditEvent.reason)
+            .where(AuditEvent.action == "auth.provider_sign_in", AuditEvent.outcome == "failure")
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        )

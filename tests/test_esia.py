@@ -17,6 +17,7 @@ from tests.sign_in_providers import (
     account_row,
     card_id,
     make_account,
+    refused_reason,
     second_factor,
     signed_in,
     start,
@@ -170,18 +171,6 @@ def test_a_callback_with_another_state_is_refused(app_with_esia, esia):
     callback = to_callback(start(client, "esia").headers["Location"])
     answer = client.get(callback.replace("state=", "state=0"))
     assert answer.status_code == 400 and "начат не здесь" in answer.get_data(as_text=True)
-
-
-def refused_reason(app) -> str:
-    with app.app_context():
-        from portal.audit.models import AuditEvent
-
-        return db.session.scalar(
-            sa.select(AuditEvent.reason)
-            .where(AuditEvent.action == "auth.provider_sign_in", AuditEvent.outcome == "failure")
-            .order_by(AuditEvent.id.desc())
-            .limit(1)
-        )
 
 
 def test_an_expired_code_is_refused(app_with_esia, esia):

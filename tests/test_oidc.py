@@ -17,7 +17,16 @@ import pytest
 import sqlalchemy as sa
 
 from portal.database import db
-from tests.sign_in_providers import BASE_URL, make_account, second_factor, signed_in, start, through, to_callback
+from tests.sign_in_providers import (
+    BASE_URL,
+    make_account,
+    refused_reason,
+    second_factor,
+    signed_in,
+    start,
+    through,
+    to_callback,
+)
 
 SERVER = Path(__file__).parent / "oidc_provider"
 CLIENT_ID, SECRET = "medkarta", "medkarta-oidc-test-secret"
@@ -154,6 +163,7 @@ def test_an_id_token_for_another_nonce_is_refused(oidc_app):
     answer = client.get(callback)
     assert answer.status_code == 400
     assert "Сервис Test ID не подтвердил вход" in answer.get_data(as_text=True)
+    assert "nonce" in refused_reason(oidc_app)
 
 
 def test_next_cannot_send_the_person_to_another_site(oidc_app):
