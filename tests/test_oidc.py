@@ -217,11 +217,15 @@ def test_a_cancelled_sign_in_changes_nothing(oidc_app):
     assert "Вход отменён в сервисе Test ID" in answer.get_data(as_text=True)
 
 
-def test_a_provider_without_its_secret_in_the_environment_is_refused(app_factory, monkeypatch):
+def test_a_provider_without_its_secret_in_the_environment_stops_start_up(app_factory, monkeypatch):
     from portal.auth.oidc import ProviderSettingsError, from_settings
+    from portal.config import ConfigError
 
     settings = {"x": {"issuer": "http://127.0.0.1:9", "client_id": "a", "client_secret_env": "PORTAL_NOT_SET"}}
     with pytest.raises(ProviderSettingsError, match="PORTAL_NOT_SET"):
         from_settings(settings, environ={})
     with pytest.raises(ProviderSettingsError, match="unknown"):
         from_settings({"x": {**settings["x"], "client_secret": "in the file"}}, environ={"PORTAL_NOT_SET": "s"})
+    monkeypatch.delenv("PORTAL_NOT_SET", raising=False)
+    with pytest.raises(ConfigError, match="OIDC_PROVIDERS.x: the environment has no PORTAL_NOT_SET"):
+        app_factory(OIDC_PROVIDERS=settings)

@@ -18,6 +18,7 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -59,7 +60,15 @@ def identity_providers() -> list[IdentityProvider]:
     settings = plugin_config(NAME)
     if not settings["client_id"] or not settings["signer"]:
         return []  # not set up for this deployment: no button
-    return [Esia(settings, signers.load(settings))]
+    return [provider(tuple(sorted(settings.items())))]
+
+
+@lru_cache(maxsize=8)
+def provider(settings: tuple[tuple[str, Any], ...]) -> Esia:
+    """One provider (and one signer, which may hold a key or a connection) per set of settings,
+    not one for every page that shows the button."""
+    values = dict(settings)
+    return Esia(values, signers.load(values))
 
 
 def timestamp(moment: datetime | None = None) -> str:

@@ -17,9 +17,6 @@ def register_blueprints() -> list[Blueprint]:
 
 @hookimpl
 def identity_providers() -> list[IdentityProvider]:
-    """Built once per application from its settings (each keeps its discovery document and keys)."""
-    from portal.auth.oidc import from_settings
-
-    if "portal.oidc_providers" not in current_app.extensions:
-        current_app.extensions["portal.oidc_providers"] = from_settings(current_app.config["OIDC_PROVIDERS"])
+    """Built at start-up from ``OIDC_PROVIDERS`` (``oidc.init_app``); each keeps its discovery
+    document and keys."""
     return current_app.extensions["portal.oidc_providers"]

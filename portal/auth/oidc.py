@@ -15,12 +15,14 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oidc.core import CodeIDToken
+from flask import Flask
 from flask_babel import gettext as _
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
+from portal import config
 from portal.plugin_api.identity import Authorization, ExternalIdentity, IdentityProvider, ProviderError
 
 TIMEOUT = 10  # seconds for each call to the provider
@@ -30,6 +32,14 @@ KNOWN = (*REQUIRED, "label", "discovery_url", "scope")
 
 class ProviderSettingsError(RuntimeError):
     """An ``OIDC_PROVIDERS`` entry cannot be used; the message says which and why."""
+
+
+def init_app(app: Flask) -> None:
+    """Build the providers of ``OIDC_PROVIDERS`` once: an entry that cannot work stops start-up."""
+    try:
+        app.extensions["portal.oidc_providers"] = from_settings(app.config["OIDC_PROVIDERS"])
+    except ProviderSettingsError as error:
+        raise config.ConfigError(str(error)) from error
 
 
 def from_settings(configured: dict[str, dict[str, Any]], environ: dict[str, str] | None = None) -> list[OpenIDConnect]:
