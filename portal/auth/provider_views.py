@@ -18,7 +18,10 @@ from flask import abort, current_app, redirect, request, session, url_for
 from flask_babel import gettext as _
 
 from portal.access import public, signed_in_without_consent
+from portal.audit import service as audit
 from portal.auth import identity, service, sessions
+from portal.database import write_transaction
+from portal.extensions import limiter
 from portal.plugin_api import Blueprint, ProviderError
 from portal.rendering import render, safe_next
 
@@ -64,6 +67,7 @@ def callback_url(name: str) -> str:
 
 @bp.post("/<name>/start")
 @public  # reviewed: it only sends the visitor to the provider; a signed-in visitor links their own account
+@limiter.limit("20/minute")
 def start(name: str):
     provider = provider_or_404(name)
     found = sessions.current()
@@ -89,6 +93,7 @@ def start(name: str):
 
 @bp.get("/<name>/callback")
 @public  # reviewed: answers only the flow this browser started (its state, kept in its session)
+@limiter.limit("20/minute")
 def callback(name: str):
     provider = provider_or_404(name)
     flow = session.pop(FLOW_KEY, None)
@@ -155,9 +160,6 @@ def finish_linking(provider, account_id: int, person):
 
 def failure(message: str, reason: str | None, status: int = 400):
     if reason is not None:
-        from portal.audit import service as audit
-        from portal.database import write_transaction
-
         with write_transaction():
             audit.record("auth.provider_sign_in", outcome="failure", reason=reason[:200])
     return render("auth/provider_failed.html", message=message, status=status)
