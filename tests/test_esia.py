@@ -4,6 +4,7 @@ and ESIA's refusals."""
 
 from __future__ import annotations
 
+import re
 from importlib.metadata import EntryPoint
 from urllib.parse import parse_qs, urlsplit
 
@@ -89,7 +90,7 @@ def test_the_authorisation_request_is_signed_as_esia_requires(app_with_esia):
     assert query["scope"] == "openid fullname birthdate snils contacts"
     assert query["response_type"] == "code" and query["access_type"] == "online"
     assert query["client_id"] == CLIENT_ID and len(query["state"]) == 36  # a UUID
-    assert query["timestamp"][:4].isdigit() and query["timestamp"][4] == "." and query["timestamp"][-5] == "+"
+    assert re.fullmatch(r"\d{4}\.\d{2}\.\d{2} \d{2}:\d{2}:\d{2} \+0000", query["timestamp"])  # yyyy.MM.dd HH:mm:ss Z
     assert query["client_secret"]  # checked by the fake: the whole flow below depends on it
 
 

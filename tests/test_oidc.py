@@ -102,6 +102,7 @@ def test_the_authorisation_request_carries_state_nonce_and_pkce(oidc_app):
     for part in ("state=", "nonce=", "code_challenge=", "code_challenge_method=S256", "response_type=code"):
         assert part in location
     assert "redirect_uri=http%3A%2F%2F127.0.0.1%3A5000%2Fauth%2Fprovider%2Ftest%2Fcallback" in location
+    assert SECRET not in location  # the secret goes to the token endpoint only
 
 
 def test_link_then_sign_in_with_the_provider_and_the_second_factor(oidc_app):
