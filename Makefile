@@ -120,4 +120,4 @@ lint: install-test
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache
+	rm -rf $(VENV) reports .pytest_cache tests/oidc_provider/node_modules
