@@ -3,10 +3,18 @@ card, and a browser that follows a provider's redirects until it comes back to t
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import pytest
 import requests
 import sqlalchemy as sa
 
@@ -14,6 +22,44 @@ from portal.database import db, write_transaction
 from tests.conftest import csrf_token
 
 BASE_URL = "http://127.0.0.1:5000"  # the portal's BASE_URL in tests: callbacks are built from it
+
+OIDC_SERVER = Path(__file__).parent / "oidc_provider"
+CLIENT_ID, SECRET = "medkarta", "medkarta-oidc-test-secret"
+USER = {"sub": "oidc-user-42", "email": "anna@example.org", "email_verified": True, "name": "Anna Belova"}
+
+
+@contextmanager
+def oidc_provider(redirect_uri: str, folder: Path) -> Iterator[str]:
+    """panva/oidc-provider under Node on a free port of 127.0.0.1, with one client (``CLIENT_ID``,
+    ``SECRET``, ``redirect_uri``) and one user (``USER``): yields its issuer. Skips without Node,
+    unless PORTAL_TEST_REQUIRE_NODE is set (CI): then it fails."""
+    node = shutil.which("node")
+    if node is None:
+        if os.environ.get("PORTAL_TEST_REQUIRE_NODE"):
+            pytest.fail("Node.js is not installed: the OpenID Connect tests need it (make deps installs it)")
+        pytest.skip("Node.js is not installed (make deps installs it)")
+    if not (OIDC_SERVER / "node_modules" / "oidc-provider").is_dir():
+        pytest.fail("tests/oidc_provider has no node_modules: run make install-test (npm ci)")
+    log = folder / "oidc-provider.log"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "OIDC_PORT": "0",
+        "OIDC_CLIENT_ID": CLIENT_ID,
+        "OIDC_CLIENT_SECRET": SECRET,
+        "OIDC_REDIRECT_URI": redirect_uri,
+        "OIDC_USER": json.dumps(USER),
+    }
+    with open(log, "w") as errors:
+        server = subprocess.Popen(  # noqa: S603
+            [node, "server.js"], cwd=OIDC_SERVER, env=env, stdout=subprocess.PIPE, stderr=errors, text=True
+        )
+        try:
+            line = server.stdout.readline()
+            assert line.startswith("listening "), f"the OpenID provider did not start: {log.read_text()}"
+            yield line.split()[1]
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
 
 
 def make_account(app, snils: str, email: str, *, card: bool = False, factor: str = "email") -> int:

@@ -76,8 +76,10 @@ def link(app, account_id: int):
 
 def test_hook_identity_providers(app_factory, monkeypatch, esia_server, esia):
     """The plugin's provider is a button on the sign-in page once it has a client id and a signer."""
-    page = esia_app(app_factory, monkeypatch, esia_server).test_client().get("/auth/sign-in").get_data(as_text=True)
+    answer = esia_app(app_factory, monkeypatch, esia_server).test_client().get("/auth/sign-in")
+    page = answer.get_data(as_text=True)
     assert "Войти через Госуслуги" in page and 'action="/auth/provider/esia/start"' in page
+    assert f"form-action 'self' {esia_server.fake.url};" in answer.headers["Content-Security-Policy"]
     monkeypatch.undo()
     bare = esia_app(app_factory, monkeypatch, esia_server, client_id="")
     assert "Госуслуги" not in bare.test_client().get("/auth/sign-in").get_data(as_text=True)

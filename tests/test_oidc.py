@@ -7,19 +7,17 @@ there they fail, so the provider tests cannot silently not run.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 
 from portal.database import db
 from tests.sign_in_providers import (
     BASE_URL,
+    CLIENT_ID,
+    SECRET,
+    USER,
     make_account,
+    oidc_provider,
     refused_reason,
     second_factor,
     signed_in,
@@ -28,41 +26,13 @@ from tests.sign_in_providers import (
     to_callback,
 )
 
-SERVER = Path(__file__).parent / "oidc_provider"
-CLIENT_ID, SECRET = "medkarta", "medkarta-oidc-test-secret"
 SECRET_ENV = "PORTAL_TEST_OIDC_SECRET"
-USER = {"sub": "oidc-user-42", "email": "anna@example.org", "email_verified": True, "name": "Anna Belova"}
 
 
 @pytest.fixture(scope="session")
 def issuer(tmp_path_factory):
-    node = shutil.which("node")
-    if node is None:
-        if os.environ.get("PORTAL_TEST_REQUIRE_NODE"):
-            pytest.fail("Node.js is not installed: the OpenID Connect tests need it (make deps installs it)")
-        pytest.skip("Node.js is not installed (make deps installs it)")
-    if not (SERVER / "node_modules" / "oidc-provider").is_dir():
-        pytest.fail("tests/oidc_provider has no node_modules: run make install-test (npm ci)")
-    log = tmp_path_factory.mktemp("oidc") / "server.log"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "OIDC_PORT": "0",
-        "OIDC_CLIENT_ID": CLIENT_ID,
-        "OIDC_CLIENT_SECRET": SECRET,
-        "OIDC_REDIRECT_URI": f"{BASE_URL}/auth/provider/test/callback",
-        "OIDC_USER": json.dumps(USER),
-    }
-    with open(log, "w") as errors:
-        server = subprocess.Popen(  # noqa: S603
-            [node, "server.js"], cwd=SERVER, env=env, stdout=subprocess.PIPE, stderr=errors, text=True
-        )
-        try:
-            line = server.stdout.readline()
-            assert line.startswith("listening "), f"the OpenID provider did not start: {log.read_text()}"
-            yield line.split()[1]
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with oidc_provider(f"{BASE_URL}/auth/provider/test/callback", tmp_path_factory.mktemp("oidc")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -90,9 +60,13 @@ def test_hook_identity_providers(oidc_app):
         from portal.auth.identity import providers
 
         assert list(providers()) == ["test"]
-    page = oidc_app.test_client().get("/auth/sign-in").get_data(as_text=True)
+    answer = oidc_app.test_client().get("/auth/sign-in")
+    page = answer.get_data(as_text=True)
     assert "Войти через Test ID" in page
     assert 'action="/auth/provider/test/start"' in page
+    # The button's POST is answered with a redirect to the provider, which the page's CSP must allow.
+    issuer = oidc_app.config["OIDC_PROVIDERS"]["test"]["issuer"]
+    assert f"form-action 'self' {issuer};" in answer.headers["Content-Security-Policy"]
 
 
 def test_the_authorisation_request_carries_state_nonce_and_pkce(oidc_app):

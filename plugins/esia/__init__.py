@@ -20,7 +20,7 @@ import uuid
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
@@ -90,6 +90,8 @@ class Esia(IdentityProvider):
     def __init__(self, settings: dict[str, Any], signer: signers.Signer) -> None:
         self.settings, self.signer = settings, signer
         self.base = settings["base_url"].rstrip("/")
+        address = urlsplit(self.base)
+        self.origin = f"{address.scheme}://{address.netloc}"
 
     @property
     def label(self) -> str:

@@ -9,12 +9,15 @@ details are typed by whoever registered it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 
+from portal import security
 from portal.audit import service as audit
 from portal.auth import service
 from portal.auth.models import Account, IdentityLink
@@ -31,6 +34,16 @@ def providers() -> dict[str, IdentityProvider]:
     for provider in current_app.extensions["portal.plugins"].collect("identity_providers"):
         found.setdefault(provider.name, provider)
     return found
+
+
+def allow_forms_to(response: Response, shown: Iterable[IdentityProvider]) -> Response:
+    """Let the page's buttons lead to the providers: its CSP ``form-action`` names their origins
+    beside 'self' (Chromium checks the redirect after the button's POST against it)."""
+    origins = sorted({provider.origin for provider in shown if provider.origin})
+    if origins:
+        extended = security.CSP.replace("form-action 'self'", "form-action 'self' " + " ".join(origins))
+        response.headers["Content-Security-Policy"] = extended
+    return response
 
 
 def links_of(account_id: int) -> dict[str, IdentityLink]:

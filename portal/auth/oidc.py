@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from authlib.common.security import generate_token
@@ -85,6 +86,13 @@ class OpenIDConnect(IdentityProvider):
         self.discovery_url = discovery_url or issuer.rstrip("/") + "/.well-known/openid-configuration"
         self._metadata: dict[str, Any] | None = None
         self._keys: dict[str, Any] | None = None
+
+    @property
+    def origin(self) -> str:
+        """Where ``start`` sends the browser: the authorisation endpoint's origin once discovery
+        has been read, the issuer's until then (they are the same for nearly every provider)."""
+        address = urlsplit((self._metadata or {}).get("authorization_endpoint") or self.issuer)
+        return f"{address.scheme}://{address.netloc}"
 
     def __repr__(self) -> str:  # never the secret
         return f"OpenIDConnect({self.name!r}, issuer={self.issuer!r})"

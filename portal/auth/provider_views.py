@@ -169,8 +169,8 @@ def failure(message: str, reason: str | None, status: int = 400):
 @signed_in_without_consent
 def linked():
     found = sessions.current()
-    links = identity.links_of(found.account.id)
-    return render("auth/providers.html", providers=identity.providers().values(), links=links)
+    links, providers = identity.links_of(found.account.id), identity.providers().values()
+    return identity.allow_forms_to(render("auth/providers.html", providers=providers, links=links), providers)
 
 
 @bp.post("/<name>/unlink")

@@ -168,9 +168,10 @@ def sign_in():
     form.password.data = ""  # never echo a password back into the page
     demo = demo_accounts() if current_app.config["DEMO_MODE"] else []
     providers = identity.providers().values()
-    return render(
+    page = render(
         "auth/sign_in.html", fragment="sign_in_form", form=form, demo=demo, providers=providers, status=status
     )
+    return identity.allow_forms_to(page, providers)
 
 
 @bp.route("/second-factor", methods=["GET", "POST"])

@@ -54,6 +54,10 @@ class IdentityProvider:
 
     name: str = ""
     label: str = ""
+    # scheme://host[:port] that ``start`` sends the browser to: the pages with this provider's
+    # buttons allow it in their CSP ``form-action`` (browsers apply it to the redirect that
+    # follows the button's POST).
+    origin: str = ""
 
     def start(self, callback_url: str, state: str) -> Authorization:
         """The authorisation request for this sign-in, carrying ``state`` unchanged."""
