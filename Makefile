@@ -9,6 +9,7 @@ WORKERS ?= 2
 # pytest-xdist processes for the test suites
 TEST_WORKERS ?= 2
 PLUGIN_CATALOGS := $(wildcard plugins/*/translations)
+OIDC_PROVIDER := tests/oidc_provider/node_modules/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test test-unit test-e2e test-pg install install-test deps deps-run deps-bench bench bench-slots bench-pdf translations compile-translations db lint clean
@@ -38,7 +39,13 @@ deps-bench:
 	@e2e/system-packages bench
 
 install: $(VENV)/.installed compile-translations
-install-test: $(VENV)/.installed-test compile-translations
+install-test: $(VENV)/.installed-test compile-translations $(OIDC_PROVIDER)
+
+## The OpenID Connect provider tests/test_oidc.py signs in against (panva/oidc-provider under Node,
+## its exact versions in tests/oidc_provider/package-lock.json).
+$(OIDC_PROVIDER): tests/oidc_provider/package.json tests/oidc_provider/package-lock.json
+	npm ci --prefix tests/oidc_provider --no-audit --no-fund --loglevel=error
+	touch $@
 
 ## The database: create or migrate instance/medkarta.db and bring the ICD-10 reference book up to
 ## date (a second or two the first time, nothing to do after), then load demo data when it is new.
@@ -116,4 +123,4 @@ lint: install-test
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache
+	rm -rf $(VENV) reports .pytest_cache tests/oidc_provider/node_modules

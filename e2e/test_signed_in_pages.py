@@ -40,6 +40,7 @@ PAGES = [
     ("guardian", "/consent/child/{child}", "complete"),
     ("patient", "/auth/security", "complete"),
     ("patient", "/auth/sessions", "complete"),
+    ("patient", "/auth/provider/", "complete"),
     ("patient", "/auth/confirm-password?next=/cards&cancel=/cards", "complete"),
     ("patient", "/auth/verification", "complete"),
     ("guardian", "/children", "complete"),  # Дарья linked, Максим past the age limit

@@ -56,9 +56,10 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine, values["SQLITE_BUSY_TIMEOUT_MS"])
 
-    from portal.auth import sessions
+    from portal.auth import oidc, sessions
 
     sessions.init_app(app)
+    oidc.init_app(app)
     plugins.init_app(app)
     events.init_app(app)  # the plugins' event subscriptions, checked
     jobs.init_app(app)  # the jobs the core and the plugins declare, checked

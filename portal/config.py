@@ -71,6 +71,13 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "the region of a request whose host name and citizen's clinic name none; empty: the deployment's own",
     ),
+    Setting(
+        "OIDC_PROVIDERS",
+        {},
+        dict,
+        "OpenID Connect sign-in providers (TOML tables `[OIDC_PROVIDERS.<name>]`: `issuer`, `client_id`, "
+        "`client_secret_env`, optional `label`, `discovery_url`, `scope`); see docs/sign_in_providers.md",
+    ),
     Setting("LANGUAGES", ("ru", "en"), tuple, "interface languages; the first is the default"),
     Setting(
         "TIMEZONE",

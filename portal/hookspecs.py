@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         Setting,
         Theme,
     )
+    from portal.plugin_api.identity import IdentityProvider
 
 hookspec = pluggy.HookspecMarker("portal")
 
@@ -100,3 +101,11 @@ def event_handlers() -> dict[type, Any]:
 @hookspec
 def jobs() -> list[Any]:
     """Return ``plugin_api.Job`` objects: background jobs, periodic ones run by the worker on their rhythm."""
+
+
+# -- sign-in providers (issue 12, point 7) -------------------------------------------------------
+
+
+@hookspec
+def identity_providers() -> list[IdentityProvider]:
+    """Return sign-in providers (``plugin_api.IdentityProvider``) shown as buttons on the sign-in page."""

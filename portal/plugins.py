@@ -38,6 +38,7 @@ CORE_PLUGINS: tuple[str, ...] = (
     "portal.protocol.hooks",
     "portal.notify.hooks",
     "portal.sharing.hooks",
+    "portal.auth.hooks",  # sign-in providers
 )
 
 

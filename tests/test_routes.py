@@ -25,6 +25,11 @@ PUBLIC_ENDPOINTS = {
     "auth.reset_link",
     "auth.sign_in",
     "auth.sign_out",
+    # Sign-in providers: start sends the visitor to the provider (a POST with the CSRF token); the
+    # callback answers only the flow its own session started (state checked once) and shows nothing
+    # but the outcome (docs/sign_in_providers.md).
+    "providers.start",
+    "providers.callback",
     "audit.public_key",  # the audit log's public signing key
     "certificates.verify",  # a document's type, number, dates and issuer; no medical data
     # The ICD-10 reference book (open data of the Ministry of Health): its search, the combobox's

@@ -14,6 +14,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -224,3 +225,23 @@ class VerificationRequest(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     decision: Mapped[str | None] = mapped_column(String(16))  # approved, rejected
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class IdentityLink(Base):
+    """An account's identity at a sign-in provider (``portal.plugin_api.IdentityProvider``): the
+    provider's subject signs in to this account. One subject belongs to one account, and an account
+    has at most one identity per provider."""
+
+    __tablename__ = "identity_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))  # uq_identity_link_account_provider
+    provider: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("provider", "subject", name="uq_identity_link_subject"),
+        UniqueConstraint("account_id", "provider", name="uq_identity_link_account_provider"),
+    )

@@ -14,7 +14,7 @@ from portal.access import (
     second_factor_pending,
     signed_in_without_consent,
 )
-from portal.auth import service, sessions
+from portal.auth import identity, service, sessions
 from portal.auth.forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -167,7 +167,11 @@ def sign_in():
         status = 400
     form.password.data = ""  # never echo a password back into the page
     demo = demo_accounts() if current_app.config["DEMO_MODE"] else []
-    return render("auth/sign_in.html", fragment="sign_in_form", form=form, demo=demo, status=status)
+    providers = identity.providers().values()
+    page = render(
+        "auth/sign_in.html", fragment="sign_in_form", form=form, demo=demo, providers=providers, status=status
+    )
+    return identity.allow_forms_to(page, providers)
 
 
 @bp.route("/second-factor", methods=["GET", "POST"])

@@ -31,6 +31,7 @@ from portal.plugin_api.card import *  # noqa: F403
 from portal.plugin_api.card import __all__ as _card_names
 from portal.plugin_api.contract import CONTRACT_VERSION
 from portal.plugin_api.data import PluginData, account_key, db_session, patient_key, write_transaction
+from portal.plugin_api.identity import Authorization, ExternalIdentity, IdentityProvider, ProviderError
 from portal.plugin_api.personal import (
     AccountView,
     audit_event,
@@ -88,6 +89,11 @@ __all__ = [
     "db_session",
     "patient_key",
     "write_transaction",
+    # sign-in providers (portal/plugin_api/identity.py)
+    "Authorization",
+    "ExternalIdentity",
+    "IdentityProvider",
+    "ProviderError",
 ]
 
 hookimpl = pluggy.HookimplMarker("portal")
