@@ -73,3 +73,29 @@ def notification_channels() -> list[NotificationChannel]:
 @hookspec
 def access_denials(account_id: int, roles: frozenset[str], action: str, patient_id: int, section: str) -> str | None:
     """Return a reason to deny this access, or None; a plugin can only take access away."""
+
+
+# -- slots: the card's sections and actions, the profile's fields, the kinds of appointment --------
+
+if TYPE_CHECKING:
+    from portal.plugin_api import AppointmentKind, CardAction, ProfileField, RecordSection
+
+
+@hookspec
+def record_sections(page: Page | None) -> list[RecordSection]:
+    """Return sections of the card: each governed, shareable and audited like a core section."""
+
+
+@hookspec
+def card_actions(page: Page) -> list[CardAction]:
+    """Return links for the list of actions on the card's overview (``page.card`` is the card)."""
+
+
+@hookspec
+def profile_fields(page: Page) -> list[ProfileField]:
+    """Return lines for the profile page: a label and a value, or a template of the plugin's."""
+
+
+@hookspec
+def appointment_kinds() -> list[AppointmentKind]:
+    """Return kinds of appointment (beside in person, at home, online) that schedules may offer."""

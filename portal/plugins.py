@@ -156,7 +156,7 @@ class PluginHost:
                 log.exception("plugin %r failed in hook %s; its part is left out", impl.plugin_name, hook_name)
                 continue
             for item in returned or ():
-                if hook_name == "dashboard_cards":
+                if hasattr(item, "plugin"):  # a card, a section, a field: rendered in its plugin's domain
                     item = replace(item, plugin=impl.plugin_name)
                 results.append(item)
         return results

@@ -144,3 +144,25 @@ def render(template: str, *, fragment: str | None = None, status: int = 200, **c
 def plugin_config(name: str) -> dict[str, Any]:
     """The settings of plugin ``name``: its declared defaults overlaid with the deployment's."""
     return flask.current_app.extensions["portal.plugins"].settings_for(name)
+
+
+# Slots: the card's sections and actions, the profile's fields, the kinds of appointment.
+from portal.plugin_api.slots import (  # noqa: E402
+    AppointmentKind,
+    AppointmentTicket,
+    CardAction,
+    CardView,
+    ProfileField,
+    RecordSection,
+    SectionRow,
+)
+
+__all__ += [
+    "AppointmentKind",
+    "AppointmentTicket",
+    "CardAction",
+    "CardView",
+    "ProfileField",
+    "RecordSection",
+    "SectionRow",
+]

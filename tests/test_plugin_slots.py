@@ -1,0 +1,127 @@
+"""The slots plugins fill: a section of the card (governed, shared, audited, exported), the card's
+actions, the profile's fields and the kinds of appointment. Each with the fixture plugin
+``tests.fixture_plugins.slots_plugin`` against the demo portal."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import session_for
+
+SLOTS = "tests.fixture_plugins.slots_plugin"
+BROKEN = "tests.fixture_plugins.slots_plugin:Broken"
+
+
+@pytest.fixture
+def slots(app_factory, demo_factory):
+    """The demo portal with the fixture plugin: (app, people, sign_in)."""
+    app = app_factory(TESTING_PLUGINS=[SLOTS])
+    people = demo_factory(app)
+
+    def sign_in(key):
+        client = app.test_client()
+        session_for(app, client, people[key].id)
+        return client
+
+    return app, people, sign_in
+
+
+def last_event(app):
+    from portal.audit.models import AuditEvent
+    from portal.database import db
+
+    with app.app_context():
+        event = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
+        db.session.expunge_all()
+    return event
+
+
+def test_hook_record_sections(slots):
+    app, people, sign_in = slots
+    own = people["patient"].patient_id
+    patient = sign_in("patient")
+    card = patient.get(f"/card/{own}").get_data(as_text=True)
+    sections = card.split('id="sections-heading"')[1].split("</nav>")[0]
+    assert f'<a href="/card/{own}/more/growth">Growth chart</a>' in sections
+
+    html = patient.get(f"/card/{own}/more/growth").get_data(as_text=True)
+    assert "<h1>Growth chart</h1>" in html
+    assert "<p>Height and weight.</p>" in html
+    assert re.search(r'<th scope="row">Height</th>\s*<td>128 cm</td>', html)
+    assert f"26 kg (card {own})" in html
+    assert '<li aria-current="page">Growth chart</li>' in html  # the breadcrumbs end at the section
+    event = last_event(app)
+    assert (event.action, event.section, event.patient_id, event.outcome) == ("card.read", "growth", own, "success")
+
+    from tests.fixture_plugins import slots_plugin
+
+    view = slots_plugin.SEEN[-1]
+    assert (view.patient_id, view.basis) == (own, "self")
+
+
+def test_a_plugin_section_opens_to_the_guardian(slots):
+    app, people, sign_in = slots
+    child = people["child_9"].id
+    html = sign_in("guardian").get(f"/card/{child}/more/growth").get_data(as_text=True)
+    assert f"26 kg (card {child})" in html
+    assert last_event(app).actor_role == "guardian"
+
+
+def test_a_plugin_section_is_404_and_audited_for_someone_unrelated(slots):
+    app, people, sign_in = slots
+    own = people["patient"].patient_id
+    response = sign_in("doctor_b").get(f"/card/{own}/more/growth")
+    assert response.status_code == 404
+    assert "128 cm" not in response.get_data(as_text=True)
+    event = last_event(app)
+    assert (event.section, event.outcome) == ("growth", "denied")
+    assert sign_in("patient").get(f"/card/{own}/more/no_such_section").status_code == 404
+
+
+def test_a_trusted_person_sees_a_plugin_section_only_when_the_grant_names_it(slots):
+    app, people, sign_in = slots
+    own = people["patient"].patient_id
+    trusted = sign_in("trusted")
+    assert trusted.get(f"/card/{own}/more/growth").status_code == 404
+    event = last_event(app)
+    assert (event.section, event.outcome, event.reason) == ("growth", "denied", "the grant does not include growth")
+    assert "/more/growth" not in trusted.get(f"/card/{own}").get_data(as_text=True)
+
+    from portal.database import db
+    from portal.sharing.models import AccessGrant
+
+    with app.app_context():
+        grant = db.session.scalar(sa.select(AccessGrant).where(AccessGrant.patient_id == own))
+        grant.sections += ",growth"
+        db.session.commit()
+    response = trusted.get(f"/card/{own}/more/growth")
+    assert response.status_code == 200 and "128 cm" in response.get_data(as_text=True)
+    assert last_event(app).actor_role == "trusted"
+
+
+def test_the_sharing_form_offers_a_plugin_section(slots):
+    _app, _people, sign_in = slots
+    html = sign_in("patient").get("/sharing/new").get_data(as_text=True)
+    assert re.search(r'<input[^>]*value="growth"[^>]*>\s*<label[^>]*>Growth chart</label>', html)
+
+
+def test_the_access_log_names_a_plugin_section_by_its_title(slots):
+    _app, people, sign_in = slots
+    own = people["patient"].patient_id
+    clinician = sign_in("doctor")  # treats the patient: a clinician's read shows in the log
+    assert clinician.get(f"/card/{own}/more/growth").status_code == 200
+    log = sign_in("patient").get(f"/card/{own}/access-log").get_data(as_text=True)
+    assert "«Growth chart»" in log
+
+
+def test_a_deny_rule_can_name_a_plugin_section(app_factory, demo_factory):
+    app = app_factory(TESTING_PLUGINS=[SLOTS, "tests.fixture_plugins.slots_plugin:NoGrowth"])
+    people = demo_factory(app)
+    client = app.test_client()
+    session_for(app, client, people["patient"].id)
+    own = people["patient"].patient_id
+    assert client.get(f"/card/{own}/more/growth").status_code == 404
+    assert "/more/growth" not in client.get(f"/card/{own}").get_data(as_text=True)
