@@ -125,3 +125,42 @@ def test_a_deny_rule_can_name_a_plugin_section(app_factory, demo_factory):
     own = people["patient"].patient_id
     assert client.get(f"/card/{own}/more/growth").status_code == 404
     assert "/more/growth" not in client.get(f"/card/{own}").get_data(as_text=True)
+
+
+def test_a_plugin_section_with_an_export_is_in_the_ips_document_and_the_pdf(slots, tmp_path):
+    import json
+    import subprocess
+
+    from tests.pdf_jobs import fetch_pdf
+
+    app, people, sign_in = slots
+    own = people["patient"].patient_id
+    patient = sign_in("patient")
+    page = patient.get(f"/card/{own}/export").get_data(as_text=True)
+    assert "Growth chart: " in page
+
+    document = json.loads(patient.get(f"/card/{own}/export/ips.json").get_data())
+    composition = document["entry"][0]["resource"]
+    added = next(s for s in composition["section"] if s["title"] == "Growth chart")
+    assert added["code"]["coding"][0]["code"] == "growth"
+    assert "Height at the last measurement" in added["text"]["div"] and "128 cm" in added["text"]["div"]
+    from fhir.resources.R4B.bundle import Bundle
+
+    Bundle.model_validate(document)  # still a valid FHIR Bundle with the plugin's section in it
+
+    pdf = fetch_pdf(app, patient, f"/card/{own}/export/summary.pdf").data
+    path = tmp_path / "summary.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout  # noqa: S603, S607
+    words = " ".join(text.split())  # the table's cells wrap
+    assert "Growth chart" in words and "Height at the last measurement" in words and "128 cm" in words
+
+
+def test_a_trusted_person_exports_a_plugin_section_only_when_shared(slots):
+    import json
+
+    _app, people, sign_in = slots
+    own = people["patient"].patient_id
+    document = json.loads(sign_in("trusted").get(f"/card/{own}/export/ips.json").get_data())
+    titles = [s["title"] for s in document["entry"][0]["resource"]["section"]]
+    assert "Growth chart" not in titles
