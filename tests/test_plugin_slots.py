@@ -164,3 +164,44 @@ def test_a_trusted_person_exports_a_plugin_section_only_when_shared(slots):
     document = json.loads(sign_in("trusted").get(f"/card/{own}/export/ips.json").get_data())
     titles = [s["title"] for s in document["entry"][0]["resource"]["section"]]
     assert "Growth chart" not in titles
+
+
+def actions_of(html: str) -> list[tuple[str, str]]:
+    """The card's actions, in their order: (url, label)."""
+    found = html.split('id="card-actions-heading"')[1].split("</nav>")[0]
+    return re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', found)
+
+
+def test_hook_card_actions(slots):
+    _app, people, sign_in = slots
+    own = people["patient"].patient_id
+    html = sign_in("patient").get(f"/card/{own}").get_data(as_text=True)
+    assert '<nav aria-labelledby="card-actions-heading" class="card-actions">' in html
+    assert [url for url, _label in actions_of(html)] == [
+        f"/card/{own}/export",
+        f"/card/{own}/certificates",
+        "/slots-fixture/diary",
+    ]
+    assert ("/slots-fixture/diary", "Keep a growth diary") in actions_of(html)
+
+
+def test_hook_profile_fields(slots):
+    _app, _people, sign_in = slots
+    html = sign_in("patient").get("/profile").get_data(as_text=True)
+    more = html.split('<h2 id="more">')[1].split("</dl>")[0]
+    assert re.search(r'<dt>School</dt><dd>No\. 7<p class="meta">Shown to the school nurse\.</p></dd>', more)
+
+
+def test_a_raising_slot_hook_drops_only_its_contribution(app_factory, demo_factory):
+    app = app_factory(TESTING_PLUGINS=[BROKEN, SLOTS], PLUGINS_RAISE_ERRORS=False)
+    people = demo_factory(app)
+    client = app.test_client()
+    session_for(app, client, people["patient"].id)
+    own = people["patient"].patient_id
+    card = client.get(f"/card/{own}")
+    assert card.status_code == 200
+    html = card.get_data(as_text=True)
+    assert f'href="/card/{own}/more/growth"' in html
+    assert ("/slots-fixture/diary", "Keep a growth diary") in actions_of(html)
+    assert client.get(f"/card/{own}/more/growth").status_code == 200
+    assert "<dt>School</dt>" in client.get("/profile").get_data(as_text=True)
