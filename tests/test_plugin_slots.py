@@ -205,3 +205,72 @@ def test_a_raising_slot_hook_drops_only_its_contribution(app_factory, demo_facto
     assert ("/slots-fixture/diary", "Keep a growth diary") in actions_of(html)
     assert client.get(f"/card/{own}/more/growth").status_code == 200
     assert "<dt>School</dt>" in client.get("/profile").get_data(as_text=True)
+
+
+def test_hook_appointment_kinds(slots):
+    from datetime import time
+
+    from portal import clock
+    from portal.appointments import admin, booking
+    from portal.appointments.models import Slot
+    from portal.auth.models import Account
+    from portal.database import db
+    from portal.directory.models import Practitioner
+
+    app, people, sign_in = slots
+    form = sign_in("org_admin").get("/clinic/schedules/rules/new").get_data(as_text=True)
+    assert re.search(r'<input[^>]*value="video"[^>]*>\s*<label[^>]*>Video call</label>', form)
+
+    own = people["guardian"].patient_id  # her own card: no appointment with a therapist yet
+    with app.test_request_context():
+        org_admin = db.session.get(Account, people["org_admin"].id)
+        doctor = db.session.scalar(sa.select(Practitioner).where(Practitioner.account_id == people["doctor"].id))
+        rule = admin.NewRule(doctor.id, "1234567", time(21, 0), time(22, 0), 30, None, "video", clock.today(), None)
+        _rule, made = admin.add_rule(org_admin, rule)
+        assert made > 0
+        with pytest.raises(admin.AdminRefused):
+            admin.add_rule(org_admin, admin.NewRule(**{**rule.__dict__, "kind": "teleport"}))
+        slot_id = db.session.scalar(
+            sa.select(Slot.id).where(Slot.kind == "video", Slot.status == "free").order_by(Slot.starts_at).limit(1)
+        )
+        booked = booking.book(db.session.get(Account, people["guardian"].id), own, slot_id)
+        appointment_id = booked.appointment.id
+        assert booked.appointment.kind == "video"
+
+    html = sign_in("guardian").get(f"/card/{own}/appointments/{appointment_id}").get_data(as_text=True)
+    assert "<dt>Вид</dt><dd>Video call</dd>" in html
+    link = f'<a href="https://video.example.org/room/{appointment_id}">Join the video call</a>'
+    assert f"<dt>Как подключиться</dt><dd>{link}</dd>" in html
+
+
+def test_the_database_takes_any_kind_key_but_not_an_empty_or_capitalised_one(slots):
+    from datetime import timedelta
+
+    from sqlalchemy.exc import IntegrityError
+
+    from portal import clock
+    from portal.appointments.models import Slot
+    from portal.database import db
+    from portal.directory.models import Practitioner
+
+    app, _people, _sign_in = slots
+    with app.app_context():
+        doctor = db.session.scalar(sa.select(Practitioner).limit(1))
+        start = clock.now() + timedelta(days=400)
+        for number, kind in enumerate(("video", "", "Video")):
+            moment = start + timedelta(hours=number)
+            db.session.add(
+                Slot(
+                    practitioner_id=doctor.id,
+                    organisation_id=doctor.organisation_id,
+                    starts_at=moment,
+                    ends_at=moment + timedelta(minutes=30),
+                    kind=kind,
+                )
+            )
+            if kind == "video":
+                db.session.commit()
+                continue
+            with pytest.raises(IntegrityError):
+                db.session.commit()
+            db.session.rollback()
