@@ -205,6 +205,9 @@ def test_a_raising_slot_hook_drops_only_its_contribution(app_factory, demo_facto
     assert ("/slots-fixture/diary", "Keep a growth diary") in actions_of(html)
     assert client.get(f"/card/{own}/more/growth").status_code == 200
     assert "<dt>School</dt>" in client.get("/profile").get_data(as_text=True)
+    admin = app.test_client()
+    session_for(app, admin, people["org_admin"].id)
+    assert 'value="video"' in admin.get("/clinic/schedules/rules/new").get_data(as_text=True)
 
 
 def test_hook_appointment_kinds(slots):
