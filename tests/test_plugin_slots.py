@@ -277,3 +277,19 @@ def test_the_database_takes_any_kind_key_but_not_an_empty_or_capitalised_one(slo
             with pytest.raises(IntegrityError):
                 db.session.commit()
             db.session.rollback()
+
+
+def test_a_section_whose_rows_fail_says_so_and_stays_out_of_the_export(app_factory, demo_factory):
+    import json
+
+    app = app_factory(TESTING_PLUGINS=[SLOTS, "tests.fixture_plugins.slots_plugin:Flaky"], PLUGINS_RAISE_ERRORS=False)
+    people = demo_factory(app)
+    client = app.test_client()
+    session_for(app, client, people["patient"].id)
+    own = people["patient"].patient_id
+    response = client.get(f"/card/{own}/more/flaky")
+    assert response.status_code == 503
+    assert "<h1>Flaky section</h1>" in response.get_data(as_text=True)
+    document = json.loads(client.get(f"/card/{own}/export/ips.json").get_data())
+    titles = [s["title"] for s in document["entry"][0]["resource"]["section"]]
+    assert "Growth chart" in titles and "Flaky section" not in titles

@@ -136,14 +136,17 @@ def load(patient: Patient, viewer: Account, basis: str, sections: tuple[str, ...
     today = policy.today()
     added = _exported_by_plugins()
     for section in sections:
-        if section in added:
-            data.added[section] = _plugin_rows(added[section], patient, basis)
-        else:
+        if section not in added:
             setattr(data, section, LOADERS[section](patient.id, today))
+            continue
+        rows = _plugin_rows(added[section], patient, basis)
+        if rows is not None:  # a plugin that failed: its section is left out, not shown empty
+            data.added[section] = rows
+    data.sections = tuple(s for s in sections if s not in added or s in data.added)
     return data
 
 
-def _plugin_rows(section, patient: Patient, basis: str) -> list:
+def _plugin_rows(section, patient: Patient, basis: str) -> list | None:
     """A plugin section's export rows for this card (the read is the export's, already audited)."""
     from flask_babel import get_locale
 

@@ -64,10 +64,18 @@ def card_view(card, locale: str) -> CardView:
     return CardView(patient.id, card.basis, locale, card.short_name, patient.birth_date)
 
 
-def rows_of(section: RecordSection, view: CardView, export: bool = False) -> list[SectionRow]:
-    """The section's rows for one card: what its page shows, or what its export gives."""
+def rows_of(section: RecordSection, view: CardView, export: bool = False) -> list[SectionRow] | None:
+    """The section's rows for one card: what its page shows, or what its export gives. None when
+    the plugin's function fails (logged; raised in development): its page says so, and an export
+    leaves the section out rather than show it empty."""
     function = section.export if export else section.rows
-    return list(_checked(function(view) if function is not None else ()))
+    try:
+        return list(_checked(function(view) if function is not None else ()))
+    except Exception:
+        if current_app.config.get("PLUGINS_RAISE_ERRORS"):
+            raise
+        log.exception("plugin %r failed to give the rows of section %r", section.plugin, section.key)
+        return None
 
 
 def _checked(rows: Iterable[SectionRow]) -> Iterable[SectionRow]:

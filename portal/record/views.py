@@ -120,7 +120,14 @@ def plugin_section(patient_id: int, section: str):
     with audited_read():
         view = service.open_section(g.account, patient_id, section)
         rows = rows_of(found, card_view(view, service._locale()))
-    return render("record/plugin_section.html", view=view, section=found, rows=rows, section_title=found.title)
+    return render(
+        "record/plugin_section.html",
+        view=view,
+        section=found,
+        rows=rows,
+        section_title=found.title,
+        status=200 if rows is not None else 503,
+    )
 
 
 @bp.get(f"/card/<int:patient_id>/{LISTED}/<int:entry_id>")

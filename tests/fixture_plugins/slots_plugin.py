@@ -101,3 +101,16 @@ class NoGrowth:
     @hookimpl
     def access_denials(section: str):
         return "the region keeps growth charts elsewhere" if section == "growth" else None
+
+
+def broken_rows(view):
+    raise RuntimeError("the module's service is down")
+
+
+class Flaky:
+    """A section whose rows cannot be had: its page says so, the export leaves it out."""
+
+    @staticmethod
+    @hookimpl
+    def record_sections(page):
+        return [RecordSection("flaky", "Flaky section", broken_rows, export=broken_rows)]
