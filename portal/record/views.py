@@ -11,7 +11,7 @@ from portal.database import write_transaction
 from portal.identifiers import is_valid_enp
 from portal.record import listing, service
 from portal.record.forms import SectionFilter
-from portal.record.plugin_sections import plugin_sections
+from portal.record.plugin_sections import card_view, plugin_sections, rows_of
 from portal.record.sections import BASES, LABELS
 from portal.rendering import current_page, render
 
@@ -112,8 +112,6 @@ def section(patient_id: int, section: str):
 def plugin_section(patient_id: int, section: str):
     """A section a plugin adds: decided and audited as any section, the frame (heading,
     breadcrumbs, the table of rows) rendered here, the rows given by the plugin."""
-    from portal.record.plugin_sections import card_view, plugin_sections, rows_of
-
     found = plugin_sections().get(section)
     if found is None:
         abort(404)
