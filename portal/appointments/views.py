@@ -107,6 +107,7 @@ def _refused_page(patient_id: int, refused: booking.Refused):
         carry=_carry(),
         appointment_id=refused.appointment_id,
         specialty_label=specialty_label,
+        kinds=KINDS,
         status=409 if refused.reason in CONFLICTS else 400,
     )
 
