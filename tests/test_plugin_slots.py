@@ -293,3 +293,17 @@ def test_a_section_whose_rows_fail_says_so_and_stays_out_of_the_export(app_facto
     document = json.loads(client.get(f"/card/{own}/export/ips.json").get_data())
     titles = [s["title"] for s in document["entry"][0]["resource"]["section"]]
     assert "Growth chart" in titles and "Flaky section" not in titles
+
+
+def test_a_section_and_a_field_drawn_by_the_plugins_templates(app_factory, demo_factory):
+    app = app_factory(TESTING_PLUGINS=[SLOTS, "tests.fixture_plugins.slots_plugin:Templated"])
+    people = demo_factory(app)
+    client = app.test_client()
+    session_for(app, client, people["patient"].id)
+    own = people["patient"].patient_id
+    html = client.get(f"/card/{own}/more/diary").get_data(as_text=True)
+    assert "<h1>Growth diary</h1>" in html  # the core's frame
+    assert "<h2>Latest measurement</h2>\n<p>Height: 128 cm (self, diary)</p>" in html
+    profile = client.get("/profile").get_data(as_text=True)
+    link = '<a href="/slots-fixture/diary">Change the school<span class="visually-hidden"> (School)</span></a>'
+    assert link in profile

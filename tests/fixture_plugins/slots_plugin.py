@@ -114,3 +114,18 @@ class Flaky:
     @hookimpl
     def record_sections(page):
         return [RecordSection("flaky", "Flaky section", broken_rows, export=broken_rows)]
+
+
+class Templated:
+    """A section and a profile field drawn by the plugin's own templates inside the core's frame."""
+
+    @staticmethod
+    @hookimpl
+    def record_sections(page):
+        return [RecordSection("diary", "Growth diary", growth, template="slots_fixture/section.html")]
+
+    @staticmethod
+    @hookimpl
+    def profile_fields(page):
+        url = url_for("slots_fixture.diary")
+        return [ProfileField("school_form", "School", template="slots_fixture/field.html", context={"url": url})]
