@@ -403,8 +403,6 @@ def write_vaccination(
     for account_id in card_holders(patient_id):
         inbox.post(account_id, "vaccination_due", patient_id=patient_id, params=params, url=url)
     return entry
-
-
 @dataclass(frozen=True)
 class NewDiagnosis:
     """One diagnosis of a visit's protocol: an ICD-10 code the book has, its title as the book
