@@ -109,3 +109,29 @@ def jobs() -> list[Any]:
 @hookspec
 def identity_providers() -> list[IdentityProvider]:
     """Return sign-in providers (``plugin_api.IdentityProvider``) shown as buttons on the sign-in page."""
+
+
+# -- slots: the card's sections and actions, the profile's fields, the kinds of appointment --------
+
+if TYPE_CHECKING:
+    from portal.plugin_api import AppointmentKind, CardAction, ProfileField, RecordSection
+
+
+@hookspec
+def record_sections(page: Page | None) -> list[RecordSection]:
+    """Return sections of the card: each governed, shareable and audited like a core section."""
+
+
+@hookspec
+def card_actions(page: Page) -> list[CardAction]:
+    """Return links for the list of actions on the card's overview (``page.card`` is the card)."""
+
+
+@hookspec
+def profile_fields(page: Page) -> list[ProfileField]:
+    """Return lines for the profile page: a label and a value, or a template of the plugin's."""
+
+
+@hookspec
+def appointment_kinds() -> list[AppointmentKind]:
+    """Return kinds of appointment (beside in person, at home, online) that schedules may offer."""

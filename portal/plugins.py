@@ -194,7 +194,7 @@ class PluginHost:
                 plugin_faults.record(impl.plugin_name, hook_name)
                 continue
             for item in returned or ():
-                if hook_name == "dashboard_cards":
+                if hasattr(item, "plugin"):  # a card, a section, a field: rendered in its plugin's domain
                     item = replace(item, plugin=impl.plugin_name)
                 results.append(item)
         return results

@@ -293,6 +293,17 @@ def render_card(card: DashboardCard) -> Markup:
     return Markup(template.render(page=current_page(), card=card, **bound_gettext(translations), **card.context))  # noqa: S704
 
 
+def render_plugin_template(plugin: str, template: str, **context: Any) -> Markup:
+    """Render a plugin's template for a slot (a section's content, a profile field) on its own, as
+    ``render_card`` does: with ``page`` and ``context``, gettext bound to the plugin's catalog."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    found = app.extensions["portal.plugins"].translations_of(plugin)
+    translations = found.domain.get_translations() if found is not None else _core_translations()
+    loaded = app.jinja_env.get_template(template)
+    # The template's own output, escaped as it was rendered: HTML we produced.
+    return Markup(loaded.render(page=current_page(), **bound_gettext(translations), **context))  # noqa: S704
+
+
 def _core_translations() -> Any:
     from flask_babel import get_babel
 

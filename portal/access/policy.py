@@ -145,6 +145,18 @@ def _guardianship(account_id: int, patient_id: int, verified: bool = True) -> Gu
     return db.session.scalar(query.limit(1))
 
 
+def card_sections() -> tuple[str, ...]:
+    """The card's sections: the core's, then those plugins add (the ``record_sections`` hook).
+
+    A plugin's section is decided as a core section of the record such as the documents: the
+    patient and their guardian read and add, a trusted person only when the grant names it (at the
+    grant's level), a clinician treating the patient by role, emergency access reads it; consent,
+    a closed card and the deny rules (which can name it) apply as to any section."""
+    from portal.record.plugin_sections import section_keys
+
+    return SECTIONS + section_keys()
+
+
 def decide(account: Account | None, action: str, patient: Patient | None, section: str) -> Decision:
     """The decision and its reason. Pure reads; the caller audits. What the core allows, the
     plugins' deny rules may still refuse: they are told the basis the core found."""
@@ -157,7 +169,8 @@ def decide(account: Account | None, action: str, patient: Patient | None, sectio
 
 
 def _decide(account: Account | None, action: str, patient: Patient | None, section: str) -> Decision:
-    if action not in ACTIONS or (section not in SECTIONS and section != CERTIFICATES):
+    known = section in SECTIONS or section == CERTIFICATES or section in card_sections()
+    if action not in ACTIONS or not known:
         return Decision(False, f"unknown action or section {action}/{section}")
     if account is None or not account.is_active:
         return Decision(False, "not signed in")
@@ -639,7 +652,7 @@ def visible_sections(account: Account, patient: Patient, decision: Decision, act
     if not decision.allowed:
         return ()
     shown = []
-    for section in SECTIONS:
+    for section in card_sections():
         if section == "summary":
             continue
         if decision.basis == "trusted" and section not in (decision.sections or ()):

@@ -24,8 +24,8 @@ from sqlalchemy import or_, select
 
 from portal import clock
 from portal.access import policy
-from portal.appointments import desk, schedule
-from portal.appointments.models import KINDS, Appointment, ScheduleException, ScheduleRule
+from portal.appointments import desk, kinds, schedule
+from portal.appointments.models import Appointment, ScheduleException, ScheduleRule
 from portal.audit import service as audit
 from portal.auth.models import Account
 from portal.database import db, write_transaction
@@ -182,7 +182,7 @@ def add_rule(account: Account, new: NewRule, organisation_id: int | None = None)
             raise LookupError(new.practitioner_id)
         if organisation_id is not None and doctor.organisation_id != organisation_id:
             raise LookupError(new.practitioner_id)
-        if new.kind not in KINDS:
+        if new.kind not in kinds.known():
             raise AdminRefused("kind")
         if new.valid_from < clock.today():
             raise AdminRefused("valid_from_past")

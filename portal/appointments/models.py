@@ -34,7 +34,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.database import Base
 
-KINDS = ("in_person", "home", "online")
+KINDS = ("in_person", "home", "online")  # the core's; plugins add more (appointments.kinds)
+# Any kind's key: the database cannot list the kinds, which depend on the plugins a deployment runs.
+KIND_SQL = "kind <> '' AND kind = lower(kind)"
 SLOT_STATUSES = ("free", "held", "booked", "cancelled")
 EXCEPTION_KINDS = ("holiday", "sick_leave", "training")
 APPOINTMENT_STATUSES = (
@@ -79,7 +81,7 @@ class ScheduleRule(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
-        CheckConstraint(_in("kind", KINDS), name="kind"),
+        CheckConstraint(KIND_SQL, name="kind"),
         CheckConstraint("end_time > start_time", name="end_after_start"),
         CheckConstraint("slot_minutes BETWEEN 5 AND 240", name="slot_minutes"),
         CheckConstraint("week_parity IS NULL OR week_parity IN ('even', 'odd')", name="week_parity"),
@@ -132,7 +134,7 @@ class Slot(Base):
 
     __table_args__ = (
         UniqueConstraint("practitioner_id", "starts_at", name="uq_slot_practitioner_starts_at"),
-        CheckConstraint(_in("kind", KINDS), name="kind"),
+        CheckConstraint(KIND_SQL, name="kind"),
         CheckConstraint(_in("status", SLOT_STATUSES), name="status"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         Index("ix_slot_organisation_status_start", "organisation_id", "status", "starts_at"),
@@ -172,7 +174,7 @@ class Appointment(Base):
     __table_args__ = (
         Index("ix_appointment_patient_start", "patient_id", "starts_at"),
         CheckConstraint(_in("status", APPOINTMENT_STATUSES), name="status"),
-        CheckConstraint(_in("kind", KINDS), name="kind"),
+        CheckConstraint(KIND_SQL, name="kind"),
         # One appointment per slot among those holding it: the database refuses a double booking.
         Index(
             "uq_appointment_active_slot",

@@ -11,8 +11,8 @@ from flask_babel import lazy_gettext as _l
 
 from portal import clock
 from portal.access import policy, staff
-from portal.appointments import admin, desk, states
-from portal.appointments.models import EXCEPTION_KINDS, KINDS
+from portal.appointments import admin, desk, kinds, states
+from portal.appointments.models import EXCEPTION_KINDS
 from portal.appointments.staff_forms import (
     DeskCancelForm,
     DeskSearchForm,
@@ -51,7 +51,7 @@ ADMIN_REFUSALS = {
 RULE_REFUSAL_FIELDS = {
     "valid_from_past": "valid_from", "valid_until_before": "valid_until", "kind": "kind", "overlap": "weekdays",
 }  # fmt: skip
-KIND_LABELS = {"in_person": _l("At the clinic"), "home": _l("At home"), "online": _l("Online")}
+KIND_LABELS = kinds.LABELS
 EXCEPTION_LABELS = {"holiday": _l("Holiday"), "sick_leave": _l("Sick leave"), "training": _l("Training")}
 WEEKDAY_LABELS = {
     "1": _l("Mon"), "2": _l("Tue"), "3": _l("Wed"), "4": _l("Thu"), "5": _l("Fri"), "6": _l("Sat"), "7": _l("Sun"),
@@ -314,7 +314,7 @@ def rule_new():
     seen = _overview_or_404(organisation_id)
     form = NewRuleForm()
     form.practitioner.choices = choices([("", _l("Choose the doctor")), *_doctor_choices(seen)])
-    form.kind.choices = choices([(k, KIND_LABELS[k]) for k in KINDS])
+    form.kind.choices = choices([(k, KIND_LABELS[k]) for k in kinds.known()])
     status = 200
     if request.method == "GET":
         form.practitioner.data = preselected or ""

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from portal.access import card
-from portal.appointments import booking, step_lists
+from portal.appointments import booking, kinds, step_lists
 from portal.appointments.forms import BookForm
 from portal.directory.regions import ACCESSIBILITY
 from portal.directory.specialties import by_code
@@ -47,7 +47,7 @@ STATUSES = {
     "cancelled_by_patient": _l("Cancelled"),
     "cancelled_by_clinic": _l("Cancelled by the clinic"),
 }
-KINDS = {"in_person": _l("At the clinic"), "home": _l("At home"), "online": _l("Online")}
+KINDS = kinds.LABELS  # the core's and the plugins' kinds of appointment
 # The parts of the day the time step groups its times under (booking.PARTS_OF_DAY), and its filter.
 PARTS = {
     "morning": _l("Morning, before 12:00"),
@@ -107,6 +107,7 @@ def _refused_page(patient_id: int, refused: booking.Refused):
         carry=_carry(),
         appointment_id=refused.appointment_id,
         specialty_label=specialty_label,
+        kinds=KINDS,
         status=409 if refused.reason in CONFLICTS else 400,
     )
 
@@ -318,6 +319,7 @@ def ticket(patient_id: int, appointment_id: int):
         features=[(str(ACCESSIBILITY[key]), value) for key, value in org.accessibility.items()],
         statuses=STATUSES,
         kinds=KINDS,
+        join=kinds.ticket_link(found.appointment),
         specialty_label=specialty_label,
         cutoff_hours=int(booking.cutoff().total_seconds() // 3600),
     )

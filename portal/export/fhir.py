@@ -37,6 +37,7 @@ EMPTY_REASON = "http://terminology.hl7.org/CodeSystem/list-empty-reason"
 IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 XHTML = "http://www.w3.org/1999/xhtml"
+SECTION_KEYS = "urn:medkarta:card-section"  # a section a plugin adds, named by its key
 MEDIA_TYPE = "application/fhir+json"
 
 # (card section, LOINC code, LOINC display, required by IPS)
@@ -370,6 +371,23 @@ def _section(section: str, code: str, display: str, text: dict, entries: list[di
     return out
 
 
+def _added_section(key: str, rows: list) -> dict:
+    """A section a plugin adds (``RecordSection.export``): its rows as the narrative, coded by the
+    portal's section key (no LOINC code is known for it) and without entries."""
+    from portal.record.sections import LABELS
+
+    title = str(LABELS[key])
+    lines = [[row.label, row.value, _date_text(row.on) if row.on else ""] for row in rows]
+    out = {
+        "title": title,
+        "code": {"coding": [_code(SECTION_KEYS, key)], "text": title},
+        "text": narrative([_("Entry"), _("Value"), _("Date")], lines, _("No entries in the card.")),
+    }
+    if not lines:
+        out["emptyReason"] = {"coding": [_code(EMPTY_REASON, "unavailable")]}
+    return out
+
+
 def build_bundle(data: CardExport) -> dict:
     """The IPS document Bundle for ``data``: only what the viewer may see of this one patient."""
     locale = str(get_locale() or "ru")
@@ -412,6 +430,7 @@ def build_bundle(data: CardExport) -> dict:
                 rows.extend(report_rows)
         text = narrative(headers, rows, _("No entries in the card."))
         sections.append(_section(section, code, display, text, entries, "unavailable"))
+    sections += [_added_section(key, rows) for key, rows in data.added.items()]
 
     moment = _dt(data.generated_at)
     title = _("Patient summary: %(name)s", name=data.patient.full_name)

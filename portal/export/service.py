@@ -84,6 +84,8 @@ class CardExport:
     checkups: list[Checkup] = field(default_factory=list)
     referrals: list[Referral] = field(default_factory=list)
     insurance: Insurance | None = None
+    # The sections plugins add (record_sections) with an export: their rows, by section key.
+    added: dict[str, list] = field(default_factory=dict)
 
     def may(self, section: str) -> bool:
         return section in self.sections
@@ -91,7 +93,14 @@ class CardExport:
 
 def exportable(account: Account, card: CardContext) -> tuple[str, ...]:
     visible = policy.visible_sections(account, card.patient, card.decision, action="export")
-    return tuple(s for s in SECTIONS if s in visible)
+    return tuple(s for s in SECTIONS if s in visible) + tuple(s for s in _exported_by_plugins() if s in visible)
+
+
+def _exported_by_plugins() -> dict:
+    """The sections plugins add that give rows to the export (``RecordSection.export``)."""
+    from portal.record.plugin_sections import plugin_sections
+
+    return {key: s for key, s in plugin_sections().items() if s.export is not None}
 
 
 def preview(account: Account, patient_id: int) -> tuple[CardContext, tuple[str, ...]]:
@@ -116,7 +125,7 @@ def export(account: Account, patient_id: int, kind: str) -> CardExport:
         card = open_section(account, patient_id, "summary", action="export", object_type="export", object_id=kind)
         sections = exportable(account, card)
         if kind == "ips":
-            sections = tuple(s for s in sections if s in FHIR_SECTIONS)
+            sections = tuple(s for s in sections if s in FHIR_SECTIONS or s in _exported_by_plugins())
         return load(card.patient, account, card.basis, sections)
 
 
@@ -125,9 +134,29 @@ def load(patient: Patient, viewer: Account, basis: str, sections: tuple[str, ...
     decided and audited (a request), or acts for a request that did (a PDF job)."""
     data = CardExport(patient, viewer, basis, datetime.now(UTC), sections)
     today = policy.today()
+    added = _exported_by_plugins()
     for section in sections:
-        setattr(data, section, LOADERS[section](patient.id, today))
+        if section not in added:
+            setattr(data, section, LOADERS[section](patient.id, today))
+            continue
+        rows = _plugin_rows(added[section], patient, basis)
+        if rows is not None:  # a plugin that failed: its section is left out, not shown empty
+            data.added[section] = rows
+    data.sections = tuple(s for s in sections if s not in added or s in data.added)
     return data
+
+
+def _plugin_rows(section, patient: Patient, basis: str) -> list | None:
+    """A plugin section's export rows for this card (the read is the export's, already audited)."""
+    from flask_babel import get_locale
+
+    from portal.plugin_api import CardView
+    from portal.record.plugin_sections import rows_of
+
+    view = CardView(
+        patient.id, basis, str(get_locale() or "ru"), f"{patient.surname} {patient.name}", patient.birth_date
+    )
+    return rows_of(section, view, export=True)
 
 
 def _all(query) -> list:

@@ -247,3 +247,24 @@ __all__ += [
     "crontab",
     "enqueue_job",
 ]
+
+# Slots: the card's sections and actions, the profile's fields, the kinds of appointment.
+from portal.plugin_api.slots import (  # noqa: E402
+    AppointmentKind,
+    AppointmentTicket,
+    CardAction,
+    CardView,
+    ProfileField,
+    RecordSection,
+    SectionRow,
+)
+
+__all__ += [
+    "AppointmentKind",
+    "AppointmentTicket",
+    "CardAction",
+    "CardView",
+    "ProfileField",
+    "RecordSection",
+    "SectionRow",
+]

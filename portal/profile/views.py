@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, redirect, request, url_for
+from markupsafe import Markup
 
 from portal.access import signed_in_without_consent
 from portal.forms import choices
@@ -47,5 +48,22 @@ def profile():
         channels_on=on,
         events_total=len(inbox.EVENTS),
         theme_hints={t.name: t.description for t in page.themes},
+        fields=plugin_fields(page),
         status=400 if form.errors else 200,
     )
+
+
+def plugin_fields(page) -> list:
+    """The lines plugins add to the profile (the ``profile_fields`` hook), in their order."""
+    from flask import current_app
+
+    found = current_app.extensions["portal.plugins"].collect("profile_fields", page=page)
+    return sorted(found, key=lambda f: (f.order, str(f.label)))
+
+
+@bp.app_template_global()
+def render_profile_field(field) -> Markup:
+    """A profile field's own template (``ProfileField.template``), in its plugin's language domain."""
+    from portal.rendering import render_plugin_template
+
+    return render_plugin_template(field.plugin, field.template, field=field, **field.context)

@@ -1,8 +1,11 @@
 """The names of the card's sections, as people read them."""
 
+from collections.abc import Iterator, Mapping
+
+from flask import has_app_context
 from flask_babel import lazy_gettext as _l
 
-LABELS = {
+CORE_LABELS = {
     "summary": _l("Summary"),
     "visits": _l("Visits and examination reports"),
     "diagnoses": _l("Diagnoses"),
@@ -29,3 +32,29 @@ BASES = {
     "clinician": _l("your patient"),
     "emergency": _l("emergency access"),
 }
+
+
+class SectionLabels(Mapping):
+    """The names of the sections: the core's and, in an app, those of the sections plugins add
+    (``record_sections``), so every list that names a section (the access log, the sharing form,
+    the export) names a plugin's by its title."""
+
+    def _all(self) -> Mapping[str, object]:
+        if not has_app_context():
+            return CORE_LABELS
+        from portal.record.plugin_sections import plugin_sections
+
+        added = plugin_sections()
+        return {**CORE_LABELS, **{key: s.title for key, s in added.items()}} if added else CORE_LABELS
+
+    def __getitem__(self, key: str) -> object:
+        return self._all()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+LABELS = SectionLabels()

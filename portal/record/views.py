@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from portal.access import card, signed_in
 from portal.access import service as access
@@ -10,6 +11,7 @@ from portal.database import write_transaction
 from portal.identifiers import is_valid_enp
 from portal.record import listing, service
 from portal.record.forms import SectionFilter
+from portal.record.plugin_sections import card_view, plugin_sections, rows_of
 from portal.record.sections import BASES, LABELS
 from portal.rendering import current_page, render
 
@@ -45,7 +47,31 @@ def card_overview(patient_id: int):
         view=view,
         labels=LABELS,
         cards=sorted(cards, key=lambda c: (c.order, c.title)),
+        actions=card_actions(view),
+        plugin_sections=plugin_sections(),
     )
+
+
+def card_actions(view: service.CardContext) -> list:
+    """The card's list of actions: the core's (download, certificates) for those who may, then
+    the plugins' (the ``card_actions`` hook), in their order."""
+    from flask import current_app
+
+    from portal.plugin_api import CardAction
+
+    found = []
+    if view.basis in ("self", "guardian", "trusted"):
+        found.append(
+            CardAction(
+                _("Download the card (PDF or FHIR)"), url_for("export.export_page", patient_id=view.patient.id), 10
+            )
+        )
+    if view.basis in ("self", "guardian"):
+        found.append(
+            CardAction(_("Certificates and extracts"), url_for("certificates.requests", patient_id=view.patient.id), 20)
+        )
+    found += current_app.extensions["portal.plugins"].collect("card_actions", page=current_page())
+    return sorted(found, key=lambda a: a.order)
 
 
 @bp.get(f"/card/<int:patient_id>/{LISTED}")
@@ -78,6 +104,27 @@ def section(patient_id: int, section: str):
         section_title=LABELS[section],
         prescription_state=listing.prescription_state,
         status=200 if valid else 400,
+    )
+
+
+@bp.get("/card/<int:patient_id>/more/<section>")
+@card
+def plugin_section(patient_id: int, section: str):
+    """A section a plugin adds: decided and audited as any section, the frame (heading,
+    breadcrumbs, the table of rows) rendered here, the rows given by the plugin."""
+    found = plugin_sections().get(section)
+    if found is None:
+        abort(404)
+    with audited_read():
+        view = service.open_section(g.account, patient_id, section)
+        rows = rows_of(found, card_view(view, service._locale()))
+    return render(
+        "record/plugin_section.html",
+        view=view,
+        section=found,
+        rows=rows,
+        section_title=found.title,
+        status=200 if rows is not None else 503,
     )
 
 
@@ -207,3 +254,11 @@ def has_endpoint(name: str) -> bool:
     from flask import current_app
 
     return name in current_app.view_functions
+
+
+@bp.app_template_global()
+def render_section(section, rows: list, view) -> Markup:
+    """A plugin section's own template (``RecordSection.template``) inside the core's frame."""
+    from portal.rendering import render_plugin_template
+
+    return render_plugin_template(section.plugin, section.template, section=section, rows=rows, view=view)

@@ -227,9 +227,9 @@ CODE_PURPOSE = "grant"  # OneTimeCode.purpose of the code that confirms a grant 
 def shareable_sections() -> tuple[str, ...]:
     """The sections an owner may share: everything but the summary (always shown with any
     section) and who opened the card (owner only)."""
-    from portal.access.policy import SECTIONS
+    from portal.access.policy import card_sections
 
-    return tuple(s for s in SECTIONS if s not in ("summary", "access_log"))
+    return tuple(s for s in card_sections() if s not in ("summary", "access_log"))
 
 
 def latest_end_date() -> date:
