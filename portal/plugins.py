@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 from dataclasses import dataclass, replace
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
@@ -40,6 +41,15 @@ CORE_PLUGINS: tuple[str, ...] = (
     "portal.sharing.hooks",
     "portal.auth.hooks",  # sign-in providers
 )
+
+
+def declared_contract(plugin: object) -> object:
+    """The contract version a plugin declares: its own ``CONTRACT``, or for a plugin class or
+    object without one, its module's."""
+    found = getattr(plugin, "CONTRACT", None)
+    if found is None and not isinstance(plugin, ModuleType):
+        found = getattr(sys.modules.get(getattr(plugin, "__module__", "") or ""), "CONTRACT", None)
+    return found
 
 
 class PluginError(RuntimeError):
@@ -120,7 +130,7 @@ class PluginHost:
 
     def _register(self, module: ModuleType, name: str, status: str, version: str) -> None:
         if status != "core":  # the portal's own features are built with the contract they define
-            problem = contract_problem(name, getattr(module, "CONTRACT", None))
+            problem = contract_problem(name, declared_contract(module))
             if problem:
                 raise PluginError(problem)
         try:

@@ -8,6 +8,7 @@ those, so an error in it refuses those and nothing else.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -26,22 +27,27 @@ BASES: tuple[str, ...] = ("self", "guardian", "trusted", "clinician", "emergency
 
 @dataclass(frozen=True)
 class Scope:
-    """The sections and actions a deny rule rules on."""
+    """The sections and actions a deny rule rules on; ``None`` sections: every one, the
+    plugins' sections of the card (``record_sections``) too."""
 
-    sections: frozenset[str]
+    sections: frozenset[str] | None
     actions: frozenset[str]
 
     def covers(self, section: str, action: str) -> bool:
-        return section in self.sections and action in self.actions
+        return (self.sections is None or section in self.sections) and action in self.actions
 
 
-def _names(given: Iterable[str] | None, known: tuple[str, ...], what: str) -> frozenset[str]:
+def _names(given: Iterable[str] | None, known: tuple[str, ...], what: str, keys_too: bool = False) -> frozenset[str]:
+    """The names given, each one of ``known`` or, with ``keys_too``, a plugin section's key
+    (lower-case letters, digits and ``_``: a name the core does not know is taken for one)."""
     if given is None:
         return frozenset(known)
     if isinstance(given, str):
         given = (given,)
     names = frozenset(given)
-    unknown = sorted(names - set(known))
+    unknown = sorted(
+        name for name in names - set(known) if not (keys_too and re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name))
+    )
     if unknown:
         raise ValueError(f"unknown {what} {unknown}; the {what} are: {', '.join(known)}")
     return names
@@ -52,7 +58,8 @@ def governs(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare what an ``access_denials`` rule rules on: the sections and actions (each left out
     means all of them; ``@governs()`` says plainly that the rule may refuse anything)."""
-    scope = Scope(_names(sections, SECTIONS, "sections"), _names(actions, ACTIONS, "actions"))
+    named = None if sections is None else _names(sections, SECTIONS, "sections", keys_too=True)
+    scope = Scope(named, _names(actions, ACTIONS, "actions"))
 
     def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
         function.portal_governs = scope  # type: ignore[attr-defined]

@@ -27,7 +27,7 @@ def contract_problem(name: str, declared: object) -> str | None:
     if declared is None:
         return (
             f"plugin {name!r} does not say which plugin contract it was built for: add "
-            f'CONTRACT = "{CONTRACT_VERSION}" to its module (this portal has contract {CONTRACT_VERSION})'
+            f'CONTRACT = "{CONTRACT_VERSION}" to its module or class (this portal has contract {CONTRACT_VERSION})'
         )
     theirs = _parse(declared)  # type: ignore[arg-type]
     if theirs is None:

@@ -13,6 +13,7 @@ from portal.plugin_api import (
     ProfileField,
     RecordSection,
     SectionRow,
+    governs,
     hookimpl,
     public,
     render,
@@ -101,6 +102,7 @@ class NoGrowth:
 
     @staticmethod
     @hookimpl
+    @governs(sections=["growth"])
     def access_denials(section: str):
         return "the region keeps growth charts elsewhere" if section == "growth" else None
 
