@@ -297,10 +297,10 @@ def check_page(
     js: bool = True,
     cookie: str | None = None,
     headings: int = 1,
-) -> None:
+) -> str:
     """Open ``path`` once and assert what every page of the portal keeps: 200, the document's
-    language, ``headings`` h1 (one), and nothing from axe (in every theme, unless
-    ``theme`` names one), the console or the CSP. ``cookie`` is a signed-in session's."""
+    language, ``headings`` h1 (one), and nothing from axe (in every theme, unless ``theme`` names
+    one), the console or the CSP. ``cookie`` is a signed-in session's. Returns the h1's text."""
     context = new_context(browser, base_url, lang=lang, theme=theme, js=js)
     try:
         if cookie:
@@ -317,5 +317,6 @@ def check_page(
             check.assert_clean()
         except AssertionError as problems:
             raise AssertionError(f"{where}:\n{problems}") from None
+        return check.page.locator("h1").first.inner_text().strip() if found else ""
     finally:
         context.close()

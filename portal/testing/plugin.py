@@ -160,12 +160,13 @@ def portal_browser():
 
 
 @pytest.fixture
-def check_page(request: pytest.FixtureRequest, portal_app: PortalApps) -> Iterator[Callable[..., None]]:
+def check_page(request: pytest.FixtureRequest, portal_app: PortalApps) -> Iterator[Callable[..., str]]:
     """``check_page("/myplugin/", role=None)`` opens the page of the app ``portal_app`` made last
     (or ``app=``) in Chromium, signed in as ``role`` if given, in each language, theme and
     JavaScript setting asked for (by default Russian and English, every theme, JavaScript on and
     off), and asserts 200, the document's language, one h1, and nothing from axe (WCAG 2.2 AA),
-    the console or the Content-Security-Policy."""
+    the console or the Content-Security-Policy. Returns the h1 of the page last checked (after any
+    redirect), to tell which page it was."""
     from portal.testing import browser
 
     servers: dict[int, str] = {}
@@ -180,7 +181,7 @@ def check_page(request: pytest.FixtureRequest, portal_app: PortalApps) -> Iterat
         js: bool | Sequence[bool] = (True, False),
         headings: int = 1,
         app: Flask | None = None,
-    ) -> None:
+    ) -> str:
         chromium = request.getfixturevalue("portal_browser")
         app = app or portal_app.last
         if id(app) not in servers:
@@ -188,9 +189,10 @@ def check_page(request: pytest.FixtureRequest, portal_app: PortalApps) -> Iterat
             servers[id(app)] = url
             stops.append((url, server))
         cookie = browser.session_cookie(app, role) if role else None
+        heading = ""
         for language in [lang] if isinstance(lang, str) else lang:
             for javascript in [js] if isinstance(js, bool) else js:
-                browser.check_page(
+                heading = browser.check_page(
                     chromium,
                     servers[id(app)],
                     path,
@@ -200,6 +202,7 @@ def check_page(request: pytest.FixtureRequest, portal_app: PortalApps) -> Iterat
                     cookie=cookie,
                     headings=headings,
                 )
+        return heading
 
     yield check
     for url, server in stops:
