@@ -100,7 +100,7 @@ def test_check_page_passes_a_clean_page_and_names_what_axe_finds(portal_app, che
 def test_check_page_signs_in_as_a_demo_person(portal_app, check_page, demo_cards):
     portal_app()
     assert check_page("/auth/sessions", role="patient", lang="en", js=True) == "Active sessions"
-    assert check_page("/auth/sessions", lang="en", js=True).startswith("Sign in")  # nobody signed in: to the sign-in page
+    assert check_page("/auth/sessions", lang="en", js=True).startswith("Sign in")  # to the sign-in page
 
 
 # -- new-plugin ---------------------------------------------------------------------------------
