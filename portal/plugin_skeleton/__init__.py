@@ -82,7 +82,7 @@ def write_catalogues(directory: Path, domain: str, messages) -> None:
     with (directory / f"{domain}.pot").open("wb") as out:
         write_po(out, template, omit_header=False, sort_output=True)
     for locale in ("ru", "en"):
-        catalog = Catalog(locale=locale, domain=domain)
+        catalog = Catalog(locale=locale, domain=domain, fuzzy=False)
         for english, russian in messages:
             catalog.add(english, russian if locale == "ru" else "")
         folder = directory / locale / "LC_MESSAGES"
