@@ -80,15 +80,16 @@ test: deps install-test
 	$(BIN)/pytest e2e -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --junitxml=reports/e2e.xml
 	$(MAKE) --no-print-directory test-example
 
-## The example plugin as an integrator has it (docs/writing_plugins.md): built from its folder as a
-## distribution of its own, installed with pip into a folder of its own (never into .venv), and its
+## The example plugin as an integrator has it (docs/writing_plugins.md): built from (a copy of) its
+## folder as a distribution of its own, installed with pip into a folder of its own (never into .venv), and its
 ## tests run against the installed copy, which the portal finds by its entry point, with
 ## portal.testing's fixtures from the portal's pytest11 entry point.
 test-example: export PORTAL_REQUIRE_BROWSER = 1
 test-example: install-test
-	rm -rf $(EXAMPLE_BUILD)
-	$(BIN)/pybabel compile -d $(EXAMPLE)/medkarta_example/translations -D example >/dev/null
-	$(BIN)/pip wheel --quiet --no-deps --wheel-dir $(EXAMPLE_BUILD)/dist ./$(EXAMPLE)
+	rm -rf $(EXAMPLE_BUILD) && mkdir -p $(EXAMPLE_BUILD)
+	cp -r $(EXAMPLE) $(EXAMPLE_BUILD)/src  # the build writes beside its sources: a copy keeps the folder clean
+	$(BIN)/pybabel compile -d $(EXAMPLE_BUILD)/src/medkarta_example/translations -D example >/dev/null
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir $(EXAMPLE_BUILD)/dist ./$(EXAMPLE_BUILD)/src
 	$(BIN)/pip install --quiet --no-deps --target $(EXAMPLE_BUILD)/site $(EXAMPLE_BUILD)/dist/*.whl
 	PYTHONPATH=$(CURDIR)/$(EXAMPLE_BUILD)/site $(BIN)/pytest $(EXAMPLE)/tests -q -p no:cacheprovider \
 	  --junitxml=reports/example-plugin.xml
