@@ -88,7 +88,7 @@ test-example: export PORTAL_REQUIRE_BROWSER = 1
 test-example: install-test
 	rm -rf $(EXAMPLE_BUILD) && mkdir -p $(EXAMPLE_BUILD)
 	cp -r $(EXAMPLE) $(EXAMPLE_BUILD)/src  # the build writes beside its sources: a copy keeps the folder clean
-	$(BIN)/pybabel compile -d $(EXAMPLE_BUILD)/src/medkarta_example/translations -D example >/dev/null
+	$(BIN)/pybabel -q compile -d $(EXAMPLE_BUILD)/src/medkarta_example/translations -D example
 	$(BIN)/pip wheel --quiet --no-deps --wheel-dir $(EXAMPLE_BUILD)/dist ./$(EXAMPLE_BUILD)/src
 	$(BIN)/pip install --quiet --no-deps --target $(EXAMPLE_BUILD)/site $(EXAMPLE_BUILD)/dist/*.whl
 	PYTHONPATH=$(CURDIR)/$(EXAMPLE_BUILD)/site $(BIN)/pytest $(EXAMPLE)/tests -q -p no:cacheprovider \
