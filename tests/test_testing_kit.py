@@ -37,6 +37,11 @@ def test_portal_app_enables_only_the_plugins_named(portal_app):
     assert "tests.fixture_plugins.sms_gateway" not in statuses  # the repository's own tests add it; the kit does not
 
 
+def test_portal_app_passes_settings_on_as_docs_plugins_md_shows(portal_app):
+    app = portal_app(plugins=["hotline"], PLUGIN_CONFIG={"hotline": {"phone": "8-800-100-00-00"}})
+    assert "8-800-100-00-00" in app.test_client().get("/hotline/").get_data(as_text=True)
+
+
 def test_each_app_has_a_copy_of_the_demo_of_its_own(portal_app, demo_cards):
     from portal.record.models import Patient
 
