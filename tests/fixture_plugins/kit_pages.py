@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from portal.plugin_api import Blueprint, hookimpl, public, render
 
+CONTRACT = "1.0"
+
 bp = Blueprint("kit_pages", __name__, url_prefix="/kit-pages")
 
 
