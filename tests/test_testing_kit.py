@@ -26,6 +26,19 @@ def test_the_kit_is_a_pytest_plugin_of_the_portal():
     assert project["entry-points"]["pytest11"] == {"medkarta": "portal.testing.plugin"}
 
 
+def test_the_portal_never_imports_its_test_kit():
+    """portal.testing seeds demo data and signs people in without a password: no module of the
+    product may import it, so it never runs behind a request."""
+    from tests.test_imports import PORTAL, imported_modules
+
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(n for n in imported_modules(path) if n.startswith("portal.testing"))
+        for path in sorted(PORTAL.rglob("*.py"))
+        if "testing" not in path.relative_to(PORTAL).parts
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
 def test_portal_app_enables_only_the_plugins_named(portal_app):
     bare = portal_app(plugins=[])
     with_hotline = portal_app(plugins=["hotline"])
