@@ -56,8 +56,11 @@ def test_a_signed_in_patient_sees_the_page_at_no_cost_of_queries(portal_app, cli
     assert len(plugin_page) <= len(core_page), "the page adds queries of its own"
 
 
-def test_the_demo_cards_are_there_for_tests_that_need_them(demo_cards):
-    assert {"patient", "guardian", "child_9"} <= set(demo_cards)
+def test_the_menu_item_is_on_a_patient_s_own_card_too(portal_app, client_as, demo_cards):
+    portal_app(plugins=[PLUGIN])
+    response = client_as("patient").get(f"/card/{demo_cards['patient']}")
+    assert response.status_code == 200
+    assert f'href="{PAGE}"' in response.get_data(as_text=True)
 
 
 def test_the_page_passes_the_browser_check(portal_app, check_page):
