@@ -10,9 +10,12 @@ WORKERS ?= 2
 TEST_WORKERS ?= 2
 PLUGIN_CATALOGS := $(wildcard plugins/*/translations)
 OIDC_PROVIDER := tests/oidc_provider/node_modules/.installed
+# The example plugin, a distribution of its own (docs/writing_plugins.md), and where make test-example builds it
+EXAMPLE := examples/medkarta-example
+EXAMPLE_BUILD := build/example
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-unit test-e2e test-pg install install-test deps deps-run deps-bench bench bench-slots bench-pdf translations compile-translations db lint clean
+.PHONY: run test test-unit test-e2e test-pg test-example install install-test deps deps-run deps-bench bench bench-slots bench-pdf translations compile-translations db lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +76,8 @@ run: deps-run db
 ## the parallel run of their suite. Fails if Chromium cannot be found. (The suites run one after
 ## the other: beside a database suite the browser tests' waits become flaky on two cores. The
 ## browser tests run in two processes, a test file each at a time: each file has its own portal.)
+## Last, the example plugin's own tests (make test-example). The kit's browser checks never skip here.
+test: export PORTAL_REQUIRE_BROWSER = 1
 test: deps install-test
 	$(BIN)/python e2e/find_chromium.py
 	$(BIN)/pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) -m "not timing and not benchmark" --junitxml=reports/unit-sqlite.xml
@@ -83,6 +88,22 @@ test: deps install-test
 	  PORTAL_TEST_DB=postgresql $(BIN)/pytest tests -q -p no:cacheprovider -m timing --junitxml=reports/unit-postgresql-timing.xml; \
 	fi
 	$(BIN)/pytest e2e -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --junitxml=reports/e2e.xml
+	$(MAKE) --no-print-directory test-example
+
+## The example plugin as an integrator has it (docs/writing_plugins.md): built from (a copy of) its
+## folder as a distribution of its own, installed with pip into a folder of its own (never into .venv), and its
+## tests run against the installed copy, which the portal finds by its entry point, with
+## portal.testing's fixtures from the portal's pytest11 entry point.
+## (--no-build-isolation: the venv's setuptools builds it, so nothing is fetched from PyPI.)
+test-example: export PORTAL_REQUIRE_BROWSER = 1
+test-example: install-test
+	rm -rf $(EXAMPLE_BUILD) && mkdir -p $(EXAMPLE_BUILD)
+	cp -r $(EXAMPLE) $(EXAMPLE_BUILD)/src  # the build writes beside its sources: a copy keeps the folder clean
+	$(BIN)/pybabel -q compile -d $(EXAMPLE_BUILD)/src/medkarta_example/translations -D example
+	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir $(EXAMPLE_BUILD)/dist ./$(EXAMPLE_BUILD)/src
+	$(BIN)/pip install --quiet --no-deps --target $(EXAMPLE_BUILD)/site $(EXAMPLE_BUILD)/dist/*.whl
+	PYTHONPATH=$(CURDIR)/$(EXAMPLE_BUILD)/site $(BIN)/pytest $(EXAMPLE)/tests -q -p no:cacheprovider \
+	  --junitxml=reports/example-plugin.xml
 
 ## The benchmark (docs/performance.md): the portal as `make run` serves it, on a generated data set
 ## (SQLite in bench/data/, or PORTAL_BENCH_DATABASE_URL), against a reference Flask page, with wrk.

@@ -1,6 +1,7 @@
 """``flask --app portal ...`` commands: seed-demo, seed-clinic-day, plugins, verify-audit, seal-audit,
 deliver-outbox, generate-slots, expire-offers, send-appointment-reminders, send-reminders,
-assign-role, import-record, import-mkb10; ``worker`` is in ``portal.tasks`` (``db`` is Flask-Migrate's)."""
+assign-role, import-record, import-mkb10, new-plugin (``portal.plugin_skeleton``); ``worker`` is in
+``portal.tasks`` (``db`` is Flask-Migrate's)."""
 
 from __future__ import annotations
 
@@ -264,6 +265,10 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(send_appointment_reminders_command)
     app.cli.add_command(import_record_command)
     app.cli.add_command(import_mkb10_command)
+
+    from portal.plugin_skeleton import new_plugin_command
+
+    app.cli.add_command(new_plugin_command)
 
     from portal import tasks
 

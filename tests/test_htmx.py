@@ -4,8 +4,6 @@ only the results block for htmx; key-based pages; a bounded number of queries.""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import sqlalchemy as sa
 from flask import Flask
@@ -13,6 +11,7 @@ from flask import Flask
 from portal.database import db, write_transaction
 from portal.demodata.seed import seed_demo
 from portal.directory.models import Organisation, organisation_search_text
+from portal.testing.web import recorded_statements
 
 HX = {"HX-Request": "true", "HX-Target": "results"}
 # An organisation's name in the first cell of a row: a link to its page (marked Russian in English).
@@ -110,24 +109,6 @@ def test_key_based_pages_cover_everything_once_in_order(app, client):
 def _id_of(app: Flask, name: str) -> int:
     with app.app_context():
         return db.session.scalar(sa.select(Organisation.id).where(Organisation.name == name))
-
-
-@contextmanager
-def recorded_statements(app: Flask) -> Iterator[list[str]]:
-    """The SQL statements sent while the block runs, without transaction control and pragmas."""
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        if not statement.startswith(("PRAGMA", "BEGIN", "COMMIT", "ROLLBACK")):
-            statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def count_queries(app: Flask, client, url: str) -> int:
