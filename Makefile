@@ -94,13 +94,12 @@ test: deps install-test
 ## folder as a distribution of its own, installed with pip into a folder of its own (never into .venv), and its
 ## tests run against the installed copy, which the portal finds by its entry point, with
 ## portal.testing's fixtures from the portal's pytest11 entry point.
-## (--no-build-isolation: the venv's setuptools builds it, so nothing is fetched from PyPI.)
 test-example: export PORTAL_REQUIRE_BROWSER = 1
 test-example: install-test
 	rm -rf $(EXAMPLE_BUILD) && mkdir -p $(EXAMPLE_BUILD)
 	cp -r $(EXAMPLE) $(EXAMPLE_BUILD)/src  # the build writes beside its sources: a copy keeps the folder clean
 	$(BIN)/pybabel -q compile -d $(EXAMPLE_BUILD)/src/medkarta_example/translations -D example
-	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir $(EXAMPLE_BUILD)/dist ./$(EXAMPLE_BUILD)/src
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir $(EXAMPLE_BUILD)/dist ./$(EXAMPLE_BUILD)/src
 	$(BIN)/pip install --quiet --no-deps --target $(EXAMPLE_BUILD)/site $(EXAMPLE_BUILD)/dist/*.whl
 	PYTHONPATH=$(CURDIR)/$(EXAMPLE_BUILD)/site $(BIN)/pytest $(EXAMPLE)/tests -q -p no:cacheprovider \
 	  --junitxml=reports/example-plugin.xml
