@@ -23,7 +23,7 @@ from flask_babel import get_locale
 
 from portal import clock
 from portal.audit.service import audited_read
-from portal.plugin_api.personal import _writing
+from portal.plugin_api.personal import _reader, _writing
 from portal.record import catalog, intake, listing, service
 from portal.record.intake import Measured, NewDiagnosis
 
@@ -199,7 +199,7 @@ def open_for_plugin(patient_id: int, section: str, object_type: str | None = Non
     key = (patient_id, section, object_type, None if object_id is None else str(object_id))
     with audited_read():
         if key not in opened:
-            opened[key] = service.open_section(g.get("account"), patient_id, section, "read", object_type, object_id)
+            opened[key] = service.open_section(_reader(), patient_id, section, "read", object_type, object_id)
     g.card = opened[key]
     return opened[key]
 
@@ -312,7 +312,7 @@ def card_entry(patient_id: int, section: str, entry_id: int):
                 found.recommendations,
             )
         if section == "results":
-            observations = service.related(g.account, context, section, found)["observations"]
+            observations = service.related(_reader(), context, section, found)["observations"]
             return ResultReport(*_fields(_result(found, found.organisation.name)), _observations(observations))
         return _listed(section, found)
 
@@ -357,7 +357,7 @@ def write_measurements(patient_id: int, values: Iterable[Measured], *, taken_at:
     audited) for anyone else. Runs in the open write transaction, or in one of its own."""
     from portal.access import policy
 
-    account = g.get("account")
+    account = _reader()
     with _writing():
         decision, _patient = policy.require(account, "write", patient_id, "results")
         report = intake.write_measurements(account, decision, patient_id, taken_at or clock.now(), list(values))
@@ -380,7 +380,7 @@ def write_visit_conclusion(
     diagnoses into the card, by the signed-in doctor treating the patient (the policy's "write" on
     the visits, and on the diagnoses when there are any): audited and told to the card's holders as
     the core's protocols are. AccessDenied (404, audited) for anyone else."""
-    account = g.get("account")
+    account = _reader()
     with _writing():
         visit = intake.write_visit(
             account,

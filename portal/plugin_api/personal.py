@@ -78,12 +78,23 @@ class AccountView:
         return bool(self.roles)
 
 
+def _reader():
+    """The signed-in account (the ORM object, never handed to a plugin): the one a guard let in,
+    else a finished sign-in's; None for a visitor or outside a request."""
+    from portal.auth.sessions import account_if_signed_in
+
+    if not has_request_context():
+        return None
+    return g.get("account") or account_if_signed_in()
+
+
 def current_account() -> AccountView | None:
-    """The account of a page behind ``signed_in``, ``card_guard`` or ``staff_guard``; None on a
-    public page."""
+    """The signed-in account: the one a ``signed_in``, ``card_guard`` or ``staff_guard`` page let
+    in, or on any other page (a dashboard card on the home page) a finished sign-in's; None for a
+    visitor, a half-finished sign-in, or outside a request."""
     from portal.auth.service import locale_of
 
-    account = g.get("account") if has_request_context() else None
+    account = _reader()
     if account is None:
         return None
     return AccountView(
@@ -190,7 +201,7 @@ def audit_event(
     _check_name(plugin)
     if not VERB.match(verb) or outcome not in ("success", "failure", "denied"):
         raise ValueError(f"audit verb {verb!r} or outcome {outcome!r}")
-    account = g.get("account") if has_request_context() else None
+    account = _reader()
     with _writing():
         role = _actor_role(account, patient_id)
         audit.record(
