@@ -6,8 +6,11 @@ BIN := $(VENV)/bin
 HOST ?= $(or $(PORTAL_HOST),127.0.0.1)
 PORT ?= $(or $(PORTAL_PORT),5000)
 WORKERS ?= 2
-# pytest-xdist processes for the test suites
-TEST_WORKERS ?= 2
+# pytest-xdist processes: one per core for the unit and HTTP tests, one per two cores for the browser
+# tests (a browser test process keeps about 1.7 cores busy with its Chromium); at least two of each.
+CORES := $(shell nproc 2>/dev/null || echo 2)
+TEST_WORKERS ?= $(shell n=$(CORES); echo $$(( n > 2 ? n : 2 )))
+E2E_WORKERS ?= $(shell n=$(CORES); echo $$(( n / 2 > 2 ? n / 2 : 2 )))
 PLUGIN_CATALOGS := $(wildcard plugins/*/translations)
 OIDC_PROVIDER := tests/oidc_provider/node_modules/.installed
 # The example plugin, a distribution of its own (docs/writing_plugins.md), and where make test-example builds it
@@ -75,7 +78,8 @@ run: deps-run db
 ## then the browser tests in Chromium. Tests marked `timing` (a CPU or time budget) run alone after
 ## the parallel run of their suite. Fails if Chromium cannot be found. (The suites run one after
 ## the other: beside a database suite the browser tests' waits become flaky on two cores. The
-## browser tests run in two processes, a test file each at a time: each file has its own portal.)
+## browser tests run in E2E_WORKERS processes (two on two cores), a test file each at a time: each
+## file has its own portal.)
 ## Last, the example plugin's own tests (make test-example). The kit's browser checks never skip here.
 test: export PORTAL_REQUIRE_BROWSER = 1
 test: deps install-test
@@ -87,7 +91,7 @@ test: deps install-test
 	  PORTAL_TEST_DB=postgresql $(BIN)/pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) -m "not timing and not benchmark" --junitxml=reports/unit-postgresql.xml && \
 	  PORTAL_TEST_DB=postgresql $(BIN)/pytest tests -q -p no:cacheprovider -m timing --junitxml=reports/unit-postgresql-timing.xml; \
 	fi
-	$(BIN)/pytest e2e -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --junitxml=reports/e2e.xml
+	$(BIN)/pytest e2e -q -p no:cacheprovider -n $(E2E_WORKERS) --dist loadfile --junitxml=reports/e2e.xml
 	$(MAKE) --no-print-directory test-example
 
 ## The example plugin as an integrator has it (docs/writing_plugins.md): built from (a copy of) its
