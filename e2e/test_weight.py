@@ -249,8 +249,11 @@ def test_signed_in_card_pages_within_budget(browser, base_url, live_app, templat
 
 
 @pytest.fixture(scope="module")
-def plugin_base_url(seeded_instance, tmp_path_factory, sms_gateway):
-    """A portal with the test-only plugin ``styled``, whose pages bring their own CSS and JS."""
+def plugin_portal(seeded_instance, tmp_path_factory, sms_gateway):
+    """A portal with four plugins: the hotline (a dashboard card and a footer link) and three
+    test-only ones: ``styled``, whose pages bring their own CSS and JS, ``latest_results``, a
+    dashboard card that reads the card through the facade, and ``slots_plugin``, a section of
+    the card, a card action and a profile field. Its address and its app."""
     import shutil
     import threading
 
@@ -264,7 +267,11 @@ def plugin_base_url(seeded_instance, tmp_path_factory, sms_gateway):
     app = create_app(
         {
             "TESTING": True,  # TESTING_PLUGINS is refused otherwise
-            "TESTING_PLUGINS": ["tests.fixture_plugins.styled"],
+            "TESTING_PLUGINS": [
+                "tests.fixture_plugins.styled",
+                "tests.fixture_plugins.latest_results",
+                "tests.fixture_plugins.slots_plugin",
+            ],
             "DATABASE_URL": f"sqlite:///{base / 'e2e.db'}",
             "SECRET_KEY": SECRET,
             "INSTANCE_PATH": str(base),
@@ -275,8 +282,13 @@ def plugin_base_url(seeded_instance, tmp_path_factory, sms_gateway):
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield f"http://127.0.0.1:{server.server_port}", app
     server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def plugin_base_url(plugin_portal):
+    return plugin_portal[0]
 
 
 def test_a_plugin_page_with_its_own_css_and_js_within_budget(browser, plugin_base_url):
@@ -314,5 +326,47 @@ def test_a_plugin_page_with_its_own_css_and_js_within_budget(browser, plugin_bas
         html = recorder.transfers[response.url]
         assert html.body_bytes <= LATER_HTML_BUDGET, f"HTML of /styled/more: {html.body_bytes} B"
         MEASURED["/styled/"]["html_bytes"] = html.body_bytes
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("template", ["/", "/card/{patient}"])
+def test_pages_with_four_plugins_within_budget(browser, plugin_portal, template):
+    """The home page with the plugins' dashboard cards and the card's overview with a plugin's
+    section and action, signed in as the demo patient: first visit ≤ 45 KiB compressed with
+    everything, a later visit ≤ 12 KiB of HTML."""
+    import sqlalchemy as sa
+
+    from e2e.test_signed_in_pages import email_of_key, signed_in
+    from portal.auth.models import Account
+    from portal.database import db
+
+    base_url, app = plugin_portal
+    with app.app_context():
+        patient = db.session.scalar(sa.select(Account.patient_id).where(Account.email == email_of_key("patient")))
+        db.session.remove()
+    path = template.format(patient=patient)
+    context = signed_in(browser, base_url, app, "patient", "complete", lang="ru", fresh=True)
+    try:
+        page = context.new_page()
+        recorder = Recorder()
+        recorder.attach(page)
+        response = page.goto(path)
+        assert response.status == 200
+        recorder.settle(page)
+        html = page.content()
+        if template == "/":
+            assert 'id="card-hotline"' in html and 'id="card-latest-results"' in html
+        else:
+            assert "/more/" in html  # the plugin's section of the card is listed
+        total = sum(t.body_bytes for t in recorder.transfers.values())
+        print(f"\nfirst visit {template} with four plugins: {total} B compressed in total\n{recorder.describe()}")
+        assert total <= FIRST_VISIT_BUDGET, f"first visit of {path}: {total} B\n{recorder.describe()}"
+        recorder.reset()
+        response = page.goto(path)
+        recorder.settle(page)
+        later = recorder.transfers[response.url]
+        assert later.body_bytes <= LATER_HTML_BUDGET, f"HTML of {path}: {later.body_bytes} B > {LATER_HTML_BUDGET} B"
+        MEASURED[f"{template} (four plugins)"] = {"first_visit_bytes": total, "html_bytes": later.body_bytes}
     finally:
         context.close()
