@@ -55,14 +55,18 @@ def test_the_host_name_chooses_the_region_and_its_plugins(regional):
     assert "Everything nav" in nav_of(moscow)
     assert "Everything card" in moscow and 'id="card-hotline"' in moscow
     assert "Everything footer" in footer_of(moscow) and "8-495-000-00-77" in footer_of(moscow)
-    assert "<p>Регион: Москва</p>" in footer_of(moscow)
+    assert "<p>Регион: <span>Москва</span></p>" in footer_of(moscow)
     assert client.get("/hotline/", base_url=MOSCOW).status_code == 200
     assert client.get("/everything/", base_url="http://MSK.example").status_code == 200  # any case
 
     kazan = client.get("/", base_url=KAZAN).get_data(as_text=True)
     assert "Everything" not in kazan and 'id="card-hotline"' not in kazan and "8-495" not in kazan
     assert 'id="card-clinics"' in kazan and 'href="/clinics"' in nav_of(kazan)  # core is always on
-    assert "<p>Регион: Республика Татарстан</p>" in footer_of(kazan)
+    assert "<p>Регион: <span>Республика Татарстан</span></p>" in footer_of(kazan)
+    reader = regional.test_client()
+    reader.set_cookie("lang", "en", domain=KAZAN.split("//")[1])
+    english = reader.get("/", base_url=KAZAN).get_data(as_text=True)
+    assert '<p>Region: <span lang="ru">Республика Татарстан</span></p>' in footer_of(english)
     for path in ("/hotline/", "/everything/", "/everything/forbidden"):
         assert client.get(path, base_url=KAZAN).status_code == 404, path
 
