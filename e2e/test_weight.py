@@ -193,13 +193,42 @@ CARD_PAGES = [
 ]
 
 
+def _signed_in_visits(browser, base_url, app, path: str, label: str, expected: tuple[str, ...] = ()) -> dict:
+    """The demo patient's first visit of ``path`` (≤ 45 KiB compressed with everything, showing
+    each of ``expected``) and a later one (≤ 12 KiB of HTML, compressed): the bytes of each."""
+    from e2e.test_signed_in_pages import signed_in
+
+    context = signed_in(browser, base_url, app, "patient", "complete", lang="ru", fresh=True)
+    try:
+        page = context.new_page()
+        recorder = Recorder()
+        recorder.attach(page)
+        response = page.goto(path)
+        assert response.status == 200
+        recorder.settle(page)
+        content = page.content()
+        assert all(part in content for part in expected), expected
+        total = sum(t.body_bytes for t in recorder.transfers.values())
+        print(f"\nfirst visit {label}: {total} B compressed in total\n{recorder.describe()}")
+        assert total <= FIRST_VISIT_BUDGET, f"first visit of {path}: {total} B\n{recorder.describe()}"
+        recorder.reset()
+        response = page.goto(path)
+        recorder.settle(page)
+        html = recorder.transfers[response.url]
+        assert html.content_encoding in ("br", "gzip", "zstd")
+        assert html.body_bytes <= LATER_HTML_BUDGET, f"HTML of {path}: {html.body_bytes} B > {LATER_HTML_BUDGET} B"
+        return {"first_visit_bytes": total, "html_bytes": html.body_bytes}
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("template", CARD_PAGES)
 def test_signed_in_card_pages_within_budget(browser, base_url, live_app, template):
     """The dashboard and the results pages of the demo patient's card, which has years of history:
     first visit ≤ 45 KiB compressed with everything, a later visit ≤ 12 KiB of HTML."""
     import sqlalchemy as sa
 
-    from e2e.test_signed_in_pages import email_of_key, signed_in
+    from e2e.test_signed_in_pages import email_of_key
     from portal.auth.models import Account
     from portal.database import db
     from portal.record.models import LabReport
@@ -226,26 +255,7 @@ def test_signed_in_card_pages_within_budget(browser, base_url, live_app, templat
         day = clock.local_date(first.replace(tzinfo=UTC)).isoformat()
         db.session.remove()
     path = template.format(patient=patient, report=report, appointment=appointment, day=day)
-    context = signed_in(browser, base_url, live_app, "patient", "complete", lang="ru", fresh=True)
-    try:
-        page = context.new_page()
-        recorder = Recorder()
-        recorder.attach(page)
-        response = page.goto(path)
-        assert response.status == 200
-        recorder.settle(page)
-        total = sum(t.body_bytes for t in recorder.transfers.values())
-        print(f"\nfirst visit {template}: {total} B compressed in total\n{recorder.describe()}")
-        assert total <= FIRST_VISIT_BUDGET, f"first visit of {path}: {total} B\n{recorder.describe()}"
-        recorder.reset()
-        response = page.goto(path)
-        recorder.settle(page)
-        html = recorder.transfers[response.url]
-        assert html.content_encoding in ("br", "gzip", "zstd")
-        assert html.body_bytes <= LATER_HTML_BUDGET, f"HTML of {path}: {html.body_bytes} B > {LATER_HTML_BUDGET} B"
-        MEASURED[template] = {"first_visit_bytes": total, "html_bytes": html.body_bytes}
-    finally:
-        context.close()
+    MEASURED[template] = _signed_in_visits(browser, base_url, live_app, path, template)
 
 
 @pytest.fixture(scope="module")
@@ -337,7 +347,7 @@ def test_pages_with_four_plugins_within_budget(browser, plugin_portal, template)
     everything, a later visit ≤ 12 KiB of HTML."""
     import sqlalchemy as sa
 
-    from e2e.test_signed_in_pages import email_of_key, signed_in
+    from e2e.test_signed_in_pages import email_of_key
     from portal.auth.models import Account
     from portal.database import db
 
@@ -346,27 +356,5 @@ def test_pages_with_four_plugins_within_budget(browser, plugin_portal, template)
         patient = db.session.scalar(sa.select(Account.patient_id).where(Account.email == email_of_key("patient")))
         db.session.remove()
     path = template.format(patient=patient)
-    context = signed_in(browser, base_url, app, "patient", "complete", lang="ru", fresh=True)
-    try:
-        page = context.new_page()
-        recorder = Recorder()
-        recorder.attach(page)
-        response = page.goto(path)
-        assert response.status == 200
-        recorder.settle(page)
-        html = page.content()
-        if template == "/":
-            assert 'id="card-hotline"' in html and 'id="card-latest-results"' in html
-        else:
-            assert "/more/" in html  # the plugin's section of the card is listed
-        total = sum(t.body_bytes for t in recorder.transfers.values())
-        print(f"\nfirst visit {template} with four plugins: {total} B compressed in total\n{recorder.describe()}")
-        assert total <= FIRST_VISIT_BUDGET, f"first visit of {path}: {total} B\n{recorder.describe()}"
-        recorder.reset()
-        response = page.goto(path)
-        recorder.settle(page)
-        later = recorder.transfers[response.url]
-        assert later.body_bytes <= LATER_HTML_BUDGET, f"HTML of {path}: {later.body_bytes} B > {LATER_HTML_BUDGET} B"
-        MEASURED[f"{template} (four plugins)"] = {"first_visit_bytes": total, "html_bytes": later.body_bytes}
-    finally:
-        context.close()
+    expected = ('id="card-hotline"', 'id="card-latest-results"') if template == "/" else ("/more/",)  # its section
+    MEASURED[f"{template} (four plugins)"] = _signed_in_visits(browser, base_url, app, path, template, expected)
