@@ -109,7 +109,7 @@ def test_the_check_runs_and_its_result_is_clean(browser, base_url, live_app, ids
         # page's live region polls and says when it is done; without, the refresh link shows it.
         status = page.locator("#preparing-status")
         if js:
-            status.get_by_role("link", name=re.compile("результат|result")).wait_for(timeout=15_000)
+            status.get_by_role("link", name=re.compile("результат|result")).wait_for(timeout=45_000)
             status.get_by_role("link").click()
         else:
             for _ in range(30):
